@@ -1,0 +1,114 @@
+"""`run(config) -> CapacityResult`: the main grid, the Σ C_i vs d sweep and the architecture
+comparison, each one stacked ensemble."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+import workbench.capacity as _package
+from workbench.capacity.config import CapacityConfig
+from workbench.capacity.result import CapacityResult
+from workbench.capacity.train import StepCallback, importances, train_quadratic, train_relu_output
+from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.ensemble import EnsembleGrid
+from workbench.tensor.seeding import choose_device
+
+
+def _main_grid(config: CapacityConfig, device: torch.device, progress: bool, on_step: StepCallback | None):
+    grid = EnsembleGrid({"k": config.kurtosis, "decay": config.decay, "seed": tuple(range(config.seeds))})
+    W, loss = train_quadratic(
+        grid.values("k", device=device),
+        importances(config.n, grid.values("decay", device=device)),
+        config.d,
+        steps=config.steps,
+        lr=config.lr,
+        seed=config.seed,
+        progress=progress,
+        on_step=on_step,
+    )
+    return grid.unflatten(W), grid.unflatten(loss)
+
+
+def _d_sweep(config: CapacityConfig, device: torch.device, progress: bool):
+    d_max = max(config.d_sweep, default=1)
+    grid = EnsembleGrid({"d": config.d_sweep or (1,), "k": config.sweep_kurtosis, "seed": tuple(range(config.seeds))})
+    if not config.d_sweep:
+        empty = torch.zeros(0, len(config.sweep_kurtosis), config.seeds)
+        return empty[..., None, None].expand(-1, -1, -1, d_max, config.n).clone(), empty
+    widths = grid.values("d", device=device)
+    row_mask = (torch.arange(d_max, device=device)[None, :] < widths[:, None]).float()
+    W, loss = train_quadratic(
+        grid.values("k", device=device),
+        importances(config.n, torch.full((grid.size,), config.sweep_decay, device=device)),
+        d_max,
+        steps=config.steps,
+        lr=config.lr,
+        seed=config.seed + 1,
+        row_mask=row_mask,
+        progress=progress,
+    )
+    return grid.unflatten(W), grid.unflatten(loss)
+
+
+def _architectures(config: CapacityConfig, device: torch.device, progress: bool):
+    P, S, d, n = len(config.relu_feature_prob), config.seeds, config.d, config.n
+    if P == 0:
+        z = torch.zeros
+        return z(0, S, d, n), z(0, S, n), z(0, S), z(0, S, d, n), z(0, S)
+    grid = EnsembleGrid({"p": config.relu_feature_prob, "seed": tuple(range(S))})
+    probs = grid.values("p", device=device)
+    v = importances(n, torch.full((grid.size,), config.sweep_decay, device=device))
+    relu_W, relu_b, relu_loss = train_relu_output(
+        probs, v, d, steps=config.relu_steps, lr=config.lr / 2, batch=config.relu_batch,
+        seed=config.seed + 2, progress=progress,
+    )
+    paired_W, paired_loss = train_quadratic(
+        3.0 / probs, v, d, steps=config.steps, lr=config.lr, seed=config.seed + 3, progress=progress
+    )
+    return tuple(grid.unflatten(t) for t in (relu_W, relu_b, relu_loss, paired_W, paired_loss))
+
+
+def run(
+    config: CapacityConfig,
+    progress: bool = True,
+    device: str | torch.device | None = "cpu",
+    on_step: StepCallback | None = None,
+) -> CapacityResult:
+    """Train every model `config` asks for and return them (on the CPU).
+
+    `device=None` picks CUDA when available. `on_step(step, steps)` reports the main grid's
+    progress (the widget's status line uses it).
+    """
+    if not isinstance(config, CapacityConfig):
+        raise ValueError(f"`config` must be a CapacityConfig; got {type(config).__name__}")
+    dev = choose_device(device)
+    start = time.perf_counter()
+    W, loss = _main_grid(config, dev, progress, on_step)
+    sweep_W, sweep_loss = _d_sweep(config, dev, progress)
+    relu_W, relu_b, relu_loss, paired_W, paired_loss = _architectures(config, dev, progress)
+    cpu = lambda t: t.detach().to("cpu").contiguous()  # noqa: E731
+    return CapacityResult(
+        config=config,
+        W=cpu(W), loss=cpu(loss),
+        sweep_W=cpu(sweep_W), sweep_loss=cpu(sweep_loss),
+        relu_W=cpu(relu_W), relu_b=cpu(relu_b), relu_loss=cpu(relu_loss),
+        paired_W=cpu(paired_W), paired_loss=cpu(paired_loss),
+        train_seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def run_cached(
+    config: CapacityConfig,
+    cache: ArtifactCache | None = None,
+    progress: bool = True,
+    device: str | torch.device | None = "cpu",
+    on_step: StepCallback | None = None,
+) -> CapacityResult:
+    """`run`, through the artifact cache (keyed by config + this package's source)."""
+    cache = cache if cache is not None else ArtifactCache()
+    return cache.get_or_build(
+        CapacityResult, config, code_fingerprint(_package),
+        lambda: run(config, progress=progress, device=device, on_step=on_step),
+    )

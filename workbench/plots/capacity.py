@@ -1,0 +1,211 @@
+"""Figures of the capacity suite: pure functions of a `CapacityResult`.
+
+The same functions make the notebook's figures, the widget's initial figure and the docs' files.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from workbench.capacity.analysis import best_over_seeds, gram_blocks, polysemantic_share
+from workbench.capacity.capacity import capacity, regimes
+from workbench.capacity.loss import gram, marginal_loss
+from workbench.capacity.result import CapacityResult
+from workbench.plots.theme import REGIME_COLORS, themed
+
+REGIME_NAMES = ("ignored", "polysemantic", "monosemantic")
+
+
+def _default_decay_index(result: CapacityResult) -> int:
+    """The decay closest to the side studies' `sweep_decay` (one setting across figures)."""
+    decays = result.config.decay
+    return min(range(len(decays)), key=lambda i: abs(decays[i] - result.config.sweep_decay))
+
+
+def capacity_profiles(result: CapacityResult, decay_index: int | None = None) -> go.Figure:
+    """Figure 1: C_i vs feature index (importance order), one line per kurtosis."""
+    li = _default_decay_index(result) if decay_index is None else decay_index
+    C = result.capacities()[:, li]
+    features = list(range(result.config.n))
+    fig = go.Figure()
+    for ki, k in enumerate(result.config.kurtosis):
+        fig.add_trace(go.Scatter(x=features, y=C[ki].tolist(), mode="lines+markers", name=f"k = {k:g}"))
+    fig.update_layout(
+        title=f"Capacity per feature at the optimum (n={result.config.n}, d={result.config.d}, "
+        f"v_i = {result.config.decay[li]:g}^i)",
+        xaxis_title="feature i (most important first)",
+        yaxis_title="capacity C_i",
+        yaxis_range=[-0.03, 1.05],
+        legend_title="kurtosis",
+    )
+    return themed(fig)
+
+
+def phase_diagram(result: CapacityResult, tol: float = 0.02) -> go.Figure:
+    """Figure 2: share of polysemantic features (tol ≤ C_i ≤ 1−tol) over kurtosis × decay."""
+    share = polysemantic_share(result.capacities(), tol)  # [K, L]
+    fig = go.Figure(
+        go.Heatmap(
+            x=[f"{k:g}" for k in result.config.kurtosis],
+            y=[f"{x:g}" for x in result.config.decay],
+            z=share.T.tolist(),
+            zmin=0,
+            zmax=1,
+            colorscale="Viridis",
+            colorbar=dict(title="polysemantic<br>share"),
+            text=[[f"{s:.2f}" for s in row] for row in share.T.tolist()],
+            texttemplate="%{text}",
+        )
+    )
+    fig.update_layout(
+        title=f"Share of polysemantic features (tol={tol:g})",
+        xaxis_title="kurtosis k (log-spaced grid)",
+        yaxis_title="importance decay λ (v_i = λ^i)",
+    )
+    return themed(fig)
+
+
+def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None, min_kurtosis: float = 3.5) -> go.Figure:
+    """Figure 3: |∂L_i/∂C_i| at the optimum per feature; flat across the polysemantic ones (KKT)."""
+    li = _default_decay_index(result) if decay_index is None else decay_index
+    C = result.capacities()[:, li].double()
+    v = result.importances(li).double()
+    fig = go.Figure()
+    shown = [ki for ki, k in enumerate(result.config.kurtosis) if k >= min_kurtosis] or [len(C) - 1]
+    for ki in shown:
+        k = result.config.kurtosis[ki]
+        m = -marginal_loss(C[ki], v, k)
+        reg = regimes(C[ki])
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(result.config.n)),
+                y=m.tolist(),
+                mode="lines+markers",
+                name=f"k = {k:g}",
+                marker=dict(size=9, color=[REGIME_COLORS[REGIME_NAMES[r]] for r in reg.tolist()],
+                            line=dict(width=1, color="#333")),
+                line=dict(width=1),
+            )
+        )
+    fig.update_layout(
+        title="Marginal loss reduction |∂L_i/∂C_i| at the optimum (grey ignored, orange poly, blue mono)",
+        xaxis_title="feature i (most important first)",
+        yaxis_title="|∂L_i/∂C_i| = 2(k−1)²v_i²/((k−3)C_i+2)²",
+        yaxis_type="log",
+    )
+    return themed(fig)
+
+
+def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, decay_index: int | None = None) -> go.Figure:
+    """Figure 4: |WᵀW| with features sorted into blocks; the title lists block sizes."""
+    li = _default_decay_index(result) if decay_index is None else decay_index
+    ki = len(result.config.kurtosis) // 2 if kurtosis_index is None else kurtosis_index
+    W = result.best_W()[ki, li]
+    blocks = gram_blocks(W)
+    G = gram(W)[blocks.order][:, blocks.order].abs()
+    labels = [str(i) for i in blocks.order]
+    fig = go.Figure(go.Heatmap(z=G.tolist(), x=labels, y=labels, colorscale="Blues", colorbar=dict(title="|G_ij|")))
+    listed = ", ".join(f"{s} feat/{dim:.2g} dims" for s, dim in zip(blocks.sizes, blocks.dims) if s > 1)
+    fig.update_layout(
+        title=f"|WᵀW| sorted into blocks, k={result.config.kurtosis[ki]:g}, λ={result.config.decay[li]:g}: "
+        f"{blocks.sizes.count(1)} monosemantic, blocks [{listed or 'none'}], {len(blocks.ignored)} ignored",
+        xaxis=dict(title="feature", type="category"),
+        yaxis=dict(title="feature", type="category", autorange="reversed"),
+    )
+    return themed(fig, width=760, height=700)
+
+
+def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
+    """Figure 5: Σ_i C_i at the optimum vs embedding dimension d, per kurtosis; the line Σ C = d."""
+    if not result.config.d_sweep:
+        raise ValueError("this result has no d sweep: run with a non-empty `d_sweep`")
+    totals = result.sweep_total_capacity()  # [D, Q]
+    ds = list(result.config.d_sweep)
+    fig = go.Figure(go.Scatter(x=ds, y=ds, mode="lines", name="Σ C = d", line=dict(dash="dash", color="#888")))
+    for qi, k in enumerate(result.config.sweep_kurtosis):
+        fig.add_trace(go.Scatter(x=ds, y=totals[:, qi].tolist(), mode="markers", name=f"k = {k:g}",
+                                 marker=dict(size=10 - 2 * qi)))
+    fig.update_layout(
+        title=f"Total capacity Σ C_i vs d (n={result.config.n}, λ={result.config.sweep_decay:g})",
+        xaxis_title="embedding dimension d",
+        yaxis_title="Σ_i C_i",
+    )
+    return themed(fig)
+
+
+def architecture_comparison(result: CapacityResult) -> go.Figure:
+    """Figure 6: capacity per feature, quadratic model (k = 3/p) vs ReLU-output model (density p)."""
+    probs = result.config.relu_feature_prob
+    if not probs:
+        raise ValueError("this result has no architecture study: run with a non-empty `relu_feature_prob`")
+    relu_C = capacity(best_over_seeds(result.relu_W, result.relu_loss))
+    quad_C = capacity(best_over_seeds(result.paired_W, result.paired_loss))
+    fig = make_subplots(rows=1, cols=len(probs), shared_yaxes=True,
+                        subplot_titles=[f"p = {p:g} (k = {3 / p:.3g})" for p in probs])
+    features = list(range(result.config.n))
+    for pi in range(len(probs)):
+        first = pi == 0
+        fig.add_trace(go.Bar(x=features, y=quad_C[pi].tolist(), name="quadratic", marker_color="#3b6fb6",
+                             showlegend=first, legendgroup="q"), row=1, col=pi + 1)
+        fig.add_trace(go.Bar(x=features, y=relu_C[pi].tolist(), name="ReLU output", marker_color="#d1603d",
+                             showlegend=first, legendgroup="r"), row=1, col=pi + 1)
+    fig.update_layout(title="Capacity per feature by architecture (feature density p)", barmode="group",
+                      yaxis_title="capacity C_i")
+    return themed(fig, width=300 * len(probs) + 100, height=420)
+
+
+# --- the interactive panel ---------------------------------------------------------------------
+def panel_updates(result: CapacityResult, kurtosis_index: int, decay_index: int) -> tuple[list[dict], str]:
+    """Trace properties and title of the panel at one grid cell (the widget applies these)."""
+    W = result.best_W()[kurtosis_index, decay_index]
+    C = capacity(W)
+    blocks = gram_blocks(W)
+    G = gram(W)[blocks.order][:, blocks.order].abs()
+    labels = [str(i) for i in blocks.order]
+    colors = [REGIME_COLORS[REGIME_NAMES[r]] for r in regimes(C).tolist()]
+    k, lam = result.config.kurtosis[kurtosis_index], result.config.decay[decay_index]
+    title = (f"k = {k:g}, λ = {lam:g}: Σ C_i = {float(C.sum()):.2f} of d = {result.config.d}; "
+             f"blocks {[s for s in blocks.sizes if s > 1] or 'none'}")
+    bars = dict(x=list(range(result.config.n)), y=C.tolist(), marker=dict(color=colors))
+    heat = dict(z=G.tolist(), x=labels, y=labels, zmax=max(float(G.max()), 1e-12), zmin=0)
+    return [bars, heat], title
+
+
+def panel_figure(result: CapacityResult, kurtosis_index: int, decay_index: int) -> go.Figure:
+    """The widget's figure: capacity bars (coloured by regime) and the sorted |WᵀW|."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45],
+                        subplot_titles=("capacity C_i per feature", "|WᵀW| sorted into blocks"))
+    fig.add_trace(go.Bar(name="C_i"), row=1, col=1)
+    fig.add_trace(go.Heatmap(colorscale="Blues", showscale=False, name="|G|"), row=1, col=2)
+    updates, title = panel_updates(result, kurtosis_index, decay_index)
+    for trace, update in zip(fig.data, updates):
+        trace.update(update)
+    fig.update_layout(title=title, showlegend=False, margin=dict(t=95))
+    fig.update_xaxes(title_text="feature i", row=1, col=1)
+    fig.update_yaxes(title_text="C_i", range=[0, 1.05], row=1, col=1)
+    fig.update_xaxes(type="category", row=1, col=2)
+    fig.update_yaxes(type="category", autorange="reversed", row=1, col=2)
+    return themed(fig, width=980, height=430)
+
+
+def all_figures(result: CapacityResult) -> dict[str, go.Figure]:
+    """Every docs figure of the suite, by file name."""
+    figs = {
+        "1_capacity_profiles": capacity_profiles(result),
+        "2_phase_diagram": phase_diagram(result),
+        "3_marginal_loss": marginal_loss_figure(result),
+        "4_gram_blocks": gram_heatmap(result, kurtosis_index=_index_near(result.config.kurtosis, 20.0)),
+    }
+    if result.config.d_sweep:
+        figs["5_total_capacity_vs_d"] = total_capacity_vs_d(result)
+    if result.config.relu_feature_prob:
+        figs["6_architectures"] = architecture_comparison(result)
+    return figs
+
+
+def _index_near(values: tuple[float, ...], target: float) -> int:
+    return min(range(len(values)), key=lambda i: abs(math.log(values[i] / target)))

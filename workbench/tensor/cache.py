@@ -1,0 +1,79 @@
+"""An artifact cache: results keyed by a hash of (kind, config, code fingerprint).
+
+The code fingerprint hashes the source of the package that computes the artifact, so editing the
+algorithm invalidates old entries without anyone bumping a version by hand. A corrupt or
+foreign-shaped entry is reported (a warning naming the file and the reason) and rebuilt, never
+silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from workbench.tensor.result import ArtifactError, Result, config_to_dict
+
+R = TypeVar("R", bound=Result)
+
+CACHE_ENV = "WORKBENCH_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """`$WORKBENCH_CACHE`, else `~/.cache/interp-workbench`."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "interp-workbench"
+
+
+def code_fingerprint(package: ModuleType) -> str:
+    """sha256 (16 hex chars) of every .py file under `package`'s folder, in sorted path order."""
+    root = Path(package.__file__).parent
+    digest = hashlib.sha256()
+    for file in sorted(root.rglob("*.py")):
+        digest.update(file.relative_to(root).as_posix().encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(kind: str, config: Any, code_version: str) -> str:
+    """Hash of the kind, the config's fields and the code version (24 hex chars)."""
+    payload = json.dumps(
+        {"kind": kind, "config": config_to_dict(config), "code": code_version}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+class ArtifactCache:
+    """Folder of saved `Result`s: `root/<kind>/<key>/`."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def path(self, result_cls: type[Result], config: Any, code_version: str) -> Path:
+        """Where the entry for this config and code version lives (it may not exist yet)."""
+        return self.root / result_cls.kind / cache_key(result_cls.kind, config, code_version)
+
+    def get_or_build(
+        self,
+        result_cls: type[R],
+        config: Any,
+        code_version: str,
+        build: Callable[[], R],
+    ) -> R:
+        """Load the cached result, or call `build()`, save its output atomically and return it."""
+        path = self.path(result_cls, config, code_version)
+        if path.exists():
+            try:
+                return result_cls.load(path)
+            except (ArtifactError, FileNotFoundError) as err:
+                warnings.warn(f"rejected cache entry {path}: {err}; rebuilding it", stacklevel=2)
+                shutil.rmtree(path, ignore_errors=True)
+        result = build()
+        result.save(path)
+        return result

@@ -1,0 +1,139 @@
+"""`Result`: a frozen dataclass of tensors, a config and JSON-able values that saves itself.
+
+On disk a result is a folder:
+
+    result.json           {"kind": <class name>, "format": 1, "config": {...}, "values": {...},
+                           "tensors": {name: shape}}
+    tensors.safetensors   every Tensor field
+
+Loading never unpickles: tensors come from safetensors, the rest from JSON. A file of another
+kind, a missing field, or a tensor whose shape differs from the recorded one (or from what the
+subclass's `validate()` expects) raises `ArtifactError` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from workbench.tensor.atomic import atomic_dir
+
+FORMAT_VERSION = 1
+META_FILE = "result.json"
+TENSOR_FILE = "tensors.safetensors"
+
+
+class ArtifactError(ValueError):
+    """A saved result or cache entry is missing, corrupt, of another kind, or of another shape."""
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A frozen config dataclass as a JSON-able dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass from `config_to_dict` output (lists back to tuples).
+
+    Raises ArtifactError when a field is unknown to `cls`; the config's own validation runs.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ArtifactError(f"saved config has fields {sorted(unknown)} unknown to {cls.__name__}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Base class: subclasses are frozen dataclasses with a `config` field plus tensor/JSON fields."""
+
+    kind: ClassVar[str] = "Result"
+
+    def validate(self) -> None:
+        """Subclasses check tensor shapes against their config; raise ArtifactError on mismatch."""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the result folder atomically (temp folder, then rename); return its path."""
+        tensors: dict[str, Tensor] = {}
+        values: dict[str, Any] = {}
+        config: dict[str, Any] | None = None
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, Tensor):
+                tensors[field.name] = value.detach().to("cpu").contiguous()
+            elif dataclasses.is_dataclass(value):
+                config = config_to_dict(value)
+            else:
+                values[field.name] = value
+        meta = {
+            "kind": type(self).kind,
+            "format": FORMAT_VERSION,
+            "config": config,
+            "values": values,
+            "tensors": {name: list(t.shape) for name, t in tensors.items()},
+        }
+        target = Path(path)
+        with atomic_dir(target) as tmp:
+            save_file(tensors, str(tmp / TENSOR_FILE))
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> Self:
+        """Read a folder written by `save`. Raises FileNotFoundError or ArtifactError."""
+        folder = Path(path)
+        if not (folder / META_FILE).is_file() or not (folder / TENSOR_FILE).is_file():
+            raise FileNotFoundError(
+                f"`path` {str(folder)!r} is not a saved {cls.kind}: expected {META_FILE} and {TENSOR_FILE}"
+            )
+        try:
+            meta = json.loads((folder / META_FILE).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ArtifactError(f"{folder / META_FILE} is not valid JSON: {err}") from err
+        if not isinstance(meta, dict) or meta.get("kind") != cls.kind:
+            found = meta.get("kind") if isinstance(meta, dict) else type(meta).__name__
+            raise ArtifactError(f"{folder} holds a {found!r}, not a {cls.kind!r}")
+        try:
+            tensors = load_file(str(folder / TENSOR_FILE), device=str(device))
+        except (SafetensorError, OSError, RuntimeError) as err:
+            raise ArtifactError(f"{folder / TENSOR_FILE} is corrupt or truncated: {err}") from err
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            hint = hints[field.name]
+            if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+                kwargs[field.name] = config_from_dict(hint, meta.get("config") or {})
+            elif field.name in meta.get("tensors", {}):
+                if field.name not in tensors:
+                    raise ArtifactError(f"{folder}: tensor `{field.name}` is missing")
+                recorded = list(meta["tensors"][field.name])
+                if list(tensors[field.name].shape) != recorded:
+                    raise ArtifactError(
+                        f"{folder}: tensor `{field.name}` has shape {list(tensors[field.name].shape)}, "
+                        f"recorded {recorded}"
+                    )
+                kwargs[field.name] = tensors[field.name]
+            elif field.name in meta.get("values", {}):
+                kwargs[field.name] = meta["values"][field.name]
+            else:
+                raise ArtifactError(f"{folder}: field `{field.name}` of {cls.kind} is missing")
+        result = cls(**kwargs)
+        result.validate()
+        return result
+
+
+def expect_shape(name: str, tensor: Tensor, shape: tuple[int, ...]) -> None:
+    """Raise ArtifactError unless `tensor.shape == shape` (for `Result.validate`)."""
+    if tuple(tensor.shape) != tuple(shape):
+        raise ArtifactError(f"tensor `{name}` has shape {list(tensor.shape)}; the config implies {list(shape)}")
