@@ -86,7 +86,7 @@ class CapacityConfig:
             kurtosis=(2.0, 6.0, 30.0),
             decay=(0.8, 0.9),
             seeds=2,
-            steps=400,
+            steps=800,
             d_sweep=(2, 4, 8),
             sweep_kurtosis=(2.0, 30.0),
             relu_feature_prob=(1.0, 0.1),

@@ -20,7 +20,7 @@ from workbench.plots.theme import REGIME_COLORS, themed
 REGIME_NAMES = ("ignored", "polysemantic", "monosemantic")
 
 
-def _default_decay_index(result: CapacityResult) -> int:
+def default_decay_index(result: CapacityResult) -> int:
     """The decay closest to the side studies' `sweep_decay` (one setting across figures)."""
     decays = result.config.decay
     return min(range(len(decays)), key=lambda i: abs(decays[i] - result.config.sweep_decay))
@@ -28,7 +28,7 @@ def _default_decay_index(result: CapacityResult) -> int:
 
 def capacity_profiles(result: CapacityResult, decay_index: int | None = None) -> go.Figure:
     """Figure 1: C_i vs feature index (importance order), one line per kurtosis."""
-    li = _default_decay_index(result) if decay_index is None else decay_index
+    li = default_decay_index(result) if decay_index is None else decay_index
     C = result.capacities()[:, li]
     features = list(range(result.config.n))
     fig = go.Figure()
@@ -71,7 +71,7 @@ def phase_diagram(result: CapacityResult, tol: float = 0.02) -> go.Figure:
 
 def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None, min_kurtosis: float = 3.5) -> go.Figure:
     """Figure 3: |∂L_i/∂C_i| at the optimum per feature; flat across the polysemantic ones (KKT)."""
-    li = _default_decay_index(result) if decay_index is None else decay_index
+    li = default_decay_index(result) if decay_index is None else decay_index
     C = result.capacities()[:, li].double()
     v = result.importances(li).double()
     fig = go.Figure()
@@ -102,7 +102,7 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
 
 def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, decay_index: int | None = None) -> go.Figure:
     """Figure 4: |WᵀW| with features sorted into blocks; the title lists block sizes."""
-    li = _default_decay_index(result) if decay_index is None else decay_index
+    li = default_decay_index(result) if decay_index is None else decay_index
     ki = len(result.config.kurtosis) // 2 if kurtosis_index is None else kurtosis_index
     W = result.best_W()[ki, li]
     blocks = gram_blocks(W)

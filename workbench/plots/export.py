@@ -1,12 +1,15 @@
 """Export figures for the docs: a PNG (kaleido, driving the system Chromium) and a standalone HTML.
 
-Both files are written to a temporary sibling and renamed into place, so a failed export never
-leaves half a file. The HTML loads plotly.js from one `plotly.min.js` written beside it.
+Every file is written to a temporary sibling and renamed into place, so a failed export never
+leaves half a file. PNGs of many figures are rendered in one kaleido call (one browser start).
+The HTML loads plotly.js from one `plotly.min.js` written beside it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -14,27 +17,39 @@ import plotly.io as pio
 
 from workbench.tensor.atomic import atomic_file
 
+FORMATS = ("png", "html")
 
-def export(fig: go.Figure, path: str | os.PathLike, formats: tuple[str, ...] = ("png", "html"), scale: float = 2.0) -> list[Path]:
-    """Write `fig` as `<path>.png` and/or `<path>.html` (any suffix on `path` is replaced)."""
+
+def export_figures(
+    figures: Mapping[str, go.Figure], folder: str | os.PathLike, formats: tuple[str, ...] = FORMATS, scale: float = 2.0
+) -> list[Path]:
+    """Write `<folder>/<name>.png` and/or `.html` for every figure; return the paths written."""
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise ValueError(f"`formats` may hold {FORMATS}; got {sorted(unknown)}")
+    folder = Path(folder)
+    written: list[Path] = []
+    if "png" in formats and figures:
+        targets = [folder / f"{name}.png" for name in figures]
+        with ExitStack() as stack:
+            temps = [stack.enter_context(atomic_file(t)) for t in targets]
+            pio.write_images(list(figures.values()), temps, format="png", scale=scale)
+        written += targets
+    if "html" in formats and figures:
+        for name, fig in figures.items():
+            target = folder / f"{name}.html"
+            with atomic_file(target) as tmp:
+                tmp.write_text(pio.to_html(fig, include_plotlyjs="directory", full_html=True))
+            written.append(target)
+        _write_plotlyjs(folder)
+    return written
+
+
+def export(fig: go.Figure, path: str | os.PathLike, formats: tuple[str, ...] = FORMATS, scale: float = 2.0) -> list[Path]:
+    """Write one figure as `<path>.png` and/or `<path>.html` (a .png/.html suffix on `path` is dropped)."""
     base = Path(path)
     base = base.with_suffix("") if base.suffix in {".png", ".html"} else base
-    unknown = set(formats) - {"png", "html"}
-    if unknown:
-        raise ValueError(f"`formats` may hold 'png' and 'html'; got {sorted(unknown)}")
-    written = []
-    for fmt in formats:
-        target = base.with_name(f"{base.name}.{fmt}")
-        with atomic_file(target) as tmp:
-            if fmt == "png":
-                pio.write_image(fig, tmp, format="png", scale=scale)
-            else:
-                html = pio.to_html(fig, include_plotlyjs="directory", full_html=True)
-                tmp.write_text(html)
-        if fmt == "html":
-            _write_plotlyjs(target.parent)
-        written.append(target)
-    return written
+    return export_figures({base.name: fig}, base.parent, formats, scale)
 
 
 def _write_plotlyjs(folder: Path) -> None:

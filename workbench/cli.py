@@ -1,0 +1,71 @@
+"""The `workbench` command: `workbench reproduce [--suite S] [--quick] [--out DIR]`, `workbench lab`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from workbench.reproduce import SUITES, reproduce_suite
+from workbench.tensor.cache import ArtifactCache
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    names = [args.suite] if args.suite else list(SUITES)
+    cache = ArtifactCache(args.cache) if args.cache else None
+    for name in names:
+        start = time.perf_counter()
+        print(f"[{name}] {'QUICK' if args.quick else 'full'} config → {Path(args.out) / name}", flush=True)
+        paths = reproduce_suite(name, args.out, quick=args.quick, cache=cache, formats=tuple(args.formats.split(",")))
+        print(f"[{name}] wrote {len(paths)} files in {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+def _notebook_dir() -> Path:
+    folder = REPO_ROOT / "notebooks"
+    return folder if folder.is_dir() else Path.cwd()
+
+
+def _lab(args: argparse.Namespace) -> int:
+    # The server keeps JupyterLab's token auth: we never pass an empty token.
+    argv = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={_notebook_dir()}"]
+    if args.port:
+        argv.append(f"--ServerApp.port={args.port}")
+    if args.no_browser:
+        argv.append("--no-browser")
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    rep = verbs.add_parser("reproduce", help="run suites on their embedded defaults and export every figure")
+    rep.add_argument("--suite", choices=sorted(SUITES), help="one suite (default: all)")
+    rep.add_argument("--quick", action="store_true", help="the small QUICK configs (seconds)")
+    rep.add_argument("--out", default="docs/figures", help="output folder (default: docs/figures)")
+    rep.add_argument("--cache", default=None, help="artifact cache folder (default: $WORKBENCH_CACHE or ~/.cache)")
+    rep.add_argument("--formats", default="png,html", help="comma-separated: png,html")
+    rep.set_defaults(func=_reproduce)
+    lab = verbs.add_parser("lab", help="open JupyterLab on notebooks/ (127.0.0.1, token auth)")
+    lab.add_argument("--port", type=int, default=None)
+    lab.add_argument("--no-browser", action="store_true")
+    lab.set_defaults(func=_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"workbench: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Reproduce every landed suite: run its config, export its figures and measurements.
+
+Each suite registers a `SuiteSpec`; `workbench reproduce` walks the registry. Results go through
+the artifact cache, so a notebook opened afterwards reuses the same computation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from workbench.plots.export import export_figures
+from workbench.tensor.atomic import atomic_file
+from workbench.tensor.cache import ArtifactCache
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """What reproducing one suite takes: configs, a cached runner, figures and measurements."""
+
+    full_config: Callable[[], Any]
+    quick_config: Callable[[], Any]
+    run_cached: Callable[..., Any]
+    figures: Callable[[Any], dict[str, go.Figure]]
+    summarize: Callable[[Any], dict[str, Any]]
+
+
+def _capacity() -> SuiteSpec:
+    from workbench.capacity import CapacityConfig, run_cached
+    from workbench.capacity.summary import summarize
+    from workbench.plots.capacity import all_figures
+
+    return SuiteSpec(CapacityConfig, CapacityConfig.quick, run_cached, all_figures, summarize)
+
+
+SUITES: dict[str, Callable[[], SuiteSpec]] = {"capacity": _capacity}
+
+
+def reproduce_suite(
+    name: str, out_dir: str | os.PathLike, quick: bool = False, cache: ArtifactCache | None = None,
+    formats: tuple[str, ...] = ("png", "html"), progress: bool = True,
+) -> list[Path]:
+    """Run suite `name` and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`."""
+    if name not in SUITES:
+        raise ValueError(f"`suite` must be one of {sorted(SUITES)}; got {name!r}")
+    spec = SUITES[name]()
+    config = spec.quick_config() if quick else spec.full_config()
+    result = spec.run_cached(config, cache, progress=progress)
+    folder = Path(out_dir) / name
+    written = export_figures(spec.figures(result), folder, formats=formats)
+    measurements = {"suite": name, "quick": quick, **spec.summarize(result)}
+    with atomic_file(folder / "measurements.json") as tmp:
+        tmp.write_text(json.dumps(measurements, indent=1))
+    written.append(folder / "measurements.json")
+    return written
