@@ -4,6 +4,7 @@ kurtosis slider with the mouse, and see the plot's data change in the page.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -35,9 +36,15 @@ KERNEL_STATUS = """() => {
     return kernel ? kernel.status : null;
 }"""
 
-# execution prompts of the code cells ("[1]:", "[*]:", "[ ]:")
-PROMPTS = """() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'))
-    .map(e => e.textContent.trim())"""
+# execution counts of the notebook's code cells, from the model (the notebook may window its DOM):
+# null for a cell that has not run; the DOM prompts ("[1]:", "[*]:") only if the model is out of reach
+EXECUTION_COUNTS = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const cells = w && w.content && w.content.model && w.content.model.cells;
+    if (cells) return Array.from(cells).filter(c => c.type === 'code').map(c => c.executionCount);
+    return Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'))
+        .map(e => (/\\[(\\d+)\\]/.exec(e.textContent) || [null, null])[1]);
+}"""
 
 
 class Diagnostics:
@@ -59,8 +66,9 @@ class Diagnostics:
         pytest.fail(f"{message}\nscreenshot: {shot}\n--- browser console (last 40) ---\n{console}\n"
                     f"--- jupyterlab log {self.server.log} (tail) ---\n{self.server.log_tail()}", pytrace=False)
 
-    def wait_for(self, what: str, predicate, timeout_s: float, interval_s: float = 0.2):
-        """Poll `predicate()` until it returns something truthy; fail diagnosably on timeout."""
+    def wait_for(self, what: str, predicate, timeout_s: float, interval_s: float = 0.2, detail=None):
+        """Poll `predicate()` until it returns something truthy; fail diagnosably on timeout
+        (with `detail()`, the state worth seeing, in the message)."""
         deadline = time.monotonic() + timeout_s
         last = None
         while time.monotonic() < deadline:
@@ -68,15 +76,21 @@ class Diagnostics:
             if last:
                 return last
             time.sleep(interval_s)
-        self.fail(f"timed out after {timeout_s:.0f} s waiting for {what} (last value: {last!r})")
+        extra = ""
+        if detail is not None:
+            try:
+                extra = f"; {detail()}"
+            except PlaywrightError as err:
+                extra = f"; <detail failed: {err}>"
+        self.fail(f"timed out after {timeout_s:.0f} s waiting for {what} (last value: {last!r}){extra}")
 
 
 def _run_all_cells(page: Page, diag: Diagnostics) -> str:
     """Run → Run All Cells through the menu bar; the app command if the menu cannot be used."""
     try:
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=5_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).first.click(timeout=5_000)
         item = page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel").filter(
-            has_text="Run All Cells")
+            has_text=re.compile(r"^Run All Cells$"))
         item.first.click(timeout=5_000)
         return "menu"
     except PlaywrightError as err:
@@ -128,11 +142,11 @@ def test_drag_kurtosis_slider_updates_plot(lab_server, tmp_path: Path) -> None:
                 plot.wait_for(state="visible", timeout=30_000)
             except PlaywrightError as err:
                 diag.fail(f"the panel did not render after Run All Cells (via {how}): {err}; "
-                          f"prompts {page.evaluate(PROMPTS)}")
-            # every cell ran (the last one sets kurtosis to its maximum) and the kernel is idle again
+                          f"execution counts {page.evaluate(EXECUTION_COUNTS)}")
+            # every code cell ran (the last one sets kurtosis from a cell) and the kernel is idle again
             diag.wait_for("all code cells to have run",
-                          lambda: (lambda p: p if p and all(x not in ("[ ]:", "[*]:", "") for x in p) else None)(
-                              page.evaluate(PROMPTS)), timeout_s=60)
+                          lambda: (lambda n: n if n and all(x is not None for x in n) else None)(
+                              page.evaluate(EXECUTION_COUNTS)), timeout_s=60)
             diag.wait_for("an idle kernel after Run All", lambda: page.evaluate(KERNEL_STATUS) == "idle", timeout_s=30)
 
             slider = page.locator(".widget-slider").first
@@ -142,6 +156,9 @@ def test_drag_kurtosis_slider_updates_plot(lab_server, tmp_path: Path) -> None:
             readout_before = slider.locator(".widget-readout").first.inner_text()
             status = page.locator(".wb-status").first
             status_before = status.inner_text()
+            # the notebook's last cell sets kurtosis to the grid's largest value (30 in QUICK); the
+            # browser's first sync of the slider must not overwrite it
+            assert "k = 30," in status_before, f"the last cell's kurtosis was lost: {status_before!r}"
 
             # drag the kurtosis handle with the mouse, far to the left
             handle.scroll_into_view_if_needed()
@@ -161,13 +178,18 @@ def test_drag_kurtosis_slider_updates_plot(lab_server, tmp_path: Path) -> None:
 
             after = diag.wait_for("trace 0's y to change after the drag",
                                   lambda: (lambda y: y if y is not None and y != before else None)(
-                                      page.evaluate(TRACE0_Y)), timeout_s=30)
+                                      page.evaluate(TRACE0_Y)), timeout_s=30,
+                                  detail=lambda: (f"slider readout {readout_before!r} -> "
+                                                  f"{slider.locator('.widget-readout').first.inner_text()!r}, "
+                                                  f"status {status.inner_text()!r}, trace 0 y still {before}, "
+                                                  f"kernel {page.evaluate(KERNEL_STATUS)!r}"))
             readout_after = slider.locator(".widget-readout").first.inner_text()
             assert readout_after != readout_before, f"slider readout stayed at {readout_before!r}"
             assert after != before
             # refresh() sets the status after the figure: it names the new grid cell, and no error
             diag.wait_for("the status line to describe the new grid cell",
-                          lambda: status.inner_text() != status_before, timeout_s=10)
+                          lambda: status.inner_text() != status_before, timeout_s=10,
+                          detail=lambda: f"status still {status_before!r}")
             classes = (status.get_attribute("class") or "").split()
             if "wb-error" in classes:
                 diag.fail(f"the status line shows an error: {status.inner_text()!r}")

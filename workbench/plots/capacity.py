@@ -88,14 +88,19 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
                 name=f"k = {k:g}",
                 marker=dict(size=9, color=[REGIME_COLORS[REGIME_NAMES[r]] for r in reg.tolist()],
                             line=dict(width=1, color="#333")),
-                line=dict(width=1),
+                line=dict(width=1, color="#777"),
+                showlegend=False,
             )
         )
+        # markers carry the regime colour, so the lines are labelled where they end
+        fig.add_annotation(x=result.config.n - 1, y=math.log10(float(m[-1])), text=f"k = {k:g}",
+                           xanchor="left", xshift=8, showarrow=False)
     fig.update_layout(
         title="Marginal loss reduction |∂L_i/∂C_i| at the optimum (grey ignored, orange poly, blue mono)",
         xaxis_title="feature i (most important first)",
         yaxis_title="|∂L_i/∂C_i| = 2(k−1)²v_i²/((k−3)C_i+2)²",
         yaxis_type="log",
+        margin=dict(r=80),
     )
     return themed(fig)
 
