@@ -32,11 +32,11 @@ def _main_grid(config: CapacityConfig, device: torch.device, progress: bool, on_
 
 
 def _d_sweep(config: CapacityConfig, device: torch.device, progress: bool):
-    d_max = max(config.d_sweep, default=1)
-    grid = EnsembleGrid({"d": config.d_sweep or (1,), "k": config.sweep_kurtosis, "seed": tuple(range(config.seeds))})
+    Q, S = len(config.sweep_kurtosis), config.seeds
     if not config.d_sweep:
-        empty = torch.zeros(0, len(config.sweep_kurtosis), config.seeds)
-        return empty[..., None, None].expand(-1, -1, -1, d_max, config.n).clone(), empty
+        return torch.zeros(0, Q, S, 1, config.n), torch.zeros(0, Q, S)
+    d_max = max(config.d_sweep)
+    grid = EnsembleGrid({"d": config.d_sweep, "k": config.sweep_kurtosis, "seed": tuple(range(S))})
     widths = grid.values("d", device=device)
     row_mask = (torch.arange(d_max, device=device)[None, :] < widths[:, None]).float()
     W, loss = train_quadratic(
@@ -88,7 +88,9 @@ def run(
     W, loss = _main_grid(config, dev, progress, on_step)
     sweep_W, sweep_loss = _d_sweep(config, dev, progress)
     relu_W, relu_b, relu_loss, paired_W, paired_loss = _architectures(config, dev, progress)
-    cpu = lambda t: t.detach().to("cpu").contiguous()  # noqa: E731
+    def cpu(t: torch.Tensor) -> torch.Tensor:
+        return t.detach().to("cpu").contiguous()
+
     return CapacityResult(
         config=config,
         W=cpu(W), loss=cpu(loss),
