@@ -39,7 +39,7 @@ def export_figures(
         for name, fig in figures.items():
             target = folder / f"{name}.html"
             with atomic_file(target) as tmp:
-                tmp.write_text(pio.to_html(fig, include_plotlyjs="directory", full_html=True))
+                tmp.write_text(pio.to_html(fig, include_plotlyjs="directory", full_html=True, div_id=name))
             written.append(target)
         _write_plotlyjs(folder)
     return written
