@@ -149,3 +149,36 @@ def test_cli_reports_bad_suite(capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "--suite", "nope"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_lab_serves_notebooks_on_loopback_with_token_auth(monkeypatch):
+    import workbench.cli as cli
+
+    seen = {}
+
+    def fake_execv(path, argv):
+        seen["argv"] = argv
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli.os, "execv", fake_execv)
+    with pytest.raises(SystemExit):
+        main(["lab", "--port", "8899", "--no-browser"])
+    argv = seen["argv"]
+    assert argv[1:3] == ["-m", "jupyterlab"]
+    assert "--ServerApp.ip=127.0.0.1" in argv and "--ServerApp.port=8899" in argv
+    assert any(a.startswith("--ServerApp.root_dir=") and a.endswith("notebooks") for a in argv)
+    assert not any("token" in a.lower() for a in argv)  # the default token auth stays on
+
+
+def test_a_cache_entry_with_an_invalid_config_is_rebuilt(cache):
+    config = CapacityConfig.quick().grid_only(steps=10)
+    run_cached(config, cache, progress=False)
+    entry = next((cache.root / "CapacityResult").iterdir())
+    meta = json.loads((entry / "result.json").read_text())
+    meta["config"]["d"] = 0
+    (entry / "result.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="not a valid CapacityConfig.*`d`"):
+        CapacityResult.load(entry)
+    with pytest.warns(UserWarning, match="rejected cache entry"):
+        rebuilt = run_cached(config, cache, progress=False)
+    assert rebuilt.config == config

@@ -44,14 +44,19 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a config dataclass from `config_to_dict` output (lists back to tuples).
 
-    Raises ArtifactError when a field is unknown to `cls`; the config's own validation runs.
+    Raises ArtifactError when `data` is not a dict of `cls`'s fields or fails its validation.
     """
+    if not isinstance(data, dict):
+        raise ArtifactError(f"saved config must be a JSON object; got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
         raise ArtifactError(f"saved config has fields {sorted(unknown)} unknown to {cls.__name__}")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ArtifactError(f"saved config is not a valid {cls.__name__}: {err}") from err
 
 
 @dataclasses.dataclass(frozen=True)
