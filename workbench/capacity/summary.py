@@ -61,11 +61,12 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         d = torch.tensor(c.d_sweep, dtype=totals.dtype)[:, None]
         out["d_sweep_max_abs_gap"] = float((totals - d).abs().max())
     if c.relu_feature_prob:
-        relu_C = capacity(best_over_seeds(result.relu_W, result.relu_loss))
+        relu_W = best_over_seeds(result.relu_W, result.relu_loss)
+        relu_C = capacity(relu_W)
         quad_C = capacity(best_over_seeds(result.paired_W, result.paired_loss))
         out["architectures"] = [
             {"feature_prob": p, "relu": _regime_counts(relu_C[i]), "quadratic": _regime_counts(quad_C[i]),
-             "relu_blocks": gram_blocks(best_over_seeds(result.relu_W, result.relu_loss)[i]).sizes}
+             "relu_blocks": gram_blocks(relu_W[i]).sizes}
             for i, p in enumerate(c.relu_feature_prob)
         ]
     return out
