@@ -71,7 +71,7 @@ CAPACITY_REPRODUCE = [
         "$L_i(C_i) = 2(k-1)v_i^2(1-C_i)/((k-3)C_i+2)$. The check below compares it with the trained optimum:"
     ),
     new_code_cell(
-        "li = plots.default_decay_index(result)\n"
+        "li = result.sweep_decay_index()\n"
         "for ki, k in enumerate(config.kurtosis):\n"
         "    check = derivation_check(result.best_W()[ki, li], result.importances(li), k)\n"
         "    print(f'k={k:6g}: max relative gap measured - derived = {check.max_relative_gap:.1e}')\n"

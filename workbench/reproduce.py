@@ -15,7 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from workbench.plots.export import export_figures
+from workbench.plots.export import FORMATS, export_figures
 from workbench.tensor.atomic import atomic_file
 from workbench.tensor.cache import ArtifactCache
 
@@ -44,7 +44,7 @@ SUITES: dict[str, Callable[[], SuiteSpec]] = {"capacity": _capacity}
 
 def reproduce_suite(
     name: str, out_dir: str | os.PathLike, quick: bool = False, cache: ArtifactCache | None = None,
-    formats: tuple[str, ...] = ("png", "html"), progress: bool = True,
+    formats: tuple[str, ...] = FORMATS, progress: bool = True,
 ) -> list[Path]:
     """Run suite `name` and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`."""
     if name not in SUITES:

@@ -70,6 +70,12 @@ class CapacityResult(Result):
         """Σ_i C_i at the optimum for each (d, kurtosis) of the d sweep."""
         return capacity(best_over_seeds(self.sweep_W, self.sweep_loss)).sum(-1)
 
+    def sweep_decay_index(self) -> int:
+        """Index of the grid decay closest to `sweep_decay`: the one setting shared by the per-k
+        figures, the side studies and the docs' numbers."""
+        decays = self.config.decay
+        return min(range(len(decays)), key=lambda i: abs(decays[i] - self.config.sweep_decay))
+
     def nearest(self, kurtosis: float, decay: float) -> tuple[int, int]:
         """Grid indices of the cell nearest to (kurtosis, decay); kurtosis compared in log space."""
         k = check_range("kurtosis", kurtosis, low=1.0, why="E[x⁴] ≥ 1")

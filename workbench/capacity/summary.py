@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from workbench.capacity.analysis import best_over_seeds, derivation_check, gram_blocks
+from workbench.capacity.analysis import best_over_seeds, derivation_check, gram_blocks, polysemantic_share
 from workbench.capacity.capacity import capacity, regimes
 from workbench.capacity.loss import marginal_loss
 from workbench.capacity.result import CapacityResult
@@ -27,7 +27,7 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
     L_i(C_i) derivation gap, the spread of the marginal loss over polysemantic features; the
     d sweep's largest |Σ C_i − d|; regime counts of both architectures."""
     c = result.config
-    li = min(range(len(c.decay)), key=lambda i: abs(c.decay[i] - c.sweep_decay))
+    li = result.sweep_decay_index()
     v = result.importances(li).double()
     best = result.best_W()[:, li].double()
     per_k = []
@@ -51,10 +51,9 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         })
     out: dict[str, Any] = {"decay": c.decay[li], "n": c.n, "d": c.d, "seeds": c.seeds, "per_kurtosis": per_k,
                            "train_seconds": result.train_seconds}
-    grid_C = result.capacities()
     out["polysemantic_share_grid"] = {
         "kurtosis": list(c.kurtosis), "decay": list(c.decay),
-        "share": [[round(float(x), 3) for x in row] for row in (regimes(grid_C) == 1).float().mean(-1).tolist()],
+        "share": [[round(float(x), 3) for x in row] for row in polysemantic_share(result.capacities()).tolist()],
     }
     if c.d_sweep:
         totals = result.sweep_total_capacity()

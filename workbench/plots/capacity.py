@@ -20,15 +20,9 @@ from workbench.plots.theme import REGIME_COLORS, themed
 REGIME_NAMES = ("ignored", "polysemantic", "monosemantic")
 
 
-def default_decay_index(result: CapacityResult) -> int:
-    """The decay closest to the side studies' `sweep_decay` (one setting across figures)."""
-    decays = result.config.decay
-    return min(range(len(decays)), key=lambda i: abs(decays[i] - result.config.sweep_decay))
-
-
 def capacity_profiles(result: CapacityResult, decay_index: int | None = None) -> go.Figure:
     """Figure 1: C_i vs feature index (importance order), one line per kurtosis."""
-    li = default_decay_index(result) if decay_index is None else decay_index
+    li = result.sweep_decay_index() if decay_index is None else decay_index
     C = result.capacities()[:, li]
     features = list(range(result.config.n))
     fig = go.Figure()
@@ -71,7 +65,7 @@ def phase_diagram(result: CapacityResult, tol: float = 0.02) -> go.Figure:
 
 def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None, min_kurtosis: float = 3.5) -> go.Figure:
     """Figure 3: |∂L_i/∂C_i| at the optimum per feature; flat across the polysemantic ones (KKT)."""
-    li = default_decay_index(result) if decay_index is None else decay_index
+    li = result.sweep_decay_index() if decay_index is None else decay_index
     C = result.capacities()[:, li].double()
     v = result.importances(li).double()
     fig = go.Figure()
@@ -107,7 +101,7 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
 
 def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, decay_index: int | None = None) -> go.Figure:
     """Figure 4: |WᵀW| with features sorted into blocks; the title lists block sizes."""
-    li = default_decay_index(result) if decay_index is None else decay_index
+    li = result.sweep_decay_index() if decay_index is None else decay_index
     ki = len(result.config.kurtosis) // 2 if kurtosis_index is None else kurtosis_index
     W = result.best_W()[ki, li]
     blocks = gram_blocks(W)
@@ -203,14 +197,10 @@ def all_figures(result: CapacityResult) -> dict[str, go.Figure]:
         "1_capacity_profiles": capacity_profiles(result),
         "2_phase_diagram": phase_diagram(result),
         "3_marginal_loss": marginal_loss_figure(result),
-        "4_gram_blocks": gram_heatmap(result, kurtosis_index=_index_near(result.config.kurtosis, 20.0)),
+        "4_gram_blocks": gram_heatmap(result, kurtosis_index=result.nearest(20.0, result.config.sweep_decay)[0]),
     }
     if result.config.d_sweep:
         figs["5_total_capacity_vs_d"] = total_capacity_vs_d(result)
     if result.config.relu_feature_prob:
         figs["6_architectures"] = architecture_comparison(result)
     return figs
-
-
-def _index_near(values: tuple[float, ...], target: float) -> int:
-    return min(range(len(values)), key=lambda i: abs(math.log(values[i] / target)))
