@@ -22,6 +22,8 @@ def params(source: str) -> nbformat.NotebookNode:
 
 def write(path: Path, cells: list) -> None:
     nb = new_notebook(cells=cells)
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating leaves unchanged notebooks unchanged
+        cell.id = f"{path.stem[:40]}-{i}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
