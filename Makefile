@@ -30,7 +30,15 @@ test: setup
 lab: setup
 	$(VENV)/bin/workbench lab
 
-bench: setup
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+# Peers for the benchmarks only; steering-vectors pins transformers<5, hence --no-deps.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q --no-deps steering-vectors==0.12.2
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	@for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
