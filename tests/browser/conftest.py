@@ -1,6 +1,7 @@
 """A real JupyterLab server for the browser tests (session scope).
 
-The server runs from this venv in its own process group (`setsid`), on a free port of 127.0.0.1,
+Every suite's notebooks are served as `<suite>/<name>.ipynb` (QUICK injected); one server serves the
+whole test run. The server runs from this venv in its own process group (`setsid`), on a free port of 127.0.0.1,
 with token auth on (a random token), and with everything it writes kept under a tmp folder: the
 notebook copy, the artifact cache (`WORKBENCH_CACHE`), the user config, runtime, settings and
 workspaces folders. The kernel spec and the lab extensions (ipywidgets, anywidget, plotly) are
@@ -26,7 +27,7 @@ import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = REPO / "notebooks" / "capacity" / "02_explore.ipynb"
+NOTEBOOKS = REPO / "notebooks"
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -62,16 +63,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _quick_copy(dest: Path) -> Path:
-    """Copy the notebook into `dest`, with `QUICK = True` right after its parameters cell."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    at = next((i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
-    if at is None:
-        raise AssertionError(f"{NOTEBOOK} has no cell tagged 'parameters'")
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell("QUICK = True"))
-    out = dest / NOTEBOOK.name
-    nbformat.write(nb, out)
-    return out
+def _quick_copies(dest: Path) -> list[Path]:
+    """Copy every suite's notebooks into `dest/<suite>/`, each with `QUICK = True` right after its
+    parameters cell."""
+    written = []
+    for path in sorted(NOTEBOOKS.glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        at = next((i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+        if at is None:
+            raise AssertionError(f"{path} has no cell tagged 'parameters'")
+        nb.cells.insert(at + 1, nbformat.v4.new_code_cell("QUICK = True"))
+        out = dest / path.parent.name / path.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)
+        written.append(out)
+    return written
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -102,7 +108,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("lab")
     root = base / "notebooks"
     root.mkdir()
-    _quick_copy(root)
+    _quick_copies(root)
     dirs = {name: base / name for name in ("cache", "config", "runtime", "settings", "workspaces")}
     for d in dirs.values():
         d.mkdir()
