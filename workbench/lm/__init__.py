@@ -1,0 +1,24 @@
+"""Tiny causal LMs shared by suites (ace, robustness): a word-level tokenizer, training a small
+`transformers` model on (prompt, response) texts, hash-keyed HF-folder caching, booting any local
+causal-LM folder through TransformerLens's `TransformerBridge`, and batched left-padded generation.
+"""
+
+from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, folder_facts
+from workbench.lm.generate import generate, last_token_activations, last_token_logits
+from workbench.lm.tokenizer import build_word_tokenizer
+from workbench.lm.train import TinyLMSpec, build_model, torch_threads, train_causal_lm
+
+__all__ = [
+    "TinyLMSpec",
+    "boot",
+    "build_model",
+    "build_word_tokenizer",
+    "cached_model_folder",
+    "check_causal_lm_folder",
+    "folder_facts",
+    "generate",
+    "last_token_activations",
+    "last_token_logits",
+    "torch_threads",
+    "train_causal_lm",
+]

@@ -1,0 +1,235 @@
+"""Curvature of a scalar loss of a flat parameter vector: HVPs, restricted Hessians, traces, spectra.
+
+Everything here is pure math on `f: Float[Tensor, "D"] -> scalar` (a loss as a function of the
+flattened parameters θ ∈ R^D) and, where a subspace is involved, a basis M ∈ R^{D×d}:
+
+    hvp(f, θ, v)                 = ∇²f(θ) v                      forward-over-reverse: jvp of grad
+    restricted_hessian(f, θ, M)  = Mᵀ ∇²f(θ) M        [d, d]     one vmapped call over M's columns
+    hutchinson_trace(f, θ, n)    ≈ Tr ∇²f(θ) = E[zᵀ∇²f z]        z Rademacher, n samples, vmapped
+    lanczos(matvec, dim, steps)  Ritz values: the top and bottom of the spectrum
+
+No D×D Hessian is ever formed. Forward-over-reverse (`torch.func.jvp` of `torch.func.grad`) costs
+about one extra forward pass per HVP and, unlike double backward, vmaps: a whole basis of
+tangents goes through one batched call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from torch.func import grad, jvp, vmap
+
+from workbench.tensor.validation import check_finite_tensor, check_int
+
+LossFn = Callable[[Tensor], Tensor]
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, default: torch.dtype) -> torch.dtype:
+    """`None` -> `default`; 'float32'/'float64' or the torch dtypes themselves."""
+    if dtype is None:
+        return default
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    if dtype in DTYPES.values():
+        return dtype  # type: ignore[return-value]
+    raise ValueError(f"`dtype` must be one of {sorted(DTYPES)} (or torch.float32/float64); got {dtype!r}")
+
+
+def _check_theta(theta: Tensor) -> Tensor:
+    check_finite_tensor("theta", theta)
+    if theta.ndim != 1:
+        raise ValueError(f"`theta` must be a flat parameter vector of shape [D]; got shape {tuple(theta.shape)}")
+    return theta
+
+
+def _check_basis(M: Tensor, D: int) -> Tensor:
+    if M.is_sparse or M.layout != torch.strided:
+        M = M.to_dense()  # a sparse projection saves storage; the tangents fed to jvp are dense anyway
+    check_finite_tensor("M", M)
+    if M.ndim != 2 or M.shape[0] != D:
+        raise ValueError(f"`M` must have shape [D, d] with D = {D} (the length of theta); got {tuple(M.shape)}")
+    check_int("d", M.shape[1], low=1, high=D)
+    return M
+
+
+def hvp(f: LossFn, theta: Float[Tensor, "D"], v: Float[Tensor, "D"]) -> Float[Tensor, "D"]:
+    """∇²f(θ) v by forward-over-reverse: the directional derivative of ∇f along v (exact, no FD)."""
+    return jvp(grad(f), (theta,), (v,))[1]
+
+
+def batched_hvp(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = None) -> Float[Tensor, "k D"]:
+    """∇²f(θ) v for every row v of V, in one vmapped call (`chunk` rows at a time when set)."""
+    return vmap(lambda v: hvp(f, theta, v), chunk_size=chunk)(V)
+
+
+def restricted_hessian(
+    f: LossFn,
+    theta: Float[Tensor, "D"],
+    M: Float[Tensor, "D d"],
+    dtype: str | torch.dtype | None = None,
+    chunk: int | None = None,
+) -> Float[Tensor, "d d"]:
+    """H_d = Mᵀ ∇²f(θ) M, the Hessian of φ ↦ f(θ + Mφ) at φ = 0.
+
+    The d HVPs ∇²f(θ) m_j (m_j the columns of M) are ONE vmapped forward-over-reverse call; the
+    D×D Hessian is never formed. `dtype='float64'` casts θ and M first (f must follow θ's dtype).
+    The result is symmetrised, (H + Hᵀ)/2, which removes round-off asymmetry only.
+    """
+    theta = _check_theta(theta)
+    M = _check_basis(M, theta.shape[0])
+    dt = resolve_dtype(dtype, theta.dtype)
+    theta, M = theta.to(dt), M.to(dt)
+    HM = batched_hvp(f, theta, M.T, chunk)  # [d, D]: row j is H m_j
+    H = HM @ M                              # (H m_j)·m_k = m_kᵀ H m_j
+    return (H + H.T) / 2
+
+
+def restricted_hessians(
+    f: LossFn,
+    thetas: Float[Tensor, "P D"],
+    M: Float[Tensor, "D d"],
+    blocks: int = 1,
+    chunk: int | None = None,
+) -> Float[Tensor, "P blocks d/blocks d/blocks"]:
+    """Restricted Hessians at many points and for many bases at once (nested vmap).
+
+    `M` holds `blocks` bases side by side ([D, blocks·k]); the result has one k×k Hessian per
+    (point, block): out[p, b] = M_bᵀ ∇²f(θ_p) M_b. One call evaluates P·blocks·k HVPs.
+    """
+    if thetas.ndim != 2:
+        raise ValueError(f"`thetas` must have shape [P, D]; got {tuple(thetas.shape)}")
+    check_finite_tensor("thetas", thetas)
+    M = _check_basis(M, thetas.shape[1])
+    check_int("blocks", blocks, low=1, high=M.shape[1])
+    if M.shape[1] % blocks:
+        raise ValueError(f"`blocks` must divide M's {M.shape[1]} columns; got {blocks}")
+    M = M.to(thetas.dtype)
+    k = M.shape[1] // blocks
+    HM = vmap(lambda th: batched_hvp(f, th, M.T, chunk))(thetas)          # [P, blocks·k, D]
+    HM = HM.reshape(thetas.shape[0], blocks, k, -1)
+    Mb = M.T.reshape(blocks, k, -1)                                        # [blocks, k, D]
+    H = torch.einsum("pbjD,bkD->pbjk", HM, Mb)
+    return (H + H.transpose(-1, -2)) / 2
+
+
+def trace_ratio(H: Float[Tensor, "... d d"]) -> Float[Tensor, "..."]:
+    """Tr(H)/‖H‖_F ∈ [−√d, √d]: √d for a multiple of the identity, ≈ 0 for a random symmetric matrix.
+
+    A zero matrix gives 0 (not NaN)."""
+    tr = torch.diagonal(H, dim1=-2, dim2=-1).sum(-1)
+    fro = torch.linalg.matrix_norm(H, ord="fro")
+    return torch.where(fro > 0, tr / fro.clamp_min(torch.finfo(H.dtype).tiny), torch.zeros_like(tr))
+
+
+def positive_fraction(H: Float[Tensor, "... d d"]) -> Float[Tensor, "..."]:
+    """Share of H's eigenvalues that are > 0 (H symmetric)."""
+    return (torch.linalg.eigvalsh(H) > 0).to(H.dtype).mean(-1)
+
+
+class TraceEstimate(float):
+    """A Hutchinson estimate: a float (the estimate itself, so it adds, compares and formats like
+    one) carrying `stderr` (the standard error of the mean of the n samples) and `samples`."""
+
+    stderr: float
+    samples: Tensor
+
+    def __new__(cls, value: float, stderr: float, samples: Tensor) -> TraceEstimate:
+        obj = super().__new__(cls, value)
+        obj.stderr = float(stderr)
+        obj.samples = samples
+        return obj
+
+    @property
+    def value(self) -> float:
+        return float(self)
+
+    def __repr__(self) -> str:
+        return f"TraceEstimate({float(self):.6g} ± {self.stderr:.2g}, n={len(self.samples)})"
+
+
+def hutchinson_trace(
+    f: LossFn,
+    theta: Float[Tensor, "D"],
+    n: int,
+    generator: torch.Generator | None = None,
+    M: Float[Tensor, "D d"] | None = None,
+    chunk: int | None = 256,
+) -> TraceEstimate:
+    """Tr ∇²f(θ) (or Tr Mᵀ∇²f(θ)M when `M` is given) ≈ (1/n) Σ_i z_iᵀ H z_i, z_i Rademacher.
+
+    Unbiased: E[zzᵀ] = I, so E[zᵀHz] = Tr H. The variance of one sample is 2(‖H‖_F² − Σ H_ii²),
+    hence the reported standard error s/√n. The n HVPs are vmapped (`chunk` at a time).
+    """
+    theta = _check_theta(theta)
+    check_int("n", n, low=1)
+    dim = theta.shape[0] if M is None else _check_basis(M, theta.shape[0]).shape[1]
+    z = torch.randint(0, 2, (n, dim), generator=generator).to(theta.dtype).mul_(2).sub_(1).to(theta.device)
+    V = z if M is None else z @ M.to(theta).T                       # [n, D]
+    samples = (batched_hvp(f, theta, V, chunk) * V).sum(-1)         # vᵀHv = zᵀ(MᵀHM)z
+    stderr = float(samples.std() / math.sqrt(n)) if n > 1 else float("inf")
+    return TraceEstimate(value=float(samples.mean()), stderr=stderr, samples=samples.detach())
+
+
+def lanczos(
+    matvec: Callable[[Tensor], Tensor],
+    dim: int,
+    steps: int,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> Float[Tensor, "k"]:
+    """Ritz values (ascending) of a symmetric operator after `steps` Lanczos iterations.
+
+    Builds an orthonormal Krylov basis Q (full re-orthogonalisation, so no ghost eigenvalues) and
+    the tridiagonal T = QᵀAQ; T's extreme eigenvalues converge first to A's extreme ones. Stops
+    early when the Krylov space is invariant (β ≈ 0). One matvec per step.
+    """
+    check_int("dim", dim, low=1)
+    steps = check_int("steps", steps, low=1, high=dim)
+    q = torch.randn(dim, generator=generator, dtype=dtype).to(device)
+    Q = [q / q.norm()]
+    alphas: list[Tensor] = []
+    betas: list[Tensor] = []
+    for j in range(steps):
+        w = matvec(Q[j]).to(dtype)
+        alpha = torch.dot(w, Q[j])
+        alphas.append(alpha)
+        basis = torch.stack(Q)
+        w = w - basis.T @ (basis @ w)  # full re-orthogonalisation (twice is enough: Kahan)
+        w = w - basis.T @ (basis @ w)
+        beta = w.norm()
+        if j == steps - 1 or beta <= 1e-10 * max(1.0, float(alpha.abs())):
+            break
+        betas.append(beta)
+        Q.append(w / beta)
+    a = torch.stack(alphas)
+    T = torch.diag(a)
+    if betas:
+        b = torch.stack(betas)
+        T = T + torch.diag(b, 1) + torch.diag(b, -1)
+    return torch.linalg.eigvalsh(T)
+
+
+def hessian_extremes(
+    f: LossFn,
+    theta: Float[Tensor, "D"],
+    steps: int = 30,
+    M: Float[Tensor, "D d"] | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[float, float]:
+    """(smallest, largest) eigenvalue of ∇²f(θ) — or of Mᵀ∇²f(θ)M — by Lanczos (`steps` HVPs)."""
+    theta = _check_theta(theta)
+    if M is None:
+        dim = theta.shape[0]
+        matvec = lambda v: hvp(f, theta, v.to(theta.dtype))  # noqa: E731
+    else:
+        M = _check_basis(M, theta.shape[0]).to(theta.dtype)
+        dim = M.shape[1]
+        matvec = lambda v: M.T @ hvp(f, theta, M @ v.to(theta.dtype))  # noqa: E731
+    ritz = lanczos(matvec, dim, min(steps, dim), generator=generator, device=theta.device)
+    return float(ritz[0]), float(ritz[-1])

@@ -1,0 +1,180 @@
+"""Install activation edits and recorders on hook points of a TransformerLens `TransformerBridge`
+(names like ``blocks.3.hook_resid_pre``) or on submodules of any `nn.Module` (names from
+`named_modules()`), and remove them when the context ends.
+
+Both paths use plain torch forward hooks (a bridge's hook points are `nn.Module`s whose forward
+is the identity), so a hook returning a tensor replaces the point's output, and every handle is
+removed precisely — hooks anyone else attached stay.
+
+Positions. Each forward sees hidden states [batch, T, d] covering absolute positions
+`offset … offset+T−1`; a generation loop that feeds one new token per step after the prompt sets
+`steerer.offset` before each forward (a stand-alone forward keeps offset 0). With
+`prompt_length` P, "prompt" edits positions < P and "generated" positions ≥ P. With an
+`attention_mask` [batch, ≥ P] (left padding: 0 on pads), padded positions are never edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+
+from workbench.tensor.steering import SteeringEdit
+
+POSITIONS = ("all", "prompt", "generated")
+
+
+def hook_points(model: nn.Module) -> dict[str, nn.Module]:
+    """Every hookable name of `model`: a bridge's hook points (with their aliases) or, for a plain
+    module, its named submodules."""
+    hook_dict = getattr(model, "hook_dict", None)
+    if isinstance(hook_dict, Mapping) and hook_dict:
+        return dict(hook_dict)
+    return {name: mod for name, mod in model.named_modules() if name}
+
+
+def resolve(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
+    """Map each name to its module; an unknown name raises ValueError listing valid ones."""
+    points = hook_points(model)
+    out = {}
+    for name in names:
+        if name not in points:
+            resid = sorted(n for n in points if "resid" in n)
+            shown = resid[:12] or sorted(points)[:12]
+            raise ValueError(
+                f"`hook` {name!r} is not a hook point of this {type(model).__name__}; valid names include "
+                f"{shown} ({len(points)} in all; see workbench.tensor.hooks.hook_points(model))"
+            )
+        out[name] = points[name]
+    return out
+
+
+def _first(output: object) -> Tensor:
+    return output[0] if isinstance(output, tuple) else output  # type: ignore[index]
+
+
+def _replace_first(output: object, value: Tensor) -> object:
+    return (value, *output[1:]) if isinstance(output, tuple) else value  # type: ignore[index]
+
+
+class Steerer:
+    """Context manager applying one `SteeringEdit` per hook name (several layers at once is several
+    names). Attributes `offset`, `prompt_length` and `attention_mask` may be changed between
+    forwards (the generation loop does)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        edits: Mapping[str, SteeringEdit],
+        positions: str = "all",
+        prompt_length: int | None = None,
+        attention_mask: Tensor | None = None,
+    ) -> None:
+        if positions not in POSITIONS:
+            raise ValueError(f"`positions` must be one of {POSITIONS}; got {positions!r}")
+        for name, edit in edits.items():
+            if not isinstance(edit, SteeringEdit):
+                raise ValueError(f"`edits[{name!r}]` must be a SteeringEdit; got {type(edit).__name__}")
+        self.model = model
+        self.modules = resolve(model, list(edits))
+        self.edits = dict(edits)
+        self.positions = positions
+        self.prompt_length = prompt_length
+        self.attention_mask = attention_mask
+        self.offset = 0
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def selection(self, batch: int, length: int, device: torch.device) -> Tensor | None:
+        """Bool [batch, length] of the positions to edit in the current forward; None = all."""
+        past_mask = self.attention_mask is None or self.offset >= self.attention_mask.shape[1]
+        if past_mask and (self.positions == "all" or self.prompt_length is None):
+            return None  # the common decoding step: one new, real token — no tensor work
+        pos = torch.arange(self.offset, self.offset + length, device=device)
+        keep: Tensor | None = None
+        if self.positions != "all" and self.prompt_length is not None:
+            in_prompt = pos < self.prompt_length
+            keep = (in_prompt if self.positions == "prompt" else ~in_prompt).expand(batch, length)
+        if self.attention_mask is not None:
+            mask = self.attention_mask.to(device)
+            width = mask.shape[1]
+            real = torch.ones(batch, length, dtype=torch.bool, device=device)
+            inside = pos < width
+            if bool(inside.any()):
+                real[:, inside] = mask[:, pos[inside]].bool()
+            keep = real if keep is None else keep & real
+        return keep
+
+    def _hook(self, name: str):
+        edit = self.edits[name]
+
+        def fn(_module: nn.Module, _args: object, output: object) -> object:
+            v = _first(output)
+            if v.shape[-1] != edit.width:
+                raise ValueError(
+                    f"the vector for hook {name!r} has width {edit.width}, but the activation there has width {v.shape[-1]}"
+                )
+            edited = edit.apply(v)
+            if v.ndim == 3:
+                keep = self.selection(v.shape[0], v.shape[1], v.device)
+                if keep is not None:
+                    edited = torch.where(keep.unsqueeze(-1), edited, v)
+            return _replace_first(output, edited)
+
+        return fn
+
+    def __enter__(self) -> "Steerer":
+        try:
+            for name, module in self.modules.items():
+                self._handles.append(module.register_forward_hook(self._hook(name)))
+        except Exception:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+def steer(
+    model: nn.Module,
+    edits: Mapping[str, SteeringEdit],
+    positions: str = "all",
+    prompt_length: int | None = None,
+    attention_mask: Tensor | None = None,
+) -> Steerer:
+    """`with steer(model, {"blocks.2.hook_resid_pre": edit}): model(...)` — see `Steerer`."""
+    return Steerer(model, edits, positions, prompt_length, attention_mask)
+
+
+@contextmanager
+def record(model: nn.Module, names: Sequence[str], position: int | None = -1) -> Iterator[dict[str, list[Tensor]]]:
+    """Record the output of each named point on every forward inside the context.
+
+    Yields {name: [tensor per forward]}; with `position` (default −1, the last token: the end of
+    a left-padded prompt) only that position is kept, shape [batch, d]; None keeps [batch, T, d].
+    """
+    modules = resolve(model, list(names))
+    store: dict[str, list[Tensor]] = {name: [] for name in names}
+    handles = []
+
+    def make(name: str):
+        def fn(_m: nn.Module, _a: object, output: object) -> None:
+            v = _first(output).detach()
+            store[name].append(v[:, position] if position is not None else v)
+
+        return fn
+
+    try:
+        for name, module in modules.items():
+            handles.append(module.register_forward_hook(make(name)))
+        yield store
+    finally:
+        for h in handles:
+            h.remove()
