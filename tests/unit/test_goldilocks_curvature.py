@@ -1,0 +1,193 @@
+"""Curvature and subspace math (workbench.tensor.curvature / subspaces): identities against the
+full Hessian of a tiny net, known matrices, and the estimators' error bars."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.func import grad
+
+from workbench.goldilocks.model import MLPSpec
+from workbench.tensor.curvature import (
+    batched_hvp,
+    hessian_extremes,
+    hutchinson_trace,
+    lanczos,
+    positive_fraction,
+    restricted_hessian,
+    restricted_hessians,
+    trace_ratio,
+)
+from workbench.tensor.subspaces import (
+    point_at_radius,
+    random_orthonormal_basis,
+    sparse_projection,
+    sphere_basis,
+    sphere_correction,
+)
+
+F64 = torch.float64
+
+
+def tiny_problem(activation: str, seed: int = 0):
+    """A 5-4-3 net (D = 39) on 20 random points, in float64, with its full Hessian."""
+    g = torch.Generator().manual_seed(seed)
+    spec = MLPSpec(5, (4,), 3, activation)
+    x = torch.randn(20, 5, generator=g, dtype=F64)
+    y = torch.randint(0, 3, (20,), generator=g)
+    theta = spec.init("he", g, dtype=F64) + 0.1 * torch.randn(spec.n_params, generator=g, dtype=F64)
+    f = spec.loss_fn(x, y)
+    return f, theta, torch.autograd.functional.hessian(f, theta)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_restricted_hessian_equals_the_projected_full_hessian(activation):
+    f, theta, H = tiny_problem(activation)
+    M = random_orthonormal_basis(theta.numel(), 6, torch.Generator().manual_seed(1), dtype=F64)
+    Hd = restricted_hessian(f, theta, M)
+    assert Hd.shape == (6, 6) and Hd.dtype == F64
+    assert torch.allclose(Hd, M.T @ H @ M, atol=1e-8, rtol=0)
+
+
+def test_restricted_hessian_float64_option_and_a_non_orthonormal_basis():
+    f, theta, _ = tiny_problem("tanh")
+    theta32 = theta.float()
+    M32 = torch.randn(theta.numel(), 3, generator=torch.Generator().manual_seed(2))
+    Hd = restricted_hessian(f, theta32, M32, dtype="float64")
+    assert Hd.dtype == F64
+    H = torch.autograd.functional.hessian(f, theta32.double())  # the cast happens before any arithmetic
+    assert torch.allclose(Hd, M32.double().T @ H @ M32.double(), atol=1e-8, rtol=0)
+
+
+def test_batched_hvp_rows_are_hessian_vector_products():
+    f, theta, H = tiny_problem("relu")
+    V = torch.randn(4, theta.numel(), generator=torch.Generator().manual_seed(3), dtype=F64)
+    assert torch.allclose(batched_hvp(f, theta, V), V @ H, atol=1e-10)
+
+
+def test_restricted_hessians_over_points_and_blocks():
+    f, theta, _ = tiny_problem("tanh")
+    g = torch.Generator().manual_seed(4)
+    M1, M2 = (random_orthonormal_basis(theta.numel(), 3, g, dtype=F64) for _ in range(2))
+    thetas = torch.stack([theta, 1.5 * theta])
+    out = restricted_hessians(f, thetas, torch.cat([M1, M2], 1), blocks=2)
+    assert out.shape == (2, 2, 3, 3)
+    assert torch.allclose(out[1, 1], restricted_hessian(f, thetas[1], M2), atol=1e-10)
+    assert torch.allclose(out[0, 0], restricted_hessian(f, thetas[0], M1), atol=1e-10)
+
+
+def test_trace_ratio_and_positive_fraction_of_known_matrices():
+    assert float(trace_ratio(torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=F64)))) == pytest.approx(6 / math.sqrt(14))
+    assert float(trace_ratio(torch.eye(9, dtype=F64))) == pytest.approx(3.0)  # √d for a bowl
+    assert float(trace_ratio(torch.diag(torch.tensor([2.0, -2.0])))) == 0.0
+    assert float(trace_ratio(torch.zeros(4, 4))) == 0.0  # not NaN
+    Q = random_orthonormal_basis(3, 3, torch.Generator().manual_seed(0), dtype=F64)
+    A = Q @ torch.diag(torch.tensor([1.0, -2.0, 3.0], dtype=F64)) @ Q.T  # rotation-invariant
+    assert float(trace_ratio(A)) == pytest.approx(2 / math.sqrt(14))
+    assert float(positive_fraction(A)) == pytest.approx(2 / 3)
+
+
+def test_hutchinson_is_unbiased_within_its_error_bar():
+    f, theta, H = tiny_problem("relu")
+    est = hutchinson_trace(f, theta, 1000, generator=torch.Generator().manual_seed(5))
+    assert abs(est - float(H.trace())) < 4 * est.stderr  # the estimate is a float carrying its error bar
+    # the error bar is the right size: the per-sample variance is 2(‖H‖_F² − Σ H_ii²)
+    var = 2 * (float((H**2).sum()) - float((torch.diagonal(H) ** 2).sum()))
+    assert est.stderr == pytest.approx(math.sqrt(var / 1000), rel=0.2)
+    assert float(est) == est.value and est.samples.shape == (1000,)
+
+
+def test_hutchinson_on_a_subspace_and_on_a_diagonal_quadratic():
+    f, theta, H = tiny_problem("tanh")
+    M = random_orthonormal_basis(theta.numel(), 5, torch.Generator().manual_seed(6), dtype=F64)
+    est = hutchinson_trace(f, theta, 1000, generator=torch.Generator().manual_seed(7), M=M)
+    assert abs(est.value - float((M.T @ H @ M).trace())) < 4 * est.stderr
+    d = torch.tensor([1.0, -3.0, 0.5], dtype=F64)  # diagonal: Rademacher probes are exact
+    exact = hutchinson_trace(lambda t: 0.5 * (d * t * t).sum(), torch.ones(3, dtype=F64), 7)
+    assert exact.value == pytest.approx(-1.5) and exact.stderr == pytest.approx(0.0, abs=1e-12)
+
+
+def test_lanczos_finds_the_extremes_of_a_known_spectrum():
+    eig = torch.linspace(-2.0, 5.0, 40, dtype=F64)
+    Q = random_orthonormal_basis(40, 40, torch.Generator().manual_seed(8), dtype=F64)
+    A = Q @ torch.diag(eig) @ Q.T
+    ritz = lanczos(lambda v: A @ v, 40, 40, generator=torch.Generator().manual_seed(9))
+    assert float(ritz[0]) == pytest.approx(-2.0, abs=1e-8) and float(ritz[-1]) == pytest.approx(5.0, abs=1e-8)
+    f, theta, H = tiny_problem("relu")
+    lo, hi = hessian_extremes(f, theta, steps=theta.numel(), generator=torch.Generator().manual_seed(10))
+    true = torch.linalg.eigvalsh(H)
+    assert lo == pytest.approx(float(true[0]), abs=1e-7) and hi == pytest.approx(float(true[-1]), abs=1e-7)
+
+
+def test_orthonormal_and_sparse_bases():
+    M = random_orthonormal_basis(50, 7, torch.Generator().manual_seed(11), dtype=F64)
+    assert torch.allclose(M.T @ M, torch.eye(7, dtype=F64), atol=1e-12)
+    S = sparse_projection(400, 5, generator=torch.Generator().manual_seed(12), dtype=F64)
+    assert S.is_sparse and S.shape == (400, 5)
+    dense = S.to_dense()
+    assert torch.allclose(dense.norm(dim=0), torch.ones(5, dtype=F64))
+    assert set(torch.unique(dense.abs()).tolist()) <= {0.0, 1 / math.sqrt(20)}  # nnz = √400 per column
+    f, theta, H = tiny_problem("relu")
+    P = sparse_projection(theta.numel(), 4, density=0.5, generator=torch.Generator().manual_seed(13), dtype=F64)
+    assert torch.allclose(restricted_hessian(f, theta, P), P.to_dense().T @ H @ P.to_dense(), atol=1e-8)
+
+
+def test_sphere_basis_is_orthogonal_to_theta_and_spans_the_projected_plane():
+    g = torch.Generator().manual_seed(14)
+    theta = torch.randn(30, generator=g, dtype=F64) * 5
+    M = random_orthonormal_basis(30, 6, g, dtype=F64)
+    S = sphere_basis(M, theta)
+    assert (S.T @ theta).abs().max() < 1e-12
+    assert torch.allclose(S.T @ S, torch.eye(6, dtype=F64), atol=1e-12)
+    t = theta / theta.norm()
+    projected = M - torch.outer(t, t @ M)
+    assert torch.allclose(S @ (S.T @ projected), projected, atol=1e-12)  # same span as (I − θ̂θ̂ᵀ)M
+
+
+def test_sphere_correction_is_the_curvature_along_a_great_circle():
+    f, theta, H = tiny_problem("tanh")
+    g = torch.Generator().manual_seed(15)
+    v = sphere_basis(torch.randn(theta.numel(), 1, generator=g, dtype=F64), theta)[:, 0]
+    r = theta.norm()
+
+    def along(t: torch.Tensor) -> torch.Tensor:  # unit-speed great circle through θ with γ'(0) = v
+        return f(torch.cos(t / r) * theta + r * torch.sin(t / r) * v)
+
+    second = grad(grad(along))(torch.zeros((), dtype=F64))
+    expected = v @ H @ v + sphere_correction(grad(f)(theta), theta)
+    assert float(second) == pytest.approx(float(expected), abs=1e-10)
+
+
+def test_point_at_radius():
+    u = torch.tensor([3.0, 4.0], dtype=F64)
+    assert float(point_at_radius(u, 2.5).norm()) == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: point_at_radius(torch.ones(3), 0.0), ValueError, r"`r` must be in \(0, inf\]"),
+        (lambda: point_at_radius(torch.ones(3), float("nan")), ValueError, r"`r` must be finite"),
+        (lambda: point_at_radius(torch.zeros(3), 1.0), ValueError, r"`u` must be a non-zero"),
+        (lambda: random_orthonormal_basis(5, 6), ValueError, r"`d` must be an integer in \[1, 5\]"),
+        (lambda: random_orthonormal_basis(5, 0), ValueError, r"`d` must be an integer in \[1, 5\]"),
+        (lambda: restricted_hessian(lambda t: (t**2).sum(), torch.ones(4), torch.ones(3, 2)), ValueError,
+         r"`M` must have shape \[D, d\] with D = 4"),
+        (lambda: restricted_hessian(lambda t: (t**2).sum(), torch.ones(4), torch.ones(4, 5)), ValueError,
+         r"`d` must be an integer in \[1, 4\]"),
+        (lambda: restricted_hessian(lambda t: (t**2).sum(), torch.ones(2, 2), torch.ones(4, 1)), ValueError,
+         r"`theta` must be a flat parameter vector"),
+        (lambda: restricted_hessian(lambda t: (t**2).sum(), torch.ones(4), torch.ones(4, 1), dtype="half"),
+         ValueError, r"`dtype` must be one of"),
+        (lambda: hutchinson_trace(lambda t: (t**2).sum(), torch.ones(4), 0), ValueError,
+         r"`n` must be an integer in \[1, inf\]"),
+        (lambda: hutchinson_trace(lambda t: (t**2).sum(), torch.tensor([1.0, float("nan")]), 3), ValueError,
+         r"`theta` contains NaN"),
+        (lambda: sphere_basis(torch.ones(4, 4), torch.ones(4)), ValueError, r"`d` must be an integer in \[1, 3\]"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -1,0 +1,71 @@
+"""The goldilocks panel, headless: set a control, assert on the FigureWidget's data and the status."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from widgets import GoldilocksPanel
+from workbench.goldilocks import GoldilocksConfig, GoldilocksResult, run_cached
+from workbench.goldilocks.sweep import trace_ratio_from_eigs
+from workbench.tensor.cache import ArtifactCache
+
+
+@pytest.fixture(scope="session")
+def gl_quick(tmp_path_factory: pytest.TempPathFactory) -> GoldilocksResult:
+    """The QUICK result, from the same session cache the unit tests fill (built here if they did not run)."""
+    cache = ArtifactCache(tmp_path_factory.getbasetemp() / "cache")  # the autouse WORKBENCH_CACHE: notebooks reuse it
+    return run_cached(GoldilocksConfig.quick(), cache, progress=False)
+
+
+@pytest.fixture
+def panel(gl_quick) -> GoldilocksPanel:
+    return GoldilocksPanel(result=gl_quick)
+
+
+def test_radius_slider_moves_the_marker_and_the_spectrum(panel):
+    assert panel.radius.value == pytest.approx(1.0)
+    spectrum = list(panel.figure.data[4].y)
+    panel.radius.value = 10.0
+    assert list(panel.figure.data[1].x) == pytest.approx([10.0])
+    assert list(panel.figure.data[4].y) != spectrum
+    expected = float(trace_ratio_from_eigs(panel.probe.spectrum("relu", panel.d.value, 10.0)).mean())
+    assert float(panel.figure.data[1].y[0]) == pytest.approx(expected, abs=1e-5)
+    assert "r = 10·r_init" in panel.status.value and "wb-info" in panel.status.value
+
+
+def test_initial_curves_are_the_results_mean(panel, gl_quick):
+    assert list(panel.figure.data[0].y) == pytest.approx(gl_quick.trace_ratio()[0].mean((0, 1)).tolist(), abs=1e-5)
+
+
+def test_activation_toggle_switches_the_curves(panel, gl_quick):
+    relu = list(panel.figure.data[0].y)
+    panel.activation.value = "tanh"
+    assert list(panel.figure.data[0].y) != relu
+    assert list(panel.figure.data[0].y) == pytest.approx(gl_quick.trace_ratio()[1].mean((0, 1)).tolist(), abs=1e-5)
+    assert panel.figure.layout.title.text.startswith("tanh")
+
+
+def test_d_slider_sweeps_again_and_resizes_the_spectrum(panel):
+    panel.d.value = 5
+    assert len(panel.figure.data[4].y) == 5
+    assert "swept live" in panel.status.value
+    assert float(max(panel.figure.data[0].y)) <= 5 ** 0.5 + 1e-6
+
+
+def test_the_probe_reuses_the_experiments_planes(panel, gl_quick):
+    c = gl_quick.config
+    eigs = panel.probe.spectrum("relu", c.hessian_dim, c.radii[3])
+    assert torch.allclose(eigs.float(), gl_quick.plane_eigs[0, 0, :, 3], atol=1e-4 * float(eigs.abs().max()))
+
+
+def test_a_failing_update_shows_in_the_status_line_and_keeps_the_figure(panel, monkeypatch):
+    before = list(panel.figure.data[4].y)
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("`radius` must be in (0, inf]; got -1")
+
+    monkeypatch.setattr(panel.probe, "spectrum", broken)
+    panel.radius.value = 3.0
+    assert "wb-error" in panel.status.value and "`radius`" in panel.status.value
+    assert list(panel.figure.data[4].y) == before

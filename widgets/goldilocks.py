@@ -1,0 +1,83 @@
+"""The Goldilocks panel: a log-scale radius slider, an activation toggle and a d slider ->
+Tr(H_d)/‖H_d‖_F and the positive share over r/r_init (a marker at the slider's radius) and the
+spectrum of H_d at that radius.
+
+The marker and the spectrum are computed live at the exact radius (B·d HVPs, one vmapped call).
+The curves come from the saved result at the experiment's d (mean over every seed and plane);
+another d or activation sweeps the radii once for seed 0's direction and keeps the curves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as widgets
+from torch import Tensor
+
+from workbench.goldilocks import GoldilocksConfig, GoldilocksResult, run_cached
+from workbench.goldilocks.probe import Probe
+from workbench.plots.goldilocks import panel_figure, panel_title, panel_traces
+from workbench.tensor.cache import ArtifactCache
+from widgets.base import Panel
+
+LOG_STEP = 0.01
+
+
+class GoldilocksPanel(Panel):
+    """Attributes: `radius` (r/r_init, log slider), `activation` (toggle), `d` (slider), `figure`,
+    `status`, `result`, `probe`."""
+
+    def __init__(
+        self,
+        result: GoldilocksResult | None = None,
+        config: GoldilocksConfig | None = None,
+        cache: ArtifactCache | None = None,
+        max_d: int = 64,
+        debounce_s: float = 0.15,
+    ) -> None:
+        self.result = result if result is not None else run_cached(config or GoldilocksConfig.quick(), cache, progress=False)
+        c = self.result.config
+        self.probe = Probe(c, seed=0)
+        self._curves: dict[tuple[str, int], tuple[Tensor, str]] = {}
+        for a, act in enumerate(c.activations):
+            eigs = self.result.plane_eigs[a].reshape(-1, len(c.radii), c.hessian_dim)
+            self._curves[(act, c.hessian_dim)] = (eigs, f"mean of {eigs.shape[0]} planes ({c.seeds} seeds)")
+        lo, hi = math.log10(min(c.radii)), math.log10(max(c.radii))
+        # Start ON the slider's step grid (the browser would snap it and send it back otherwise).
+        start = 10 ** (lo + round((0.0 - lo) / LOG_STEP) * LOG_STEP) if lo <= 0 <= hi else 10 ** lo
+        self.radius = widgets.FloatLogSlider(value=start, base=10, min=lo, max=hi, step=LOG_STEP,
+                                             description="r / r_init", readout_format=".3g", continuous_update=True)
+        self.activation = widgets.ToggleButtons(options=list(c.activations), value=c.activations[0],
+                                                description="activation")
+        self.d = widgets.IntSlider(value=c.hessian_dim, min=1, max=min(max_d, c.n_params - 1), step=1,
+                                   description="d", continuous_update=False)
+        act, d, ratio = self.activation.value, self.d.value, self.radius.value
+        point = self.probe.spectrum(act, d, ratio)
+        super().__init__([self.radius, self.activation, self.d],
+                         panel_figure(list(c.radii), self._curves[(act, d)][0], ratio, point, act), debounce_s)
+        self._state = (act, d, ratio)
+        self.set_status(self.describe())
+
+    def curves(self, activation: str, d: int) -> Tensor:
+        """[planes, R, d] spectra over the radii for (activation, d): saved, or swept now."""
+        key = (activation, d)
+        if key not in self._curves:
+            self.set_status(f"sweeping {len(self.result.config.radii)} radii for {activation}, d = {d} …", kind="busy")
+            self._curves[key] = (self.probe.sweep(activation, d), f"seed 0, {self.probe.n_bases} planes (swept live)")
+        return self._curves[key][0]
+
+    def recompute(self) -> None:
+        act, d, ratio = self.activation.value, int(self.d.value), float(self.radius.value)
+        sweep = self.curves(act, d)
+        point = self.probe.spectrum(act, d, ratio)
+        updates = panel_traces(list(self.result.config.radii), sweep, ratio, point)
+        with self.figure.batch_update():
+            for trace, update in zip(self.figure.data, updates):
+                trace.update(update)
+            self.figure.layout.title.text = panel_title(act, d, ratio, point)
+        self._state = (act, d, ratio)
+
+    def describe(self) -> str:
+        act, d, ratio = self._state
+        return (f"{act}, d = {d}, r = {ratio:.3g}·r_init (r_init = {self.probe.r_init:.3g}); marker and spectrum "
+                f"at this radius on seed 0's {self.probe.n_bases} planes; curves: {self._curves[(act, d)][1]}")

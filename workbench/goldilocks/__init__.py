@@ -1,0 +1,30 @@
+"""The Goldilocks zone (Fort & Scherlis, AAAI 2019, arXiv 1807.02581) on fully connected nets.
+
+    from workbench.goldilocks import GoldilocksConfig, run
+    result = run(GoldilocksConfig.quick())
+    result.trace_ratio()          # Tr(H_d)/‖H_d‖_F  [activation, seed, basis, radius]
+"""
+
+from workbench.goldilocks.config import RANK_BY, GoldilocksConfig, log_radii
+from workbench.goldilocks.data import DATASETS, Dataset, load_cifar10, load_dataset, load_digits, load_mnist
+from workbench.goldilocks.experiment import directions, hessian_bases, run, run_cached, selection_measures
+from workbench.goldilocks.hyperplane import train_on_hyperplanes
+from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
+from workbench.goldilocks.result import GoldilocksResult
+from workbench.goldilocks.selection import SelectionTest, selection_test, steps_to_target, train_full_space
+from workbench.goldilocks.sweep import (
+    Sweep,
+    positive_fraction_from_eigs,
+    radius_sweep,
+    random_bases,
+    spectra,
+    trace_ratio_from_eigs,
+)
+
+__all__ = [
+    "ACTIVATIONS", "DATASETS", "INIT_SCHEMES", "RANK_BY", "Dataset", "GoldilocksConfig", "GoldilocksResult",
+    "MLPSpec", "SelectionTest", "Sweep", "directions", "hessian_bases", "load_cifar10", "load_dataset",
+    "load_digits", "load_mnist", "log_radii", "positive_fraction_from_eigs", "radius_sweep", "random_bases",
+    "run", "run_cached", "selection_measures", "selection_test", "spectra", "steps_to_target",
+    "train_full_space", "train_on_hyperplanes", "trace_ratio_from_eigs",
+]

@@ -1,0 +1,137 @@
+"""`run(config) -> GoldilocksResult`: the radius sweep, hyperplane training and init selection."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import Tensor
+
+import workbench.goldilocks as _package
+from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
+from workbench.goldilocks.data import Dataset, load_dataset
+from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss, train_on_hyperplanes
+from workbench.goldilocks.result import GoldilocksResult
+from workbench.goldilocks.selection import train_full_space
+from workbench.goldilocks.sweep import positive_fraction_from_eigs, radius_sweep, random_bases, spectra, trace_ratio_from_eigs
+from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.curvature import resolve_dtype
+from workbench.tensor.seeding import choose_device, seed_everything
+from workbench.tensor.subspaces import point_at_radius
+
+
+def directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
+    """[S, D]: one sampled init of the named scheme per seed (the direction u of the points r·u)."""
+    spec = config.spec(config.activations[0])  # the init does not depend on the activation
+    gen = torch.Generator().manual_seed(config.seed)
+    return torch.stack([spec.init(config.init, gen) for _ in range(config.seeds)]).to(device)
+
+
+def hessian_bases(config: GoldilocksConfig, d: int | None = None, device: torch.device | str = "cpu") -> Tensor:
+    """[S, B, D, d]: the random orthonormal d-planes of every seed (fixed by config.seed)."""
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    d = config.hessian_dim if d is None else d
+    return torch.stack([random_bases(config.n_params, d, config.bases, gen, kind=config.basis) for _ in range(config.seeds)]).to(device)
+
+
+def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool):
+    x, y = data.subset(config.hessian_batch, seed=config.seed)
+    x, y = x.to(dev), y.to(dev)
+    U, bases = directions(config, dev), hessian_bases(config, device=dev)
+    radii = torch.tensor(config.radii, dtype=torch.float64) * r_init
+    per_act = []
+    for act in config.activations:
+        spec = config.spec(act)
+        per_act.append([radius_sweep(spec, x, y, U[s], radii, bases[s], config.sphere, config.dtype, progress)
+                        for s in range(config.seeds)])
+    def stack(field: str) -> Tensor:
+        return torch.stack([torch.stack([getattr(sw, field) for sw in row]) for row in per_act]).float().cpu()
+    return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss")
+
+
+def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool):
+    A, T, S, Q = len(config.activations), len(config.train_dims), config.seeds, len(config.train_radii)
+    acc, loss = torch.zeros(A, T, S, Q), torch.zeros(A, T, S, Q)
+    if not T:
+        return torch.zeros(A, 0, S, 0), torch.zeros(A, 0, S, 0)
+    U = directions(config, dev)
+    ratios = torch.tensor(config.train_radii, device=dev)
+    points = (U / U.norm(dim=-1, keepdim=True))[:, None, :] * (ratios * r_init)[None, :, None]   # [S, Q, D]
+    points = points.reshape(S * Q, -1)
+    for ti, d in enumerate(config.train_dims):
+        gen = torch.Generator().manual_seed(config.seed + 100 + d)
+        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)                    # one plane per seed
+        bases = bases.repeat_interleave(Q, dim=0)                                     # shared across radii
+        for ai, act in enumerate(config.activations):
+            spec = config.spec(act)
+            phi = train_on_hyperplanes(spec, points, bases, data.x_train, data.y_train, config.train_steps,
+                                       config.train_lr, config.train_batch, seed=config.seed + ti, progress=progress)
+            thetas = points + torch.einsum("eDd,ed->eD", bases, phi)
+            acc[ai, ti] = ensemble_accuracy(spec, thetas, data.x_test, data.y_test).reshape(S, Q).cpu()
+            with torch.no_grad():
+                loss[ai, ti] = ensemble_loss(spec, thetas, data.x_train, data.y_train).reshape(S, Q).cpu()
+    return acc, loss
+
+
+def selection_measures(config: GoldilocksConfig, thetas: Tensor, data: Dataset, progress: bool = False) -> Tensor:
+    """[N, 3]: mean Tr(H_d)/‖H_d‖_F and positive fraction over `bases` random d-planes, and the loss."""
+    spec = config.spec(config.selection_activation)
+    x, y = data.subset(config.hessian_batch, seed=config.seed)
+    dt = resolve_dtype(config.dtype, thetas.dtype)
+    f = spec.loss_fn(x.to(thetas.device, dt), y.to(thetas.device))
+    gen = torch.Generator().manual_seed(config.seed + 2)
+    rows = []
+    for theta in thetas.to(dt):
+        eigs = spectra(f, theta, random_bases(config.n_params, config.hessian_dim, config.bases, gen, dt, config.basis).to(theta.device))
+        rows.append(torch.stack([trace_ratio_from_eigs(eigs).mean(), positive_fraction_from_eigs(eigs).mean(),
+                                 f(theta).detach().double()]))
+    return torch.stack(rows).float().cpu()  # columns in RANK_BY order
+
+
+def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool):
+    N = config.selection_inits
+    if not N:
+        return torch.zeros(0, len(RANK_BY)), torch.zeros(0, 0)
+    spec = config.spec(config.selection_activation)
+    gen = torch.Generator().manual_seed(config.seed + 3)
+    thetas = torch.stack([point_at_radius(spec.init(config.init, gen), r_init) for _ in range(N)]).to(dev)
+    measures = selection_measures(config, thetas, data, progress)
+    curves = train_full_space(spec, thetas, data.x_train, data.y_train, data.x_test, data.y_test,
+                              config.selection_steps, config.selection_lr, config.selection_batch,
+                              config.selection_eval_every, seed=config.seed + 4, progress=progress)
+    return measures, curves.cpu()
+
+
+def run(config: GoldilocksConfig, progress: bool = True, device: str | torch.device | None = "cpu") -> GoldilocksResult:
+    """Run every study `config` asks for and return the result (tensors on the CPU).
+
+    `device=None` picks CUDA when available."""
+    if not isinstance(config, GoldilocksConfig):
+        raise ValueError(f"`config` must be a GoldilocksConfig; got {type(config).__name__}")
+    dev = choose_device(device)
+    seed_everything(config.seed)
+    data = load_dataset(config.dataset, config.data_path, seed=config.seed).to(dev)
+    r_init = config.spec(config.activations[0]).r_init(config.init)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    plane, sphere, shift, loss = _sweeps(config, data, r_init, dev, progress)
+    seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
+    t = time.perf_counter()
+    acc, plane_loss = _hyperplanes(config, data, r_init, dev, progress)
+    seconds["hyperplane_training"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    measures, curves = _selection(config, data, r_init, dev, progress)
+    seconds["init_selection"] = round(time.perf_counter() - t, 2)
+    seconds["total"] = round(time.perf_counter() - start, 2)
+    return GoldilocksResult(
+        config=config, r_init=r_init, plane_eigs=plane, sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
+        plane_acc=acc, plane_loss=plane_loss, sel_measures=measures, sel_curves=curves, stage_seconds=seconds,
+    )
+
+
+def run_cached(config: GoldilocksConfig, cache: ArtifactCache | None = None, progress: bool = True,
+               device: str | torch.device | None = "cpu") -> GoldilocksResult:
+    """`run`, through the artifact cache (keyed by config + this package's source)."""
+    cache = cache if cache is not None else ArtifactCache()
+    return cache.get_or_build(GoldilocksResult, config, code_fingerprint(_package),
+                              lambda: run(config, progress=progress, device=device))

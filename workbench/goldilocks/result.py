@@ -1,0 +1,89 @@
+"""`GoldilocksResult`: the spectra, trainings and selection of one `GoldilocksConfig` (safetensors + JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
+from workbench.goldilocks.sweep import positive_fraction_from_eigs, trace_ratio_from_eigs
+from workbench.tensor.result import Result, expect_shape
+
+
+@dataclass(frozen=True)
+class GoldilocksResult(Result):
+    """Axes: A activations, S seeds (init directions), B bases, R radii, d = hessian_dim,
+    T train_dims, Q train_radii, N selection inits, K selection evaluations.
+
+    r_init: √E‖θ_init‖² of the init scheme (the unit of every radius).
+    plane_eigs [A, S, B, R, d]: eigenvalues of Mᵀ∇²L(r·u)M on random d-planes.
+    sphere_eigs [A, S, B, R', d], sphere_shift [A, S, R']: the sphere's tangent-plane spectra and
+        the geodesic term −(∇L·P)/r² (R' = R with `sphere`, else 0).
+    point_loss [A, S, R]: L(r·u) on the curvature batch.
+    plane_acc, plane_loss [A, T, S, Q]: test accuracy / training loss after training φ only.
+    sel_measures [N, 3]: each init's trace ratio, positive fraction, initial loss (RANK_BY order).
+    sel_curves [N, K]: test accuracy at steps 0, k, 2k, … of full-space SGD.
+    stage_seconds: wall time per stage.
+    """
+
+    kind: ClassVar[str] = "GoldilocksResult"
+
+    config: GoldilocksConfig
+    r_init: float
+    plane_eigs: Float[Tensor, "A S B R d"]
+    sphere_eigs: Float[Tensor, "A S B Rs d"]
+    sphere_shift: Float[Tensor, "A S Rs"]
+    point_loss: Float[Tensor, "A S R"]
+    plane_acc: Float[Tensor, "A T S Q"]
+    plane_loss: Float[Tensor, "A T S Q"]
+    sel_measures: Float[Tensor, "N 3"]
+    sel_curves: Float[Tensor, "N K"]
+    stage_seconds: dict
+
+    def validate(self) -> None:
+        c = self.config
+        A, S, B, R, d = len(c.activations), c.seeds, c.bases, len(c.radii), c.hessian_dim
+        Rs = R if c.sphere else 0
+        T, Q, N = len(c.train_dims), len(c.train_radii), c.selection_inits
+        K = c.selection_steps // c.selection_eval_every + 1 if N else 0
+        expect_shape("plane_eigs", self.plane_eigs, (A, S, B, R, d))
+        expect_shape("sphere_eigs", self.sphere_eigs, (A, S, B, Rs, d))
+        expect_shape("sphere_shift", self.sphere_shift, (A, S, Rs))
+        expect_shape("point_loss", self.point_loss, (A, S, R))
+        expect_shape("plane_acc", self.plane_acc, (A, T, S, Q if T else 0))
+        expect_shape("plane_loss", self.plane_loss, (A, T, S, Q if T else 0))
+        expect_shape("sel_measures", self.sel_measures, (N, len(RANK_BY)))
+        expect_shape("sel_curves", self.sel_curves, (N, K))
+
+    # --- views used by figures, widgets and docs -------------------------------------------
+    def activation_index(self, activation: str) -> int:
+        if activation not in self.config.activations:
+            raise ValueError(f"`activation` must be one of {list(self.config.activations)}; got {activation!r}")
+        return self.config.activations.index(activation)
+
+    def eigs(self, surface: str = "plane", geodesic: bool = True) -> Float[Tensor, "A S B R d"]:
+        """Spectra on 'plane' or 'sphere' (with the geodesic term unless `geodesic=False`)."""
+        if surface == "plane":
+            return self.plane_eigs
+        if surface != "sphere":
+            raise ValueError(f"`surface` must be 'plane' or 'sphere'; got {surface!r}")
+        if not self.config.sphere:
+            raise ValueError("this result has no sphere spectra (config.sphere was False)")
+        return self.sphere_eigs + self.sphere_shift[:, :, None, :, None] if geodesic else self.sphere_eigs
+
+    def trace_ratio(self, surface: str = "plane") -> Float[Tensor, "A S B R"]:
+        """Tr(H_d)/‖H_d‖_F per activation, seed, basis and radius."""
+        return trace_ratio_from_eigs(self.eigs(surface))
+
+    def positive_fraction(self, surface: str = "plane") -> Float[Tensor, "A S B R"]:
+        return positive_fraction_from_eigs(self.eigs(surface))
+
+    def radii(self) -> Tensor:
+        return torch.tensor(self.config.radii, dtype=torch.float64)
+
+    def selection_measure(self) -> Float[Tensor, "N"]:
+        return self.sel_measures[:, RANK_BY.index(self.config.selection_rank_by)]
