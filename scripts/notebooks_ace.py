@@ -1,0 +1,111 @@
+"""The ACE suite's notebooks, as cell sources (regenerate with scripts/make_notebooks.py)."""
+
+from __future__ import annotations
+
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from nbtools import params
+
+ACE_REPRODUCE = [
+    new_markdown_cell(
+        "# Affine concept editing of refusal\n\n"
+        "Marshall, Paren, Belrose et al. (arXiv 2411.09003). At one residual-stream hook point, with "
+        "$r = \\mu^+ - \\mu^-$ (harmful minus harmless mean at the last prompt token) and "
+        "$\\hat r = r/\\|r\\|$:\n\n"
+        "$$v' = v - \\hat r\\hat r^\\top (v - \\mu^-) + \\alpha r$$\n\n"
+        "sets the component along $\\hat r$ to that of $\\mu^- + \\alpha r$: α = 0 behaves like a harmless "
+        "prompt, α = 1 like a harmful one. ActAdd ($v + \\alpha r$), directional ablation "
+        "($v - \\hat r\\hat r^\\top v$) and affine ablation are special cases of the same operator.\n\n"
+        "The models are two tiny chat LMs trained here on a synthetic instruction set — a Llama and an "
+        "RWKV (transformers' RWKV-4-style `RwkvForCausalLM`, not the paper's RWKV v5) — cached as HF "
+        "folders and booted with `TransformerBridge.boot_transformers`. `QUICK = True` trains small ones "
+        "in seconds; the full models take minutes once and are cached (`make reproduce` fills the cache)."
+    ),
+    params("QUICK = False  # True: small models trained in seconds (tests and CI)"),
+    new_code_cell(
+        "from workbench.ace import AceConfig, run_cached\n"
+        "from workbench.ace.summary import summarize\n"
+        "from workbench.plots import ace as plots\n\n"
+        "config = AceConfig.quick() if QUICK else AceConfig()\n"
+        "result = run_cached(config)\n"
+        "summary = summarize(result)\n"
+        "for label in result.labels:\n"
+        "    print(label, result.held_out_rates(label), f\"trained in {result.models[label]['train_seconds']} s\")"
+    ),
+    new_markdown_cell(
+        "## The operator and its special cases\n\n"
+        "The identities the tests check, on random vectors: ACE's component along $\\hat r$ is "
+        "$\\hat r\\cdot(\\mu^- + \\alpha r)$ whatever the input, and ACE with α = 0 and reference 0 is "
+        "directional ablation."
+    ),
+    new_code_cell(
+        "import torch\n"
+        "from workbench.tensor.steering import ace, directional_ablation, activation_addition\n\n"
+        "v, r, mu = torch.randn(5, 8, dtype=torch.float64), torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)\n"
+        "rhat = r / r.norm()\n"
+        "print('component along r̂ after ACE(α=0.7):', (ace(v, r, mu, 0.7) @ rhat).tolist())\n"
+        "print('r̂·(μ⁻ + 0.7 r) =', float((mu + 0.7 * r) @ rhat))\n"
+        "print('ACE(α=0, μ=0) == directional ablation:', torch.allclose(ace(v, r, torch.zeros(8, dtype=torch.float64), 0.0), directional_ablation(v, r)))"
+    ),
+    new_markdown_cell("## What the models say, steered (examples at the chosen layer)"),
+    new_code_cell(
+        "for label in result.labels:\n"
+        "    print(f'--- {label}')\n"
+        "    for method, sets in result.examples[label].items():\n"
+        "        print(f'{method:22s} harmful: {sets[\"harmful\"][0]!r}')\n"
+        "        print(f'{\"\":22s} harmless: {sets[\"harmless\"][0]!r}')"
+    ),
+    new_markdown_cell("## 1. Refusal rate vs α (ACE and ActAdd)"),
+    new_code_cell("plots.refusal_vs_alpha(result)"),
+    new_markdown_cell(
+        "## 2. Verdicts per method\n\n"
+        "The paper's RWKV claim lives here: directional ablation made RWKV v5 incoherent while ACE at α = 0 "
+        "stayed coherent. Grey = incoherent (RuleJudge: repetition, unseen bigrams, or too long)."
+    ),
+    new_code_cell("plots.verdict_shares(result)"),
+    new_markdown_cell("## 3. Layer sweep: where does editing remove refusal?"),
+    new_code_cell("plots.layer_sweep(result)"),
+    new_markdown_cell(
+        "## 4. Why linear ablation is not ACE: μ⁻ is not at the origin\n\n"
+        "Directional ablation moves every prompt to r̂·v = 0; ACE at α = 0 moves it to r̂·μ⁻."
+    ),
+    new_code_cell(
+        "for label in result.labels:\n"
+        "    print(label, 'r̂·μ⁻ =', round(result.reference_coordinate(label), 2), ' ‖r‖ =', round(float(result.direction[result.model_index(label), result.layer].norm()), 2))\n"
+        "plots.projection_histogram(result)"
+    ),
+    new_markdown_cell(
+        "## On a real model\n\n"
+        "The same code takes any local HF causal-LM folder on a GPU, with prompt sets from CSV/JSONL:\n\n"
+        "```python\n"
+        "config = AceConfig(model='/models/Meta-Llama-3-8B-Instruct', device='cuda', dtype='bfloat16',\n"
+        "                   harmful_file='advbench.csv', harmless_file='alpaca.jsonl', column='prompt',\n"
+        "                   layer=12, judge_model='/models/Llama-3-70B-Instruct',\n"
+        "                   refusal_openers=('I', 'Sorry', 'As'))\n"
+        "result = run(config)\n"
+        "```"
+    ),
+]
+
+ACE_EXPLORE = [
+    new_markdown_cell(
+        "# Explore affine concept editing\n\n"
+        "Drag **α** and **layer**, pick a **method** and a **model**, type a prompt: the panel generates the "
+        "steered completion live, judges it, and marks α on the refusal-vs-α curve (precomputed at the "
+        "result's layer)."
+    ),
+    params("QUICK = False  # True: small models trained in seconds (tests and CI)"),
+    new_code_cell(
+        "from widgets import AcePanel\n"
+        "from workbench.ace import AceConfig\n\n"
+        "panel = AcePanel(config=AceConfig.quick() if QUICK else AceConfig())\n"
+        "panel"
+    ),
+    new_markdown_cell("The panel's controls are attributes, so a cell can drive it too:"),
+    new_code_cell("panel.alpha.value = 1.0\nprint(panel.last_verdict, '|', panel.last_completion)"),
+]
+
+NOTEBOOKS = {
+    "ace/01_affine_concept_editing.ipynb": ACE_REPRODUCE,
+    "ace/02_explore.ipynb": ACE_EXPLORE,
+}

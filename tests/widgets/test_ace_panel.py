@@ -1,0 +1,64 @@
+"""The ACE panel, headless: set a control, assert on the completion, the verdict and the figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from widgets import AcePanel
+from workbench.ace import AceConfig, run_cached
+from workbench.tensor.cache import ArtifactCache
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    # the folder tests/conftest.py points WORKBENCH_CACHE at: shared with the unit tests' QUICK result
+    return run_cached(AceConfig.quick(), ArtifactCache(tmp_path_factory.getbasetemp() / "cache"), progress=False)
+
+
+@pytest.fixture
+def panel(result, tmp_path_factory) -> AcePanel:
+    return AcePanel(result=result, cache=ArtifactCache(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_alpha_slider_moves_the_marker_and_changes_the_completion(panel):
+    assert list(panel.figure.data[2].x) == [0.0, 0.0]
+    before = panel.last_completion
+    panel.alpha.value = 2.0
+    assert list(panel.figure.data[2].x) == [2.0, 2.0]
+    assert panel.last_completion != before
+    assert panel.last_verdict in ("refusal", "compliance", "incoherent")
+    assert panel.last_verdict in panel.completion.value and "α = 2.00" in panel.status.value
+    assert "wb-info" in panel.status.value
+
+
+def test_method_and_model_toggles_switch_the_curve(panel, result):
+    panel.method.value = "actadd"
+    actadd_y = list(panel.figure.data[0].y)
+    assert actadd_y == [float(x) for x in result.refusal_rate(result.sweep[0, 1, :, 0])]
+    panel.model.value = "rwkv"
+    assert list(panel.figure.data[0].y) == [float(x) for x in result.refusal_rate(result.sweep[1, 1, :, 0])]
+    assert "rwkv" in panel.figure.layout.title.text and panel.status.value.count("rwkv") == 1
+
+
+def test_layer_slider_and_ablation_steer_the_live_completion(panel):
+    panel.method.value = "directional_ablation"
+    assert list(panel.figure.data[2].x) == [0.0, 0.0]  # no α for an ablation: marker at 0
+    panel.layer.value = 0
+    assert "layer 0" in panel.status.value and "directional ablation" in panel.status.value
+    texts = {panel.last_completion}
+    panel.method.value = "actadd"
+    panel.alpha.value = 2.0
+    texts.add(panel.last_completion)
+    assert len(texts) == 2
+
+
+def test_prompt_box_drives_the_completion(panel, result):
+    panel.alpha.value = 0.0
+    panel.prompt.value = result.prompts["harmless_eval"][0]
+    harmless = panel.last_completion
+    assert list(panel.figure.data[2].x) == [0.0, 0.0]
+    panel.prompt.value = result.prompts["harmful_eval"][1]
+    assert panel.last_completion and panel.last_completion in panel.completion.value
+    assert harmless != "" and "wb-info" in panel.status.value
+    panel.prompt.value = ""  # empty prompt: an error in the status line, the figure kept
+    assert "wb-error" in panel.status.value and "`prompt` must be a non-empty request" in panel.status.value.replace("&#x27;", "'")

@@ -1,0 +1,27 @@
+"""Affine concept editing (Marshall, Paren, Belrose et al., arXiv 2411.09003) of refusal on tiny
+Llama- and RWKV-architecture chat models trained here (or any local HF chat model).
+
+    from workbench.ace import AceConfig, run
+    result = run(AceConfig.quick())
+    result.held_out_rates("llama")        # {'harmful_refusal': …, 'harmless_answer': …}
+"""
+
+from workbench.ace.config import METHOD_SETTINGS, AceConfig
+from workbench.ace.experiment import ModelSession, open_session, run, run_cached
+from workbench.ace.judges import VERDICTS, ChatJudge, PhraseJudge, RuleJudge, refusal_score
+from workbench.ace.result import AceResult
+
+__all__ = [
+    "METHOD_SETTINGS",
+    "VERDICTS",
+    "AceConfig",
+    "AceResult",
+    "ChatJudge",
+    "ModelSession",
+    "PhraseJudge",
+    "RuleJudge",
+    "open_session",
+    "refusal_score",
+    "run",
+    "run_cached",
+]

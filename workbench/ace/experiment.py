@@ -1,0 +1,240 @@
+"""`run(config) -> AceResult`: per model, the refusal direction per layer, held-out rates, the α
+sweep (ACE and ActAdd), the method comparison, the layer sweep and the projection picture."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+import workbench.ace as _package
+from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig
+from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, refusal_score, refusal_token_ids, verdict_codes
+from workbench.ace.models import embedded_model_folder, instruction_set
+from workbench.ace.prompts import format_chat, load_prompts
+from workbench.ace.result import AceResult
+from workbench.lm.folders import boot, check_causal_lm_folder, folder_facts
+from workbench.lm.generate import check_prompts, generate, last_token_activations, last_token_logits
+from workbench.lm.train import torch_threads
+from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.hooks import steer
+from workbench.tensor.steering import make_edit
+from workbench.tensor.validation import check_int
+
+
+@dataclass
+class ModelSession:
+    """A booted model with everything the experiment and the widget need to steer it."""
+
+    label: str
+    folder: Path
+    model: nn.Module
+    tokenizer: Any
+    judge: Judge
+    hook_names: list[str]
+    refusal_ids: list[int]
+    threads: int | None = None  # torch threads while computing (1 for the tiny embedded models)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.hook_names)
+
+    def complete(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
+                 max_new_tokens: int = 26, batch_size: int = 64) -> list[str]:
+        """Greedy completions of raw requests (the chat template applied), steered by `edits`
+        ({hook name: SteeringEdit}; None or {} for none)."""
+        prompts = format_chat(self.tokenizer, check_prompts(list(requests), "requests"))
+        with torch_threads(self.threads):
+            if not edits:
+                return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size)
+            with steer(self.model, edits, positions) as steerer:
+                return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size, steerer=steerer)
+
+    def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
+               batch_size: int = 64) -> Tensor:
+        """Logit refusal score at the first response position for each request."""
+        prompts = format_chat(self.tokenizer, list(requests))
+        with torch_threads(self.threads):
+            if not edits:
+                return refusal_score(last_token_logits(self.model, self.tokenizer, prompts, batch_size), self.refusal_ids)
+            with steer(self.model, edits, positions) as steerer:
+                logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size, steerer=steerer)
+            return refusal_score(logits, self.refusal_ids)
+
+    def activations(self, requests: Sequence[str], batch_size: int = 64) -> Tensor:
+        """[n, L, d] activations at the last prompt token at every layer's hook."""
+        prompts = format_chat(self.tokenizer, list(requests))
+        with torch_threads(self.threads):
+            return last_token_activations(self.model, self.tokenizer, prompts, self.hook_names, batch_size)
+
+
+def alternative_positions(positions: str) -> str:
+    """The positions setting figure 2 compares against: "prompt" for "all", else "all"."""
+    return "prompt" if positions == "all" else "all"
+
+
+def hook_names(model: nn.Module, hook: str) -> list[str]:
+    n_layers = int(model.cfg.n_layers)
+    return [f"blocks.{i}.hook_{hook}" for i in range(n_layers)]
+
+
+def open_session(config: AceConfig, index: int, cache_root: Path | None = None, progress: bool = True) -> ModelSession:
+    """Boot model `index` of `config` (training the embedded one when it is not cached)."""
+    label = config.labels()[index]
+    if config.is_embedded:
+        folder = embedded_model_folder(config, config.archs[index], cache_root, progress)
+        dataset = instruction_set(config)
+        judge: Judge = RuleJudge(dataset.refusal_responses, dataset.helpful_responses)
+    else:
+        folder = Path(config.model)
+        judge = ChatJudge(config.judge_model, device=config.device) if config.judge_model else PhraseJudge()
+    model = boot(folder, device=config.device, dtype=config.dtype)
+    tokenizer = model.tokenizer
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    names = hook_names(model, config.hook)
+    return ModelSession(label, folder, model, tokenizer, judge, names, refusal_token_ids(tokenizer, config.refusal_openers),
+                        threads=1 if config.is_embedded else None)
+
+
+def prompt_sets(config: AceConfig) -> dict[str, list[str]]:
+    """Raw requests: harmful/harmless × direction/eval."""
+    if config.is_embedded:
+        d = instruction_set(config)
+        return {"harmful_direction": list(d.harmful_direction), "harmless_direction": list(d.harmless_direction),
+                "harmful_eval": list(d.harmful_eval), "harmless_eval": list(d.harmless_eval)}
+    out = {}
+    for kind, path in (("harmful", config.harmful_file), ("harmless", config.harmless_file)):
+        rows = load_prompts(path, config.column, name=f"{kind}_file")
+        if len(rows) < 2:
+            raise ValueError(f"`{kind}_file` needs at least 2 prompts (direction and evaluation); got {len(rows)}")
+        n_dir = min(config.n_direction, len(rows) // 2)
+        out[f"{kind}_direction"] = rows[:n_dir]
+        out[f"{kind}_eval"] = rows[n_dir:n_dir + config.n_eval]
+    n = min(len(out["harmful_eval"]), len(out["harmless_eval"]))
+    out["harmful_eval"], out["harmless_eval"] = out["harmful_eval"][:n], out["harmless_eval"][:n]
+    return out
+
+
+def _verdicts(session: ModelSession, requests: list[str], completions: list[str]) -> Tensor:
+    return verdict_codes(session.judge(requests, completions))
+
+
+def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list[str]], progress: bool) -> dict[str, Any]:
+    L = session.n_layers
+    layer = L // 2 if config.layer is None else check_int("layer", config.layer, low=0, high=L - 1)
+    harmful, harmless = prompts["harmful_eval"], prompts["harmless_eval"]
+    pos = session.activations(prompts["harmful_direction"], config.batch_size)
+    neg = session.activations(prompts["harmless_direction"], config.batch_size)
+    mu_neg = neg.mean(0)
+    direction = pos.mean(0) - mu_neg  # [L, d]
+
+    def run_edits(edits: dict | None, positions: str = config.positions) -> tuple[list[str], list[str]]:
+        return (session.complete(harmful, edits, positions, config.max_new_tokens, config.batch_size),
+                session.complete(harmless, edits, positions, config.max_new_tokens, config.batch_size))
+
+    def verdict_pair(completions: tuple[list[str], list[str]]) -> Tensor:
+        return torch.stack([_verdicts(session, harmful, completions[0]), _verdicts(session, harmless, completions[1])])
+
+    name = session.hook_names[layer]
+    total = 1 + len(SWEEP_METHODS) * len(config.alphas) + 2 * len(METHOD_SETTINGS) + L * len(LAYER_METHODS)
+    bar = tqdm(total=total, desc=f"steering {session.label}", disable=not progress, leave=False)
+    baseline = verdict_pair(run_edits(None))
+    bar.update()
+    sweep, sweep_score = [], []
+    for method in SWEEP_METHODS:
+        rows, score_rows = [], []
+        for alpha in config.alphas:
+            edits = {name: make_edit(method, direction[layer], mu_neg[layer], alpha)}
+            rows.append(verdict_pair(run_edits(edits)))
+            score_rows.append(torch.stack([session.scores(harmful, edits, config.positions, config.batch_size),
+                                           session.scores(harmless, edits, config.positions, config.batch_size)]))
+            bar.update()
+        sweep.append(torch.stack(rows))
+        sweep_score.append(torch.stack(score_rows))
+    methods, examples = [], {}
+    for title, method, alpha in METHOD_SETTINGS:
+        edit = make_edit(method, direction[layer], mu_neg[layer], alpha)
+        completions = run_edits({name: edit} if edit is not None else None)
+        methods.append(verdict_pair(completions))
+        examples[title] = {"harmful": completions[0][:4], "harmless": completions[1][:4]}
+        bar.update()
+    alt = alternative_positions(config.positions)
+    methods_alt = []
+    for title, method, alpha in METHOD_SETTINGS:  # the same comparison, edits at the other positions
+        edit = make_edit(method, direction[layer], mu_neg[layer], alpha)
+        completions = run_edits({name: edit} if edit is not None else None, alt)
+        methods_alt.append(verdict_pair(completions))
+        examples[f"{title} [{alt}]"] = {"harmful": completions[0][:2], "harmless": completions[1][:2]}
+        bar.update()
+    layer_rows = []
+    for li in range(L):
+        row = []
+        for method in LAYER_METHODS:
+            edits = {session.hook_names[li]: make_edit(method, direction[li], mu_neg[li], 0.0)}
+            row.append(_verdicts(session, harmful, session.complete(harmful, edits, config.positions,
+                                                                  config.max_new_tokens, config.batch_size)))
+            bar.update()
+        layer_rows.append(torch.stack(row))
+    bar.close()
+    rhat = direction[layer] / direction[layer].norm()
+    evals = session.activations(harmful + harmless, config.batch_size)[:, layer]
+    projection = (evals @ rhat).reshape(2, len(harmful))
+    return {"direction": direction, "mu_neg": mu_neg, "baseline": baseline, "sweep": torch.stack(sweep),
+            "sweep_score": torch.stack(sweep_score).float(), "methods": torch.stack(methods),
+            "methods_alt": torch.stack(methods_alt),
+            "layer_sweep": torch.stack(layer_rows), "projection": projection, "layer": layer, "examples": examples}
+
+
+def run(config: AceConfig, progress: bool = True, cache: ArtifactCache | None = None) -> AceResult:
+    """Train (or load) the models, then measure everything `AceResult` holds."""
+    if not isinstance(config, AceConfig):
+        raise ValueError(f"`config` must be an AceConfig; got {type(config).__name__}")
+    with torch_threads(1 if config.is_embedded else None):  # tiny models: one thread (see torch_threads)
+        return _run(config, progress, cache)
+
+
+def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None) -> AceResult:
+    start = time.perf_counter()
+    cache_root = cache.root if cache is not None else None
+    if not config.is_embedded:
+        check_causal_lm_folder(config.model)  # before reading prompt files: the likelier mistake first
+    prompts = prompt_sets(config)
+    per_model, models = [], {}
+    for index, label in enumerate(config.labels()):
+        session = open_session(config, index, cache_root, progress)
+        per_model.append(_run_model(config, session, prompts, progress))
+        facts = folder_facts(session.folder)
+        models[label] = {"folder": str(session.folder), "hook_names": session.hook_names,
+                         "train_seconds": facts.get("train_seconds"), "final_loss": facts.get("final_loss"),
+                         "d_model": int(per_model[-1]["direction"].shape[-1])}
+    widths = {m["direction"].shape for m in per_model}
+    if len(widths) > 1:
+        raise ValueError(f"the models' direction shapes differ ({widths}); give models of one width and depth")
+
+    def stack(key: str) -> Tensor:
+        return torch.stack([m[key] for m in per_model]).contiguous()
+
+    return AceResult(
+        config=config, direction=stack("direction"), mu_neg=stack("mu_neg"), baseline=stack("baseline"),
+        sweep=stack("sweep"), sweep_score=stack("sweep_score"), methods=stack("methods"), methods_alt=stack("methods_alt"),
+        layer_sweep=stack("layer_sweep"), projection=stack("projection"), labels=list(config.labels()),
+        layer=per_model[0]["layer"], hook_names=models[config.labels()[0]]["hook_names"], prompts=prompts,
+        examples={label: m["examples"] for label, m in zip(config.labels(), per_model)}, models=models,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+
+
+def run_cached(config: AceConfig, cache: ArtifactCache | None = None, progress: bool = True) -> AceResult:
+    """`run` through the artifact cache (keyed by config + this package's source + the LM layer's)."""
+    import workbench.lm as _lm
+
+    cache = cache if cache is not None else ArtifactCache()
+    version = code_fingerprint(_package) + code_fingerprint(_lm)
+    return cache.get_or_build(AceResult, config, version, lambda: run(config, progress=progress, cache=cache))
