@@ -39,7 +39,31 @@ def _capacity() -> SuiteSpec:
     return SuiteSpec(CapacityConfig, CapacityConfig.quick, run_cached, all_figures, summarize)
 
 
-SUITES: dict[str, Callable[[], SuiteSpec]] = {"capacity": _capacity}
+def _goldilocks() -> SuiteSpec:
+    from workbench.goldilocks import GoldilocksConfig, run_cached
+    from workbench.goldilocks.summary import summarize
+    from workbench.plots.goldilocks import all_figures
+
+    return SuiteSpec(GoldilocksConfig, GoldilocksConfig.quick, run_cached, all_figures, summarize)
+
+
+def _robustness() -> SuiteSpec:
+    from workbench.plots.robustness import all_figures
+    from workbench.robustness import RobustnessConfig, run_cached
+    from workbench.robustness.summary import summarize
+
+    return SuiteSpec(RobustnessConfig, RobustnessConfig.quick, run_cached, all_figures, summarize)
+
+
+def _ace() -> SuiteSpec:
+    from workbench.ace import AceConfig, run_cached
+    from workbench.ace.summary import summarize
+    from workbench.plots.ace import all_figures
+
+    return SuiteSpec(AceConfig, AceConfig.quick, run_cached, all_figures, summarize)
+
+
+SUITES: dict[str, Callable[[], SuiteSpec]] = {"ace": _ace, "capacity": _capacity, "goldilocks": _goldilocks, "robustness": _robustness}
 
 
 def reproduce_suite(

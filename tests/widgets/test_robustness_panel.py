@@ -1,0 +1,68 @@
+"""The robustness panel, headless: set a control, assert on the FigureWidget's data, the tool and the status."""
+
+from __future__ import annotations
+
+import pytest
+
+from widgets import RobustnessPanel
+from workbench.robustness import RobustnessConfig, RobustnessResult, run_cached
+
+
+@pytest.fixture(scope="module")
+def result() -> RobustnessResult:
+    return run_cached(RobustnessConfig.quick(), progress=False)  # the session's cache: computed once
+
+
+@pytest.fixture(scope="module")
+def panel(result) -> RobustnessPanel:
+    return RobustnessPanel(result=result)
+
+
+def test_threshold_slider_moves_the_filter_point_and_the_counts(panel):
+    panel.threshold.value = 0.9
+    high = (list(panel.figure.data[3].x), list(panel.figure.data[3].y), panel.status.value)
+    panel.threshold.value = 0.001
+    low = (list(panel.figure.data[3].x), list(panel.figure.data[3].y), panel.status.value)
+    assert high[0] != low[0] and high[1] != low[1] and high[2] != low[2]
+    assert low[0][0] == pytest.approx(0.001)
+    # a low threshold rejects more safe completions than a high one
+    assert panel.point["safe_lost"] > 0
+    assert panel.point["threshold"] == pytest.approx(0.001)
+    assert "TP" in panel.status.value and "wb-info" in panel.status.value
+
+
+def test_budget_slider_reads_the_success_curve(panel, result):
+    panel.budget.value = 0
+    assert list(panel.figure.data[6].x) == [0, 0]
+    panel.budget.value = result.config.max_budget
+    assert list(panel.figure.data[6].y) == pytest.approx([float(result.success_curve(0, a)[-1]) for a in ("hotflip", "vocabulary")])
+
+
+def test_round_slider_switches_classifier_and_curves(panel, result):
+    panel.round.value = 0
+    before = list(panel.figure.data[0].y)
+    panel.round.value = 1
+    assert list(panel.figure.data[0].y) != before
+    assert list(panel.figure.data[4].y) == pytest.approx(result.success_curve(1, "hotflip").tolist())
+    assert "round 1" in panel.status.value
+    panel.round.value = 0
+
+
+def test_the_tool_rescores_as_the_text_changes(panel):
+    panel.text.value = "Maya slipped on the wet tiles and broke her wrist."
+    injured = (list(panel.figure.data[7].x), panel.tool.value)
+    panel.text.value = "Maya cleaned the bowl and smiled."
+    calm = (list(panel.figure.data[7].x), panel.tool.value)
+    assert injured[0] != calm[0] and "wrist" in " ".join(injured[0])
+    score = lambda html: float(html.split('class="wb-score">')[1].split("<")[0])  # noqa: E731
+    assert score(injured[1]) > score(calm[1])
+    assert "best swaps" in calm[1]
+
+
+def test_an_empty_text_shows_an_error_and_keeps_the_figure(panel):
+    before = list(panel.figure.data[7].x)
+    panel.text.value = "   "
+    assert "wb-error" in panel.status.value and "`text`" in panel.status.value
+    assert list(panel.figure.data[7].x) == before
+    panel.text.value = "Leo broke his arm."
+    assert "wb-error" not in panel.status.value

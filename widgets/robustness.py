@@ -1,0 +1,120 @@
+"""The robustness panel: a threshold slider (the filter's curves, the current point and the test
+confusion counts), an attack-budget slider (success rate), a round slider (before/after adversarial
+training) and a text box: the tool (saliency-coloured tokens, best swaps per token, live score).
+
+The threshold point is a real filter sample (100,000 prompts) at the slider's value; everything
+else is read from the cached result, so dragging is instant. The tool runs the round's classifier
+(one gradient and one batched forward pass per edit).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import ipywidgets as widgets
+import torch
+
+from workbench.plots.robustness import panel_figure, saliency_traces, sweep_traces
+from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult, run_cached
+from workbench.robustness.attacks import Saliency, saliency_tool, whole_word_mask
+from workbench.robustness.filtering import confusion, filter_sample, group_weights, safe_lost
+from workbench.tensor.cache import ArtifactCache
+from widgets.base import Panel
+
+POINT_SAMPLES = 100_000
+
+
+class RobustnessPanel(Panel):
+    """Attributes: `threshold` (log slider), `budget`, `round` (int sliders), `text` (the tool's
+    input), `tool` (HTML: coloured tokens and suggestions), `figure`, `status`, `result`."""
+
+    def __init__(self, result: RobustnessResult | None = None, config: RobustnessConfig | None = None,
+                 cache: ArtifactCache | None = None, debounce_s: float = 0.15) -> None:
+        self.result = result if result is not None else run_cached(config or RobustnessConfig.quick(), cache, progress=False)
+        c = self.result.config
+        self._W = group_weights(self.result.gen_weight, self.result.group)
+        self._clfs: dict[int, object] = {}
+        self._vocab_ok: torch.Tensor | None = None
+        self._saliency: dict[tuple[int, str], Saliency] = {}
+        t0 = float(self.result.thresholds[0])
+        log_step = 0.01
+        start = 10 ** (round(math.log10(t0) / log_step) * log_step)  # on the slider's grid (see capacity)
+        self.threshold = widgets.FloatLogSlider(value=start, base=10, min=-4, max=0, step=log_step,
+                                                description="threshold", readout_format=".3g", continuous_update=True)
+        self.budget = widgets.IntSlider(value=min(1, c.max_budget), min=0, max=c.max_budget, description="budget")
+        self.round = widgets.IntSlider(value=0, min=0, max=c.rounds, description="round")
+        self.text = widgets.Text(value=self.result.texts[int(self.result.attack_index[0])], description="tool text",
+                                 continuous_update=True, layout=widgets.Layout(width="640px"))
+        self.tool = widgets.HTML()
+        self.point: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self._compute_point()
+        figure = panel_figure(self.result, 0, self.threshold.value, self.budget.value, self._sal(), self.point)
+        super().__init__([self.threshold, self.budget, self.round, self.text], figure, debounce_s)
+        self.children = [self.controls, self.figure, self.tool, self.status]
+        self._render_tool()
+        self.set_status(self.describe())
+
+    # --- pieces ---------------------------------------------------------------------------------
+    def classifier(self, r: int):
+        if r not in self._clfs:
+            self._clfs[r] = self.result.classifier(r)
+        return self._clfs[r]
+
+    def _sal(self) -> Saliency:
+        key = (self.round.value, self.text.value)
+        if key not in self._saliency:
+            clf = self.classifier(self.round.value)
+            if self._vocab_ok is None:
+                self._vocab_ok = whole_word_mask(clf)
+            self._saliency[key] = saliency_tool(clf, self.text.value, per_token=3, vocab_ok=self._vocab_ok)
+        return self._saliency[key]
+
+    def _compute_point(self) -> None:
+        r, t = self.round.value, float(self.threshold.value)
+        s = self.result.scores[r]
+        outcome, _ = filter_sample(self._W, s, self.result.labels, t, POINT_SAMPLES, self.result.config.max_resamples,
+                                   torch.Generator().manual_seed(self.result.config.seed))
+        self.point = {**outcome.as_dict(), "safe_lost": safe_lost(self._W, s.double(), self.result.labels, t)}
+        test = self.result.mask("test")
+        self.counts = confusion(s[test], self.result.labels[test], t)
+
+    def _render_tool(self) -> None:
+        sal = self._sal()
+        spans = "".join(
+            f'<span title="{html.escape(" | ".join(f"{s.replacement} −{s.drop:.3f}" for s in sug))}" '
+            f'style="background: rgba(209,96,61,{v:.2f}); padding: 1px 2px; margin: 1px">{html.escape(tok)}</span>'
+            for tok, v, sug in zip(sal.tokens, sal.saliency, sal.suggestions))
+        best = sorted(((s.drop, s.position, s.replacement) for sug in sal.suggestions for s in sug), reverse=True)[:5]
+        rows = "".join(f"<li>{html.escape(sal.tokens[p])} → <b>{html.escape(w)}</b>: score −{d:.3f}</li>" for d, p, w in best)
+        verdict = "flagged" if sal.prob >= self.threshold.value else "passes the filter"
+        self.tool.value = (f'<div class="wb-tool"><div>live score p(injurious) = <b class="wb-score">{sal.prob:.4f}</b> '
+                           f"({verdict} at t = {self.threshold.value:.3g})</div><div>{spans}</div>"
+                           f"<div>best swaps:</div><ol>{rows}</ol></div>")
+
+    # --- Panel ------------------------------------------------------------------------------------
+    def recompute(self) -> None:
+        r = self.round.value
+        self._compute_point()
+        sal = self._sal()
+        new = [*sweep_traces(self.result, r), None, None, None, None, saliency_traces(sal)]
+        with self.figure.batch_update():
+            for i in (0, 1, 2):
+                self.figure.data[i].update(x=new[i].x, y=new[i].y, name=new[i].name)
+            self.figure.data[3].update(x=[self.threshold.value] * 2,
+                                       y=[max(self.point["rate"], 1e-7), max(self.point["safe_lost"], 1e-7)])
+            for a, attack in enumerate(ATTACKS):
+                self.figure.data[4 + a].y = self.result.success_curve(r, attack).tolist()
+            self.figure.data[6].update(x=[self.budget.value] * len(ATTACKS),
+                                       y=[float(self.result.success_curve(r, a)[self.budget.value]) for a in ATTACKS])
+            self.figure.data[7].update(x=new[7].x, y=new[7].y, hovertext=new[7].hovertext, marker=new[7].marker)
+        self._render_tool()
+
+    def describe(self) -> str:
+        p, c = self.point, self.counts
+        success = ", ".join(f"{a} {float(self.result.success_curve(self.round.value, a)[self.budget.value]):.0%}"
+                            for a in ATTACKS)
+        return (f"round {self.round.value}, t = {self.threshold.value:.3g}: unsafe after filter {p['unsafe']}/{p['accepted']} "
+                f"(≤ {p['upper']:.2g}), safe lost {p['safe_lost']:.1%}; test TP {c['tp']} FP {c['fp']} FN {c['fn']} "
+                f"TN {c['tn']}; attack success at budget {self.budget.value}: {success}")

@@ -1,0 +1,118 @@
+"""Labelled texts for a run: the story corpus (with its oracle) or a user's CSV/JSONL file.
+
+`Dataset` holds every text once with its label, its split (0 train, 1 val, 2 test), its group
+(the prompt's setting; one group for user data) and its generator probability (non-zero on the
+test split only: the filter is evaluated on completions never seen in training).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.robustness import corpus
+from workbench.robustness.oracle import oracle_label
+
+SPLITS = ("train", "val", "test")
+FRACTIONS = (0.5, 0.2, 0.3)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    texts: list[str]
+    labels: list[int]
+    split: list[int]
+    group: list[int]
+    gen_weight: list[float]
+    categories: list[str]
+    prompts: list[str]
+    has_oracle: bool
+
+    def indices(self, split: str, label: int | None = None) -> list[int]:
+        s = SPLITS.index(split)
+        return [i for i, (sp, lab) in enumerate(zip(self.split, self.labels)) if sp == s and (label is None or lab == label)]
+
+
+def _stratified_split(keys: list[str], seed: int) -> list[int]:
+    """Assign 50/20/30 % of each key's items to train/val/test (seeded shuffle per key)."""
+    rng = random.Random(seed)
+    split = [0] * len(keys)
+    for key in sorted(set(keys)):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        rng.shuffle(idx)
+        n_train, n_val = round(FRACTIONS[0] * len(idx)), round(FRACTIONS[1] * len(idx))
+        for j, i in enumerate(idx):
+            split[i] = 0 if j < n_train else 1 if j < n_train + n_val else 2
+    return split
+
+
+def story_dataset(n_stories: int, unsafe_share: float, unsafe_rate: float, seed: int) -> Dataset:
+    """The embedded corpus; the generator's probabilities live on the test split."""
+    stories = corpus.build_stories(n_stories, unsafe_share, seed)
+    split = _stratified_split([s.category for s in stories], seed + 1)
+    settings = sorted(corpus.SETTINGS)
+    test = [i for i, sp in enumerate(split) if sp == 2]
+    weights = [0.0] * len(stories)
+    for i, w in zip(test, corpus.generator_weights([stories[i] for i in test], unsafe_rate)):
+        weights[i] = w
+    labels = [s.label for s in stories]
+    mismatch = [s.completion for s in stories if oracle_label(s.completion) != s.label]
+    if mismatch:  # construction and oracle must agree; a test checks it too
+        raise RuntimeError(f"oracle disagrees with construction on {mismatch[:3]}")
+    return Dataset([s.completion for s in stories], labels, split, [settings.index(s.setting) for s in stories],
+                   weights, [s.category for s in stories], [s.prompt for s in stories], has_oracle=True)
+
+
+def load_labelled(path: str | os.PathLike, text_column: str = "text", label_column: str = "label") -> tuple[list[str], list[int]]:
+    """Texts and 0/1 labels from a CSV (header row) or JSONL file (one object per line)."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"`data` {str(file)!r} does not exist")
+    if file.suffix.lower() in (".jsonl", ".json"):
+        rows = []
+        for n, line in enumerate(file.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"`data` line {n} is not JSON: {err}") from err
+        columns = set().union(*(r.keys() for r in rows if isinstance(r, dict))) if rows else set()
+    elif file.suffix.lower() in (".csv", ".tsv"):
+        with file.open(newline="") as fh:
+            reader = csv.DictReader(fh, delimiter="\t" if file.suffix.lower() == ".tsv" else ",")
+            rows = list(reader)
+            columns = set(reader.fieldnames or ())
+    else:
+        raise ValueError(f"`data` must be a .csv, .tsv or .jsonl file; got {file.name!r}")
+    if not rows:
+        raise ValueError(f"`data` {str(file)!r} holds no rows")
+    for name, col in (("text_column", text_column), ("label_column", label_column)):
+        if col not in columns:
+            raise ValueError(f"`{name}` {col!r} is not a column of {file.name}; columns: {sorted(columns)}")
+    texts, labels = [], []
+    for n, row in enumerate(rows, 1):
+        text, label = row.get(text_column), row.get(label_column)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"`text_column` {text_column!r} is empty in row {n} of {file.name}")
+        if str(label).strip() not in ("0", "1"):
+            raise ValueError(f"`label_column` {label_column!r} must be 0 or 1; row {n} of {file.name} has {label!r}")
+        texts.append(text)
+        labels.append(int(str(label).strip()))
+    if len(set(labels)) < 2:
+        raise ValueError(f"`label_column` {label_column!r} must hold both labels 0 and 1; {file.name} has only {labels[0]}")
+    return texts, labels
+
+
+def user_dataset(path: str | os.PathLike, text_column: str, label_column: str, seed: int) -> Dataset:
+    """A user's labelled file: stratified 50/20/30 split; the filter's sample is the test split,
+    uniformly weighted (no generator, no oracle)."""
+    texts, labels = load_labelled(path, text_column, label_column)
+    split = _stratified_split([str(lab) for lab in labels], seed + 1)
+    n_test = sum(1 for s in split if s == 2)
+    weights = [1.0 / n_test if s == 2 else 0.0 for s in split]
+    return Dataset(texts, labels, split, [0] * len(texts), weights, ["user"] * len(texts), [""] * len(texts),
+                   has_oracle=False)
