@@ -1,4 +1,5 @@
-"""The `workbench` command: `workbench reproduce [--suite S] [--quick] [--out DIR]`, `workbench lab`."""
+"""The `workbench` command: `workbench reproduce [--suite S] [--quick] [--out DIR] [--executor ray]`,
+`workbench lab`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from workbench.reproduce import SUITES, reproduce_suite
 from workbench.tensor.cache import ArtifactCache
+from workbench.tensor.executor import EXECUTORS, Executor
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,11 +19,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def _reproduce(args: argparse.Namespace) -> int:
     names = [args.suite] if args.suite else list(SUITES)
     cache = ArtifactCache(args.cache) if args.cache else None
+    executor = Executor(args.executor, address=args.ray_address)
+    total = time.perf_counter()
     for name in names:
         start = time.perf_counter()
         print(f"[{name}] {'QUICK' if args.quick else 'full'} config → {Path(args.out) / name}", flush=True)
-        paths = reproduce_suite(name, args.out, quick=args.quick, cache=cache, formats=tuple(args.formats.split(",")))
+        paths = reproduce_suite(name, args.out, quick=args.quick, cache=cache, formats=tuple(args.formats.split(",")),
+                                executor=executor)
         print(f"[{name}] wrote {len(paths)} files in {time.perf_counter() - start:.1f} s", flush=True)
+    if len(names) > 1:
+        print(f"reproduced {len(names)} suites in {time.perf_counter() - total:.1f} s", flush=True)
     return 0
 
 
@@ -50,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default="docs/figures", help="output folder (default: docs/figures)")
     rep.add_argument("--cache", default=None, help="artifact cache folder (default: $WORKBENCH_CACHE or ~/.cache)")
     rep.add_argument("--formats", default="png,html", help="comma-separated: png,html")
+    rep.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="where grid cells run: in this process (default) or as Ray tasks")
+    rep.add_argument("--ray-address", default=None,
+                     help="with --executor ray: a cluster address (default: start a local Ray runtime)")
     rep.set_defaults(func=_reproduce)
     lab = verbs.add_parser("lab", help="open JupyterLab on notebooks/ (127.0.0.1, token auth)")
     lab.add_argument("--port", type=int, default=None)

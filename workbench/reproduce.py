@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+from tqdm.auto import tqdm
 
 from workbench.plots.export import FORMATS, export_figures
 from workbench.tensor.atomic import atomic_file
 from workbench.tensor.cache import ArtifactCache
+from workbench.tensor.executor import Executor, as_executor
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,30 @@ SUITES: dict[str, Callable[[], SuiteSpec]] = {"ace": _ace, "capacity": _capacity
 
 def reproduce_suite(
     name: str, out_dir: str | os.PathLike, quick: bool = False, cache: ArtifactCache | None = None,
-    formats: tuple[str, ...] = FORMATS, progress: bool = True,
+    formats: tuple[str, ...] = FORMATS, progress: bool = True, executor: str | Executor = "local",
 ) -> list[Path]:
-    """Run suite `name` and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`."""
+    """Run suite `name` and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`.
+
+    One progress bar per suite (compute → figures → measurements); the computation's own bars
+    show inside it. `executor="ray"` runs the suite's grid cells as Ray tasks."""
     if name not in SUITES:
         raise ValueError(f"`suite` must be one of {sorted(SUITES)}; got {name!r}")
     spec = SUITES[name]()
+    ex = as_executor(executor)
     config = spec.quick_config() if quick else spec.full_config()
-    result = spec.run_cached(config, cache, progress=progress)
-    folder = Path(out_dir) / name
-    written = export_figures(spec.figures(result), folder, formats=formats)
-    measurements = {"suite": name, "quick": quick, **spec.summarize(result)}
-    with atomic_file(folder / "measurements.json") as tmp:
-        tmp.write_text(json.dumps(measurements, indent=1))
-    written.append(folder / "measurements.json")
+    with tqdm(total=3, desc=f"{name}: compute", disable=not progress, unit="stage",
+              bar_format="{desc:<28}{bar}| {n}/{total} stages [{elapsed}]") as bar:
+        result = spec.run_cached(config, cache, progress=progress, executor=ex)
+        bar.set_description(f"{name}: figures")
+        bar.update()
+        folder = Path(out_dir) / name
+        written = export_figures(spec.figures(result), folder, formats=formats)
+        bar.set_description(f"{name}: measurements")
+        bar.update()
+        measurements = {"suite": name, "quick": quick, **spec.summarize(result)}
+        with atomic_file(folder / "measurements.json") as tmp:
+            tmp.write_text(json.dumps(measurements, indent=1))
+        written.append(folder / "measurements.json")
+        bar.set_description(f"{name}: done")
+        bar.update()
     return written

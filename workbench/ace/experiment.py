@@ -23,6 +23,7 @@ from workbench.lm.folders import boot, check_causal_lm_folder, folder_facts
 from workbench.lm.generate import check_prompts, generate, last_token_activations, last_token_logits
 from workbench.lm.train import torch_threads
 from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.hooks import steer
 from workbench.tensor.steering import make_edit
 from workbench.tensor.validation import check_int
@@ -94,7 +95,7 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     else:
         folder = Path(config.model)
         judge = ChatJudge(config.judge_model, device=config.device) if config.judge_model else PhraseJudge()
-    model = boot(folder, device=config.device, dtype=config.dtype)
+    model = boot(folder, device=config.device, dtype=config.dtype, device_map=config.device_map)
     tokenizer = model.tokenizer
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -192,28 +193,40 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
             "layer_sweep": torch.stack(layer_rows), "projection": projection, "layer": layer, "examples": examples}
 
 
-def run(config: AceConfig, progress: bool = True, cache: ArtifactCache | None = None) -> AceResult:
-    """Train (or load) the models, then measure everything `AceResult` holds."""
+def run(config: AceConfig, progress: bool = True, cache: ArtifactCache | None = None,
+        executor: str | Executor = "local") -> AceResult:
+    """Train (or load) the models, then measure everything `AceResult` holds.
+
+    `executor="ray"` (or an `Executor`) measures each model in its own Ray task (each boots its
+    model from the folder cache); the result is the same."""
     if not isinstance(config, AceConfig):
         raise ValueError(f"`config` must be an AceConfig; got {type(config).__name__}")
+    return _run(config, progress, cache, as_executor(executor))
+
+
+def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts: dict[str, list[str]],
+                progress: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One model's measurements and facts (a cell of the per-model grid)."""
     with torch_threads(1 if config.is_embedded else None):  # tiny models: one thread (see torch_threads)
-        return _run(config, progress, cache)
+        session = open_session(config, index, cache_root, progress)
+        measured = _run_model(config, session, prompts, progress)
+    facts = folder_facts(session.folder)
+    return measured, {"folder": str(session.folder), "hook_names": session.hook_names,
+                      "train_seconds": facts.get("train_seconds"), "final_loss": facts.get("final_loss"),
+                      "d_model": int(measured["direction"].shape[-1])}
 
 
-def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None) -> AceResult:
+def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, executor: Executor) -> AceResult:
     start = time.perf_counter()
     cache_root = cache.root if cache is not None else None
     if not config.is_embedded:
         check_causal_lm_folder(config.model)  # before reading prompt files: the likelier mistake first
     prompts = prompt_sets(config)
-    per_model, models = [], {}
-    for index, label in enumerate(config.labels()):
-        session = open_session(config, index, cache_root, progress)
-        per_model.append(_run_model(config, session, prompts, progress))
-        facts = folder_facts(session.folder)
-        models[label] = {"folder": str(session.folder), "hook_names": session.hook_names,
-                         "train_seconds": facts.get("train_seconds"), "final_loss": facts.get("final_loss"),
-                         "d_model": int(per_model[-1]["direction"].shape[-1])}
+    in_process = executor.kind == "local"
+    cells = [(config, index, cache_root, prompts, progress and in_process) for index in range(len(config.labels()))]
+    out = map_cells(_model_cell, cells, executor, progress=progress and not in_process, description="ace models")
+    per_model = [measured for measured, _ in out]
+    models = {label: facts for label, (_, facts) in zip(config.labels(), out)}
     widths = {m["direction"].shape for m in per_model}
     if len(widths) > 1:
         raise ValueError(f"the models' direction shapes differ ({widths}); give models of one width and depth")
@@ -231,10 +244,11 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None) -> AceR
     )
 
 
-def run_cached(config: AceConfig, cache: ArtifactCache | None = None, progress: bool = True) -> AceResult:
+def run_cached(config: AceConfig, cache: ArtifactCache | None = None, progress: bool = True,
+               executor: str | Executor = "local") -> AceResult:
     """`run` through the artifact cache (keyed by config + this package's source + the LM layer's)."""
     import workbench.lm as _lm
 
     cache = cache if cache is not None else ArtifactCache()
     version = code_fingerprint(_package) + code_fingerprint(_lm)
-    return cache.get_or_build(AceResult, config, version, lambda: run(config, progress=progress, cache=cache))
+    return cache.get_or_build(AceResult, config, version, lambda: run(config, progress=progress, cache=cache, executor=executor))

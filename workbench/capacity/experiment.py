@@ -1,5 +1,10 @@
 """`run(config) -> CapacityResult`: the main grid, the Σ C_i vs d sweep and the architecture
-comparison, each one stacked ensemble."""
+comparison, each one stacked ensemble.
+
+With `executor="ray"` the main grid runs as one Ray task per kurtosis value. The split is exact:
+members of a stacked ensemble train independently (see `workbench.tensor.ensemble`) and every cell
+starts from its slice of the whole grid's init, so the result equals the in-process run.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +15,45 @@ import torch
 import workbench.capacity as _package
 from workbench.capacity.config import CapacityConfig
 from workbench.capacity.result import CapacityResult
-from workbench.capacity.train import StepCallback, importances, train_quadratic, train_relu_output
+from workbench.capacity.train import StepCallback, importances, quadratic_init, train_quadratic, train_relu_output
 from workbench.tensor.cache import ArtifactCache, code_fingerprint
 from workbench.tensor.ensemble import EnsembleGrid
+from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device
 
 
-def _main_grid(config: CapacityConfig, device: torch.device, progress: bool, on_step: StepCallback | None):
+def _quadratic_cell(kurtosis: torch.Tensor, decay: torch.Tensor, init: torch.Tensor, config: CapacityConfig,
+                    device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Ray cell of the main grid: members with these kurtosis/decay values from this init (CPU out)."""
+    dev = torch.device(device)
+    W, loss = train_quadratic(kurtosis.to(dev), importances(config.n, decay.to(dev)), config.d, steps=config.steps,
+                              lr=config.lr, seed=config.seed, init=init, progress=False)
+    return W.cpu(), loss.cpu()
+
+
+def _main_grid(config: CapacityConfig, device: torch.device, progress: bool, on_step: StepCallback | None,
+               executor: Executor):
     grid = EnsembleGrid({"k": config.kurtosis, "decay": config.decay, "seed": tuple(range(config.seeds))})
-    W, loss = train_quadratic(
-        grid.values("k", device=device),
-        importances(config.n, grid.values("decay", device=device)),
-        config.d,
-        steps=config.steps,
-        lr=config.lr,
-        seed=config.seed,
-        progress=progress,
-        on_step=on_step,
-    )
+    if executor.kind == "local":  # one stacked ensemble: the fastest in-process
+        W, loss = train_quadratic(
+            grid.values("k", device=device),
+            importances(config.n, grid.values("decay", device=device)),
+            config.d,
+            steps=config.steps,
+            lr=config.lr,
+            seed=config.seed,
+            progress=progress,
+            on_step=on_step,
+        )
+        return grid.unflatten(W), grid.unflatten(loss)
+    init = quadratic_init(grid.size, config.d, config.n, config.seed, device).cpu()
+    k, decay = grid.values("k"), grid.values("decay")
+    rows = [slice(i * grid.size // len(config.kurtosis), (i + 1) * grid.size // len(config.kurtosis))
+            for i in range(len(config.kurtosis))]   # C order: kurtosis is the slowest axis
+    parts = map_cells(_quadratic_cell, [(k[r], decay[r], init[r], config, str(device)) for r in rows], executor,
+                      progress=progress, description="capacity: kurtosis rows")
+    W = torch.cat([p[0] for p in parts]).to(device)
+    loss = torch.cat([p[1] for p in parts]).to(device)
     return grid.unflatten(W), grid.unflatten(loss)
 
 
@@ -75,17 +101,20 @@ def run(
     progress: bool = True,
     device: str | torch.device | None = "cpu",
     on_step: StepCallback | None = None,
+    executor: str | Executor = "local",
 ) -> CapacityResult:
     """Train every model `config` asks for and return them (on the CPU).
 
     `device=None` picks CUDA when available. `on_step(step, steps)` reports the main grid's
-    progress (the widget's status line uses it).
+    progress (the widget's status line uses it; in-process only). `executor="ray"` (or an
+    `Executor`) runs the main grid's kurtosis rows as Ray tasks.
     """
     if not isinstance(config, CapacityConfig):
         raise ValueError(f"`config` must be a CapacityConfig; got {type(config).__name__}")
     dev = choose_device(device)
+    ex = as_executor(executor)
     start = time.perf_counter()
-    W, loss = _main_grid(config, dev, progress, on_step)
+    W, loss = _main_grid(config, dev, progress, on_step, ex)
     sweep_W, sweep_loss = _d_sweep(config, dev, progress)
     relu_W, relu_b, relu_loss, paired_W, paired_loss = _architectures(config, dev, progress)
     def cpu(t: torch.Tensor) -> torch.Tensor:
@@ -107,10 +136,12 @@ def run_cached(
     progress: bool = True,
     device: str | torch.device | None = "cpu",
     on_step: StepCallback | None = None,
+    executor: str | Executor = "local",
 ) -> CapacityResult:
-    """`run`, through the artifact cache (keyed by config + this package's source)."""
+    """`run`, through the artifact cache (keyed by config + this package's source; the executor
+    does not change the result, so it is not part of the key)."""
     cache = cache if cache is not None else ArtifactCache()
     return cache.get_or_build(
         CapacityResult, config, code_fingerprint(_package),
-        lambda: run(config, progress=progress, device=device, on_step=on_step),
+        lambda: run(config, progress=progress, device=device, on_step=on_step, executor=executor),
     )

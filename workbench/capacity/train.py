@@ -32,19 +32,20 @@ def train_quadratic(
     lr: float,
     seed: int,
     row_mask: Float[Tensor, "E d"] | None = None,
+    init: Float[Tensor, "E d n"] | None = None,
     progress: bool = True,
     on_step: StepCallback | None = None,
 ) -> tuple[Float[Tensor, "E d n"], Float[Tensor, "E"]]:
     """Minimise the closed-form loss of E quadratic models at once; return (W, final loss).
 
     `row_mask` zeroes embedding rows per member, so members of different widths d_e ≤ d share
-    one stacked tensor (the Σ C_i vs d sweep). Init: W ~ N(0, 1/d), from `seed`. Runs on the
-    device of `kurtosis`.
+    one stacked tensor (the Σ C_i vs d sweep). Init: `init` when given (a slice of a larger grid's
+    init, so that a grid split into cells trains exactly as one ensemble), else W ~ N(0, 1/d) from
+    `seed`. Runs on the device of `kurtosis`.
     """
     E, n = importance.shape
     device = kurtosis.device
-    generator = torch.Generator(device=device).manual_seed(seed)
-    W = torch.randn(E, d, n, generator=generator, device=device) / d**0.5
+    W = quadratic_init(E, d, n, seed, device) if init is None else init.to(device).clone()
     mask = torch.ones(E, d, 1, device=device) if row_mask is None else row_mask[..., None]
     W.mul_(mask)
     closed_form_loss(W, importance, kurtosis)  # validates the inputs once, outside the hot loop
@@ -55,6 +56,12 @@ def train_quadratic(
     train_ensemble([W], loss, steps, lr, progress=progress, description="capacity: quadratic models", on_step=on_step)
     W = (W * mask).detach()
     return W, closed_form_loss(W, importance, kurtosis)
+
+
+def quadratic_init(E: int, d: int, n: int, seed: int, device: str | torch.device = "cpu") -> Float[Tensor, "E d n"]:
+    """W ~ N(0, 1/d) for E members, from `seed`."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return torch.randn(E, d, n, generator=generator, device=device) / d**0.5
 
 
 def relu_output(W: Float[Tensor, "E d n"], b: Float[Tensor, "E n"], x: Float[Tensor, "E batch n"]) -> Tensor:

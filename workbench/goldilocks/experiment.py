@@ -11,11 +11,13 @@ import workbench.goldilocks as _package
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
 from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss, train_on_hyperplanes
+from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import train_full_space
 from workbench.goldilocks.sweep import positive_fraction_from_eigs, radius_sweep, random_bases, spectra, trace_ratio_from_eigs
 from workbench.tensor.cache import ArtifactCache, code_fingerprint
 from workbench.tensor.curvature import resolve_dtype
+from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
 from workbench.tensor.subspaces import point_at_radius
 
@@ -34,42 +36,60 @@ def hessian_bases(config: GoldilocksConfig, d: int | None = None, device: torch.
     return torch.stack([random_bases(config.n_params, d, config.bases, gen, kind=config.basis) for _ in range(config.seeds)]).to(device)
 
 
-def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool):
+def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
+            executor: Executor):
+    """One cell per (activation, seed): that direction's spectra at every radius on its planes."""
     x, y = data.subset(config.hessian_batch, seed=config.seed)
     x, y = x.to(dev), y.to(dev)
     U, bases = directions(config, dev), hessian_bases(config, device=dev)
     radii = torch.tensor(config.radii, dtype=torch.float64) * r_init
-    per_act = []
-    for act in config.activations:
-        spec = config.spec(act)
-        per_act.append([radius_sweep(spec, x, y, U[s], radii, bases[s], config.sphere, config.dtype, progress)
-                        for s in range(config.seeds)])
+    in_process = executor.kind == "local"
+    cells = [(config.spec(act), x, y, U[s], radii, bases[s], config.sphere, config.dtype, progress and in_process)
+             for act in config.activations for s in range(config.seeds)]
+    sweeps = map_cells(radius_sweep, cells, executor, progress=progress and not in_process, description="radius sweeps")
+    S = config.seeds
+    per_act = [sweeps[a * S:(a + 1) * S] for a in range(len(config.activations))]
+
     def stack(field: str) -> Tensor:
         return torch.stack([torch.stack([getattr(sw, field) for sw in row]) for row in per_act]).float().cpu()
     return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss")
 
 
-def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool):
+def _hyperplane_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, config: GoldilocksConfig,
+                     seed: int, progress: bool) -> tuple[Tensor, Tensor]:
+    """Train φ on every (seed, radius) plane of one (d, activation) at once; test accuracy and
+    training loss per member, on the CPU."""
+    phi = train_on_hyperplanes(spec, points, bases, data.x_train, data.y_train, config.train_steps,
+                               config.train_lr, config.train_batch, seed=seed, progress=progress)
+    thetas = points + torch.einsum("eDd,ed->eD", bases, phi)
+    acc = ensemble_accuracy(spec, thetas, data.x_test, data.y_test)
+    with torch.no_grad():
+        loss = ensemble_loss(spec, thetas, data.x_train, data.y_train)
+    return acc.cpu(), loss.cpu()
+
+
+def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
+                 executor: Executor):
+    """One cell per (d, activation): an ensemble over seeds × radii, trained on random d-planes."""
     A, T, S, Q = len(config.activations), len(config.train_dims), config.seeds, len(config.train_radii)
-    acc, loss = torch.zeros(A, T, S, Q), torch.zeros(A, T, S, Q)
     if not T:
         return torch.zeros(A, 0, S, 0), torch.zeros(A, 0, S, 0)
     U = directions(config, dev)
     ratios = torch.tensor(config.train_radii, device=dev)
     points = (U / U.norm(dim=-1, keepdim=True))[:, None, :] * (ratios * r_init)[None, :, None]   # [S, Q, D]
     points = points.reshape(S * Q, -1)
+    in_process = executor.kind == "local"
+    cells = []
     for ti, d in enumerate(config.train_dims):
         gen = torch.Generator().manual_seed(config.seed + 100 + d)
         bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)                    # one plane per seed
         bases = bases.repeat_interleave(Q, dim=0)                                     # shared across radii
-        for ai, act in enumerate(config.activations):
-            spec = config.spec(act)
-            phi = train_on_hyperplanes(spec, points, bases, data.x_train, data.y_train, config.train_steps,
-                                       config.train_lr, config.train_batch, seed=config.seed + ti, progress=progress)
-            thetas = points + torch.einsum("eDd,ed->eD", bases, phi)
-            acc[ai, ti] = ensemble_accuracy(spec, thetas, data.x_test, data.y_test).reshape(S, Q).cpu()
-            with torch.no_grad():
-                loss[ai, ti] = ensemble_loss(spec, thetas, data.x_train, data.y_train).reshape(S, Q).cpu()
+        cells += [(config.spec(act), points, bases, data, config, config.seed + ti, progress and in_process)
+                  for act in config.activations]
+    out = map_cells(_hyperplane_cell, cells, executor, progress=progress and not in_process,
+                    description="hyperplane training")
+    acc = torch.stack([a for a, _ in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
+    loss = torch.stack([lo for _, lo in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
     return acc, loss
 
 
@@ -102,22 +122,26 @@ def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torc
     return measures, curves.cpu()
 
 
-def run(config: GoldilocksConfig, progress: bool = True, device: str | torch.device | None = "cpu") -> GoldilocksResult:
+def run(config: GoldilocksConfig, progress: bool = True, device: str | torch.device | None = "cpu",
+        executor: str | Executor = "local") -> GoldilocksResult:
     """Run every study `config` asks for and return the result (tensors on the CPU).
 
-    `device=None` picks CUDA when available."""
+    `device=None` picks CUDA when available. `executor="ray"` (or an `Executor`) runs the radius
+    sweep's (activation, seed) cells and hyperplane training's (d, activation) cells as Ray tasks;
+    the result is the same."""
     if not isinstance(config, GoldilocksConfig):
         raise ValueError(f"`config` must be a GoldilocksConfig; got {type(config).__name__}")
     dev = choose_device(device)
+    ex = as_executor(executor)
     seed_everything(config.seed)
     data = load_dataset(config.dataset, config.data_path, seed=config.seed).to(dev)
     r_init = config.spec(config.activations[0]).r_init(config.init)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    plane, sphere, shift, loss = _sweeps(config, data, r_init, dev, progress)
+    plane, sphere, shift, loss = _sweeps(config, data, r_init, dev, progress, ex)
     seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
     t = time.perf_counter()
-    acc, plane_loss = _hyperplanes(config, data, r_init, dev, progress)
+    acc, plane_loss = _hyperplanes(config, data, r_init, dev, progress, ex)
     seconds["hyperplane_training"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     measures, curves = _selection(config, data, r_init, dev, progress)
@@ -130,8 +154,8 @@ def run(config: GoldilocksConfig, progress: bool = True, device: str | torch.dev
 
 
 def run_cached(config: GoldilocksConfig, cache: ArtifactCache | None = None, progress: bool = True,
-               device: str | torch.device | None = "cpu") -> GoldilocksResult:
+               device: str | torch.device | None = "cpu", executor: str | Executor = "local") -> GoldilocksResult:
     """`run`, through the artifact cache (keyed by config + this package's source)."""
     cache = cache if cache is not None else ArtifactCache()
     return cache.get_or_build(GoldilocksResult, config, code_fingerprint(_package),
-                              lambda: run(config, progress=progress, device=device))
+                              lambda: run(config, progress=progress, device=device, executor=executor))

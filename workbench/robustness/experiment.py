@@ -22,6 +22,7 @@ from workbench.robustness.oracle import oracle_label
 from workbench.robustness.result import EmbeddingKey, Embeddings, RobustnessResult
 from workbench.robustness.train import finetune, train_head
 from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
 
 SWEEP_THRESHOLDS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
@@ -71,14 +72,27 @@ def _attack_set(clf: Classifier, name: str, texts: list[str], threshold: float, 
     return out
 
 
+def _attack_sets(clf: Classifier, texts: list[str], threshold: float, config: RobustnessConfig, has_oracle: bool,
+                 vocab_ok: torch.Tensor, progress: bool, desc: str, executor: Executor) -> list[list[dict[str, Any]]]:
+    """Every attack of `ATTACKS` on `texts`, one cell per attack (`desc` has a {} for its name)."""
+    in_process = executor.kind == "local"
+    cells = [(clf, a, texts, threshold, config, has_oracle, vocab_ok, progress and in_process, desc.format(a))
+             for a in ATTACKS]
+    return map_cells(_attack_set, cells, executor, progress=progress and not in_process, description="attacks")
+
+
 def run(config: RobustnessConfig, progress: bool = True, device: str | torch.device | None = "cpu",
-        cache: ArtifactCache | None = None) -> RobustnessResult:
+        cache: ArtifactCache | None = None, executor: str | Executor = "local") -> RobustnessResult:
     """Every round: train (round 0 from `config.head` if given), score, threshold, filter sample,
     sweep, attack the fixed held-out set with both attacks; between rounds attack training texts
-    and add the oracle-labelled finds."""
+    and add the oracle-labelled finds.
+
+    `executor="ray"` (or an `Executor`) runs each round's threshold-sweep points and its per-attack
+    sets as Ray tasks (the rounds themselves are sequential: each trains on the last one's finds)."""
     if not isinstance(config, RobustnessConfig):
         raise ValueError(f"`config` must be a RobustnessConfig; got {type(config).__name__}")
     dev = choose_device(device)
+    ex = as_executor(executor)
     seed_everything(config.seed)
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -120,12 +134,12 @@ def run(config: RobustnessConfig, progress: bool = True, device: str | torch.dev
         outcome, _ = filter_sample(W, s, labels, threshold, config.n_filter_samples,
                                    config.max_resamples, torch.Generator().manual_seed(config.seed))
         grid = sorted(set(SWEEP_THRESHOLDS) | {threshold})
-        swept = sweep(W, s, labels, grid, max(config.n_filter_samples // 10, 1), config.max_resamples, config.seed)
+        swept = sweep(W, s, labels, grid, max(config.n_filter_samples // 10, 1), config.max_resamples, config.seed, ex)
         clock[f"round{r}_filter"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        per_attack = [_attack_set(clf, a, [data.texts[i] for i in attack_index], threshold, config, data.has_oracle,
-                                  vocab_ok, progress, f"round {r}: {a} on held-out") for a in ATTACKS]
+        per_attack = _attack_sets(clf, [data.texts[i] for i in attack_index], threshold, config, data.has_oracle,
+                                  vocab_ok, progress, f"round {r}: {{}} on held-out", ex)
         success.append([[-1 if x["success_at"] is None else x["success_at"] for x in rows] for rows in per_attack])
         preserved.append([[-1 if x["oracle"] is None else x["oracle"] for x in rows] for rows in per_attack])
         clock[f"round{r}_attack"] = time.perf_counter() - t
@@ -134,9 +148,9 @@ def run(config: RobustnessConfig, progress: bool = True, device: str | torch.dev
         if r < config.rounds:
             t = time.perf_counter()
             picked = rng.sample(train_pos, min(config.n_train_attack, len(train_pos)))
-            for a in ATTACKS:
-                rows = _attack_set(clf, a, [data.texts[i] for i in picked], threshold, config, data.has_oracle,
-                                   vocab_ok, progress, f"round {r}: {a} on training texts")
+            found = _attack_sets(clf, [data.texts[i] for i in picked], threshold, config, data.has_oracle,
+                                 vocab_ok, progress, f"round {r}: {{}} on training texts", ex)
+            for a, rows in zip(ATTACKS, found):
                 # without an oracle, an adversarial text keeps its source's label (TextAttack's assumption)
                 added += [{"text": x["final"], "label": 1 if x["oracle"] is None else x["oracle"], "attack": a}
                           for x in rows if x["final"] != x["text"]]
@@ -186,8 +200,8 @@ def clf_embed_base(clf: Classifier, base: torch.Tensor, config: RobustnessConfig
 
 
 def run_cached(config: RobustnessConfig, cache: ArtifactCache | None = None, progress: bool = True,
-               device: str | torch.device | None = "cpu") -> RobustnessResult:
+               device: str | torch.device | None = "cpu", executor: str | Executor = "local") -> RobustnessResult:
     """`run`, through the artifact cache (keyed by config + this package's source)."""
     cache = cache if cache is not None else ArtifactCache()
     return cache.get_or_build(RobustnessResult, config, code_fingerprint(_package),
-                              lambda: run(config, progress=progress, device=device, cache=cache))
+                              lambda: run(config, progress=progress, device=device, cache=cache, executor=executor))

@@ -19,6 +19,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.tensor.executor import Executor, map_cells
 from workbench.tensor.stats import clopper_pearson, upper_bound, wilson_interval
 from workbench.tensor.validation import check_int, check_range
 
@@ -135,11 +136,15 @@ def confusion(scores: Float[Tensor, "n"], labels: Int[Tensor, "n"], threshold: f
             "tn": int((~flag & ~y).sum())}
 
 
+def sweep_point(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: Int[Tensor, "m"], threshold: float,
+                n: int, max_resamples: int, seed: int) -> dict[str, float | int]:
+    """`filter_sample` at one threshold (its own generator from `seed`), plus the safe mass lost."""
+    outcome, _ = filter_sample(W, scores, labels, threshold, n, max_resamples, torch.Generator().manual_seed(seed))
+    return {**outcome.as_dict(), "safe_lost": safe_lost(W, scores, labels, threshold)}
+
+
 def sweep(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: Int[Tensor, "m"], thresholds: list[float],
-          n: int, max_resamples: int, seed: int) -> list[dict[str, float | int]]:
-    """`filter_sample` at every threshold (same seed each), plus the safe mass lost."""
-    out = []
-    for t in thresholds:
-        outcome, _ = filter_sample(W, scores, labels, t, n, max_resamples, torch.Generator().manual_seed(seed))
-        out.append({**outcome.as_dict(), "safe_lost": safe_lost(W, scores, labels, t)})
-    return out
+          n: int, max_resamples: int, seed: int, executor: str | Executor = "local") -> list[dict[str, float | int]]:
+    """`sweep_point` at every threshold (same seed each); each threshold a cell of `executor`."""
+    return map_cells(sweep_point, [(W, scores, labels, t, n, max_resamples, seed) for t in thresholds], executor,
+                     description="threshold sweep")

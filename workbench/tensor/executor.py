@@ -1,0 +1,124 @@
+"""Where the independent cells of a grid run: in this process ("local") or as Ray tasks ("ray").
+
+A suite splits a grid experiment (kurtosis × decay × seed, radius × seed × plane, models, …) into
+cells, each a pure function call `fn(*args)` whose result depends only on its arguments — seeds
+travel in the arguments, never in a global RNG — so "local" and "ray" give identical results;
+only where the work happens changes. (A suite may run a stacked ensemble as one cell in-process
+and split it for Ray where the math makes the split exact.) Bitwise identity needs equal torch
+thread counts on both sides: a Ray cell runs with `cpus_per_task` threads, and float reductions
+(a gradient's sums) can round differently with another thread count.
+
+    from workbench.tensor.executor import Executor, map_cells
+    squares = map_cells(pow, [(i, 2) for i in range(8)], Executor("ray", num_cpus=2))
+
+Ray is an optional extra (`pip install 'interp-workbench[ray]'`). With `address=None` a local Ray
+runtime is started (or the one already running in this process is reused); `address="auto"` or
+`"ray://host:10001"` joins an existing cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+from workbench.tensor.validation import check_int
+
+EXECUTORS = ("local", "ray")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Executor:
+    """How to run a grid's cells.
+
+    kind: "local" (in-process, one cell after another) or "ray" (one Ray task per cell).
+    address: Ray cluster address for `ray.init(address=...)`; None starts a local runtime.
+    num_cpus: CPUs of a local Ray runtime this call starts (None: all of this machine's).
+    cpus_per_task: CPUs Ray reserves for each cell (each task sets torch to that many threads).
+    """
+
+    kind: str = "local"
+    address: str | None = None
+    num_cpus: int | None = None
+    cpus_per_task: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXECUTORS:
+            raise ValueError(f"`executor` must be one of {list(EXECUTORS)}; got {self.kind!r}")
+        if self.address is not None and not isinstance(self.address, str):
+            raise ValueError(f"`address` must be a Ray address string or None; got {self.address!r}")
+        if self.num_cpus is not None:
+            check_int("num_cpus", self.num_cpus, low=1)
+        check_int("cpus_per_task", self.cpus_per_task, low=1)
+
+
+def as_executor(executor: str | Executor | None) -> Executor:
+    """Accept "local", "ray", an `Executor` or None (local)."""
+    if executor is None:
+        return Executor()
+    if isinstance(executor, Executor):
+        return executor
+    if isinstance(executor, str):
+        return Executor(executor)
+    raise ValueError(f"`executor` must be one of {list(EXECUTORS)} or an Executor; got {executor!r}")
+
+
+def map_cells(
+    fn: Callable[..., T],
+    cells: Sequence[tuple],
+    executor: str | Executor | None = "local",
+    *,
+    progress: bool = False,
+    description: str = "grid cells",
+) -> list[T]:
+    """`[fn(*cell) for cell in cells]`, run by `executor`; results in the order of `cells`.
+
+    With Ray, `fn` and its arguments are shipped to worker processes (cloudpickle), so both must
+    be picklable: module-level functions and tensors are. Tensors come back on the device the
+    worker put them on; keep cells' results on the CPU when mixing machines.
+    """
+    ex = as_executor(executor)
+    if ex.kind == "local":
+        return [fn(*cell) for cell in tqdm(cells, desc=description, disable=not progress or len(cells) < 2, leave=False)]
+    return _map_ray(fn, list(cells), ex, progress, description)
+
+
+def _ray_module() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise ValueError("`executor='ray'` needs Ray: pip install 'interp-workbench[ray]'") from err
+    return ray
+
+
+def ensure_ray(ex: Executor) -> Any:
+    """Connect to (or start) the Ray runtime `ex` names; reuse one this process already started."""
+    ray = _ray_module()
+    if not ray.is_initialized():
+        # A local runtime's workers inherit this process's environment (WORKBENCH_CACHE, offline
+        # flags); a `runtime_env` would cost seconds per worker for nothing here.
+        ray.init(address=ex.address, num_cpus=ex.num_cpus if ex.address is None else None,
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return ray
+
+
+def _in_worker(fn: Callable[..., T], threads: int, *args: Any) -> T:
+    import torch
+
+    torch.set_num_threads(threads)  # Ray reserved `threads` CPUs for this cell; don't oversubscribe
+    return fn(*args)
+
+
+def _map_ray(fn: Callable[..., T], cells: list[tuple], ex: Executor, progress: bool, description: str) -> list[T]:
+    ray = ensure_ray(ex)
+    task = ray.remote(num_cpus=ex.cpus_per_task)(_in_worker)
+    refs = [task.remote(fn, ex.cpus_per_task, *cell) for cell in cells]
+    pending = list(refs)
+    with tqdm(total=len(refs), desc=f"{description} (ray)", disable=not progress, leave=False) as bar:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            bar.update(len(done))
+    return ray.get(refs)
