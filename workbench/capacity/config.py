@@ -55,7 +55,8 @@ class CapacityConfig:
         check_int("seeds", self.seeds, low=1)
         check_int("steps", self.steps, low=1)
         check_range("lr", self.lr, low=0.0, low_open=True)
-        d_sweep = tuple(check_int(f"d_sweep[{i}]", x, low=1, high=n) for i, x in enumerate(self.d_sweep))
+        d_sweep = tuple(check_int(f"d_sweep[{i}]", x, low=1, high=n)
+                        for i, x in enumerate(check_sequence("d_sweep", self.d_sweep, allow_empty=True)))
         sweep_k = tuple(
             check_range(f"sweep_kurtosis[{i}]", k, low=1.0, why="E[x⁴] ≥ 1")
             for i, k in enumerate(check_sequence("sweep_kurtosis", self.sweep_kurtosis))
@@ -63,7 +64,7 @@ class CapacityConfig:
         check_range("sweep_decay", self.sweep_decay, 0.0, 1.0, low_open=True)
         probs = tuple(
             check_range(f"relu_feature_prob[{i}]", p, 0.0, 1.0, low_open=True)
-            for i, p in enumerate(self.relu_feature_prob)
+            for i, p in enumerate(check_sequence("relu_feature_prob", self.relu_feature_prob, allow_empty=True))
         )
         check_int("relu_steps", self.relu_steps, low=1)
         check_int("relu_batch", self.relu_batch, low=1)

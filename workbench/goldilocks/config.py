@@ -9,7 +9,7 @@ from typing import Self
 from workbench.goldilocks.data import DATASETS, check_dataset
 from workbench.goldilocks.model import MLPSpec, check_activation, check_init
 from workbench.tensor.curvature import DTYPES
-from workbench.tensor.validation import check_int, check_range, check_sequence
+from workbench.tensor.validation import check_choice, check_int, check_range, check_sequence
 
 RANK_BY = ("trace_ratio", "positive_fraction", "initial_loss")
 
@@ -76,25 +76,30 @@ class GoldilocksConfig:
 
     def __post_init__(self) -> None:
         check_dataset(self.dataset)
-        if self.data_path is not None and not isinstance(self.data_path, str):
-            raise ValueError(f"`data_path` must be a string path or None; got {type(self.data_path).__name__}")
+        # "" is refused too: Path("") is the working directory, which exists
+        if self.data_path is not None and (not isinstance(self.data_path, str) or not self.data_path.strip()):
+            raise ValueError(f"`data_path` must be a non-empty string path or None; got {self.data_path!r}")
         if self.dataset != "digits" and self.data_path is None:
             raise ValueError(f"`data_path` must name local {self.dataset} files (nothing is downloaded)")
-        widths = tuple(check_int(f"widths[{i}]", w, low=1) for i, w in enumerate(self.widths))
+        widths = tuple(check_int(f"widths[{i}]", w, low=1)
+                       for i, w in enumerate(check_sequence("widths", self.widths, allow_empty=True)))
         acts = tuple(check_activation(a, f"activations[{i}]") for i, a in enumerate(check_sequence("activations", self.activations)))
         check_init(self.init)
         radii = tuple(check_radius(f"radii[{i}]", r) for i, r in enumerate(check_sequence("radii", self.radii)))
         check_int("seeds", self.seeds, low=1)
         check_int("bases", self.bases, low=1)
+        if not isinstance(self.sphere, bool):
+            raise ValueError(f"`sphere` must be True or False; got {self.sphere!r}")
         D = self.n_params_for(widths)
         check_int("hessian_dim", self.hessian_dim, low=1, high=D - 1 if self.sphere else D)
         check_int("hessian_batch", self.hessian_batch, low=1)
         if self.basis not in ("orthonormal", "sparse"):
             raise ValueError(f"`basis` must be one of ['orthonormal', 'sparse']; got {self.basis!r}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"`dtype` must be one of {sorted(DTYPES)}; got {self.dtype!r}")
-        dims = tuple(check_int(f"train_dims[{i}]", d, low=1, high=D) for i, d in enumerate(self.train_dims))
-        train_radii = tuple(check_radius(f"train_radii[{i}]", r) for i, r in enumerate(self.train_radii))
+        check_choice("dtype", self.dtype, DTYPES)
+        dims = tuple(check_int(f"train_dims[{i}]", d, low=1, high=D)
+                     for i, d in enumerate(check_sequence("train_dims", self.train_dims, allow_empty=True)))
+        train_radii = tuple(check_radius(f"train_radii[{i}]", r)
+                            for i, r in enumerate(check_sequence("train_radii", self.train_radii, allow_empty=True)))
         if dims and not train_radii:
             raise ValueError("`train_radii` must be non-empty when `train_dims` is")
         check_int("train_steps", self.train_steps, low=1)

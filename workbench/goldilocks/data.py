@@ -16,6 +16,8 @@ import gzip
 import io
 import os
 import pickle
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.tensor.validation import check_int, check_range
+from workbench.tensor.validation import check_choice, check_int, check_path, check_range
 
 DATASETS = {"digits": (64, 10), "mnist": (784, 10), "cifar10": (3072, 10)}  # (input dim, classes)
 
@@ -58,9 +60,7 @@ class Dataset:
 
 
 def check_dataset(name: str) -> str:
-    if name not in DATASETS:
-        raise ValueError(f"`dataset` must be one of {sorted(DATASETS)}; got {name!r}")
-    return name
+    return check_choice("dataset", name, DATASETS)
 
 
 def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[Tensor, Tensor]:
@@ -71,16 +71,30 @@ def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[Tensor, Tenso
             torch.tensor((x_test - mean) / std, dtype=torch.float32))
 
 
-def _build(name: str, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray, path: object) -> Dataset:
+def _check_split(name: str, split: str, x: np.ndarray, y: np.ndarray, path: object) -> np.ndarray:
+    """x as [n, in_dim] finite numbers and y as n integer labels of `name`, or ValueError naming
+    `data_path` (arrays from a user's file may have any shape or dtype)."""
     in_dim, classes = DATASETS[name]
-    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
-        if x.shape[1] != in_dim or len(x) != len(y) or len(y) == 0:
-            raise ValueError(f"`data_path` {path!s} holds {split} inputs of shape {x.shape} with {len(y)} labels; "
-                             f"{name} needs [n, {in_dim}] with n ≥ 1 labels")
-        if y.min() < 0 or y.max() >= classes:
-            raise ValueError(f"`data_path` {path!s}: {split} labels must lie in [0, {classes - 1}]; "
-                             f"got [{y.min()}, {y.max()}]")
+    x, y = np.asarray(x), np.asarray(y)
+    need = f"{name} needs [n, {in_dim}] numeric inputs with n ≥ 1 integer labels"
+    numeric = all(a.dtype.kind in "biuf" for a in (x, y))
+    if not numeric or x.ndim < 1 or y.ndim != 1 or len(x) != len(y) or len(y) == 0:
+        raise ValueError(f"`data_path` {path!s} holds {split} inputs {x.shape} {x.dtype} with labels {y.shape} "
+                         f"{y.dtype}; {need}")
+    x = x.reshape(len(x), -1)
+    if x.shape[1] != in_dim or not np.isfinite(x).all():
+        raise ValueError(f"`data_path` {path!s} holds {split} inputs of shape {x.shape} (finite: "
+                         f"{bool(np.isfinite(x).all())}); {need}")
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        raise ValueError(f"`data_path` {path!s}: {split} labels must be integers; got non-integer values")
+    if y.min() < 0 or y.max() >= classes:
+        raise ValueError(f"`data_path` {path!s}: {split} labels must lie in [0, {classes - 1}]; "
+                         f"got [{y.min()}, {y.max()}]")
+    return x
+
+
+def _build(name: str, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray, path: object) -> Dataset:
+    xtr, xte = _check_split(name, "train", xtr, ytr, path), _check_split(name, "test", xte, yte, path)
     x_train, x_test = _standardise(xtr, xte)
     return Dataset(name, x_train, torch.tensor(ytr, dtype=torch.long), x_test, torch.tensor(yte, dtype=torch.long))
 
@@ -99,9 +113,12 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
 # --- MNIST ----------------------------------------------------------------------------------------
 def _read_idx(path: Path) -> np.ndarray:
     """An IDX file (raw or gzip): magic 0x00 0x00 dtype ndim, big-endian dims, then the data."""
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"`data_path`: {path} is not an unsigned-byte IDX file")
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"`data_path`: {path} is not a readable gzip file: {err}") from err
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or len(raw) < 4 + 4 * raw[3]:
+        raise ValueError(f"`data_path`: {path} is not an unsigned-byte IDX file (or its header is truncated)")
     ndim = raw[3]
     dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
@@ -121,12 +138,20 @@ def _find(root: Path, stems: tuple[str, ...]) -> Path | None:
 
 
 def _load_npz(path: Path, name: str) -> Dataset:
-    with np.load(path, allow_pickle=False) as z:
-        keys = ("x_train", "y_train", "x_test", "y_test")
-        missing = [k for k in keys if k not in z.files]
-        if missing:
-            raise ValueError(f"`data_path` {path} must hold arrays {list(keys)}; missing {missing} (has {z.files})")
-        return _build(name, *(z[k] for k in keys), path)
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):  # a bare .npy holds one array
+            raise ValueError("it holds a single array, not an .npz archive")
+        with z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise ValueError(f"missing arrays {missing} (has {z.files})")
+            arrays = [z[k] for k in keys]
+    # a truncated or foreign file fails inside zipfile / numpy with no word of the parameter
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValueError(f"`data_path` {path} must be an .npz holding arrays {list(keys)}: {err}") from err
+    return _build(name, *arrays, path)
 
 
 def load_mnist(path: str | os.PathLike) -> Dataset:
@@ -167,7 +192,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 def _cifar_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         batch = _ArrayUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError) as err:
+    except Exception as err:  # noqa: BLE001 - arbitrary bytes make the unpickler fail in arbitrary ways
         raise ValueError(f"`data_path`: {path} is not a CIFAR-10 python batch: {err}") from err
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise ValueError(f"`data_path`: {path} lacks the b'data' / b'labels' entries of a CIFAR-10 batch")
@@ -206,7 +231,7 @@ def load_cifar10(path: str | os.PathLike) -> Dataset:
 def _existing(path: str | os.PathLike | None) -> Path:
     if path is None:
         raise ValueError("`data_path` must be given for mnist / cifar10 (a local folder or .npz file)")
-    p = Path(path).expanduser()
+    p = check_path("data_path", path)
     if not p.exists():
         raise FileNotFoundError(f"`data_path` {p} does not exist (nothing is downloaded; point it at local files)")
     return p

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.tensor.validation import check_int
+from workbench.tensor.validation import check_choice, check_int
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu, "tanh": torch.tanh}
 # Weight variance of each named init scheme (biases 0): Var W = gain / fan_in or 2 / (fan_in + fan_out).
@@ -26,9 +26,7 @@ INIT_SCHEMES = ("xavier", "he", "lecun")
 
 
 def check_activation(activation: str, name: str = "activation") -> str:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"`{name}` must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
-    return activation
+    return check_choice(name, activation, ACTIVATIONS)
 
 
 def check_init(init: str) -> str:

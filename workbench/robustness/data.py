@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workbench.robustness import corpus
 from workbench.robustness.oracle import oracle_label
+from workbench.tensor.validation import check_path, check_text
 
 SPLITS = ("train", "val", "test")
 FRACTIONS = (0.5, 0.2, 0.3)
@@ -69,25 +70,16 @@ def story_dataset(n_stories: int, unsafe_share: float, unsafe_rate: float, seed:
 
 def load_labelled(path: str | os.PathLike, text_column: str = "text", label_column: str = "label") -> tuple[list[str], list[int]]:
     """Texts and 0/1 labels from a CSV (header row) or JSONL file (one object per line)."""
-    file = Path(path)
+    file = check_path("data", path)
+    check_text("text_column", text_column)
+    check_text("label_column", label_column)
     if not file.is_file():
         raise FileNotFoundError(f"`data` {str(file)!r} does not exist")
-    if file.suffix.lower() in (".jsonl", ".json"):
-        rows = []
-        for n, line in enumerate(file.read_text().splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"`data` line {n} is not JSON: {err}") from err
-        columns = set().union(*(r.keys() for r in rows if isinstance(r, dict))) if rows else set()
-    elif file.suffix.lower() in (".csv", ".tsv"):
-        with file.open(newline="") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if file.suffix.lower() == ".tsv" else ",")
-            rows = list(reader)
-            columns = set(reader.fieldnames or ())
-    else:
-        raise ValueError(f"`data` must be a .csv, .tsv or .jsonl file; got {file.name!r}")
+    try:
+        rows, columns = _read_rows(file)
+    # undecodable bytes and malformed CSV (NUL bytes, oversized fields) name nothing on their own
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"`data` {str(file)!r} is not readable UTF-8 CSV/JSONL: {err}") from err
     if not rows:
         raise ValueError(f"`data` {str(file)!r} holds no rows")
     for name, col in (("text_column", text_column), ("label_column", label_column)):
@@ -105,6 +97,28 @@ def load_labelled(path: str | os.PathLike, text_column: str = "text", label_colu
     if len(set(labels)) < 2:
         raise ValueError(f"`label_column` {label_column!r} must hold both labels 0 and 1; {file.name} has only {labels[0]}")
     return texts, labels
+
+
+def _read_rows(file: Path) -> tuple[list[dict], set[str]]:
+    """Rows (dicts) and column names of a .jsonl/.json-lines or .csv/.tsv file."""
+    if file.suffix.lower() in (".jsonl", ".json"):
+        rows = []
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"`data` line {n} is not JSON: {err}") from err
+                if not isinstance(row, dict):
+                    raise ValueError(f"`data` line {n} must be a JSON object; got {type(row).__name__}")
+                rows.append(row)
+        return rows, set().union(*(r.keys() for r in rows))
+    if file.suffix.lower() in (".csv", ".tsv"):
+        with file.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh, delimiter="\t" if file.suffix.lower() == ".tsv" else ",")
+            rows = list(reader)
+            return rows, set(reader.fieldnames or ())
+    raise ValueError(f"`data` must be a .csv, .tsv or .jsonl file; got {file.name!r}")
 
 
 def user_dataset(path: str | os.PathLike, text_column: str, label_column: str, seed: int) -> Dataset:

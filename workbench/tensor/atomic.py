@@ -6,8 +6,11 @@ which is atomic on POSIX when source and target share a file system.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,12 +39,36 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the OS
+    or file system cannot, so the caller falls back to two renames."""
+    if sys.platform != "linux":
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # glibc < 2.28, musl
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `path`; on success it replaces `path` whole.
 
-    An existing `path` is moved aside first and deleted only after the new folder is in place,
-    so an interruption leaves the old folder, the new one, or (between two renames) none.
+    An existing `path` is swapped with the new folder in one atomic exchange (Linux), so a reader
+    or a kill at any moment finds the old folder or the new one; the old one, now at the temporary
+    name, is deleted after. Where the exchange is unsupported the old folder is moved aside first,
+    leaving (between two renames) neither.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +76,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
+        if target.exists() and _exchange(tmp, target):
+            return  # `tmp` now holds the old folder; `finally` deletes it
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -57,5 +86,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
-        if tmp.exists():
+        if tmp.is_dir() and not tmp.is_symlink():
             shutil.rmtree(tmp, ignore_errors=True)
+        else:  # an exchange with a plain file put that file here
+            tmp.unlink(missing_ok=True)

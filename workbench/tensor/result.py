@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from workbench.tensor.atomic import atomic_dir
+from workbench.tensor.validation import check_path
 
 FORMAT_VERSION = 1
 META_FILE = "result.json"
@@ -96,46 +97,100 @@ class Result:
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> Self:
-        """Read a folder written by `save`. Raises FileNotFoundError or ArtifactError."""
-        folder = Path(path)
+        """Read a folder written by `save`. Raises FileNotFoundError or ArtifactError (both name `path`)."""
+        folder = check_path("path", path)
         if not (folder / META_FILE).is_file() or not (folder / TENSOR_FILE).is_file():
             raise FileNotFoundError(
                 f"`path` {str(folder)!r} is not a saved {cls.kind}: expected {META_FILE} and {TENSOR_FILE}"
             )
-        try:
-            meta = json.loads((folder / META_FILE).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ArtifactError(f"{folder / META_FILE} is not valid JSON: {err}") from err
-        if not isinstance(meta, dict) or meta.get("kind") != cls.kind:
-            found = meta.get("kind") if isinstance(meta, dict) else type(meta).__name__
-            raise ArtifactError(f"{folder} holds a {found!r}, not a {cls.kind!r}")
+        meta = _read_meta(folder, cls.kind)
         try:
             tensors = load_file(str(folder / TENSOR_FILE), device=str(device))
         except (SafetensorError, OSError, RuntimeError) as err:
-            raise ArtifactError(f"{folder / TENSOR_FILE} is corrupt or truncated: {err}") from err
+            raise _foreign(folder, f"{TENSOR_FILE} is corrupt or truncated: {err}") from err
         hints = typing.get_type_hints(cls)
         kwargs: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             hint = hints[field.name]
             if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-                kwargs[field.name] = config_from_dict(hint, meta.get("config") or {})
-            elif field.name in meta.get("tensors", {}):
-                if field.name not in tensors:
-                    raise ArtifactError(f"{folder}: tensor `{field.name}` is missing")
-                recorded = list(meta["tensors"][field.name])
-                if list(tensors[field.name].shape) != recorded:
-                    raise ArtifactError(
-                        f"{folder}: tensor `{field.name}` has shape {list(tensors[field.name].shape)}, "
-                        f"recorded {recorded}"
-                    )
-                kwargs[field.name] = tensors[field.name]
-            elif field.name in meta.get("values", {}):
-                kwargs[field.name] = meta["values"][field.name]
+                if not isinstance(meta["config"], dict):
+                    raise _foreign(folder, f"`config` must be a JSON object; got {type(meta['config']).__name__}")
+                try:
+                    kwargs[field.name] = config_from_dict(hint, meta["config"])
+                except ArtifactError as err:
+                    raise _foreign(folder, str(err)) from err
+            elif _is_tensor_hint(hint):
+                kwargs[field.name] = _recorded_tensor(folder, field.name, meta["tensors"], tensors)
+            elif field.name in meta["values"]:
+                value = meta["values"][field.name]
+                if not _json_fits(hint, value):
+                    raise _foreign(folder, f"value `{field.name}` is a {type(value).__name__}, expected {hint}")
+                kwargs[field.name] = value
             else:
-                raise ArtifactError(f"{folder}: field `{field.name}` of {cls.kind} is missing")
-        result = cls(**kwargs)
-        result.validate()
+                raise _foreign(folder, f"field `{field.name}` of {cls.kind} is missing")
+        try:
+            result = cls(**kwargs)
+            result.validate()
+        except ArtifactError as err:
+            raise _foreign(folder, str(err)) from err
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as err:
+            # a subclass's validate() met values of another shape than it can even inspect
+            raise _foreign(folder, f"does not fit {cls.kind}: {err}") from err
         return result
+
+
+def _foreign(folder: Path, message: str) -> ArtifactError:
+    """An ArtifactError naming the `path` parameter and the folder."""
+    return ArtifactError(f"`path` {str(folder)!r}: {message}")
+
+
+def _read_meta(folder: Path, kind: str) -> dict[str, Any]:
+    """result.json as a dict with the shapes `save` writes (anything else is a foreign file)."""
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _foreign(folder, f"{META_FILE} is not valid JSON: {err}") from err
+    if not isinstance(meta, dict) or meta.get("kind") != kind:
+        found = meta.get("kind") if isinstance(meta, dict) else type(meta).__name__
+        raise _foreign(folder, f"holds a {found!r}, not a {kind!r}")
+    if meta.get("format") != FORMAT_VERSION:
+        raise _foreign(folder, f"{META_FILE} has format {meta.get('format')!r}; this version reads {FORMAT_VERSION}")
+    values, shapes = meta.get("values"), meta.get("tensors")
+    if not isinstance(values, dict):
+        raise _foreign(folder, f"`values` in {META_FILE} must be a JSON object; got {type(values).__name__}")
+    if not isinstance(shapes, dict) or not all(
+        isinstance(v, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v)
+        for v in shapes.values()
+    ):
+        raise _foreign(folder, f"`tensors` in {META_FILE} must map names to shapes (lists of sizes)")
+    meta.setdefault("config", None)
+    return meta
+
+
+def _is_tensor_hint(hint: object) -> bool:
+    """Tensor, or a jaxtyping annotation of one (Float[Tensor, "n d"] carries `array_type`)."""
+    return hint is Tensor or getattr(hint, "array_type", None) is Tensor
+
+
+def _json_fits(hint: object, value: object) -> bool:
+    """Whether a JSON value can be the field's value (plain types only; unions and Any pass)."""
+    origin = typing.get_origin(hint) or hint
+    if origin is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (str, bool, list, dict):
+        return isinstance(value, origin)
+    return True
+
+
+def _recorded_tensor(folder: Path, name: str, shapes: dict[str, list[int]], tensors: dict[str, Tensor]) -> Tensor:
+    """Tensor `name`, present in both files with the shape result.json recorded."""
+    if name not in shapes or name not in tensors:
+        raise _foreign(folder, f"tensor `{name}` is missing")
+    if list(tensors[name].shape) != shapes[name]:
+        raise _foreign(folder, f"tensor `{name}` has shape {list(tensors[name].shape)}, recorded {shapes[name]}")
+    return tensors[name]
 
 
 def expect_shape(name: str, tensor: Tensor, shape: tuple[int, ...]) -> None:
