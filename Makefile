@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
 TORCH := torch==2.13.0
 
-.PHONY: setup reproduce reproduce-quick test lab bench clean
+.PHONY: setup reproduce reproduce-quick test lab bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/install_chromium.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,ray]'
 	bash scripts/install_chromium.sh
 	touch $(STAMP)
 
@@ -34,12 +34,20 @@ BENCH_STAMP := $(VENV)/.bench-stamp
 
 # Peers for the benchmarks only; steering-vectors pins transformers<5, hence --no-deps.
 $(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[dev,ray,bench]'
 	$(PY) -m pip install -q --no-deps steering-vectors==0.12.2
 	touch $(BENCH_STAMP)
 
 bench: setup $(BENCH_STAMP)
 	@for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+# The GPU path on a CUDA machine (not part of `make test`): every suite's QUICK config and a
+# Llama-3-8B-shaped random model in bf16, timed; prints `GPU <name> seconds=…` lines. It refuses
+# (exit 2) where CUDA is not available; `$(PY) scripts/gpu_check.py --device cpu --tiny` is its
+# CPU smoke test. On a GPU box, torch must be a CUDA build (this Makefile's pin takes the CPU wheel
+# only where pip is pointed at one).
+gpu-check: setup
+	$(PY) scripts/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

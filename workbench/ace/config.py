@@ -7,7 +7,16 @@ from typing import Self
 
 from workbench.lm.folders import DTYPES
 from workbench.lm.train import ARCHITECTURES, TinyLMSpec
-from workbench.tensor.validation import check_int, check_number, check_range, check_sequence
+from workbench.tensor.validation import (
+    check_choice,
+    check_device_name,
+    check_int,
+    check_number,
+    check_optional_text,
+    check_range,
+    check_sequence,
+    check_text,
+)
 
 HOOKS = ("resid_pre", "resid_mid", "resid_post")
 POSITIONS = ("all", "prompt", "generated")
@@ -33,7 +42,8 @@ class AceConfig:
     `llama_steps` / `rwkv_steps` steps of `train_batch` at `lr` on the synthetic instruction set
     (`held_out` share of (verb, object) combinations kept for evaluation).
 
-    Real path: `model` = a local HF causal-LM folder, booted on `device` in `dtype`; prompts from
+    Real path: `model` = a local HF causal-LM folder, booted on `device` in `dtype` (or spread
+    over the visible GPUs with `device_map`, e.g. "auto", for a model too big for one); prompts from
     `harmful_file` / `harmless_file` (CSV or JSONL, column `column`), the first `n_direction`
     rows of each for the direction, the next `n_eval` for evaluation; `judge_model` = a local chat
     model folder for `ChatJudge` (None: `PhraseJudge`); `refusal_openers` = strings whose first
@@ -66,6 +76,7 @@ class AceConfig:
     model: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    device_map: str | None = None
     harmful_file: str | None = None
     harmless_file: str | None = None
     column: str = "prompt"
@@ -95,12 +106,18 @@ class AceConfig:
         for required in (0.0, 1.0):
             if required not in alphas:
                 raise ValueError(f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {alphas}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"`dtype` must be one of {sorted(DTYPES)}; got {self.dtype!r}")
+        check_choice("dtype", self.dtype, DTYPES)
+        check_device_name("device", self.device)
+        # paths stay strings (the config is hashed as JSON); existence is checked where each is read
+        for name in ("model", "harmful_file", "harmless_file", "judge_model"):
+            check_optional_text(name, getattr(self, name))
+        check_text("column", self.column)
+        check_optional_text("device_map", self.device_map)  # e.g. "auto"; accelerate checks the value at boot
         if self.model is not None and (self.harmful_file is None or self.harmless_file is None):
             raise ValueError("`harmful_file` and `harmless_file` are required with `model` (the embedded prompts fit only the embedded models)")
         check_int("seed", self.seed, low=0)
-        check_sequence("refusal_openers", self.refusal_openers)
+        for i, opener in enumerate(check_sequence("refusal_openers", self.refusal_openers)):
+            check_text(f"refusal_openers[{i}]", opener)
         object.__setattr__(self, "archs", archs)
         object.__setattr__(self, "alphas", alphas)
         object.__setattr__(self, "lr", check_range("lr", self.lr, low=0.0, low_open=True))

@@ -167,8 +167,9 @@ def generate(
     for rows, ids, mask in tqdm(list(batches(tokenizer, prompts, batch_size, pad, device)), desc="generating",
                                 disable=not progress, leave=False):
         new = generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, use_cache)
+        new_rows = new.tolist()  # one device-to-host copy per batch, not one per row
         for j, i in enumerate(rows):
-            out[i] = tokenizer.decode(new[j], skip_special_tokens=True).strip()
+            out[i] = tokenizer.decode(new_rows[j], skip_special_tokens=True).strip()
     return out
 
 
@@ -199,7 +200,8 @@ def last_token_activations(
     for rows, ids, mask in batches(tokenizer, prompts, batch_size, pad, device):
         with record(model, hook_names, position=-1) as store:
             _forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {})
-        acts = torch.stack([store[name][0] for name in hook_names], 1).float()
+        # .to(device): under a device_map the blocks (and so their activations) sit on several GPUs
+        acts = torch.stack([store[name][0].to(device) for name in hook_names], 1).float()
         for j, i in enumerate(rows):
             out[i] = acts[j]
     return torch.stack(out)

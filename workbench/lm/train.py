@@ -131,6 +131,7 @@ def _train(spec, tokenizer, prompts, responses, device, progress, on_step) -> tu
     dev = choose_device(device)
     generator = seed_everything(spec.seed)
     input_ids, mask, labels = encode_examples(tokenizer, prompts, responses)
+    lengths = mask.sum(1)  # kept on the CPU: each step's batch width is then known without a device sync
     model = build_model(spec, tokenizer, input_ids.shape[1]).to(dev).train()
     input_ids, mask, labels = input_ids.to(dev), mask.to(dev), labels.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay, betas=(0.9, 0.98))
@@ -147,8 +148,9 @@ def _train(spec, tokenizer, prompts, responses, device, progress, on_step) -> tu
     bar = tqdm(range(spec.steps), desc=f"training {spec.arch} LM", disable=not progress, leave=False)
     start = time.perf_counter()
     for step in bar:
-        idx = torch.randint(0, n, (spec.batch,), generator=generator).to(dev)
-        width = int(mask[idx].sum(1).max())  # trim the batch's all-padding tail
+        idx = torch.randint(0, n, (spec.batch,), generator=generator)
+        width = int(lengths[idx].max())  # trim the batch's all-padding tail
+        idx = idx.to(dev)
         out = model(input_ids=input_ids[idx, :width], labels=labels[idx, :width], use_cache=False)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()

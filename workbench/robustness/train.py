@@ -43,9 +43,9 @@ def train_head(clf: Classifier, embeddings: Float[Tensor, "n d"], labels: Int[Te
         loss = (w * torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(-1), y, reduction="none")).sum() / w.sum()
         loss.backward()
         opt.step()
-        history.append(float(loss.detach()))
+        history.append(loss.detach())  # a tensor: float() here would sync the device every step
     head.requires_grad_(False)
-    return history
+    return torch.stack(history).tolist()
 
 
 def finetune(clf: Classifier, texts: list[str], labels: Int[Tensor, "n"], weights: Float[Tensor, "n"],
@@ -76,9 +76,9 @@ def finetune(clf: Classifier, texts: list[str], labels: Int[Tensor, "n"], weight
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                history.append(float(loss.detach()))
+                history.append(loss.detach())  # a tensor: float() here would sync the device every batch
     finally:
         clf.encoder.eval()
         for p in list(clf.encoder.parameters()) + list(clf.head.parameters()):
             p.requires_grad_(False)
-    return history
+    return torch.stack(history).tolist() if history else []

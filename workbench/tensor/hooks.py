@@ -100,9 +100,12 @@ class Steerer:
             mask = self.attention_mask.to(device)
             width = mask.shape[1]
             real = torch.ones(batch, length, dtype=torch.bool, device=device)
-            inside = pos < width
-            if bool(inside.any()):
-                real[:, inside] = mask[:, pos[inside]].bool()
+            # pos is the contiguous range offset … offset+length−1, so the part inside the mask is
+            # its first n positions: host arithmetic, where `bool(tensor.any())` would sync the
+            # device at every hook of every forward of a generation loop
+            n_inside = max(0, min(length, width - self.offset))
+            if n_inside:
+                real[:, :n_inside] = mask[:, self.offset:self.offset + n_inside].bool()
             keep = real if keep is None else keep & real
         return keep
 
@@ -113,7 +116,7 @@ class Steerer:
             v = _first(output)
             if v.shape[-1] != edit.width:
                 raise ValueError(
-                    f"the vector for hook {name!r} has width {edit.width}, but the activation there has width {v.shape[-1]}"
+                    f"the `direction` for hook {name!r} has width {edit.width}, but the activation there has width {v.shape[-1]}"
                 )
             edited = edit.apply(v)
             if v.ndim == 3:
