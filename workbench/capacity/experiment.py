@@ -47,10 +47,9 @@ def _main_grid(config: CapacityConfig, device: torch.device, progress: bool, on_
         )
         return grid.unflatten(W), grid.unflatten(loss)
     init = quadratic_init(grid.size, config.d, config.n, config.seed, device).cpu()
-    k, decay = grid.values("k"), grid.values("decay")
-    rows = [slice(i * grid.size // len(config.kurtosis), (i + 1) * grid.size // len(config.kurtosis))
-            for i in range(len(config.kurtosis))]   # C order: kurtosis is the slowest axis
-    parts = map_cells(_quadratic_cell, [(k[r], decay[r], init[r], config, str(device)) for r in rows], executor,
+    K = len(config.kurtosis)  # C order: kurtosis is the slowest axis, so each chunk is one kurtosis row
+    rows = zip(grid.values("k").chunk(K), grid.values("decay").chunk(K), init.chunk(K))
+    parts = map_cells(_quadratic_cell, [(k, decay, w, config, str(device)) for k, decay, w in rows], executor,
                       progress=progress, description="capacity: kurtosis rows")
     W = torch.cat([p[0] for p in parts]).to(device)
     loss = torch.cat([p[1] for p in parts]).to(device)

@@ -73,10 +73,11 @@ def _attack_set(clf: Classifier, name: str, texts: list[str], threshold: float, 
 
 
 def _attack_sets(clf: Classifier, texts: list[str], threshold: float, config: RobustnessConfig, has_oracle: bool,
-                 vocab_ok: torch.Tensor, progress: bool, desc: str, executor: Executor) -> list[list[dict[str, Any]]]:
-    """Every attack of `ATTACKS` on `texts`, one cell per attack (`desc` has a {} for its name)."""
+                 vocab_ok: torch.Tensor, progress: bool, stage: str, where: str,
+                 executor: Executor) -> list[list[dict[str, Any]]]:
+    """Every attack of `ATTACKS` on `texts`, one cell per attack (bars read "<stage>: <attack> on <where>")."""
     in_process = executor.kind == "local"
-    cells = [(clf, a, texts, threshold, config, has_oracle, vocab_ok, progress and in_process, desc.format(a))
+    cells = [(clf, a, texts, threshold, config, has_oracle, vocab_ok, progress and in_process, f"{stage}: {a} on {where}")
              for a in ATTACKS]
     return map_cells(_attack_set, cells, executor, progress=progress and not in_process, description="attacks")
 
@@ -139,7 +140,7 @@ def run(config: RobustnessConfig, progress: bool = True, device: str | torch.dev
 
         t = time.perf_counter()
         per_attack = _attack_sets(clf, [data.texts[i] for i in attack_index], threshold, config, data.has_oracle,
-                                  vocab_ok, progress, f"round {r}: {{}} on held-out", ex)
+                                  vocab_ok, progress, f"round {r}", "held-out", ex)
         success.append([[-1 if x["success_at"] is None else x["success_at"] for x in rows] for rows in per_attack])
         preserved.append([[-1 if x["oracle"] is None else x["oracle"] for x in rows] for rows in per_attack])
         clock[f"round{r}_attack"] = time.perf_counter() - t
@@ -149,7 +150,7 @@ def run(config: RobustnessConfig, progress: bool = True, device: str | torch.dev
             t = time.perf_counter()
             picked = rng.sample(train_pos, min(config.n_train_attack, len(train_pos)))
             found = _attack_sets(clf, [data.texts[i] for i in picked], threshold, config, data.has_oracle,
-                                 vocab_ok, progress, f"round {r}: {{}} on training texts", ex)
+                                 vocab_ok, progress, f"round {r}", "training texts", ex)
             for a, rows in zip(ATTACKS, found):
                 # without an oracle, an adversarial text keeps its source's label (TextAttack's assumption)
                 added += [{"text": x["final"], "label": 1 if x["oracle"] is None else x["oracle"], "attack": a}
