@@ -8,13 +8,14 @@ import time
 import numpy as np
 
 from widgets import CapacityPanel
-from workbench.capacity import CapacityConfig, run_cached
+from workbench.capacity import CapacityConfig
+from workbench.suite import run_cached
 
 REPEATS = 50
 
 
 def main() -> None:
-    result = run_cached(CapacityConfig(), progress=True)  # full grid; built once, then cached
+    result = run_cached("capacity", CapacityConfig(), progress=True)  # full grid; built once, then cached
     panel = CapacityPanel(result=result)
     targets = [result.config.kurtosis[i % len(result.config.kurtosis)] for i in range(1, REPEATS + 1)]
     expected = result.capacities()

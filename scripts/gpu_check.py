@@ -128,37 +128,18 @@ class Clock:
 # --- the suites -------------------------------------------------------------------------------
 def suite_config(suite: str, tiny: bool) -> Any:
     """The suite's QUICK config (with `TINY_OVERRIDES` under --tiny)."""
-    if suite == "capacity":
-        from workbench.capacity import CapacityConfig as Config
-    elif suite == "goldilocks":
-        from workbench.goldilocks import GoldilocksConfig as Config
-    elif suite == "robustness":
-        from workbench.robustness import RobustnessConfig as Config
-    elif suite == "ace":
-        from workbench.ace import AceConfig as Config
-    else:
-        raise ValueError(f"unknown suite {suite!r}; expected one of {SUITES}")
-    config = Config.quick()
+    from workbench.suite import get_suite
+
+    config = get_suite(suite).quick()
     return dataclasses.replace(config, **TINY_OVERRIDES[suite]) if tiny else config
 
 
 def run_suite(suite: str, config: Any, device: torch.device, workdir: Path) -> Any:
-    """One suite's `run` on `device`. The device is a run() argument for three suites and a config
-    field for ACE (whose config also names the model folder and dtype)."""
-    from workbench.tensor.cache import ArtifactCache
+    """One suite's `run` on `device`, uncached (time the work). The cache passed in is a fresh
+    folder: ACE trains its embedded models there, not in (or from) the user's cache."""
+    from workbench.suite import as_cache, get_suite
 
-    if suite == "capacity":
-        from workbench.capacity import run
-        return run(config, progress=False, device=device)
-    if suite == "goldilocks":
-        from workbench.goldilocks import run
-        return run(config, progress=False, device=device)
-    if suite == "robustness":
-        from workbench.robustness import run
-        return run(config, progress=False, device=device, cache=None)  # no embedding cache: time the work
-    from workbench.ace import run
-    # a fresh cache root: the embedded models are trained here, not taken from (or left in) the user's cache
-    return run(dataclasses.replace(config, device=str(device)), progress=False, cache=ArtifactCache(workdir / "ace-cache"))
+    return get_suite(suite).run(config, progress=False, device=device, cache=as_cache(workdir / f"{suite}-cache"))
 
 
 # --- the real-size model ----------------------------------------------------------------------

@@ -23,11 +23,12 @@ ACE_REPRODUCE = [
     ),
     params("QUICK = False  # True: small models trained in seconds (tests and CI)"),
     new_code_cell(
-        "from workbench.ace import AceConfig, run_cached\n"
+        "from workbench.suite import run_cached\n"
+        "from workbench.ace import AceConfig\n"
         "from workbench.ace.summary import summarize\n"
         "from workbench.plots import ace as plots\n\n"
         "config = AceConfig.quick() if QUICK else AceConfig()\n"
-        "result = run_cached(config)\n"
+        "result = run_cached(\"ace\", config)\n"
         "summary = summarize(result)\n"
         "for label in result.labels:\n"
         "    print(label, result.held_out_rates(label), f\"trained in {result.models[label]['train_seconds']} s\")"

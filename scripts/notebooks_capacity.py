@@ -18,12 +18,13 @@ CAPACITY_REPRODUCE = [
     params("QUICK = False  # True: the small grid used by tests and CI"),
     new_code_cell(
         "import torch\n"
-        "from workbench.capacity import (CapacityConfig, run_cached, capacity, closed_form_loss,\n"
+        "from workbench.suite import run_cached\n"
+        "from workbench.capacity import (CapacityConfig, capacity, closed_form_loss,\n"
         "                                monte_carlo_loss, importances, derivation_check)\n"
         "from workbench.capacity.summary import summarize\n"
         "from workbench.plots import capacity as plots\n\n"
         "config = CapacityConfig.quick() if QUICK else CapacityConfig()\n"
-        "result = run_cached(config)\n"
+        "result = run_cached(\"capacity\", config)\n"
         "print(f'{result.W.shape[:-2].numel()} models of n={config.n}, d={config.d}; trained in {result.train_seconds:.1f} s')"
     ),
     new_markdown_cell(

@@ -21,12 +21,13 @@ GOLDILOCKS_REPRODUCE = [
     params("QUICK = False  # True: the small run used by tests and CI"),
     new_code_cell(
         "import torch\n"
-        "from workbench.goldilocks import GoldilocksConfig, run_cached, load_digits, directions, hessian_bases\n"
+        "from workbench.suite import run_cached\n"
+        "from workbench.goldilocks import GoldilocksConfig, load_digits, directions, hessian_bases\n"
         "from workbench.goldilocks.summary import summarize\n"
         "from workbench.plots import goldilocks as plots\n"
         "from workbench.tensor.curvature import restricted_hessian, hutchinson_trace, trace_ratio, hessian_extremes\n\n"
         "config = GoldilocksConfig.quick() if QUICK else GoldilocksConfig()\n"
-        "result = run_cached(config)\n"
+        "result = run_cached(\"goldilocks\", config)\n"
         "print(f'net {config.widths}, D = {config.n_params} parameters, r_init = {result.r_init:.2f} ({config.init}); '\n"
         "      f'stages (s): {result.stage_seconds}')"
     ),

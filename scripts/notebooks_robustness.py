@@ -18,13 +18,14 @@ ROBUSTNESS_REPRODUCE = [
     ),
     params("QUICK = False  # True: the small config used by tests and CI"),
     new_code_cell(
-        "from workbench.robustness import (RobustnessConfig, run_cached, build_dataset, oracle_label, saliency_tool,\n"
+        "from workbench.suite import run_cached\n"
+        "from workbench.robustness import (RobustnessConfig, build_dataset, oracle_label, saliency_tool,\n"
         "                                  hotflip, vocabulary_substitution, ATTACKS)\n"
         "from workbench.robustness.summary import summarize\n"
         "from workbench.tensor.stats import wilson_interval, clopper_pearson, rule_of_three\n"
         "from workbench.plots import robustness as plots\n\n"
         "config = RobustnessConfig.quick() if QUICK else RobustnessConfig()\n"
-        "result = run_cached(config)\n"
+        "result = run_cached(\"robustness\", config)\n"
         "summary = summarize(result)\n"
         "print(f\"{len(result.texts)} completions, splits {summary['splits']}; run took {result.seconds['total']:.0f} s\")"
     ),
@@ -102,7 +103,7 @@ ROBUSTNESS_REPRODUCE = [
         "head = clf.save_head(folder / 'head.safetensors')\n"
         "mine = RobustnessConfig(data=str(folder / 'mine.csv'), text_column='sentence', label_column='is_bad', head=str(head),\n"
         "                        top_layers=0, n_filter_samples=10_000, n_attack=3, max_budget=2, rounds=1, n_train_attack=3)\n"
-        "print(summarize(run_cached(mine, progress=False))['per_round'][0]['test_metrics'])"
+        "print(summarize(run_cached(\"robustness\", mine, progress=False))['per_round'][0]['test_metrics'])"
     ),
 ]
 

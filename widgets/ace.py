@@ -11,10 +11,10 @@ import html
 
 import ipywidgets as widgets
 
-from workbench.ace import AceConfig, AceResult, ModelSession, open_session, run_cached
+from workbench.ace import AceConfig, AceResult, ModelSession, open_session
 from workbench.ace.config import SWEEP_METHODS
 from workbench.plots.ace import METHOD_NAMES, SETS, panel_curve, sweep_curve
-from workbench.tensor.cache import ArtifactCache
+from workbench.suite import CacheLike, as_cache, run_cached
 from workbench.tensor.steering import make_edit
 from widgets.base import Panel
 
@@ -27,9 +27,9 @@ class AcePanel(Panel):
     `last_verdict`."""
 
     def __init__(self, result: AceResult | None = None, config: AceConfig | None = None,
-                 cache: ArtifactCache | None = None, prompt: str | None = None, debounce_s: float = 0.15) -> None:
+                 cache: CacheLike = None, prompt: str | None = None, debounce_s: float = 0.15) -> None:
         self.cache = cache
-        self.result = result if result is not None else run_cached(config or AceConfig.quick(), cache, progress=False)
+        self.result = result if result is not None else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=False)
         r = self.result
         self._sessions: dict[int, ModelSession] = {}
         L = int(r.direction.shape[1])
@@ -50,7 +50,7 @@ class AcePanel(Panel):
 
     def session(self, index: int) -> ModelSession:
         if index not in self._sessions:
-            root = self.cache.root if self.cache is not None else None
+            root = as_cache(self.cache).root
             self._sessions[index] = open_session(self.result.config, index, root, progress=False)
         return self._sessions[index]
 

@@ -11,9 +11,9 @@ import math
 
 import ipywidgets as widgets
 
-from workbench.capacity import CapacityConfig, CapacityResult, run_cached
+from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.plots.capacity import panel_figure, panel_updates
-from workbench.tensor.cache import ArtifactCache
+from workbench.suite import CacheLike, run_cached
 from widgets.base import Panel
 
 
@@ -24,11 +24,11 @@ class CapacityPanel(Panel):
         self,
         result: CapacityResult | None = None,
         config: CapacityConfig | None = None,
-        cache: ArtifactCache | None = None,
+        cache: CacheLike = None,
         debounce_s: float = 0.15,
     ) -> None:
         self.cache = cache
-        self.result = result if result is not None else run_cached(config or CapacityConfig.quick(), cache, progress=False)
+        self.result = result if result is not None else run_cached("capacity", config or CapacityConfig.quick(), cache=cache, progress=False)
         c = self.result.config
         ki, li = len(c.kurtosis) // 2, len(c.decay) // 2
         log_min, log_step = math.log10(min(c.kurtosis)), 0.01
@@ -54,7 +54,7 @@ class CapacityPanel(Panel):
         if (self.n.value, self.d.value) != (c.n, c.d):
             config = c.grid_only(n=self.n.value, d=self.d.value)  # raises on d >= n, named
             self.set_status(f"training n={config.n}, d={config.d} …", kind="busy")
-            self.result = run_cached(config, self.cache, progress=False, on_step=self._progress)
+            self.result = run_cached("capacity", config, cache=self.cache, progress=False, on_step=self._progress)
         ki, li = self.result.nearest(self.kurtosis.value, self.decay.value)
         updates, title = panel_updates(self.result, ki, li)
         with self.figure.batch_update():

@@ -14,10 +14,10 @@ import math
 import ipywidgets as widgets
 from torch import Tensor
 
-from workbench.goldilocks import GoldilocksConfig, GoldilocksResult, run_cached
+from workbench.goldilocks import GoldilocksConfig, GoldilocksResult
 from workbench.goldilocks.probe import Probe
 from workbench.plots.goldilocks import panel_figure, panel_title, panel_traces
-from workbench.tensor.cache import ArtifactCache
+from workbench.suite import CacheLike, run_cached
 from widgets.base import Panel
 
 LOG_STEP = 0.01
@@ -31,11 +31,11 @@ class GoldilocksPanel(Panel):
         self,
         result: GoldilocksResult | None = None,
         config: GoldilocksConfig | None = None,
-        cache: ArtifactCache | None = None,
+        cache: CacheLike = None,
         max_d: int = 64,
         debounce_s: float = 0.15,
     ) -> None:
-        self.result = result if result is not None else run_cached(config or GoldilocksConfig.quick(), cache, progress=False)
+        self.result = result if result is not None else run_cached("goldilocks", config or GoldilocksConfig.quick(), cache=cache, progress=False)
         c = self.result.config
         self.probe = Probe(c, seed=0)
         self._curves: dict[tuple[str, int], tuple[Tensor, str]] = {}

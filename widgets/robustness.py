@@ -16,10 +16,10 @@ import ipywidgets as widgets
 import torch
 
 from workbench.plots.robustness import panel_figure, saliency_traces, sweep_traces
-from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult, run_cached
+from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult
 from workbench.robustness.attacks import Saliency, saliency_tool, whole_word_mask
 from workbench.robustness.filtering import confusion, filter_sample, group_weights, safe_lost
-from workbench.tensor.cache import ArtifactCache
+from workbench.suite import CacheLike, run_cached
 from widgets.base import Panel
 
 POINT_SAMPLES = 100_000
@@ -30,8 +30,8 @@ class RobustnessPanel(Panel):
     input), `tool` (HTML: coloured tokens and suggestions), `figure`, `status`, `result`."""
 
     def __init__(self, result: RobustnessResult | None = None, config: RobustnessConfig | None = None,
-                 cache: ArtifactCache | None = None, debounce_s: float = 0.15) -> None:
-        self.result = result if result is not None else run_cached(config or RobustnessConfig.quick(), cache, progress=False)
+                 cache: CacheLike = None, debounce_s: float = 0.15) -> None:
+        self.result = result if result is not None else run_cached("robustness", config or RobustnessConfig.quick(), cache=cache, progress=False)
         c = self.result.config
         self._W = group_weights(self.result.gen_weight, self.result.group)
         self._clfs: dict[int, object] = {}

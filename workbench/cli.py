@@ -9,16 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-from workbench.reproduce import SUITES, reproduce_suite
-from workbench.tensor.cache import ArtifactCache
+from workbench.reproduce import reproduce_suite
+from workbench.suite import SUITE_NAMES
 from workbench.tensor.executor import EXECUTORS, Executor
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    names = [args.suite] if args.suite else list(SUITES)
-    cache = ArtifactCache(args.cache) if args.cache else None
+    names = [args.suite] if args.suite else list(SUITE_NAMES)
+    cache = args.cache or None
     executor = Executor(args.executor, address=args.ray_address)
     total = time.perf_counter()
     for name in names:
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
     rep = verbs.add_parser("reproduce", help="run suites on their embedded defaults and export every figure")
-    rep.add_argument("--suite", choices=sorted(SUITES), help="one suite (default: all)")
+    rep.add_argument("--suite", choices=SUITE_NAMES, help="one suite (default: all)")
     rep.add_argument("--quick", action="store_true", help="the small QUICK configs (seconds)")
     rep.add_argument("--out", default="docs/figures", help="output folder (default: docs/figures)")
     rep.add_argument("--cache", default=None, help="artifact cache folder (default: $WORKBENCH_CACHE or ~/.cache)")

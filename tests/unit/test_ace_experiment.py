@@ -8,21 +8,18 @@ import json
 import pytest
 import torch
 
-from workbench.ace import METHOD_SETTINGS, AceConfig, AceResult, RuleJudge, refusal_score, run_cached
+from workbench.ace import METHOD_SETTINGS, AceConfig, AceResult, RuleJudge, refusal_score
 from workbench.ace.data import TEMPLATES, build_instruction_set, split_combos
 from workbench.ace.judges import PhraseJudge
 from workbench.ace.summary import summarize
 from workbench.cli import main
 from workbench.plots.ace import all_figures
-from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.result import ArtifactError
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory) -> AceResult:
-    # the folder tests/conftest.py points WORKBENCH_CACHE at (that fixture is function-scoped, so
-    # it is not active yet here): `workbench reproduce` below and other modules reuse this result
-    return run_cached(AceConfig.quick(), ArtifactCache(tmp_path_factory.getbasetemp() / "cache"), progress=False)
+def quick(ace_quick) -> AceResult:
+    return ace_quick  # the session's QUICK result (tests/conftest.py); `workbench reproduce` below reuses it
 
 
 def test_held_out_combinations_are_unseen_but_their_words_are_not():

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from workbench.suite import run_cached
 from workbench.capacity import (
     CapacityConfig,
     CapacityResult,
@@ -15,7 +16,6 @@ from workbench.capacity import (
     closed_form_loss,
     gram_blocks,
     importances,
-    run_cached,
     train_quadratic,
 )
 from workbench.capacity.summary import summarize
@@ -65,8 +65,8 @@ def test_save_load_round_trip_and_foreign_shape(quick_result, tmp_path):
 
 def test_run_cached_reuses_the_saved_result(cache):
     config = CapacityConfig.quick().grid_only(steps=20)
-    first = run_cached(config, cache, progress=False)
-    second = run_cached(config, cache, progress=False)
+    first = run_cached("capacity", config, cache=cache, progress=False)
+    second = run_cached("capacity", config, cache=cache, progress=False)
     assert torch.equal(first.W, second.W)
     assert len(list((cache.root / "CapacityResult").iterdir())) == 1
 
@@ -172,7 +172,7 @@ def test_cli_lab_serves_notebooks_on_loopback_with_token_auth(monkeypatch):
 
 def test_a_cache_entry_with_an_invalid_config_is_rebuilt(cache):
     config = CapacityConfig.quick().grid_only(steps=10)
-    run_cached(config, cache, progress=False)
+    run_cached("capacity", config, cache=cache, progress=False)
     entry = next((cache.root / "CapacityResult").iterdir())
     meta = json.loads((entry / "result.json").read_text())
     meta["config"]["d"] = 0
@@ -180,5 +180,5 @@ def test_a_cache_entry_with_an_invalid_config_is_rebuilt(cache):
     with pytest.raises(ArtifactError, match="not a valid CapacityConfig.*`d`"):
         CapacityResult.load(entry)
     with pytest.warns(UserWarning, match="rejected cache entry"):
-        rebuilt = run_cached(config, cache, progress=False)
+        rebuilt = run_cached("capacity", config, cache=cache, progress=False)
     assert rebuilt.config == config

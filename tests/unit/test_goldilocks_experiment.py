@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from workbench.cli import main
+from workbench.suite import run_cached
 from workbench.goldilocks import (
     GoldilocksConfig,
     GoldilocksResult,
@@ -31,23 +32,9 @@ from workbench.goldilocks import (
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
 from workbench.plots.goldilocks import all_figures, panel_figure
-from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.curvature import positive_fraction, restricted_hessian, trace_ratio
 from workbench.tensor.result import ArtifactError
 from workbench.tensor.subspaces import sphere_basis
-
-
-@pytest.fixture(scope="session")
-def gl_cache(tmp_path_factory: pytest.TempPathFactory) -> ArtifactCache:
-    """One cache for the session's QUICK goldilocks result (the widget tests load it from here)."""
-    return ArtifactCache(tmp_path_factory.getbasetemp() / "cache")  # the autouse WORKBENCH_CACHE: notebooks reuse it
-
-
-@pytest.fixture(scope="session")
-def gl_quick(gl_cache: ArtifactCache) -> GoldilocksResult:
-    from workbench.goldilocks import run_cached
-
-    return run_cached(GoldilocksConfig.quick(), gl_cache, progress=False)
 
 
 def test_result_shapes(gl_quick):
@@ -280,9 +267,7 @@ def test_bad_config_names_the_parameter(changes, match):
         GoldilocksConfig.quick().with_changes(**changes)
 
 
-def test_run_cached_reuses_the_saved_result(gl_quick, gl_cache):
-    from workbench.goldilocks import run_cached
-
-    again = run_cached(gl_quick.config, gl_cache, progress=False)
+def test_run_cached_reuses_the_saved_result(gl_quick, session_cache):
+    again = run_cached("goldilocks", gl_quick.config, cache=session_cache, progress=False)
     assert torch.equal(again.plane_eigs, gl_quick.plane_eigs)
-    assert len(list((gl_cache.root / "GoldilocksResult").iterdir())) == 1
+    assert len(list((session_cache.root / "GoldilocksResult").iterdir())) == 1

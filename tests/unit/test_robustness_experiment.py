@@ -21,7 +21,6 @@ from workbench.robustness import (
     hotflip,
     oracle_label,
     run,
-    run_cached,
     saliency_tool,
     vocabulary_substitution,
 )
@@ -31,9 +30,8 @@ from workbench.tensor import ArtifactError
 
 
 @pytest.fixture(scope="module")
-def result() -> RobustnessResult:
-    # WORKBENCH_CACHE is one folder per test session (tests/conftest.py): computed once, then loaded
-    return run_cached(RobustnessConfig.quick(), progress=False)
+def result(robustness_quick) -> RobustnessResult:
+    return robustness_quick  # the session's QUICK result (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

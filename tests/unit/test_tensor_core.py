@@ -19,7 +19,6 @@ from workbench.tensor import (
     atomic_file,
     cache_key,
     choose_device,
-    code_fingerprint,
     expect_shape,
     seed_everything,
     train_ensemble,
@@ -157,19 +156,6 @@ def test_cache_key_depends_on_config_and_code():
     assert cache_key("K", ToyConfig(), "a") != cache_key("K", ToyConfig(width=4), "a")
     assert cache_key("K", ToyConfig(), "a") != cache_key("K", ToyConfig(), "b")
     assert cache_key("K", ToyConfig(), "a") == cache_key("K", ToyConfig(), "a")
-
-
-def test_code_fingerprint_follows_the_source(tmp_path, monkeypatch):
-    pkg = tmp_path / "fakepkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("x = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    module = importlib.import_module("fakepkg")
-    before = code_fingerprint(module)
-    (pkg / "algo.py").write_text("y = 2\n")
-    assert code_fingerprint(module) != before
 
 
 def test_ensemble_grid_flattens_last_axis_fastest():

@@ -5,19 +5,11 @@ from __future__ import annotations
 import pytest
 
 from widgets import AcePanel
-from workbench.ace import AceConfig, run_cached
-from workbench.tensor.cache import ArtifactCache
-
-
-@pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    # the folder tests/conftest.py points WORKBENCH_CACHE at: shared with the unit tests' QUICK result
-    return run_cached(AceConfig.quick(), ArtifactCache(tmp_path_factory.getbasetemp() / "cache"), progress=False)
 
 
 @pytest.fixture
-def panel(result, tmp_path_factory) -> AcePanel:
-    return AcePanel(result=result, cache=ArtifactCache(tmp_path_factory.getbasetemp() / "cache"))
+def panel(ace_quick, session_cache) -> AcePanel:
+    return AcePanel(result=ace_quick, cache=session_cache)
 
 
 def test_alpha_slider_moves_the_marker_and_changes_the_completion(panel):

@@ -6,16 +6,7 @@ import pytest
 import torch
 
 from widgets import GoldilocksPanel
-from workbench.goldilocks import GoldilocksConfig, GoldilocksResult, run_cached
 from workbench.goldilocks.sweep import trace_ratio_from_eigs
-from workbench.tensor.cache import ArtifactCache
-
-
-@pytest.fixture(scope="session")
-def gl_quick(tmp_path_factory: pytest.TempPathFactory) -> GoldilocksResult:
-    """The QUICK result, from the same session cache the unit tests fill (built here if they did not run)."""
-    cache = ArtifactCache(tmp_path_factory.getbasetemp() / "cache")  # the autouse WORKBENCH_CACHE: notebooks reuse it
-    return run_cached(GoldilocksConfig.quick(), cache, progress=False)
 
 
 @pytest.fixture

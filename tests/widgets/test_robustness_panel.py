@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from widgets import RobustnessPanel
-from workbench.robustness import RobustnessConfig, RobustnessResult, run_cached
+from workbench.robustness import RobustnessResult
 
 
 @pytest.fixture(scope="module")
-def result() -> RobustnessResult:
-    return run_cached(RobustnessConfig.quick(), progress=False)  # the session's cache: computed once
+def result(robustness_quick) -> RobustnessResult:
+    return robustness_quick
 
 
 @pytest.fixture(scope="module")

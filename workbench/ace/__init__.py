@@ -7,11 +7,14 @@ Llama- and RWKV-architecture chat models trained here (or any local HF chat mode
 """
 
 from workbench.ace.config import METHOD_SETTINGS, AceConfig
-from workbench.ace.experiment import ModelSession, open_session, run, run_cached
+from workbench.ace.experiment import ModelSession, open_session, run
 from workbench.ace.judges import VERDICTS, ChatJudge, PhraseJudge, RuleJudge, refusal_score
 from workbench.ace.result import AceResult
+from workbench.ace.summary import summarize
+from workbench.suite import Suite
 
 __all__ = [
+    "SUITE",
     "METHOD_SETTINGS",
     "VERDICTS",
     "AceConfig",
@@ -23,5 +26,8 @@ __all__ = [
     "open_session",
     "refusal_score",
     "run",
-    "run_cached",
 ]
+
+
+SUITE = Suite(name="ace", config=AceConfig, result=AceResult, run=run, summarize=summarize,
+              figures_module="workbench.plots.ace")

@@ -9,7 +9,6 @@ from workbench.lm.folders import DTYPES
 from workbench.lm.train import ARCHITECTURES, TinyLMSpec
 from workbench.tensor.validation import (
     check_choice,
-    check_device_name,
     check_int,
     check_number,
     check_optional_text,
@@ -42,7 +41,7 @@ class AceConfig:
     `llama_steps` / `rwkv_steps` steps of `train_batch` at `lr` on the synthetic instruction set
     (`held_out` share of (verb, object) combinations kept for evaluation).
 
-    Real path: `model` = a local HF causal-LM folder, booted on `device` in `dtype` (or spread
+    Real path: `model` = a local HF causal-LM folder, booted in `dtype` on `run`'s `device` (or spread
     over the visible GPUs with `device_map`, e.g. "auto", for a model too big for one); prompts from
     `harmful_file` / `harmless_file` (CSV or JSONL, column `column`), the first `n_direction`
     rows of each for the direction, the next `n_eval` for evaluation; `judge_model` = a local chat
@@ -74,7 +73,6 @@ class AceConfig:
     batch_size: int = 64
     seed: int = 0
     model: str | None = None
-    device: str = "cpu"
     dtype: str = "float32"
     device_map: str | None = None
     harmful_file: str | None = None
@@ -107,7 +105,6 @@ class AceConfig:
             if required not in alphas:
                 raise ValueError(f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {alphas}")
         check_choice("dtype", self.dtype, DTYPES)
-        check_device_name("device", self.device)
         # paths stay strings (the config is hashed as JSON); existence is checked where each is read
         for name in ("model", "harmful_file", "harmless_file", "judge_model"):
             check_optional_text(name, getattr(self, name))

@@ -13,7 +13,6 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-import workbench.ace as _package
 from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig
 from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, refusal_score, refusal_token_ids, verdict_codes
 from workbench.ace.models import embedded_model_folder, instruction_set
@@ -22,10 +21,11 @@ from workbench.ace.result import AceResult
 from workbench.lm.folders import boot, check_causal_lm_folder, folder_facts
 from workbench.lm.generate import check_prompts, generate, last_token_activations, last_token_logits
 from workbench.lm.train import torch_threads
-from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.hooks import steer
 from workbench.tensor.steering import make_edit
+from workbench.tensor.seeding import choose_device
 from workbench.tensor.validation import check_int
 
 
@@ -85,8 +85,9 @@ def hook_names(model: nn.Module, hook: str) -> list[str]:
     return [f"blocks.{i}.hook_{hook}" for i in range(n_layers)]
 
 
-def open_session(config: AceConfig, index: int, cache_root: Path | None = None, progress: bool = True) -> ModelSession:
-    """Boot model `index` of `config` (training the embedded one when it is not cached)."""
+def open_session(config: AceConfig, index: int, cache_root: Path | None = None, progress: bool = True,
+                 device: str | torch.device | None = "cpu") -> ModelSession:
+    """Boot model `index` of `config` on `device` (training the embedded one when it is not cached)."""
     label = config.labels()[index]
     if config.is_embedded:
         folder = embedded_model_folder(config, config.archs[index], cache_root, progress)
@@ -94,8 +95,8 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
         judge: Judge = RuleJudge(dataset.refusal_responses, dataset.helpful_responses)
     else:
         folder = Path(config.model)
-        judge = ChatJudge(config.judge_model, device=config.device) if config.judge_model else PhraseJudge()
-    model = boot(folder, device=config.device, dtype=config.dtype, device_map=config.device_map)
+        judge = ChatJudge(config.judge_model, device=device) if config.judge_model else PhraseJudge()
+    model = boot(folder, device=device, dtype=config.dtype, device_map=config.device_map)
     tokenizer = model.tokenizer
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -193,22 +194,26 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
             "layer_sweep": torch.stack(layer_rows), "projection": projection, "layer": layer, "examples": examples}
 
 
-def run(config: AceConfig, progress: bool = True, cache: ArtifactCache | None = None,
-        executor: str | Executor = "local") -> AceResult:
+def run(config: AceConfig, *, progress: bool = True, device: str | torch.device | None = "cpu",
+        executor: str | Executor = "local", cache: ArtifactCache | None = None) -> AceResult:
     """Train (or load) the models, then measure everything `AceResult` holds.
 
-    `executor="ray"` (or an `Executor`) measures each model in its own Ray task (each boots its
-    model from the folder cache); the result is the same."""
+    The suite contract's signature (`workbench.suite`): models boot on `device` (None: CUDA when
+    available; `config.device_map` overrides it for a model spread over GPUs); `executor="ray"`
+    (or an `Executor`) measures each model in its own Ray task (each boots its model from the
+    folder cache), with the same result; `cache` keeps the trained embedded models."""
     if not isinstance(config, AceConfig):
         raise ValueError(f"`config` must be an AceConfig; got {type(config).__name__}")
-    return _run(config, progress, cache, as_executor(executor))
+    if config.device_map is None:
+        device = choose_device(device)  # a bad device fails here, before any training
+    return _run(config, progress, cache, device, as_executor(executor))
 
 
 def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts: dict[str, list[str]],
-                progress: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+                device: str | None, progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """One model's measurements and facts (a cell of the per-model grid)."""
     with torch_threads(1 if config.is_embedded else None):  # tiny models: one thread (see torch_threads)
-        session = open_session(config, index, cache_root, progress)
+        session = open_session(config, index, cache_root, progress, device)
         measured = _run_model(config, session, prompts, progress)
     facts = folder_facts(session.folder)
     return measured, {"folder": str(session.folder), "hook_names": session.hook_names,
@@ -216,15 +221,15 @@ def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts:
                       "d_model": int(measured["direction"].shape[-1])}
 
 
-def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, executor: Executor) -> AceResult:
+def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device: str | torch.device | None,
+         executor: Executor) -> AceResult:
     start = time.perf_counter()
     cache_root = cache.root if cache is not None else None
     if not config.is_embedded:
         check_causal_lm_folder(config.model)  # before reading prompt files: the likelier mistake first
     prompts = prompt_sets(config)
-    in_process = executor.kind == "local"
-    cells = [(config, index, cache_root, prompts, progress and in_process) for index in range(len(config.labels()))]
-    out = map_cells(_model_cell, cells, executor, progress=progress and not in_process, description="ace models")
+    cells = [(config, index, cache_root, prompts, None if device is None else str(device)) for index in range(len(config.labels()))]
+    out = map_cells(_model_cell, cells, executor, progress=progress, description="ace models")
     per_model = [measured for measured, _ in out]
     models = {label: facts for label, (_, facts) in zip(config.labels(), out)}
     widths = {m["direction"].shape for m in per_model}
@@ -242,13 +247,3 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, executo
         examples={label: m["examples"] for label, m in zip(config.labels(), per_model)}, models=models,
         seconds=round(time.perf_counter() - start, 2),
     )
-
-
-def run_cached(config: AceConfig, cache: ArtifactCache | None = None, progress: bool = True,
-               executor: str | Executor = "local") -> AceResult:
-    """`run` through the artifact cache (keyed by config + this package's source + the LM layer's)."""
-    import workbench.lm as _lm
-
-    cache = cache if cache is not None else ArtifactCache()
-    version = code_fingerprint(_package) + code_fingerprint(_lm)
-    return cache.get_or_build(AceResult, config, version, lambda: run(config, progress=progress, cache=cache, executor=executor))

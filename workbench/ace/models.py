@@ -1,22 +1,19 @@
 """The two embedded chat models: trained on the synthetic instruction set, cached as HF folders
-(hash of training spec + data + code), booted through TransformerBridge."""
+(hash of training spec + data + the code that builds them), booted through TransformerBridge."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.ace import data as _data
-from workbench.lm import tokenizer as _tokenizer
-from workbench.lm import train as _train
 from workbench.ace.config import AceConfig
 from workbench.ace.data import ASSISTANT, EOS, PAD, SPECIAL_TOKENS, UNK, InstructionSet, build_instruction_set
 from workbench.lm.folders import cached_model_folder
 from workbench.lm.tokenizer import build_word_tokenizer
 from workbench.lm.train import TinyLMSpec, train_causal_lm
+from workbench.tensor.fingerprint import code_fingerprint
 
 # The embedded tokenizer's chat template: what `format_chat` applies to a request.
 CHAT_TEMPLATE = "{{ '<user> ' + messages[0]['content'] + ' " + ASSISTANT + "' }}"
@@ -34,15 +31,6 @@ class EmbeddedModelKey:
 
 def instruction_set(config: AceConfig) -> InstructionSet:
     return build_instruction_set(config.n_eval, config.n_direction, config.held_out, config.seed)
-
-
-def code_version() -> str:
-    """Fingerprint of the code that builds a model: tokenizer, trainer and instruction set (not
-    generation or the experiment, which do not change the weights)."""
-    digest = hashlib.sha256()
-    for module in (_tokenizer, _train, _data):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def build_tokenizer(dataset: InstructionSet):
@@ -68,4 +56,6 @@ def embedded_model_folder(
         return {"train_seconds": model.config.workbench_train_seconds, "final_loss": losses[-1],
                 "losses_every_10_steps": [round(x, 4) for x in losses]}
 
-    return cached_model_folder(f"ace-{arch}-lm", key, code_version(), build, cache_root)
+    # the weights depend on this module and what it imports (instruction set, tokenizer, trainer), not on
+    # generation or the experiment: parent packages' re-exports are left out of the key
+    return cached_model_folder(f"ace-{arch}-lm", key, code_fingerprint([__name__], parents=False), build, cache_root)

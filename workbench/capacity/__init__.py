@@ -8,13 +8,16 @@
 from workbench.capacity.analysis import Blocks, derivation_check, gram_blocks, polysemantic_share
 from workbench.capacity.capacity import capacity, regimes
 from workbench.capacity.config import CapacityConfig
-from workbench.capacity.experiment import run, run_cached
+from workbench.capacity.experiment import run
 from workbench.capacity.features import monte_carlo_loss, sample_features, sparsity_to_kurtosis
 from workbench.capacity.loss import closed_form_loss, gram, marginal_loss, optimal_feature_loss, per_feature_loss
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.train import importances, train_quadratic, train_relu_output
+from workbench.capacity.summary import summarize
+from workbench.suite import Suite
 
 __all__ = [
+    "SUITE",
     "Blocks",
     "CapacityConfig",
     "CapacityResult",
@@ -31,9 +34,12 @@ __all__ = [
     "polysemantic_share",
     "regimes",
     "run",
-    "run_cached",
     "sample_features",
     "sparsity_to_kurtosis",
     "train_quadratic",
     "train_relu_output",
 ]
+
+
+SUITE = Suite(name="capacity", config=CapacityConfig, result=CapacityResult, run=run, summarize=summarize,
+              figures_module="workbench.plots.capacity")

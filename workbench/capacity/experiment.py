@@ -12,22 +12,21 @@ import time
 
 import torch
 
-import workbench.capacity as _package
 from workbench.capacity.config import CapacityConfig
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.train import StepCallback, importances, quadratic_init, train_quadratic, train_relu_output
-from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.ensemble import EnsembleGrid
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device
 
 
 def _quadratic_cell(kurtosis: torch.Tensor, decay: torch.Tensor, init: torch.Tensor, config: CapacityConfig,
-                    device: str) -> tuple[torch.Tensor, torch.Tensor]:
+                    device: str, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """One Ray cell of the main grid: members with these kurtosis/decay values from this init (CPU out)."""
     dev = torch.device(device)
     W, loss = train_quadratic(kurtosis.to(dev), importances(config.n, decay.to(dev)), config.d, steps=config.steps,
-                              lr=config.lr, seed=config.seed, init=init, progress=False)
+                              lr=config.lr, seed=config.seed, init=init, progress=progress)
     return W.cpu(), loss.cpu()
 
 
@@ -97,16 +96,19 @@ def _architectures(config: CapacityConfig, device: torch.device, progress: bool)
 
 def run(
     config: CapacityConfig,
+    *,
     progress: bool = True,
     device: str | torch.device | None = "cpu",
-    on_step: StepCallback | None = None,
     executor: str | Executor = "local",
+    cache: ArtifactCache | None = None,
+    on_step: StepCallback | None = None,
 ) -> CapacityResult:
     """Train every model `config` asks for and return them (on the CPU).
 
-    `device=None` picks CUDA when available. `on_step(step, steps)` reports the main grid's
-    progress (the widget's status line uses it; in-process only). `executor="ray"` (or an
-    `Executor`) runs the main grid's kurtosis rows as Ray tasks.
+    The suite contract's signature (`workbench.suite`): `device=None` picks CUDA when available;
+    `executor="ray"` (or an `Executor`) runs the main grid's kurtosis rows as Ray tasks; `cache` is
+    unused (nothing inside is cached apart from the whole result). `on_step(step, steps)` reports
+    the main grid's progress (the widget's status line uses it; in-process only).
     """
     if not isinstance(config, CapacityConfig):
         raise ValueError(f"`config` must be a CapacityConfig; got {type(config).__name__}")
@@ -126,21 +128,4 @@ def run(
         relu_W=cpu(relu_W), relu_b=cpu(relu_b), relu_loss=cpu(relu_loss),
         paired_W=cpu(paired_W), paired_loss=cpu(paired_loss),
         train_seconds=round(time.perf_counter() - start, 3),
-    )
-
-
-def run_cached(
-    config: CapacityConfig,
-    cache: ArtifactCache | None = None,
-    progress: bool = True,
-    device: str | torch.device | None = "cpu",
-    on_step: StepCallback | None = None,
-    executor: str | Executor = "local",
-) -> CapacityResult:
-    """`run`, through the artifact cache (keyed by config + this package's source; the executor
-    does not change the result, so it is not part of the key)."""
-    cache = cache if cache is not None else ArtifactCache()
-    return cache.get_or_build(
-        CapacityResult, config, code_fingerprint(_package),
-        lambda: run(config, progress=progress, device=device, on_step=on_step, executor=executor),
     )

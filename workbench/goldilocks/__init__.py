@@ -7,7 +7,7 @@
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig, log_radii
 from workbench.goldilocks.data import DATASETS, Dataset, load_cifar10, load_dataset, load_digits, load_mnist
-from workbench.goldilocks.experiment import directions, hessian_bases, run, run_cached, selection_measures
+from workbench.goldilocks.experiment import directions, hessian_bases, run, selection_measures
 from workbench.goldilocks.hyperplane import train_on_hyperplanes
 from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
@@ -20,11 +20,18 @@ from workbench.goldilocks.sweep import (
     spectra,
     trace_ratio_from_eigs,
 )
+from workbench.goldilocks.summary import summarize
+from workbench.suite import Suite
 
 __all__ = [
+    "SUITE",
     "ACTIVATIONS", "DATASETS", "INIT_SCHEMES", "RANK_BY", "Dataset", "GoldilocksConfig", "GoldilocksResult",
     "MLPSpec", "SelectionTest", "Sweep", "directions", "hessian_bases", "load_cifar10", "load_dataset",
     "load_digits", "load_mnist", "log_radii", "positive_fraction_from_eigs", "radius_sweep", "random_bases",
-    "run", "run_cached", "selection_measures", "selection_test", "spectra", "steps_to_target",
+    "run", "selection_measures", "selection_test", "spectra", "steps_to_target",
     "train_full_space", "train_on_hyperplanes", "trace_ratio_from_eigs",
 ]
+
+
+SUITE = Suite(name="goldilocks", config=GoldilocksConfig, result=GoldilocksResult, run=run, summarize=summarize,
+              figures_module="workbench.plots.goldilocks")

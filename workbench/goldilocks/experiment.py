@@ -7,7 +7,6 @@ import time
 import torch
 from torch import Tensor
 
-import workbench.goldilocks as _package
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
 from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss, train_on_hyperplanes
@@ -15,7 +14,7 @@ from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import train_full_space
 from workbench.goldilocks.sweep import positive_fraction_from_eigs, radius_sweep, random_bases, spectra, trace_ratio_from_eigs
-from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.curvature import resolve_dtype
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
@@ -43,10 +42,9 @@ def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.d
     x, y = x.to(dev), y.to(dev)
     U, bases = directions(config, dev), hessian_bases(config, device=dev)
     radii = torch.tensor(config.radii, dtype=torch.float64) * r_init
-    in_process = executor.kind == "local"
-    cells = [(config.spec(act), x, y, U[s], radii, bases[s], config.sphere, config.dtype, progress and in_process)
+    cells = [(config.spec(act), x, y, U[s], radii, bases[s], config.sphere, config.dtype)
              for act in config.activations for s in range(config.seeds)]
-    sweeps = map_cells(radius_sweep, cells, executor, progress=progress and not in_process, description="radius sweeps")
+    sweeps = map_cells(radius_sweep, cells, executor, progress=progress, description="radius sweeps")
     S = config.seeds
     per_act = [sweeps[a * S:(a + 1) * S] for a in range(len(config.activations))]
 
@@ -78,16 +76,13 @@ def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: to
     ratios = torch.tensor(config.train_radii, device=dev)
     points = (U / U.norm(dim=-1, keepdim=True))[:, None, :] * (ratios * r_init)[None, :, None]   # [S, Q, D]
     points = points.reshape(S * Q, -1)
-    in_process = executor.kind == "local"
     cells = []
     for ti, d in enumerate(config.train_dims):
         gen = torch.Generator().manual_seed(config.seed + 100 + d)
         bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)                    # one plane per seed
         bases = bases.repeat_interleave(Q, dim=0)                                     # shared across radii
-        cells += [(config.spec(act), points, bases, data, config, config.seed + ti, progress and in_process)
-                  for act in config.activations]
-    out = map_cells(_hyperplane_cell, cells, executor, progress=progress and not in_process,
-                    description="hyperplane training")
+        cells += [(config.spec(act), points, bases, data, config, config.seed + ti) for act in config.activations]
+    out = map_cells(_hyperplane_cell, cells, executor, progress=progress, description="hyperplane training")
     acc = torch.stack([a for a, _ in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
     loss = torch.stack([lo for _, lo in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
     return acc, loss
@@ -122,13 +117,14 @@ def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torc
     return measures, curves.cpu()
 
 
-def run(config: GoldilocksConfig, progress: bool = True, device: str | torch.device | None = "cpu",
-        executor: str | Executor = "local") -> GoldilocksResult:
+def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.device | None = "cpu",
+        executor: str | Executor = "local", cache: ArtifactCache | None = None) -> GoldilocksResult:
     """Run every study `config` asks for and return the result (tensors on the CPU).
 
-    `device=None` picks CUDA when available. `executor="ray"` (or an `Executor`) runs the radius
-    sweep's (activation, seed) cells and hyperplane training's (d, activation) cells as Ray tasks;
-    the result is the same."""
+    The suite contract's signature (`workbench.suite`): `device=None` picks CUDA when available;
+    `executor="ray"` (or an `Executor`) runs the radius sweep's (activation, seed) cells and
+    hyperplane training's (d, activation) cells as Ray tasks, with the same result; `cache` is
+    unused (nothing inside is cached apart from the whole result)."""
     if not isinstance(config, GoldilocksConfig):
         raise ValueError(f"`config` must be a GoldilocksConfig; got {type(config).__name__}")
     dev = choose_device(device)
@@ -151,11 +147,3 @@ def run(config: GoldilocksConfig, progress: bool = True, device: str | torch.dev
         config=config, r_init=r_init, plane_eigs=plane, sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
         plane_acc=acc, plane_loss=plane_loss, sel_measures=measures, sel_curves=curves, stage_seconds=seconds,
     )
-
-
-def run_cached(config: GoldilocksConfig, cache: ArtifactCache | None = None, progress: bool = True,
-               device: str | torch.device | None = "cpu", executor: str | Executor = "local") -> GoldilocksResult:
-    """`run`, through the artifact cache (keyed by config + this package's source)."""
-    cache = cache if cache is not None else ArtifactCache()
-    return cache.get_or_build(GoldilocksResult, config, code_fingerprint(_package),
-                              lambda: run(config, progress=progress, device=device, executor=executor))

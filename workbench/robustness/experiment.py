@@ -12,7 +12,6 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 from tqdm.auto import tqdm
 
-import workbench.robustness as _package
 from workbench.robustness.attacks import ATTACKS, run_attack, whole_word_mask
 from workbench.robustness.classifier import Classifier
 from workbench.robustness.config import RobustnessConfig
@@ -21,7 +20,8 @@ from workbench.robustness.filtering import choose_threshold, confusion, filter_s
 from workbench.robustness.oracle import oracle_label
 from workbench.robustness.result import EmbeddingKey, Embeddings, RobustnessResult
 from workbench.robustness.train import finetune, train_head
-from workbench.tensor.cache import ArtifactCache, code_fingerprint
+from workbench.tensor.cache import ArtifactCache
+from workbench.tensor.fingerprint import code_fingerprint
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
 
@@ -40,8 +40,8 @@ def cached_embeddings(clf: Classifier, texts: list[str], cache: ArtifactCache | 
     build = lambda: Embeddings(key, clf.embed(texts, progress=progress).cpu())  # noqa: E731
     if cache is None:
         return build().embeddings
-    # the encoder's own code is transformers': key on the backbone and texts, not on our source
-    return cache.get_or_build(Embeddings, key, "embeddings-v1", build).embeddings
+    # keyed on the backbone and the texts, and on the code that embeds them (pooling is ours)
+    return cache.get_or_build(Embeddings, key, code_fingerprint([Classifier.__module__]), build).embeddings
 
 
 def _train(clf: Classifier, config: RobustnessConfig, base: torch.Tensor, train_texts: list[str],
@@ -62,7 +62,7 @@ def _metrics(scores: torch.Tensor, labels: torch.Tensor, threshold: float) -> di
 
 
 def _attack_set(clf: Classifier, name: str, texts: list[str], threshold: float, config: RobustnessConfig,
-                has_oracle: bool, vocab_ok: torch.Tensor, progress: bool, desc: str) -> list[dict[str, Any]]:
+                has_oracle: bool, vocab_ok: torch.Tensor, desc: str, progress: bool = False) -> list[dict[str, Any]]:
     out = []
     for j, text in enumerate(tqdm(texts, desc=desc, disable=not progress, leave=False)):
         trace = run_attack(name, clf, text, threshold, config.max_budget, config.candidates, config.seed + j, vocab_ok)
@@ -76,14 +76,12 @@ def _attack_sets(clf: Classifier, texts: list[str], threshold: float, config: Ro
                  vocab_ok: torch.Tensor, progress: bool, stage: str, where: str,
                  executor: Executor) -> list[list[dict[str, Any]]]:
     """Every attack of `ATTACKS` on `texts`, one cell per attack (bars read "<stage>: <attack> on <where>")."""
-    in_process = executor.kind == "local"
-    cells = [(clf, a, texts, threshold, config, has_oracle, vocab_ok, progress and in_process, f"{stage}: {a} on {where}")
-             for a in ATTACKS]
-    return map_cells(_attack_set, cells, executor, progress=progress and not in_process, description="attacks")
+    cells = [(clf, a, texts, threshold, config, has_oracle, vocab_ok, f"{stage}: {a} on {where}") for a in ATTACKS]
+    return map_cells(_attack_set, cells, executor, progress=progress, description="attacks")
 
 
-def run(config: RobustnessConfig, progress: bool = True, device: str | torch.device | None = "cpu",
-        cache: ArtifactCache | None = None, executor: str | Executor = "local") -> RobustnessResult:
+def run(config: RobustnessConfig, *, progress: bool = True, device: str | torch.device | None = "cpu",
+        executor: str | Executor = "local", cache: ArtifactCache | None = None) -> RobustnessResult:
     """Every round: train (round 0 from `config.head` if given), score, threshold, filter sample,
     sweep, attack the fixed held-out set with both attacks; between rounds attack training texts
     and add the oracle-labelled finds.
@@ -198,11 +196,3 @@ def clf_embed_base(clf: Classifier, base: torch.Tensor, config: RobustnessConfig
         return clf.embed(texts).cpu()
     finally:
         clf.set_flat(current, config.top_layers)
-
-
-def run_cached(config: RobustnessConfig, cache: ArtifactCache | None = None, progress: bool = True,
-               device: str | torch.device | None = "cpu", executor: str | Executor = "local") -> RobustnessResult:
-    """`run`, through the artifact cache (keyed by config + this package's source)."""
-    cache = cache if cache is not None else ArtifactCache()
-    return cache.get_or_build(RobustnessResult, config, code_fingerprint(_package),
-                              lambda: run(config, progress=progress, device=device, cache=cache, executor=executor))

@@ -2,7 +2,7 @@
 the artifact cache, ensembles). Knows nothing of features, refusal, radii or stories."""
 
 from workbench.tensor.atomic import atomic_dir, atomic_file
-from workbench.tensor.cache import ArtifactCache, cache_key, code_fingerprint, default_cache_dir
+from workbench.tensor.cache import ArtifactCache, cache_key, default_cache_dir
 from workbench.tensor.ensemble import EnsembleGrid, train_ensemble
 from workbench.tensor.result import ArtifactError, Result, expect_shape
 from workbench.tensor.seeding import choose_device, seed_everything
@@ -16,7 +16,6 @@ __all__ = [
     "atomic_file",
     "cache_key",
     "choose_device",
-    "code_fingerprint",
     "default_cache_dir",
     "expect_shape",
     "seed_everything",

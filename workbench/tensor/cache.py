@@ -1,7 +1,8 @@
 """An artifact cache: results keyed by a hash of (kind, config, code fingerprint).
 
-The code fingerprint hashes the source of the package that computes the artifact, so editing the
-algorithm invalidates old entries without anyone bumping a version by hand. A corrupt or
+The code version is a fingerprint of the source the computation imports (see
+`workbench.tensor.fingerprint`), so editing the algorithm — or the shared core under it —
+invalidates old entries without anyone bumping a version by hand. A corrupt or
 foreign-shaped entry is reported (a warning naming the file and the reason) and rebuilt, never
 silently used.
 """
@@ -15,7 +16,6 @@ import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 from workbench.tensor.result import ArtifactError, Result, config_to_dict
@@ -30,15 +30,6 @@ def default_cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else Path.home() / ".cache" / "interp-workbench"
 
-
-def code_fingerprint(package: ModuleType) -> str:
-    """sha256 (16 hex chars) of every .py file under `package`'s folder, in sorted path order."""
-    root = Path(package.__file__).parent
-    digest = hashlib.sha256()
-    for file in sorted(root.rglob("*.py")):
-        digest.update(file.relative_to(root).as_posix().encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def cache_key(kind: str, config: Any, code_version: str) -> str:

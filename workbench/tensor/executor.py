@@ -18,6 +18,8 @@ runtime is started (or the one already running in this process is reused); `addr
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -76,14 +78,29 @@ def map_cells(
 ) -> list[T]:
     """`[fn(*cell) for cell in cells]`, run by `executor`; results in the order of `cells`.
 
+    The executor owns where progress shows: in-process, a cell's own bars are the ones to watch,
+    so a `fn` with a `progress` parameter gets `progress=progress`; as Ray tasks the cells run
+    silent (`progress=False`, their bars would interleave across workers) and one bar here counts
+    finished cells.
+
     With Ray, `fn` and its arguments are shipped to worker processes (cloudpickle), so both must
     be picklable: module-level functions and tensors are. Tensors come back on the device the
     worker put them on; keep cells' results on the CPU when mixing machines.
     """
     ex = as_executor(executor)
-    if ex.kind == "local":
-        return [fn(*cell) for cell in tqdm(cells, desc=description, disable=not progress or len(cells) < 2, leave=False)]
+    local = ex.kind == "local"
+    if _takes_progress(fn):
+        fn = functools.partial(fn, progress=progress and local)
+    if local:
+        return [fn(*cell) for cell in cells]
     return _map_ray(fn, list(cells), ex, progress, description)
+
+
+def _takes_progress(fn: Callable[..., object]) -> bool:
+    try:
+        return "progress" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
 
 
 def _ray_module() -> Any:
