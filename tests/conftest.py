@@ -29,31 +29,31 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> ArtifactCache:
 
 
 @pytest.fixture(scope="session")
-def quick(session_cache: ArtifactCache) -> Callable[[str], Result]:
-    """`quick("capacity")`: that suite's QUICK result, from the session cache."""
+def quick_of(session_cache: ArtifactCache) -> Callable[[str], Result]:
+    """`quick_of("capacity")`: that suite's QUICK result, from the session cache."""
     def get(name: str) -> Result:
         return run_cached(name, get_suite(name).quick(), cache=session_cache, progress=False)
     return get
 
 
 @pytest.fixture(scope="session")
-def quick_result(quick) -> CapacityResult:
-    return quick("capacity")
+def quick_result(quick_of) -> CapacityResult:
+    return quick_of("capacity")
 
 
 @pytest.fixture(scope="session")
-def gl_quick(quick) -> GoldilocksResult:
-    return quick("goldilocks")
+def gl_quick(quick_of) -> GoldilocksResult:
+    return quick_of("goldilocks")
 
 
 @pytest.fixture(scope="session")
-def ace_quick(quick) -> AceResult:
-    return quick("ace")
+def ace_quick(quick_of) -> AceResult:
+    return quick_of("ace")
 
 
 @pytest.fixture(scope="session")
-def robustness_quick(quick) -> RobustnessResult:
-    return quick("robustness")
+def robustness_quick(quick_of) -> RobustnessResult:
+    return quick_of("robustness")
 
 
 @pytest.fixture

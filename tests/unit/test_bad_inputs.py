@@ -293,7 +293,7 @@ def ace_specs(c: AceConfig) -> dict[str, Spec]:
         "n_eval": Int(1), "n_direction": Int(1), "hook": Choice(HOOKS),
         "layer": Int(0, c.n_layers - 1, optional=True), "positions": Choice(POSITIONS),
         "alphas": Many(Real(), 0.0, also=no_anchor), "max_new_tokens": Int(1), "batch_size": Int(1),
-        "seed": Int(0), "model": Text(optional=True), "device": Device(), "dtype": Choice(tuple(LM_DTYPES)),
+        "seed": Int(0), "model": Text(optional=True), "dtype": Choice(tuple(LM_DTYPES)),
         "device_map": Text(optional=True), "harmful_file": Text(optional=True),
         "harmless_file": Text(optional=True), "column": Text(), "judge_model": Text(optional=True),
         "refusal_openers": Many(Text(), "i"),
