@@ -58,6 +58,13 @@ def _absolute(node: ast.ImportFrom, current: str, is_package: bool) -> str:
 
 def _imports(path: Path, name: str, package: str, root: Path, parents: bool) -> set[str]:
     """The `package` modules file `path` (module `name`) imports (with their parent packages)."""
+    stat = path.stat()  # parsing is the slow part: reuse it while the file is unchanged
+    return set(_parsed_imports(path, stat.st_mtime_ns, stat.st_size, name, package, root, parents))
+
+
+@lru_cache(maxsize=1024)
+def _parsed_imports(path: Path, _mtime_ns: int, _size: int, name: str, package: str, root: Path,
+                    parents: bool) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     is_package = path.name == "__init__.py"
     found: set[str] = set()
@@ -71,7 +78,7 @@ def _imports(path: Path, name: str, package: str, root: Path, parents: bool) -> 
             found.update(f"{target}.{alias.name}" for alias in node.names
                          if module_file(f"{target}.{alias.name}", root) is not None)
     inside = {m for m in found if m == package or m.startswith(package + ".")}
-    return inside | {p for m in inside for p in _parents(m)} if parents else inside
+    return frozenset(inside | {p for m in inside for p in _parents(m)} if parents else inside)
 
 
 def imported_modules(roots: Iterable[str], package: str = "workbench", root: Path | None = None,
