@@ -11,12 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import html
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
 STATUS_COLORS = {"info": "#555", "busy": "#8a6d00", "error": "#b00020"}
+LOG_STEP = 0.01  # of a log slider, in decades
+
+
+def log_slider(value: float, low: float, high: float, description: str, step: float = LOG_STEP,
+               **kwargs: Any) -> widgets.FloatLogSlider:
+    """A base-10 log slider over [10**low, 10**high] starting at the point of its step grid
+    (10**(low + k·step)) nearest `value`, clamped to the range.
+
+    Start ON the grid: otherwise the browser snaps the value when the slider first renders and
+    sends it back, overwriting any value a later cell has set meanwhile."""
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high and step > 0):
+        raise ValueError(f"a log slider needs finite low <= high and step > 0; got {low}, {high}, {step}")
+    exponent = math.log10(value) if value > 0 else low
+    top = math.floor((high - low) / step + 1e-9)  # the last grid point at or below `high`
+    k = min(max(round((exponent - low) / step), 0), top)
+    options = dict(base=10, min=low, max=high, step=step, description=description, readout_format=".3g",
+                   continuous_update=True) | kwargs
+    return widgets.FloatLogSlider(value=10 ** (low + k * step), **options)
 
 
 class Panel(widgets.VBox):

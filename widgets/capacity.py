@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.plots.capacity import panel_figure, panel_updates
 from workbench.suite import CacheLike, run_cached
-from widgets.base import Panel
+from widgets.base import Panel, log_slider
 
 
 class CapacityPanel(Panel):
@@ -31,14 +31,8 @@ class CapacityPanel(Panel):
         self.result = result if result is not None else run_cached("capacity", config or CapacityConfig.quick(), cache=cache, progress=False)
         c = self.result.config
         ki, li = len(c.kurtosis) // 2, len(c.decay) // 2
-        log_min, log_step = math.log10(min(c.kurtosis)), 0.01
-        # Start ON the slider's step grid: otherwise the browser snaps the value when the slider
-        # first renders and sends it back, overwriting any value a later cell has set meanwhile.
-        start = 10 ** (log_min + round((math.log10(c.kurtosis[ki]) - log_min) / log_step) * log_step)
-        self.kurtosis = widgets.FloatLogSlider(
-            value=start, base=10, min=log_min, max=math.log10(max(c.kurtosis)),
-            step=log_step, description="kurtosis k", readout_format=".3g", continuous_update=True,
-        )
+        self.kurtosis = log_slider(c.kurtosis[ki], math.log10(min(c.kurtosis)), math.log10(max(c.kurtosis)),
+                                   "kurtosis k")
         self.decay = widgets.FloatSlider(
             value=c.decay[li], min=min(c.decay), max=max(c.decay), step=0.01,
             description="decay λ", readout_format=".2f", continuous_update=True,

@@ -18,9 +18,7 @@ from workbench.goldilocks import GoldilocksConfig, GoldilocksResult
 from workbench.goldilocks.probe import Probe
 from workbench.plots.goldilocks import panel_figure, panel_title, panel_traces
 from workbench.suite import CacheLike, run_cached
-from widgets.base import Panel
-
-LOG_STEP = 0.01
+from widgets.base import Panel, log_slider
 
 
 class GoldilocksPanel(Panel):
@@ -43,10 +41,7 @@ class GoldilocksPanel(Panel):
             eigs = self.result.plane_eigs[a].reshape(-1, len(c.radii), c.hessian_dim)
             self._curves[(act, c.hessian_dim)] = (eigs, f"mean of {eigs.shape[0]} planes ({c.seeds} seeds)")
         lo, hi = math.log10(min(c.radii)), math.log10(max(c.radii))
-        # Start ON the slider's step grid (the browser would snap it and send it back otherwise).
-        start = 10 ** (lo + round((0.0 - lo) / LOG_STEP) * LOG_STEP) if lo <= 0 <= hi else 10 ** lo
-        self.radius = widgets.FloatLogSlider(value=start, base=10, min=lo, max=hi, step=LOG_STEP,
-                                             description="r / r_init", readout_format=".3g", continuous_update=True)
+        self.radius = log_slider(1.0, lo, hi, "r / r_init")  # start at the initialisation's radius
         self.activation = widgets.ToggleButtons(options=list(c.activations), value=c.activations[0],
                                                 description="activation")
         self.d = widgets.IntSlider(value=c.hessian_dim, min=1, max=min(max_d, c.n_params - 1), step=1,

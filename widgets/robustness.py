@@ -10,17 +10,16 @@ else is read from the cached result, so dragging is instant. The tool runs the r
 from __future__ import annotations
 
 import html
-import math
 
 import ipywidgets as widgets
 import torch
 
-from workbench.plots.robustness import panel_figure, saliency_traces, sweep_traces
+from workbench.plots.robustness import example_text, panel_figure, panel_updates, tool_background
 from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult
 from workbench.robustness.attacks import Saliency, saliency_tool, whole_word_mask
-from workbench.robustness.filtering import confusion, filter_sample, group_weights, safe_lost
+from workbench.robustness.filtering import confusion, group_weights, sweep_point
 from workbench.suite import CacheLike, run_cached
-from widgets.base import Panel
+from widgets.base import Panel, log_slider
 
 POINT_SAMPLES = 100_000
 
@@ -37,14 +36,10 @@ class RobustnessPanel(Panel):
         self._clfs: dict[int, object] = {}
         self._vocab_ok: torch.Tensor | None = None
         self._saliency: dict[tuple[int, str], Saliency] = {}
-        t0 = float(self.result.thresholds[0])
-        log_step = 0.01
-        start = 10 ** (round(math.log10(t0) / log_step) * log_step)  # on the slider's grid (see capacity)
-        self.threshold = widgets.FloatLogSlider(value=start, base=10, min=-4, max=0, step=log_step,
-                                                description="threshold", readout_format=".3g", continuous_update=True)
+        self.threshold = log_slider(float(self.result.thresholds[0]), -4, 0, "threshold")
         self.budget = widgets.IntSlider(value=min(1, c.max_budget), min=0, max=c.max_budget, description="budget")
         self.round = widgets.IntSlider(value=0, min=0, max=c.rounds, description="round")
-        self.text = widgets.Text(value=self.result.texts[int(self.result.attack_index[0])], description="tool text",
+        self.text = widgets.Text(value=example_text(self.result), description="tool text",
                                  continuous_update=True, layout=widgets.Layout(width="640px"))
         self.tool = widgets.HTML()
         self.point: dict[str, float] = {}
@@ -72,11 +67,9 @@ class RobustnessPanel(Panel):
         return self._saliency[key]
 
     def _compute_point(self) -> None:
-        r, t = self.round.value, float(self.threshold.value)
+        r, t, c = self.round.value, float(self.threshold.value), self.result.config
         s = self.result.scores[r]
-        outcome, _ = filter_sample(self._W, s, self.result.labels, t, POINT_SAMPLES, self.result.config.max_resamples,
-                                   torch.Generator().manual_seed(self.result.config.seed))
-        self.point = {**outcome.as_dict(), "safe_lost": safe_lost(self._W, s.double(), self.result.labels, t)}
+        self.point = sweep_point(self._W, s, self.result.labels, t, POINT_SAMPLES, c.max_resamples, c.seed)
         test = self.result.mask("test")
         self.counts = confusion(s[test], self.result.labels[test], t)
 
@@ -84,7 +77,7 @@ class RobustnessPanel(Panel):
         sal = self._sal()
         spans = "".join(
             f'<span title="{html.escape(" | ".join(f"{s.replacement} −{s.drop:.3f}" for s in sug))}" '
-            f'style="background: rgba(209,96,61,{v:.2f}); padding: 1px 2px; margin: 1px">{html.escape(tok)}</span>'
+            f'style="background: {tool_background(v)}; padding: 1px 2px; margin: 1px">{html.escape(tok)}</span>'
             for tok, v, sug in zip(sal.tokens, sal.saliency, sal.suggestions))
         best = sorted(((s.drop, s.position, s.replacement) for sug in sal.suggestions for s in sug), reverse=True)[:5]
         rows = "".join(f"<li>{html.escape(sal.tokens[p])} → <b>{html.escape(w)}</b>: score −{d:.3f}</li>" for d, p, w in best)
@@ -95,20 +88,12 @@ class RobustnessPanel(Panel):
 
     # --- Panel ------------------------------------------------------------------------------------
     def recompute(self) -> None:
-        r = self.round.value
         self._compute_point()
-        sal = self._sal()
-        new = [*sweep_traces(self.result, r), None, None, None, None, saliency_traces(sal)]
+        updates = panel_updates(self.result, self.round.value, self.threshold.value, self.budget.value, self._sal(),
+                                self.point)
         with self.figure.batch_update():
-            for i in (0, 1, 2):
-                self.figure.data[i].update(x=new[i].x, y=new[i].y, name=new[i].name)
-            self.figure.data[3].update(x=[self.threshold.value] * 2,
-                                       y=[max(self.point["rate"], 1e-7), max(self.point["safe_lost"], 1e-7)])
-            for a, attack in enumerate(ATTACKS):
-                self.figure.data[4 + a].y = self.result.success_curve(r, attack).tolist()
-            self.figure.data[6].update(x=[self.budget.value] * len(ATTACKS),
-                                       y=[float(self.result.success_curve(r, a)[self.budget.value]) for a in ATTACKS])
-            self.figure.data[7].update(x=new[7].x, y=new[7].y, hovertext=new[7].hovertext, marker=new[7].marker)
+            for trace, update in zip(self.figure.data, updates, strict=True):
+                trace.update(update)
         self._render_tool()
 
     def describe(self) -> str:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
+import plotly.graph_objects as go
 import pytest
 
 from widgets import RobustnessPanel
+from widgets.robustness import POINT_SAMPLES
+from workbench.plots.robustness import panel_figure
 from workbench.robustness import RobustnessResult
+from workbench.robustness.attacks import saliency_tool, whole_word_mask
+from workbench.robustness.filtering import group_weights, sweep_point
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +73,23 @@ def test_an_empty_text_shows_an_error_and_keeps_the_figure(panel):
     assert list(panel.figure.data[7].x) == before
     panel.text.value = "Leo broke his arm."
     assert "wb-error" not in panel.status.value
+
+
+def test_after_moving_the_controls_the_figure_is_a_fresh_panel_figure(panel, result):
+    c = result.config
+    panel.threshold.value, panel.round.value, panel.budget.value = 0.003, 1, c.max_budget
+    t = panel.threshold.value
+    point = sweep_point(group_weights(result.gen_weight, result.group), result.scores[1], result.labels, t,
+                        POINT_SAMPLES, c.max_resamples, c.seed)
+    clf = result.classifier(1)
+    sal = saliency_tool(clf, panel.text.value, per_token=3, vocab_ok=whole_word_mask(clf))
+    fresh = panel_figure(result, 1, t, c.max_budget, sal, point)
+    assert len(panel.figure.data) == len(fresh.data)
+    for shown, built in zip(panel.figure.data, fresh.data):
+        assert (shown.type, shown.name) == (built.type, built.name)
+        assert list(shown.x) == list(built.x)
+        assert list(shown.y) == pytest.approx(list(built.y))
+    # the hover, too, is this round's (json: plotly stores these arrays in several forms)
+    shown, built = (json.loads(go.Figure(f).to_json())["data"] for f in (panel.figure, fresh))
+    assert [(t.get("customdata"), t.get("hovertext")) for t in shown] == [(t.get("customdata"), t.get("hovertext")) for t in built]
+    panel.round.value = 0

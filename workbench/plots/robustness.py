@@ -4,6 +4,7 @@ picture, of a `Saliency`). The same functions make the notebook's figures, the p
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -136,24 +137,49 @@ def all_figures(result: RobustnessResult, saliency: Saliency | None = None) -> d
 
 
 # --- the panel's figure ---------------------------------------------------------------------------
+CURRENT = dict(size=12, color="#222", symbol="x")  # the marker of the sliders' current values
+PANEL_CELLS = ((1, 1),) * 4 + ((1, 2),) * (len(ATTACKS) + 1) + ((2, 1),)  # (row, col) of each trace
+
+
+def tool_background(saliency: float) -> str:
+    """The tool's token background: the threshold sweep's "unsafe" colour at opacity `saliency`."""
+    red, green, blue = hex_to_rgb(COLORWAY[1])
+    return f"rgba({red},{green},{blue},{saliency:.2f})"
+
+
+def panel_traces(result: RobustnessResult, r: int, threshold: float, budget: int, sal: Saliency,
+                 point: dict[str, float]) -> list[go.Scatter | go.Bar]:
+    """The panel's traces, in `PANEL_CELLS` order: the sweep (3), the current threshold's point
+    (`point` is `filtering.sweep_point` at `threshold`), the attack curves, the current budget's
+    markers, the tool's saliency bars."""
+    budgets = list(range(result.config.max_budget + 1))
+    return [
+        *sweep_traces(result, r),
+        go.Scatter(x=[threshold, threshold], y=[max(point["rate"], FLOOR), max(point["safe_lost"], FLOOR)],
+                   mode="markers", marker=CURRENT, name="current t"),
+        *(go.Scatter(x=budgets, y=result.success_curve(r, attack).tolist(), mode="lines+markers",
+                     line=dict(color=COLORWAY[a]), name=ATTACK_NAMES[attack]) for a, attack in enumerate(ATTACKS)),
+        go.Scatter(x=[budget] * len(ATTACKS), y=[float(result.success_curve(r, a)[budget]) for a in ATTACKS],
+                   mode="markers", marker=CURRENT, name="current budget"),
+        saliency_traces(sal),
+    ]
+
+
+def panel_updates(result: RobustnessResult, r: int, threshold: float, budget: int, sal: Saliency,
+                  point: dict[str, float]) -> list[dict]:
+    """Every trace's properties at these settings, for `trace.update` on `panel_figure`'s traces
+    (the same traces `panel_figure` draws, so the two cannot drift apart)."""
+    return [{k: v for k, v in trace.to_plotly_json().items() if k != "type"}
+            for trace in panel_traces(result, r, threshold, budget, sal, point)]
+
+
 def panel_figure(result: RobustnessResult, r: int, threshold: float, budget: int, sal: Saliency,
                  point: dict[str, float]) -> go.Figure:
-    """Three panes: the sweep with the current threshold, success vs budget, the tool's saliency.
-    Trace order (the panel updates in place): 0-2 sweep, 3 current point, 4-5 attack curves,
-    6 budget markers, 7 saliency bars."""
+    """Three panes: the sweep with the current threshold, success vs budget, the tool's saliency."""
     fig = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], vertical_spacing=0.16,
                         subplot_titles=("filter vs threshold", "attack success vs budget", "the tool: saliency"))
-    for tr in sweep_traces(result, r):
-        fig.add_trace(tr, 1, 1)
-    fig.add_trace(go.Scatter(x=[threshold, threshold], y=[max(point["rate"], FLOOR), max(point["safe_lost"], FLOOR)],
-                             mode="markers", marker=dict(size=12, color="#222", symbol="x"), name="current t"), 1, 1)
-    budgets = list(range(result.config.max_budget + 1))
-    for a, attack in enumerate(ATTACKS):
-        fig.add_trace(go.Scatter(x=budgets, y=result.success_curve(r, attack).tolist(), mode="lines+markers",
-                                 line=dict(color=COLORWAY[a]), name=ATTACK_NAMES[attack]), 1, 2)
-    fig.add_trace(go.Scatter(x=[budget] * len(ATTACKS), y=[float(result.success_curve(r, a)[budget]) for a in ATTACKS],
-                             mode="markers", marker=dict(size=12, color="#222", symbol="x"), name="current budget"), 1, 2)
-    fig.add_trace(saliency_traces(sal), 2, 1)
+    for trace, (row, col) in zip(panel_traces(result, r, threshold, budget, sal, point), PANEL_CELLS, strict=True):
+        fig.add_trace(trace, row, col)
     fig.update_xaxes(type="log", title_text="threshold", row=1, col=1)
     fig.update_yaxes(type="log", title_text="rate", row=1, col=1)
     fig.update_xaxes(title_text="budget", dtick=1, row=1, col=2)
