@@ -34,10 +34,12 @@ from typing import Any
 
 import torch
 
+from workbench.suite import SUITE_NAMES
+
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 
-SUITES = ("capacity", "goldilocks", "robustness", "ace")
+SUITES = SUITE_NAMES  # the registry's suites, in its order
 BATCH = 8  # prompts per forward
 PROMPT_TOKENS = 128
 NEW_TOKENS = 32

@@ -201,3 +201,39 @@ def assert_no_status_error(page: Page, diag: Diagnostics) -> None:
     for status in page.locator(".wb-status").all():
         if "wb-error" in (status.get_attribute("class") or "").split():
             diag.fail(f"a status line shows an error: {status.inner_text()!r}")
+
+
+def open_panel(page: Page, diag: Diagnostics, server: Any, notebook: str, label: str,
+               timeout_s: float = 180.0, visible_s: float = 30.0) -> tuple[Locator, str]:
+    """Open `notebook` in its own workspace (named after its suite), Run All, and return the slider
+    labelled `label` once visible, with how Run All was triggered ("menu" or "command")."""
+    how = open_and_run_all(page, diag, server, notebook, workspace=notebook.split("/")[0], timeout_s=timeout_s)
+    control = slider(page, label)
+    try:
+        control.wait_for(state="visible", timeout=visible_s * 1000)
+    except PlaywrightError as err:
+        diag.fail(f"no {label!r} slider after Run All Cells (via {how}): {err}")
+    return control, how
+
+
+def wait_trace_change(page: Page, diag: Diagnostics, before: str | None, what: str, trace: int = 0,
+                      key: str = "y", timeout_s: float = 30.0, detail: Callable[[], str] | None = None) -> str:
+    """Trace `trace`'s `key` once it differs from `before` (fails with `what` and `detail` otherwise)."""
+    def changed() -> str | None:
+        now = trace_data(page, trace=trace, key=key)
+        return now if now is not None and now != before else None
+    return diag.wait_for(what, changed, timeout_s=timeout_s, detail=detail)
+
+
+def readout(control: Locator) -> str:
+    """The slider's displayed value."""
+    return control.locator(".widget-readout").first.inner_text()
+
+
+def finish(page: Page, diag: Diagnostics, out: Path, name: str) -> Path:
+    """No status line shows an error; a screenshot of the page is saved as `out/<name>.png`."""
+    assert_no_status_error(page, diag)
+    shot = out / f"{name}.png"
+    page.screenshot(path=shot)
+    assert shot.stat().st_size > 0, f"empty screenshot {shot}"
+    return shot
