@@ -53,7 +53,7 @@ def cached_embeddings(clf: Classifier, texts: list[str], cache: ArtifactCache | 
     if cache is None:
         return build().embeddings
     # keyed on the backbone and the texts, and on the code that embeds them (pooling is ours)
-    return cache.get_or_build(Embeddings, key, code_fingerprint([Classifier.__module__]), build).embeddings
+    return cache.get_or_build(Embeddings, key, code_fingerprint([Classifier.__module__], parents=False), build).embeddings
 
 
 def _train(clf: Classifier, config: RobustnessConfig, base: torch.Tensor, train_texts: list[str],
