@@ -23,12 +23,14 @@ from workbench.goldilocks import (
     load_dataset,
     load_digits,
     load_mnist,
+    radius_sweep,
     random_bases,
     run,
     selection_test,
     steps_to_target,
     train_on_hyperplanes,
 )
+from workbench.goldilocks import sweep as sweep_module
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
 from workbench.plots.goldilocks import all_figures, panel_figure
@@ -68,6 +70,26 @@ def test_stored_spectra_are_the_restricted_hessians_they_claim(gl_quick):
     g = torch.func.grad(f)(theta)
     assert float(gl_quick.sphere_shift[a, 1, ri]) == pytest.approx(float(-(g @ theta) / (theta @ theta)), rel=1e-3)
     assert float(gl_quick.point_loss[a, 1, ri]) == pytest.approx(float(f(theta)), rel=1e-4)
+
+
+@pytest.mark.parametrize("one_radius_per_call", [False, True])
+def test_radius_sweep_takes_ratios_of_r_init(gl_quick, monkeypatch, one_radius_per_call):
+    """`radii` are r/r_init (with `r_init` beside them), as in the config; chunking the radii into
+    several curvature calls changes nothing."""
+    if one_radius_per_call:
+        monkeypatch.setattr(sweep_module, "HVP_BUDGET", 1)
+    c = gl_quick.config
+    x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
+    sweep = radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.radii[2:5], gl_quick.r_init, hessian_bases(c)[1],
+                         dtype=c.dtype)
+    a = c.activations.index("tanh")
+    for got, stored in ((sweep.plane_eigs, gl_quick.plane_eigs), (sweep.sphere_eigs, gl_quick.sphere_eigs)):
+        stored = stored[a, 1, :, 2:5].double()
+        assert torch.allclose(got, stored, atol=1e-5 * float(stored.abs().max()), rtol=0)
+    assert torch.allclose(sweep.loss, gl_quick.point_loss[a, 1, 2:5].double(), rtol=1e-5)
+    assert torch.allclose(sweep.shift, gl_quick.sphere_shift[a, 1, 2:5].double(), rtol=1e-4)
+    with pytest.raises(ValueError, match=r"`r_init` must be in \(0, inf\]"):
+        radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.radii, 0.0, hessian_bases(c)[1])
 
 
 def test_trace_ratio_is_bounded_by_sqrt_d(gl_quick):
