@@ -64,7 +64,9 @@ def sparse_projection(
     return torch.sparse_coo_tensor(torch.stack([rows.reshape(-1), cols]), values, (D, d), check_invariants=True).coalesce()
 
 
-def points_at_radii(u: Float[Tensor, "*S D"], radii: Float[Tensor, "R"] | list[float] | tuple[float, ...]) -> Float[Tensor, "*S R D"]:
+def points_at_radii(
+    u: Float[Tensor, "*S D"], radii: Float[Tensor, "R"] | list[float] | tuple[float, ...]
+) -> Float[Tensor, "*S R D"]:
     """P[..., i, :] = radii[i]·u/‖u‖: the points at distance radii[i] from the origin along each
     direction u (a [D] vector or a [S, D] stack of them; every u non-zero, every radius > 0 and
     finite). Radii are absolute distances ‖P‖ here; a caller with ratios r/r_init passes
