@@ -184,9 +184,9 @@ def test_summary_reports_what_the_docs_table_needs(gl_quick):
     json.dumps(s)  # JSON-able
 
 
-def test_cli_reproduce_quick_writes_every_figure(gl_quick, gl_cache, tmp_path):
+def test_cli_reproduce_quick_writes_every_figure(gl_quick, session_cache, tmp_path):
     code = main(["reproduce", "--suite", "goldilocks", "--quick", "--out", str(tmp_path / "figs"),
-                 "--cache", str(gl_cache.root), "--formats", "html"])
+                 "--cache", str(session_cache.root), "--formats", "html"])
     assert code == 0
     folder = tmp_path / "figs" / "goldilocks"
     for name in all_figures(gl_quick):
