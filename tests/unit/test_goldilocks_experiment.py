@@ -30,7 +30,6 @@ from workbench.goldilocks import (
     steps_to_target,
     train_on_hyperplanes,
 )
-from workbench.goldilocks import sweep as sweep_module
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
 from workbench.plots.goldilocks import all_figures, panel_figure
@@ -72,12 +71,8 @@ def test_stored_spectra_are_the_restricted_hessians_they_claim(gl_quick):
     assert float(gl_quick.point_loss[a, 1, ri]) == pytest.approx(float(f(theta)), rel=1e-4)
 
 
-@pytest.mark.parametrize("one_radius_per_call", [False, True])
-def test_radius_sweep_takes_ratios_of_r_init(gl_quick, monkeypatch, one_radius_per_call):
-    """`radii` are r/r_init (with `r_init` beside them), as in the config; chunking the radii into
-    several curvature calls changes nothing."""
-    if one_radius_per_call:
-        monkeypatch.setattr(sweep_module, "HVP_BUDGET", 1)
+def test_radius_sweep_takes_ratios_of_r_init(gl_quick):
+    """`radii` are r/r_init (with `r_init` beside them), as in the config."""
     c = gl_quick.config
     x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
     sweep = radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.radii[2:5], gl_quick.r_init, hessian_bases(c)[1],

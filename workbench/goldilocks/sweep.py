@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from torch.func import grad, vmap
+from torch.func import grad
 from tqdm.auto import tqdm
 
 from workbench.goldilocks.model import MLPSpec
@@ -31,10 +31,6 @@ from workbench.tensor.subspaces import (
     sphere_correction,
 )
 from workbench.tensor.validation import check_range
-
-# All HVPs of one vmapped call hold their activations at once: evaluate as many radii per call as
-# keep that under ~2^25 numbers (128 MiB in float32); the QUICK sweep fits in one call.
-HVP_BUDGET = 2**25
 
 
 BASIS_KINDS = ("orthonormal", "sparse")
@@ -71,13 +67,6 @@ def points_at_ratios(
     return points_at_radii(u, torch.as_tensor(radii, dtype=torch.float64) * r_init)
 
 
-def radii_per_call(spec: MLPSpec, batch: int, hvps_per_point: int) -> int:
-    """How many points one `restricted_eigvals` call takes: each HVP carries a D-vector and about a
-    batch × (every layer's width) of activations per stored tensor."""
-    per_point = hvps_per_point * (spec.n_params + batch * sum(o for _, o in spec.layers))
-    return max(1, HVP_BUDGET // per_point)
-
-
 def radius_sweep(
     spec: MLPSpec,
     x: Float[Tensor, "n in"],
@@ -93,24 +82,25 @@ def radius_sweep(
     """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii`.
 
     `bases` are hyperplane bases; with `sphere` each is also turned into a tangent basis of the
-    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). Plane and
-    tangent bases at a chunk of radii are one `restricted_eigvals` call (`radii_per_call`).
+    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). At each
+    radius, plane and tangent bases are one `restricted_eigvals` call.
     """
     dt = resolve_dtype(dtype, direction.dtype)
     thetas = points_at_ratios(direction.to(dt), radii, r_init)  # [R, D]
     bases = bases.to(dt)
     f = spec.loss_fn(x.to(dt), y)
-    B, R = bases.shape[0], thetas.shape[0]
+    B = bases.shape[0]
     every = torch.cat([bases, torch.stack([sphere_basis(M, thetas[0]) for M in bases])]) if sphere else bases
-    step = radii_per_call(spec, x.shape[0], every.shape[0] * every.shape[2])
-    eigs = []
-    with tqdm(total=R, desc=f"{spec.activation} radii", disable=not progress, leave=False) as bar:
-        for i in range(0, R, step):
-            eigs.append(restricted_eigvals(f, thetas[i:i + step], every))  # [chunk, B or 2B, d]
-            bar.update(len(eigs[-1]))
-    eigs = torch.cat(eigs).transpose(0, 1)                                  # [B or 2B, R, d]
-    loss = vmap(f)(thetas).detach().double()
-    shift = (vmap(lambda th: sphere_correction(grad(f)(th), th))(thetas).detach().double() if sphere
-             else torch.zeros(0, dtype=torch.float64))
+    eigs, loss, shift = [], [], []
+    # One radius per call, not several through restricted_eigvals' point axis: on 2 CPU cores the
+    # batched call was no faster on QUICK and ~2× slower on the full config (its activations
+    # outgrow the caches); one call per radius also reproduces the per-radius results bit for bit.
+    for theta in tqdm(thetas, desc=f"{spec.activation} radii", disable=not progress, leave=False):
+        eigs.append(restricted_eigvals(f, theta[None], every)[0])  # [B or 2B, d]
+        loss.append(f(theta).detach())
+        if sphere:
+            shift.append(sphere_correction(grad(f)(theta), theta).detach())
+    eigs = torch.stack(eigs, 1)                                       # [B or 2B, R, d]
     return Sweep(plane_eigs=eigs[:B], sphere_eigs=eigs[B:] if sphere else eigs.new_zeros(B, 0, bases.shape[2]),
-                 shift=shift, loss=loss)
+                 shift=torch.stack(shift).double() if shift else torch.zeros(0, dtype=torch.float64),
+                 loss=torch.stack(loss).double())
