@@ -23,6 +23,7 @@ from workbench.goldilocks import (
     load_dataset,
     load_digits,
     load_mnist,
+    radius_sweep,
     random_bases,
     run,
     selection_test,
@@ -68,6 +69,22 @@ def test_stored_spectra_are_the_restricted_hessians_they_claim(gl_quick):
     g = torch.func.grad(f)(theta)
     assert float(gl_quick.sphere_shift[a, 1, ri]) == pytest.approx(float(-(g @ theta) / (theta @ theta)), rel=1e-3)
     assert float(gl_quick.point_loss[a, 1, ri]) == pytest.approx(float(f(theta)), rel=1e-4)
+
+
+def test_radius_sweep_takes_ratios_of_r_init(gl_quick):
+    """`radii` are r/r_init (with `r_init` beside them), as in the config."""
+    c = gl_quick.config
+    x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
+    sweep = radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.radii[2:5], gl_quick.r_init, hessian_bases(c)[1],
+                         dtype=c.dtype)
+    a = c.activations.index("tanh")
+    for got, stored in ((sweep.plane_eigs, gl_quick.plane_eigs), (sweep.sphere_eigs, gl_quick.sphere_eigs)):
+        stored = stored[a, 1, :, 2:5].double()
+        assert torch.allclose(got, stored, atol=1e-5 * float(stored.abs().max()), rtol=0)
+    assert torch.allclose(sweep.loss, gl_quick.point_loss[a, 1, 2:5].double(), rtol=1e-5)
+    assert torch.allclose(sweep.shift, gl_quick.sphere_shift[a, 1, 2:5].double(), rtol=1e-4)
+    with pytest.raises(ValueError, match=r"`r_init` must be in \(0, inf\]"):
+        radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.radii, 0.0, hessian_bases(c)[1])
 
 
 def test_trace_ratio_is_bounded_by_sqrt_d(gl_quick):

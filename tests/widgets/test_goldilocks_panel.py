@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from widgets import GoldilocksPanel
-from workbench.goldilocks.sweep import trace_ratio_from_eigs
+from workbench.tensor.curvature import eigvals_trace_ratio
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def test_radius_slider_moves_the_marker_and_the_spectrum(panel):
     panel.radius.value = 10.0
     assert list(panel.figure.data[1].x) == pytest.approx([10.0])
     assert list(panel.figure.data[4].y) != spectrum
-    expected = float(trace_ratio_from_eigs(panel.probe.spectrum("relu", panel.d.value, 10.0)).mean())
+    expected = float(eigvals_trace_ratio(panel.probe.spectrum("relu", panel.d.value, 10.0)).mean())
     assert float(panel.figure.data[1].y[0]) == pytest.approx(expected, abs=1e-5)
     assert "r = 10·r_init" in panel.status.value and "wb-info" in panel.status.value
 

@@ -12,14 +12,7 @@ from workbench.goldilocks.hyperplane import train_on_hyperplanes
 from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import SelectionTest, selection_test, steps_to_target, train_full_space
-from workbench.goldilocks.sweep import (
-    Sweep,
-    positive_fraction_from_eigs,
-    radius_sweep,
-    random_bases,
-    spectra,
-    trace_ratio_from_eigs,
-)
+from workbench.goldilocks.sweep import Sweep, points_at_ratios, radius_sweep, random_bases
 from workbench.goldilocks.summary import summarize
 from workbench.suite import Suite
 
@@ -27,9 +20,9 @@ __all__ = [
     "SUITE",
     "ACTIVATIONS", "DATASETS", "INIT_SCHEMES", "RANK_BY", "Dataset", "GoldilocksConfig", "GoldilocksResult",
     "MLPSpec", "SelectionTest", "Sweep", "directions", "hessian_bases", "load_cifar10", "load_dataset",
-    "load_digits", "load_mnist", "log_radii", "positive_fraction_from_eigs", "radius_sweep", "random_bases",
-    "run", "selection_measures", "selection_test", "spectra", "steps_to_target",
-    "train_full_space", "train_on_hyperplanes", "trace_ratio_from_eigs",
+    "load_digits", "load_mnist", "log_radii", "points_at_ratios", "radius_sweep", "random_bases",
+    "run", "selection_measures", "selection_test", "steps_to_target",
+    "train_full_space", "train_on_hyperplanes",
 ]
 
 

@@ -13,12 +13,11 @@ from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss, tr
 from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import train_full_space
-from workbench.goldilocks.sweep import positive_fraction_from_eigs, radius_sweep, random_bases, spectra, trace_ratio_from_eigs
+from workbench.goldilocks.sweep import points_at_ratios, radius_sweep, random_bases
 from workbench.tensor.cache import ArtifactCache
-from workbench.tensor.curvature import resolve_dtype
+from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio, resolve_dtype, restricted_eigvals
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
-from workbench.tensor.subspaces import point_at_radius
 
 
 def directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
@@ -41,8 +40,7 @@ def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.d
     x, y = data.subset(config.hessian_batch, seed=config.seed)
     x, y = x.to(dev), y.to(dev)
     U, bases = directions(config, dev), hessian_bases(config, device=dev)
-    radii = torch.tensor(config.radii, dtype=torch.float64) * r_init
-    cells = [(config.spec(act), x, y, U[s], radii, bases[s], config.sphere, config.dtype)
+    cells = [(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype)
              for act in config.activations for s in range(config.seeds)]
     sweeps = map_cells(radius_sweep, cells, executor, progress=progress, description="radius sweeps")
     S = config.seeds
@@ -72,10 +70,7 @@ def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: to
     A, T, S, Q = len(config.activations), len(config.train_dims), config.seeds, len(config.train_radii)
     if not T:
         return torch.zeros(A, 0, S, 0), torch.zeros(A, 0, S, 0)
-    U = directions(config, dev)
-    ratios = torch.tensor(config.train_radii, device=dev)
-    points = (U / U.norm(dim=-1, keepdim=True))[:, None, :] * (ratios * r_init)[None, :, None]   # [S, Q, D]
-    points = points.reshape(S * Q, -1)
+    points = points_at_ratios(directions(config, dev), config.train_radii, r_init).reshape(S * Q, -1)  # [seed·radius, D]
     cells = []
     for ti, d in enumerate(config.train_dims):
         gen = torch.Generator().manual_seed(config.seed + 100 + d)
@@ -96,9 +91,10 @@ def selection_measures(config: GoldilocksConfig, thetas: Tensor, data: Dataset, 
     f = spec.loss_fn(x.to(thetas.device, dt), y.to(thetas.device))
     gen = torch.Generator().manual_seed(config.seed + 2)
     rows = []
-    for theta in thetas.to(dt):
-        eigs = spectra(f, theta, random_bases(config.n_params, config.hessian_dim, config.bases, gen, dt, config.basis).to(theta.device))
-        rows.append(torch.stack([trace_ratio_from_eigs(eigs).mean(), positive_fraction_from_eigs(eigs).mean(),
+    for theta in thetas.to(dt):  # each init has its own planes, so no point axis to share them over
+        bases = random_bases(config.n_params, config.hessian_dim, config.bases, gen, dt, config.basis).to(theta.device)
+        eigs = restricted_eigvals(f, theta[None], bases)[0]
+        rows.append(torch.stack([eigvals_trace_ratio(eigs).mean(), eigvals_positive_fraction(eigs).mean(),
                                  f(theta).detach().double()]))
     return torch.stack(rows).float().cpu()  # columns in RANK_BY order
 
@@ -109,7 +105,8 @@ def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torc
         return torch.zeros(0, len(RANK_BY)), torch.zeros(0, 0)
     spec = config.spec(config.selection_activation)
     gen = torch.Generator().manual_seed(config.seed + 3)
-    thetas = torch.stack([point_at_radius(spec.init(config.init, gen), r_init) for _ in range(N)]).to(dev)
+    inits = torch.stack([spec.init(config.init, gen) for _ in range(N)])
+    thetas = points_at_ratios(inits, [1.0], r_init)[:, 0].to(dev)  # every init scaled onto ‖θ‖ = r_init
     measures = selection_measures(config, thetas, data, progress)
     curves = train_full_space(spec, thetas, data.x_train, data.y_train, data.x_test, data.y_test,
                               config.selection_steps, config.selection_lr, config.selection_batch,

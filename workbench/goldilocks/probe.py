@@ -17,8 +17,8 @@ from workbench.goldilocks.config import GoldilocksConfig, check_radius
 from workbench.goldilocks.data import Dataset, load_dataset
 from workbench.goldilocks.experiment import directions, hessian_bases
 from workbench.goldilocks.model import check_activation
-from workbench.goldilocks.sweep import radius_sweep, spectra
-from workbench.tensor.curvature import resolve_dtype
+from workbench.goldilocks.sweep import points_at_ratios, radius_sweep
+from workbench.tensor.curvature import resolve_dtype, restricted_eigvals
 from workbench.tensor.validation import check_int
 
 
@@ -51,16 +51,13 @@ class Probe:
     def spectrum(self, activation: str, d: int, ratio: float) -> Float[Tensor, "B d"]:
         """Eigenvalues at r = ratio·r_init on each of the B random d-planes."""
         check_activation(activation)
-        r = check_radius("radius", ratio) * self.r_init
-        spec = self.config.spec(activation)
-        theta = self.u / self.u.norm() * r
+        theta = points_at_ratios(self.u, [check_radius("radius", ratio)], self.r_init)  # [1, D]
         with self._lock:
-            return spectra(spec.loss_fn(self.x, self.y), theta, self.bases(d))
+            return restricted_eigvals(self.config.spec(activation).loss_fn(self.x, self.y), theta, self.bases(d))[0]
 
     def sweep(self, activation: str, d: int) -> Float[Tensor, "B R d"]:
         """Plane spectra over the config's radii (what the curves show)."""
         check_activation(activation)
-        radii = torch.tensor(self.config.radii, dtype=torch.float64) * self.r_init
         with self._lock:
-            return radius_sweep(self.config.spec(activation), self.x, self.y, self.u, radii, self.bases(d),
-                                sphere=False, dtype=self.dtype).plane_eigs
+            return radius_sweep(self.config.spec(activation), self.x, self.y, self.u, self.config.radii, self.r_init,
+                                self.bases(d), sphere=False, dtype=self.dtype).plane_eigs

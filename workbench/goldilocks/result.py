@@ -10,7 +10,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
-from workbench.goldilocks.sweep import positive_fraction_from_eigs, trace_ratio_from_eigs
+from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 from workbench.tensor.result import Result, expect_shape
 
 
@@ -77,10 +77,10 @@ class GoldilocksResult(Result):
 
     def trace_ratio(self, surface: str = "plane") -> Float[Tensor, "A S B R"]:
         """Tr(H_d)/‖H_d‖_F per activation, seed, basis and radius."""
-        return trace_ratio_from_eigs(self.eigs(surface))
+        return eigvals_trace_ratio(self.eigs(surface))
 
     def positive_fraction(self, surface: str = "plane") -> Float[Tensor, "A S B R"]:
-        return positive_fraction_from_eigs(self.eigs(surface))
+        return eigvals_positive_fraction(self.eigs(surface))
 
     def radii(self) -> Tensor:
         return torch.tensor(self.config.radii, dtype=torch.float64)

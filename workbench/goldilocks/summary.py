@@ -11,7 +11,7 @@ from torch import Tensor
 from workbench.goldilocks.config import RANK_BY
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import SelectionTest, selection_test, steps_to_target
-from workbench.goldilocks.sweep import positive_fraction_from_eigs, trace_ratio_from_eigs
+from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
 
 def _r(x: float, digits: int = 4) -> float:
@@ -33,8 +33,8 @@ def curve_peak(radii: tuple[float, ...], curve: Tensor) -> dict[str, Any]:
 def _curvature(result: GoldilocksResult, surface: str, geodesic: bool = True) -> dict[str, Any]:
     c = result.config
     eigs = result.eigs(surface, geodesic)
-    tr = trace_ratio_from_eigs(eigs).mean((1, 2))          # [A, R]: mean over seeds and bases
-    pos = positive_fraction_from_eigs(eigs).mean((1, 2))
+    tr = eigvals_trace_ratio(eigs).mean((1, 2))          # [A, R]: mean over seeds and bases
+    pos = eigvals_positive_fraction(eigs).mean((1, 2))
     return {act: {"trace_ratio": curve_peak(c.radii, tr[a]), "positive_fraction": curve_peak(c.radii, pos[a]),
                   "trace_ratio_curve": [_r(x) for x in tr[a].tolist()]}
             for a, act in enumerate(c.activations)}

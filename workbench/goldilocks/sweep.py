@@ -1,17 +1,18 @@
 """The radius sweep: restricted-Hessian spectra at P = r·u on random hyperplanes and hyperspheres.
 
 For a point P and an orthonormal basis M (D×d), H_d = Mᵀ∇²L(P)M. Its eigenvalues λ give both
-measures of the paper:
+measures of the paper (`workbench.tensor.curvature`, the one implementation of each):
 
     Tr(H_d)/‖H_d‖_F = Σλ / √Σλ²          positive fraction = #{λ > 0} / d
 
 On the sphere ‖θ‖ = r the basis is M with the radial direction removed (`sphere_basis`), and the
 sphere's own Hessian adds the geodesic term −(∇L·P)/r² to every eigenvalue (stored separately as
-the `shift`, so both readings are available).
+the `shift`, so both readings are available). Radii are ratios r/r_init throughout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,18 +22,15 @@ from torch.func import grad
 from tqdm.auto import tqdm
 
 from workbench.goldilocks.model import MLPSpec
-from workbench.tensor.curvature import batched_hvp, resolve_dtype
-from workbench.tensor.subspaces import random_orthonormal_basis, sparse_projection, sphere_basis, sphere_correction
-
-
-def trace_ratio_from_eigs(eigs: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
-    """Tr(H)/‖H‖_F = Σλ/√Σλ² (0 for a zero matrix)."""
-    norm = eigs.pow(2).sum(-1).sqrt()
-    return torch.where(norm > 0, eigs.sum(-1) / norm.clamp_min(1e-300), torch.zeros_like(norm))
-
-
-def positive_fraction_from_eigs(eigs: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
-    return (eigs > 0).to(eigs.dtype).mean(-1)
+from workbench.tensor.curvature import resolve_dtype, restricted_eigvals
+from workbench.tensor.subspaces import (
+    points_at_radii,
+    random_orthonormal_basis,
+    sparse_projection,
+    sphere_basis,
+    sphere_correction,
+)
+from workbench.tensor.validation import check_range
 
 
 BASIS_KINDS = ("orthonormal", "sparse")
@@ -50,16 +48,6 @@ def random_bases(D: int, d: int, count: int, generator: torch.Generator, dtype: 
     return torch.stack([random_orthonormal_basis(D, d, generator, dtype) for _ in range(count)])
 
 
-def spectra(f, theta: Float[Tensor, "D"], bases: Float[Tensor, "B D d"]) -> Float[Tensor, "B d"]:
-    """Eigenvalues (ascending) of M_bᵀ∇²f(θ)M_b for every basis: all B·d HVPs in ONE vmapped call."""
-    B, D, d = bases.shape
-    cols = bases.permute(0, 2, 1).reshape(B * d, D)        # every basis column, side by side
-    HM = batched_hvp(f, theta, cols).reshape(B, d, D)      # row (b, j): H m_bj
-    H = torch.einsum("bjD,bDk->bjk", HM, bases)
-    H = (H + H.transpose(-1, -2)) / 2
-    return torch.linalg.eigvalsh(H.double())
-
-
 @dataclass(frozen=True)
 class Sweep:
     """One direction's sweep. plane/sphere eigenvalues [B, R, d]; shift, loss [R]."""
@@ -70,41 +58,49 @@ class Sweep:
     loss: Tensor
 
 
+def points_at_ratios(
+    u: Float[Tensor, "*S D"], radii: Sequence[float] | Float[Tensor, "R"], r_init: float
+) -> Float[Tensor, "*S R D"]:
+    """P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii` (each > 0) and r_init > 0: the
+    one place goldilocks turns its ratios into points (`points_at_radii` takes the distances)."""
+    r_init = check_range("r_init", r_init, low=0.0, low_open=True)
+    return points_at_radii(u, torch.as_tensor(radii, dtype=torch.float64) * r_init)
+
+
 def radius_sweep(
     spec: MLPSpec,
     x: Float[Tensor, "n in"],
     y: Tensor,
     direction: Float[Tensor, "D"],
-    radii: Float[Tensor, "R"],
+    radii: Sequence[float] | Float[Tensor, "R"],
+    r_init: float,
     bases: Float[Tensor, "B D d"],
     sphere: bool = True,
     dtype: str | torch.dtype | None = None,
     progress: bool = False,
 ) -> Sweep:
-    """Spectra of the restricted Hessian at P = r·u/‖u‖ for every absolute radius r in `radii`.
+    """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii`.
 
     `bases` are hyperplane bases; with `sphere` each is also turned into a tangent basis of the
-    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis).
+    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). At each
+    radius, plane and tangent bases are one `restricted_eigvals` call.
     """
     dt = resolve_dtype(dtype, direction.dtype)
-    u = (direction / direction.norm()).to(dt)
+    thetas = points_at_ratios(direction.to(dt), radii, r_init)  # [R, D]
     bases = bases.to(dt)
-    x = x.to(dt)
-    f = spec.loss_fn(x, y)
-    tangent = torch.stack([sphere_basis(M, u) for M in bases]) if sphere else None
-    plane, sph, shift, loss = [], [], [], []
-    for r in tqdm(radii.tolist(), desc=f"{spec.activation} radii", disable=not progress, leave=False):
-        theta = u * r
-        plane.append(spectra(f, theta, bases))
+    f = spec.loss_fn(x.to(dt), y)
+    B = bases.shape[0]
+    every = torch.cat([bases, torch.stack([sphere_basis(M, thetas[0]) for M in bases])]) if sphere else bases
+    eigs, loss, shift = [], [], []
+    # One radius per call, not several through restricted_eigvals' point axis: on 2 CPU cores the
+    # batched call was no faster on QUICK and ~2× slower on the full config (its activations
+    # outgrow the caches); one call per radius also reproduces the per-radius results bit for bit.
+    for theta in tqdm(thetas, desc=f"{spec.activation} radii", disable=not progress, leave=False):
+        eigs.append(restricted_eigvals(f, theta[None], every)[0])  # [B or 2B, d]
         loss.append(f(theta).detach())
-        if tangent is not None:
-            sph.append(spectra(f, theta, tangent))
+        if sphere:
             shift.append(sphere_correction(grad(f)(theta), theta).detach())
-    B, d = bases.shape[0], bases.shape[2]
-    stack = lambda xs, shape: torch.stack(xs, -2 if len(shape) == 3 else 0) if xs else torch.zeros(shape)  # noqa: E731
-    return Sweep(
-        plane_eigs=stack(plane, (B, 0, d)),
-        sphere_eigs=stack(sph, (B, 0, d)),
-        shift=torch.stack(shift).double() if shift else torch.zeros(0, dtype=torch.float64),
-        loss=torch.stack(loss).double(),
-    )
+    eigs = torch.stack(eigs, 1)                                       # [B or 2B, R, d]
+    return Sweep(plane_eigs=eigs[:B], sphere_eigs=eigs[B:] if sphere else eigs.new_zeros(B, 0, bases.shape[2]),
+                 shift=torch.stack(shift).double() if shift else torch.zeros(0, dtype=torch.float64),
+                 loss=torch.stack(loss).double())

@@ -11,13 +11,14 @@ import math
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
+from jaxtyping import Float
 from torch import Tensor
 
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import steps_to_target
 from workbench.goldilocks.summary import selection_tests
-from workbench.goldilocks.sweep import positive_fraction_from_eigs, trace_ratio_from_eigs
 from workbench.plots.theme import COLORWAY, themed
+from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
 ACT_COLORS = {"relu": COLORWAY[0], "tanh": COLORWAY[1]}
 
@@ -80,6 +81,13 @@ def zone_radii(result: GoldilocksResult) -> tuple[int, int, int]:
     return c.nearest_radius(r / 10), peak, c.nearest_radius(r * 10)
 
 
+def mean_scaled_spectrum(eigs: Float[Tensor, "N d"]) -> Float[Tensor, "d"]:
+    """The k-th smallest of λ/‖H‖_F (‖H‖_F = √Σλ²) averaged over the N spectra: the scale-free
+    shape of the spectrum, comparable across radii whose curvature differs by orders of magnitude."""
+    eigs = eigs.double()  # float64 so the 1e-300 floor that keeps a zero spectrum at 0 is representable
+    return (eigs / eigs.pow(2).sum(-1, keepdim=True).sqrt().clamp_min(1e-300)).sort(-1).values.mean(0)
+
+
 def spectrum_figure(result: GoldilocksResult, radius_indices: tuple[int, ...] | None = None) -> go.Figure:
     """Figure 3: the sorted spectrum of H_d (λ/‖H_d‖_F, averaged order statistics over seeds × bases)
     at three radii: below, in and above the zone."""
@@ -89,9 +97,7 @@ def spectrum_figure(result: GoldilocksResult, radius_indices: tuple[int, ...] | 
     shades = [COLORWAY[5], COLORWAY[2], COLORWAY[4]]
     for a, act in enumerate(c.activations):
         for k, ri in enumerate(idx):
-            eigs = result.plane_eigs[a, :, :, ri].reshape(-1, c.hessian_dim).double()
-            norm = eigs.pow(2).sum(-1, keepdim=True).sqrt().clamp_min(1e-300)
-            y = (eigs / norm).sort(-1).values.mean(0).tolist()
+            y = mean_scaled_spectrum(result.plane_eigs[a, :, :, ri].reshape(-1, c.hessian_dim)).tolist()
             fig.add_trace(go.Scatter(x=list(range(1, c.hessian_dim + 1)), y=y, mode="lines+markers",
                                      name=f"r = {c.radii[ri]:g}·r_init", legendgroup=str(ri), showlegend=a == 0,
                                      line=dict(color=shades[k % 3])), row=1, col=a + 1)
@@ -161,10 +167,9 @@ def all_figures(result: GoldilocksResult) -> dict[str, go.Figure]:
 # --- the panel's figure: curves with a marker at the slider's radius, and the spectrum there ----
 def panel_traces(radii: list[float], sweep_eigs: Tensor, ratio: float, point_eigs: Tensor) -> list[dict]:
     """Trace updates for `panel_figure`: mean curves [B, R, d] -> lines, the point -> markers, spectrum."""
-    tr, pos = trace_ratio_from_eigs(sweep_eigs).mean(0), positive_fraction_from_eigs(sweep_eigs).mean(0)
-    ptr, ppos = trace_ratio_from_eigs(point_eigs).mean(), positive_fraction_from_eigs(point_eigs).mean()
-    norm = point_eigs.pow(2).sum(-1, keepdim=True).sqrt().clamp_min(1e-300)
-    spectrum = (point_eigs / norm).sort(-1).values.mean(0)
+    tr, pos = eigvals_trace_ratio(sweep_eigs).mean(0), eigvals_positive_fraction(sweep_eigs).mean(0)
+    ptr, ppos = eigvals_trace_ratio(point_eigs).mean(), eigvals_positive_fraction(point_eigs).mean()
+    spectrum = mean_scaled_spectrum(point_eigs)
     return [
         dict(x=radii, y=tr.tolist()), dict(x=[ratio], y=[float(ptr)]),
         dict(x=radii, y=pos.tolist()), dict(x=[ratio], y=[float(ppos)]),
@@ -173,8 +178,8 @@ def panel_traces(radii: list[float], sweep_eigs: Tensor, ratio: float, point_eig
 
 
 def panel_title(activation: str, d: int, ratio: float, point_eigs: Tensor) -> str:
-    return (f"{activation}, d = {d}, r = {ratio:.3g}·r_init: Tr/‖H‖_F = {float(trace_ratio_from_eigs(point_eigs).mean()):.2f}, "
-            f"positive share {float(positive_fraction_from_eigs(point_eigs).mean()):.2f}")
+    return (f"{activation}, d = {d}, r = {ratio:.3g}·r_init: Tr/‖H‖_F = {float(eigvals_trace_ratio(point_eigs).mean()):.2f}, "
+            f"positive share {float(eigvals_positive_fraction(point_eigs).mean()):.2f}")
 
 
 def panel_figure(radii: list[float], sweep_eigs: Tensor, ratio: float, point_eigs: Tensor, activation: str) -> go.Figure:

@@ -5,6 +5,10 @@ flattened parameters θ ∈ R^D) and, where a subspace is involved, a basis M �
 
     hvp(f, θ, v)                 = ∇²f(θ) v                      forward-over-reverse: jvp of grad
     restricted_hessian(f, θ, M)  = Mᵀ ∇²f(θ) M        [d, d]     one vmapped call over M's columns
+    restricted_hessians(f, Θ, M) = M_bᵀ ∇²f(θ_p) M_b  [P, B, k, k] P points × B bases, nested vmap
+    restricted_eigvals(f, Θ, Ms) eigenvalues of the above          [P, B, d] ascending, float64
+    eigvals_trace_ratio(λ)       Tr H/‖H‖_F = Σλ/√Σλ²              (trace_ratio(H) = this of eigvalsh H)
+    eigvals_positive_fraction(λ) #{λ > 0}/d                        (positive_fraction(H) likewise)
     hutchinson_trace(f, θ, n)    ≈ Tr ∇²f(θ) = E[zᵀ∇²f z]        z Rademacher, n samples, vmapped
     lanczos(matvec, dim, steps)  Ritz values: the top and bottom of the spectrum
 
@@ -74,19 +78,15 @@ def restricted_hessian(
     dtype: str | torch.dtype | None = None,
     chunk: int | None = None,
 ) -> Float[Tensor, "d d"]:
-    """H_d = Mᵀ ∇²f(θ) M, the Hessian of φ ↦ f(θ + Mφ) at φ = 0.
+    """H_d = Mᵀ ∇²f(θ) M, the Hessian of φ ↦ f(θ + Mφ) at φ = 0: `restricted_hessians` at one
+    point for one basis.
 
     The d HVPs ∇²f(θ) m_j (m_j the columns of M) are ONE vmapped forward-over-reverse call; the
     D×D Hessian is never formed. `dtype='float64'` casts θ and M first (f must follow θ's dtype).
-    The result is symmetrised, (H + Hᵀ)/2, which removes round-off asymmetry only.
     """
     theta = _check_theta(theta)
-    M = _check_basis(M, theta.shape[0])
     dt = resolve_dtype(dtype, theta.dtype)
-    theta, M = theta.to(dt), M.to(dt)
-    HM = batched_hvp(f, theta, M.T, chunk)  # [d, D]: row j is H m_j
-    H = HM @ M                              # (H m_j)·m_k = m_kᵀ H m_j
-    return (H + H.T) / 2
+    return restricted_hessians(f, theta.to(dt)[None], _check_basis(M, theta.shape[0]).to(dt), chunk=chunk)[0, 0]
 
 
 def restricted_hessians(
@@ -99,7 +99,9 @@ def restricted_hessians(
     """Restricted Hessians at many points and for many bases at once (nested vmap).
 
     `M` holds `blocks` bases side by side ([D, blocks·k]); the result has one k×k Hessian per
-    (point, block): out[p, b] = M_bᵀ ∇²f(θ_p) M_b. One call evaluates P·blocks·k HVPs.
+    (point, block): out[p, b] = M_bᵀ ∇²f(θ_p) M_b, with (H m_j)·m_k = m_kᵀ H m_j. One call evaluates
+    P·blocks·k HVPs (`chunk` of them at a time per point when set). The result is symmetrised,
+    (H + Hᵀ)/2, which removes round-off asymmetry only.
     """
     if thetas.ndim != 2:
         raise ValueError(f"`thetas` must have shape [P, D]; got {tuple(thetas.shape)}")
@@ -117,18 +119,45 @@ def restricted_hessians(
     return (H + H.transpose(-1, -2)) / 2
 
 
-def trace_ratio(H: Float[Tensor, "... d d"]) -> Float[Tensor, "..."]:
-    """Tr(H)/‖H‖_F ∈ [−√d, √d]: √d for a multiple of the identity, ≈ 0 for a random symmetric matrix.
+def restricted_eigvals(
+    f: LossFn,
+    thetas: Float[Tensor, "P D"],
+    bases: Float[Tensor, "B D d"],
+    chunk: int | None = None,
+) -> Float[Tensor, "P B d"]:
+    """Eigenvalues (ascending, float64) of H_pb = M_bᵀ ∇²f(θ_p) M_b for every point and basis.
 
-    A zero matrix gives 0 (not NaN)."""
-    tr = torch.diagonal(H, dim1=-2, dim2=-1).sum(-1)
-    fro = torch.linalg.matrix_norm(H, ord="fro")
-    return torch.where(fro > 0, tr / fro.clamp_min(torch.finfo(H.dtype).tiny), torch.zeros_like(tr))
+    The B bases go side by side into `restricted_hessians` as B blocks, so all P·B·d HVPs are one
+    nested vmapped call (`chunk` HVPs at a time per point when set). eigvalsh runs in float64: the
+    small eigenvalues whose sign the positive fraction counts sit near float32 round-off of H.
+    """
+    if bases.ndim != 3:
+        raise ValueError(f"`bases` must have shape [B, D, d]; got {tuple(bases.shape)}")
+    B, D, d = bases.shape
+    M = bases.permute(1, 0, 2).reshape(D, B * d)  # column b·d + j is basis b's column j
+    return torch.linalg.eigvalsh(restricted_hessians(f, thetas, M, blocks=B, chunk=chunk).double())
+
+
+def eigvals_trace_ratio(eigs: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
+    """Tr(H)/‖H‖_F = Σλ/√Σλ² of a symmetric H from its eigenvalues λ; in [−√d, √d]: √d for a
+    multiple of the identity, ≈ 0 for a random symmetric matrix. A zero matrix gives 0 (not NaN)."""
+    norm = eigs.pow(2).sum(-1).sqrt()
+    return torch.where(norm > 0, eigs.sum(-1) / norm.clamp_min(torch.finfo(eigs.dtype).tiny), torch.zeros_like(norm))
+
+
+def eigvals_positive_fraction(eigs: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
+    """#{λ > 0}/d: the share of positive eigenvalues."""
+    return (eigs > 0).to(eigs.dtype).mean(-1)
+
+
+def trace_ratio(H: Float[Tensor, "... d d"]) -> Float[Tensor, "..."]:
+    """Tr(H)/‖H‖_F of a symmetric H (`eigvals_trace_ratio` of its eigenvalues)."""
+    return eigvals_trace_ratio(torch.linalg.eigvalsh(H))
 
 
 def positive_fraction(H: Float[Tensor, "... d d"]) -> Float[Tensor, "..."]:
-    """Share of H's eigenvalues that are > 0 (H symmetric)."""
-    return (torch.linalg.eigvalsh(H) > 0).to(H.dtype).mean(-1)
+    """Share of a symmetric H's eigenvalues that are > 0 (`eigvals_positive_fraction`)."""
+    return eigvals_positive_fraction(torch.linalg.eigvalsh(H))
 
 
 class TraceEstimate(float):

@@ -3,7 +3,8 @@
     random_orthonormal_basis(D, d)   M ∈ R^{D×d}, MᵀM = I: QR of a Gaussian (Haar-distributed span)
     sparse_projection(D, d)          Li et al. (2018)-style sparse ±1 columns, unit norm, nearly
                                      orthogonal; stored sparse, for D too large for a dense M
-    point_at_radius(u, r)            P = r·u/‖u‖
+    points_at_radii(u, radii)        P = r·u/‖u‖ for every direction u and radius r   [..., R, D]
+    point_at_radius(u, r)            the single-radius case
     sphere_basis(M, θ)               an orthonormal basis of span(M) with the radial direction θ̂
                                      removed: the tangent plane of the sphere ‖θ‖ = r at θ
     sphere_correction(grad, θ)       the geodesic term −(∇L·θ)/‖θ‖² added to the tangent Hessian
@@ -63,14 +64,30 @@ def sparse_projection(
     return torch.sparse_coo_tensor(torch.stack([rows.reshape(-1), cols]), values, (D, d), check_invariants=True).coalesce()
 
 
-def point_at_radius(u: Float[Tensor, "D"], r: float) -> Float[Tensor, "D"]:
-    """P = r·u/‖u‖: the point at distance r from the origin along direction u (r > 0, finite)."""
-    r = check_range("r", r, low=0.0, low_open=True)
+def points_at_radii(
+    u: Float[Tensor, "*S D"], radii: Float[Tensor, "R"] | list[float] | tuple[float, ...]
+) -> Float[Tensor, "*S R D"]:
+    """P[..., i, :] = radii[i]·u/‖u‖: the points at distance radii[i] from the origin along each
+    direction u (a [D] vector or a [S, D] stack of them; every u non-zero, every radius > 0 and
+    finite). Radii are absolute distances ‖P‖ here; a caller with ratios r/r_init passes
+    ratios·r_init. The radii are cast to u's dtype first, so a float32 u gives float32 points."""
     check_finite_tensor("u", u, min_ndim=1)
-    norm = u.norm()
-    if float(norm) == 0.0:
-        raise ValueError("`u` must be a non-zero direction")
-    return u * (r / norm)
+    radii = torch.as_tensor(radii, dtype=torch.float64)
+    if radii.ndim != 1 or not len(radii):
+        raise ValueError(f"`radii` must be a non-empty 1-D sequence of distances; got shape {tuple(radii.shape)}")
+    check_finite_tensor("radii", radii)
+    if bool((radii <= 0).any()):
+        raise ValueError(f"`radii` must be in (0, inf); got {radii.min().item():g}")
+    norm = u.norm(dim=-1, keepdim=True)
+    if bool((norm == 0).any()):
+        raise ValueError("`u` must be a non-zero direction (every row of a stack)")
+    return (u / norm)[..., None, :] * radii.to(u)[:, None]
+
+
+def point_at_radius(u: Float[Tensor, "D"], r: float) -> Float[Tensor, "D"]:
+    """P = r·u/‖u‖ (r > 0, finite): `points_at_radii` at one radius."""
+    r = check_range("r", r, low=0.0, low_open=True)
+    return points_at_radii(u, [r])[..., 0, :]
 
 
 def sphere_basis(M: Float[Tensor, "D d"], theta: Float[Tensor, "D"]) -> Float[Tensor, "D d"]:

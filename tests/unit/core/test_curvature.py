@@ -12,16 +12,20 @@ from torch.func import grad
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.curvature import (
     batched_hvp,
+    eigvals_positive_fraction,
+    eigvals_trace_ratio,
     hessian_extremes,
     hutchinson_trace,
     lanczos,
     positive_fraction,
     restricted_hessian,
+    restricted_eigvals,
     restricted_hessians,
     trace_ratio,
 )
 from workbench.tensor.subspaces import (
     point_at_radius,
+    points_at_radii,
     random_orthonormal_basis,
     sparse_projection,
     sphere_basis,
@@ -76,6 +80,49 @@ def test_restricted_hessians_over_points_and_blocks():
     assert out.shape == (2, 2, 3, 3)
     assert torch.allclose(out[1, 1], restricted_hessian(f, thetas[1], M2), atol=1e-10)
     assert torch.allclose(out[0, 0], restricted_hessian(f, thetas[0], M1), atol=1e-10)
+
+
+def test_restricted_eigvals_are_the_spectra_of_the_projected_full_hessians():
+    """B bases at P points in one call == eigvalsh(M_bᵀ H(θ_p) M_b) from torch.func.hessian at each point."""
+    f, theta, _ = tiny_problem("tanh")
+    thetas = torch.stack([theta, 1.5 * theta, -0.5 * theta])
+    g = torch.Generator().manual_seed(16)
+    bases = torch.stack([random_orthonormal_basis(theta.numel(), 4, g, dtype=F64) for _ in range(3)])
+    eigs = restricted_eigvals(f, thetas, bases)
+    assert eigs.shape == (3, 3, 4) and eigs.dtype == F64
+    for p in range(3):
+        H = torch.func.hessian(f)(thetas[p])
+        for b in range(3):
+            oracle = torch.linalg.eigvalsh(bases[b].T @ H @ bases[b])
+            assert torch.allclose(eigs[p, b], oracle, atol=1e-9, rtol=0)
+    assert bool((eigs[..., 1:] >= eigs[..., :-1]).all())  # ascending
+
+
+def test_restricted_eigvals_of_float32_inputs_come_back_in_float64():
+    f, theta, _ = tiny_problem("relu")
+    bases = random_orthonormal_basis(theta.numel(), 3, torch.Generator().manual_seed(17))[None]  # float32
+    eigs = restricted_eigvals(lambda t: f(t.double()).float(), theta.float()[None], bases)  # θ and M in float32
+    H = torch.func.hessian(f)(theta.float().double())
+    oracle = torch.linalg.eigvalsh(bases[0].double().T @ H @ bases[0].double())
+    assert eigs.dtype == F64 and torch.allclose(eigs[0, 0], oracle, atol=1e-4 * float(oracle.abs().max()))
+
+
+def test_eigenvalue_measures_match_their_definitions_on_the_full_hessian():
+    """Σλ/√Σλ² = Tr H/‖H‖_F and #{λ>0}/d, checked against the matrix itself (no eigenvalues)."""
+    f, theta, _ = tiny_problem("relu", seed=3)
+    M = random_orthonormal_basis(theta.numel(), 7, torch.Generator().manual_seed(18), dtype=F64)
+    H = M.T @ torch.func.hessian(f)(theta) @ M
+    eigs = restricted_eigvals(f, theta[None], M[None])[0, 0]
+    assert float(eigvals_trace_ratio(eigs)) == pytest.approx(float(H.trace() / H.norm()), abs=1e-10)
+    assert float(trace_ratio(H)) == pytest.approx(float(H.trace() / H.norm()), abs=1e-10)
+    share = float((torch.linalg.eigvalsh(H) > 0).double().mean())  # the oracle H's own spectrum
+    assert 0.0 < share < 1.0 and float(eigvals_positive_fraction(eigs)) == share
+    assert float(positive_fraction(H)) == float(eigvals_positive_fraction(eigs))
+    # batched over leading axes; a zero spectrum gives 0, not NaN, in float32 as in float64
+    batch = torch.stack([eigs, -eigs, torch.zeros_like(eigs)])
+    assert eigvals_trace_ratio(batch).tolist() == pytest.approx([float(eigvals_trace_ratio(eigs)),
+                                                                 -float(eigvals_trace_ratio(eigs)), 0.0])
+    assert float(eigvals_trace_ratio(torch.zeros(2, 5)).abs().max()) == 0.0
 
 
 def test_trace_ratio_and_positive_fraction_of_known_matrices():
@@ -163,6 +210,22 @@ def test_sphere_correction_is_the_curvature_along_a_great_circle():
 def test_point_at_radius():
     u = torch.tensor([3.0, 4.0], dtype=F64)
     assert float(point_at_radius(u, 2.5).norm()) == pytest.approx(2.5)
+    assert torch.equal(point_at_radius(u, 2.5), points_at_radii(u, [2.5])[0])  # the one-radius case
+
+
+def test_points_at_radii_of_one_direction_and_of_a_stack():
+    g = torch.Generator().manual_seed(19)
+    U = torch.randn(3, 11, generator=g, dtype=F64)
+    radii = torch.tensor([0.5, 2.0, 7.0], dtype=F64)
+    P = points_at_radii(U, radii)
+    assert P.shape == (3, 3, 11)
+    assert torch.allclose(P.norm(dim=-1), radii.expand(3, 3), atol=1e-12)
+    cos = (P @ U[:, :, None]).squeeze(-1) / (P.norm(dim=-1) * U.norm(dim=-1, keepdim=True))
+    assert torch.allclose(cos, torch.ones(3, 3, dtype=F64), atol=1e-12)  # along u, same side
+    assert torch.equal(points_at_radii(U[1], radii), P[1])  # a single direction is the [D] case
+    P32 = points_at_radii(U[0].float(), (1.0, 3.0))  # a sequence of radii; float32 u stays float32
+    assert P32.shape == (2, 11) and P32.dtype == torch.float32
+    assert torch.allclose(P32.norm(dim=-1), torch.tensor([1.0, 3.0]))
 
 
 @pytest.mark.parametrize(
@@ -171,6 +234,18 @@ def test_point_at_radius():
         (lambda: point_at_radius(torch.ones(3), 0.0), ValueError, r"`r` must be in \(0, inf\]"),
         (lambda: point_at_radius(torch.ones(3), float("nan")), ValueError, r"`r` must be finite"),
         (lambda: point_at_radius(torch.zeros(3), 1.0), ValueError, r"`u` must be a non-zero"),
+        (lambda: points_at_radii(torch.ones(3), [1.0, 0.0]), ValueError, r"`radii` must be in \(0, inf\)"),
+        (lambda: points_at_radii(torch.ones(3), [-2.0]), ValueError, r"`radii` must be in \(0, inf\)"),
+        (lambda: points_at_radii(torch.ones(3), [float("inf")]), ValueError, r"`radii` contains NaN or inf"),
+        (lambda: points_at_radii(torch.ones(3), []), ValueError, r"`radii` must be a non-empty 1-D"),
+        (lambda: points_at_radii(torch.ones(3), [[1.0]]), ValueError, r"`radii` must be a non-empty 1-D"),
+        (lambda: points_at_radii(torch.stack([torch.ones(3), torch.zeros(3)]), [1.0]), ValueError,
+         r"`u` must be a non-zero"),
+        (lambda: points_at_radii(torch.tensor(1.0), [1.0]), ValueError, r"`u` must have at least 1 dims"),
+        (lambda: restricted_eigvals(lambda t: (t**2).sum(), torch.ones(1, 4), torch.ones(4, 2)), ValueError,
+         r"`bases` must have shape \[B, D, d\]"),
+        (lambda: restricted_eigvals(lambda t: (t**2).sum(), torch.ones(4), torch.ones(1, 4, 2)), ValueError,
+         r"`thetas` must have shape \[P, D\]"),
         (lambda: random_orthonormal_basis(5, 6), ValueError, r"`d` must be an integer in \[1, 5\]"),
         (lambda: random_orthonormal_basis(5, 0), ValueError, r"`d` must be an integer in \[1, 5\]"),
         (lambda: restricted_hessian(lambda t: (t**2).sum(), torch.ones(4), torch.ones(3, 2)), ValueError,
