@@ -89,6 +89,34 @@ def test_ace_alpha_zero_with_projection_matches_the_affine_ablation_row(result):
     assert torch.equal(ace_zero, result.methods[:, names.index("ACE α=0")])
 
 
+def test_result_edits_are_the_experiments_edits(result, session_cache):
+    """`AceResult.edits(model, method, α, layer)`: {that layer's hook: make_edit(method, r, μ⁻, α)}
+    of that model, None for "none"; steering a booted model with it reproduces the experiment's
+    completions (the widget and the experiment build edits the same way)."""
+    from workbench.ace import open_session
+    from workbench.tensor.steering import make_edit
+
+    v = torch.randn(3, result.config.d_model)
+    edits = result.edits("rwkv", "ace", 0.5, layer=0)
+    assert list(edits) == [result.hook_names[0]]
+    expected = make_edit("ace", result.direction[1, 0], result.mu_neg[1, 0], 0.5)
+    assert torch.equal(edits[result.hook_names[0]].apply(v), expected.apply(v))
+    assert list(result.edits(0, "actadd", 1.0)) == [result.hook_names[result.layer]]  # default: the result's layer
+    assert result.edits("llama", "none", 1.0) is None
+    for call, match in ((lambda: result.edits(0, "ace", 0.0, layer=result.config.n_layers), "`layer` must be an integer"),
+                        (lambda: result.edits(0, "leace", 0.0), "`method` must be one of"),
+                        (lambda: result.edits("gpt2", "ace", 0.0), "`model` must be one of"),
+                        (lambda: result.edits(0, "ace", float("nan")), "`alpha` must be finite")):
+        with pytest.raises(ValueError, match=match):
+            call()
+    session = open_session(result.config, 0, session_cache.root, progress=False)
+    harmful = result.prompts["harmful_eval"]  # the experiment's batch, so the padding is the same too
+    for title, method, alpha in METHOD_SETTINGS[:2]:  # "none" and ActAdd α=−1
+        texts = session.complete(harmful, result.edits(0, method, alpha), result.config.positions,
+                                 result.config.max_new_tokens, result.config.batch_size)
+        assert texts[:4] == result.examples["llama"][title]["harmful"], title
+
+
 def test_summary_and_figures(result):
     summary = summarize(result)
     llama = summary["models"]["llama"]
