@@ -6,7 +6,7 @@
     here "peer" is the plain forward).
 (b) steered_generation: batched greedy generation (left padding, 32 prompts, 24 new tokens) with the
     same activation-addition vector at the same decoder block of the same HF `LlamaForCausalLM`:
-    ours (`workbench.tensor.hooks.steer` + `workbench.lm.generate`) vs steering-vectors 0.12.2's
+    ours (`workbench.lm.generate.generate_ids(…, edits=…)`) vs steering-vectors 0.12.2's
     `SteeringVector.apply` around `model.generate`. ratio = peer_s / ours_s (goal ≥ 1.0). Both
     produce the same tokens (checked before timing).
 
@@ -89,8 +89,7 @@ def bench_generation(model: LlamaForCausalLM, tokenizer) -> None:
 
     @torch.no_grad()
     def ours() -> torch.Tensor:
-        with steer(model, {f"model.layers.{layer}": edit}) as steerer:
-            return generate_ids(model, ids, mask, NEW_TOKENS, None, steerer, use_cache=True)
+        return generate_ids(model, ids, mask, NEW_TOKENS, None, edits={f"model.layers.{layer}": edit}, use_cache=True)
 
     @torch.no_grad()
     def peer() -> torch.Tensor:

@@ -9,8 +9,8 @@ Prints one line per measurement, ``GPU <name> seconds=<s>``, after a header nami
 the device, and ends with the peak memory. Nothing is downloaded: the 8B-shaped model is built
 with random weights and saved (weights and a word-level tokenizer) into a temporary folder, then
 booted from that folder by `workbench.lm.boot` — the same call `AceConfig(model=folder, ...)`
-makes — and steered with the ACE operator through `workbench.tensor.hooks.steer`, as
-`workbench.ace` does. Exit codes: 0 all measured, 1 some measurement failed (the others still
+makes — and steered with the ACE operator through `workbench.lm`'s `edits=` (generation and
+last-token logits install the hooks), as `workbench.ace` does. Exit codes: 0 all measured, 1 some measurement failed (the others still
 ran, so one GPU session shows every problem), 2 refused (no CUDA, or the full size on the CPU).
 Not part of `make test`: it needs a GPU and several minutes (16 GB of weights are written and read).
 """
@@ -209,7 +209,6 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
     from workbench.lm import boot
     from workbench.lm.folders import DTYPES
     from workbench.lm.generate import generate, last_token_activations, last_token_logits
-    from workbench.tensor.hooks import steer
     from workbench.tensor.steering import difference_of_means, make_edit
 
     hf_logging.disable_progress_bar()  # per-shard bars would bury the GPU lines in a captured log
@@ -222,10 +221,7 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
     prompts = random_prompts(shape.vocab, BATCH, PROMPT_TOKENS, seed=0)
 
     def forward(edits: dict | None) -> torch.Tensor:
-        if not edits:
-            return last_token_logits(model, tokenizer, prompts, batch_size=BATCH)
-        with steer(model, edits, "all") as steerer:
-            return last_token_logits(model, tokenizer, prompts, batch_size=BATCH, steerer=steerer)
+        return last_token_logits(model, tokenizer, prompts, batch_size=BATCH, edits=edits, positions="all")
 
     forward(None)  # warm-up, untimed: cuBLAS handles and kernels for these shapes, the allocator's first blocks
 
@@ -249,10 +245,7 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
             raise RuntimeError(f"{name}: the ACE edit did not change the logits (hooks not firing?)")
 
     def complete(edits: dict | None) -> list[str]:
-        if not edits:
-            return generate(model, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH)
-        with steer(model, edits, "all") as steerer:
-            return generate(model, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH, steerer=steerer)
+        return generate(model, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH, edits=edits, positions="all")
 
     for name, edits in ((f"generate_{NEW_TOKENS}", None), (f"generate_ace_{NEW_TOKENS}", one)):
         with clock.measure(name, note=f"batch={BATCH} new_tokens={NEW_TOKENS}"):

@@ -13,9 +13,8 @@ import ipywidgets as widgets
 
 from workbench.ace import AceConfig, AceResult, ModelSession, open_session
 from workbench.ace.config import SWEEP_METHODS
-from workbench.plots.ace import METHOD_NAMES, SETS, panel_curve, sweep_curve
+from workbench.plots.ace import METHOD_NAMES, SETS, VERDICT_COLORS, panel_curve, sweep_curve
 from workbench.suite import CacheLike, as_cache, run_cached
-from workbench.tensor.steering import make_edit
 from widgets.base import Panel
 
 PANEL_METHODS = ("ace", "actadd", "directional_ablation", "affine_ablation")
@@ -61,8 +60,7 @@ class AcePanel(Panel):
         if not self.prompt.value.strip():
             raise ValueError("`prompt` must be a non-empty request")
         session = self.session(m)
-        edit = make_edit(method, r.direction[m, layer], r.mu_neg[m, layer], alpha)
-        edits = {session.hook_names[layer]: edit} if edit is not None else None
+        edits = r.edits(m, method, alpha, layer)
         text = session.complete([self.prompt.value], edits, r.config.positions, r.config.max_new_tokens)[0]
         verdict = session.judge([self.prompt.value], [text])[0]
         curve_method = method if method in SWEEP_METHODS else "ace"
@@ -74,7 +72,7 @@ class AcePanel(Panel):
             self.figure.layout.title.text = (f"{r.labels[m]}: {METHOD_NAMES[curve_method]} refusal vs α "
                                              f"(precomputed at layer {r.layer})")
         self.last_completion, self.last_verdict = text, verdict
-        color = {"refusal": "#d1603d", "compliance": "#3b6fb6", "incoherent": "#777"}[verdict]
+        color = VERDICT_COLORS[verdict]
         self.completion.value = (f'<div class="wb-completion"><b>completion:</b> {html.escape(text) or "<i>(empty)</i>"}'
                                  f' &nbsp; <b style="color:{color}" class="wb-verdict">{verdict}</b></div>')
 

@@ -18,8 +18,10 @@ from workbench.tensor.result import ArtifactError
 
 
 @pytest.fixture(scope="module")
-def quick(ace_quick) -> AceResult:
-    return ace_quick  # the session's QUICK result (tests/conftest.py); `workbench reproduce` below reuses it
+def result(ace_quick) -> AceResult:
+    # the session's QUICK result (tests/conftest.py); `workbench reproduce` below reuses it. Not named
+    # `quick`: that would shadow conftest's `quick`, which `ace_quick` itself requests
+    return ace_quick
 
 
 def test_held_out_combinations_are_unseen_but_their_words_are_not():
@@ -57,16 +59,16 @@ def test_refusal_score_is_the_log_odds_of_the_refusal_openers():
     assert float(refusal_score(logits, [1])) == pytest.approx(torch.log(torch.tensor(0.3 / 0.7)).item(), abs=1e-5)
 
 
-def test_quick_result_shapes_and_round_trip(quick, tmp_path):
-    c = quick.config
-    assert quick.labels == ["llama", "rwkv"]
-    assert quick.direction.shape == (2, c.n_layers, c.d_model)
-    assert quick.methods.shape == quick.methods_alt.shape == (2, len(METHOD_SETTINGS), 2, c.n_eval)
-    assert quick.alt_positions == "prompt"
-    assert quick.sweep.shape == (2, 2, len(c.alphas), 2, c.n_eval)
-    assert quick.layer == c.n_layers // 2
-    loaded = AceResult.load(quick.save(tmp_path / "r"))
-    assert torch.equal(loaded.sweep, quick.sweep) and loaded.examples == quick.examples
+def test_quick_result_shapes_and_round_trip(result, tmp_path):
+    c = result.config
+    assert result.labels == ["llama", "rwkv"]
+    assert result.direction.shape == (2, c.n_layers, c.d_model)
+    assert result.methods.shape == result.methods_alt.shape == (2, len(METHOD_SETTINGS), 2, c.n_eval)
+    assert result.alt_positions == "prompt"
+    assert result.sweep.shape == (2, 2, len(c.alphas), 2, c.n_eval)
+    assert result.layer == c.n_layers // 2
+    loaded = AceResult.load(result.save(tmp_path / "r"))
+    assert torch.equal(loaded.sweep, result.sweep) and loaded.examples == result.examples
     meta = json.loads((tmp_path / "r" / "result.json").read_text())
     meta["tensors"]["sweep"] = [1, 2, 3]
     (tmp_path / "r" / "result.json").write_text(json.dumps(meta))
@@ -74,32 +76,60 @@ def test_quick_result_shapes_and_round_trip(quick, tmp_path):
         AceResult.load(tmp_path / "r")
 
 
-def test_the_unsteered_row_of_the_method_table_is_the_baseline(quick):
-    assert torch.equal(quick.methods[:, 0], quick.baseline)
-    assert torch.equal(quick.methods_alt[:, 0], quick.baseline)
+def test_the_unsteered_row_of_the_method_table_is_the_baseline(result):
+    assert torch.equal(result.methods[:, 0], result.baseline)
+    assert torch.equal(result.methods_alt[:, 0], result.baseline)
 
 
-def test_ace_alpha_zero_with_projection_matches_the_affine_ablation_row(quick):
+def test_ace_alpha_zero_with_projection_matches_the_affine_ablation_row(result):
     """ACE α=0 and affine ablation are the same edit: identical completions, identical verdicts."""
     names = [t for t, _m, _a in METHOD_SETTINGS]
-    assert torch.equal(quick.methods[:, names.index("ACE α=0")], quick.methods[:, names.index("affine ablation")])
-    ace_zero = quick.sweep[:, 0, quick.alpha_index(0.0)]
-    assert torch.equal(ace_zero, quick.methods[:, names.index("ACE α=0")])
+    assert torch.equal(result.methods[:, names.index("ACE α=0")], result.methods[:, names.index("affine ablation")])
+    ace_zero = result.sweep[:, 0, result.alpha_index(0.0)]
+    assert torch.equal(ace_zero, result.methods[:, names.index("ACE α=0")])
 
 
-def test_summary_and_figures(quick):
-    summary = summarize(quick)
+def test_result_edits_are_the_experiments_edits(result, session_cache):
+    """`AceResult.edits(model, method, α, layer)`: {that layer's hook: make_edit(method, r, μ⁻, α)}
+    of that model, None for "none"; steering a booted model with it reproduces the experiment's
+    completions (the widget and the experiment build edits the same way)."""
+    from workbench.ace import open_session
+    from workbench.tensor.steering import make_edit
+
+    v = torch.randn(3, result.config.d_model)
+    edits = result.edits("rwkv", "ace", 0.5, layer=0)
+    assert list(edits) == [result.hook_names[0]]
+    expected = make_edit("ace", result.direction[1, 0], result.mu_neg[1, 0], 0.5)
+    assert torch.equal(edits[result.hook_names[0]].apply(v), expected.apply(v))
+    assert list(result.edits(0, "actadd", 1.0)) == [result.hook_names[result.layer]]  # default: the result's layer
+    assert result.edits("llama", "none", 1.0) is None
+    for call, match in ((lambda: result.edits(0, "ace", 0.0, layer=result.config.n_layers), "`layer` must be an integer"),
+                        (lambda: result.edits(0, "leace", 0.0), "`method` must be one of"),
+                        (lambda: result.edits("gpt2", "ace", 0.0), "`model` must be one of"),
+                        (lambda: result.edits(0, "ace", float("nan")), "`alpha` must be finite")):
+        with pytest.raises(ValueError, match=match):
+            call()
+    session = open_session(result.config, 0, session_cache.root, progress=False)
+    harmful = result.prompts["harmful_eval"]  # the experiment's batch, so the padding is the same too
+    for title, method, alpha in METHOD_SETTINGS[:2]:  # "none" and ActAdd α=−1
+        texts = session.complete(harmful, result.edits(0, method, alpha), result.config.positions,
+                                 result.config.max_new_tokens, result.config.batch_size)
+        assert texts[:4] == result.examples["llama"][title]["harmful"], title
+
+
+def test_summary_and_figures(result):
+    summary = summarize(result)
     llama = summary["models"]["llama"]
     assert set(llama["held_out"]) == {"harmful_refusal", "harmless_answer"}
     assert set(llama["refusal_at"]) == {"alpha=0", "alpha=1"}
     assert 0.0 <= llama["refusal_at"]["alpha=1"]["ace"]["harmless"] <= 1.0
-    assert llama["reference_coordinate"] == pytest.approx(quick.reference_coordinate("llama"), abs=1e-3)
+    assert llama["reference_coordinate"] == pytest.approx(result.reference_coordinate("llama"), abs=1e-3)
     json.dumps(summary)
-    figures = all_figures(quick)
+    figures = all_figures(result)
     assert list(figures) == ["1_refusal_vs_alpha", "2_verdict_shares", "3_layer_sweep", "4_projection"]
     fig1 = figures["1_refusal_vs_alpha"]
     assert len(fig1.data) == 2 * 2 * 2  # models × methods × prompt sets
-    assert list(fig1.data[0].y) == [float(x) for x in quick.refusal_rate(quick.sweep[0, 0, :, 0])]
+    assert list(fig1.data[0].y) == [float(x) for x in result.refusal_rate(result.sweep[0, 0, :, 0])]
 
 
 @pytest.mark.parametrize("changes, match", [
@@ -117,7 +147,7 @@ def test_config_validation_names_the_parameter(changes, match):
         AceConfig(**changes)
 
 
-def test_reproduce_quick_from_the_command_line(quick, tmp_path, capsys):
+def test_reproduce_quick_from_the_command_line(result, tmp_path, capsys):
     assert main(["reproduce", "--suite", "ace", "--quick", "--out", str(tmp_path), "--formats", "html"]) == 0
     measurements = json.loads((tmp_path / "ace" / "measurements.json").read_text())
     assert measurements["quick"] is True

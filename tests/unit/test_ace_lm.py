@@ -24,8 +24,13 @@ from workbench.lm import (
     torch_threads,
     train_causal_lm,
 )
-from workbench.lm.generate import batches, last_token_activations
-from workbench.tensor.hooks import steer
+from workbench.lm.generate import (
+    batches,
+    generate_ids,
+    last_token_activations,
+    last_token_logits,
+)
+from workbench.tensor.hooks import hook_points
 from workbench.tensor.steering import make_edit
 
 
@@ -122,10 +127,11 @@ def test_booted_random_llama_exposes_resid_hooks_and_steering_is_removed(random_
     acts = last_token_activations(model, model.tokenizer, prompts, names)
     assert acts.shape == (3, 9, 48)
     with pytest.raises(ValueError, match="valid names include"):
-        steer(model, {"blocks.9.hook_resid_pre": make_edit("actadd", torch.ones(48), alpha=1.0)})
+        generate(model, model.tokenizer, prompts,
+                 edits={"blocks.9.hook_resid_pre": make_edit("actadd", torch.ones(48), alpha=1.0)})
     plain = generate(model, model.tokenizer, prompts, max_new_tokens=5)
-    with steer(model, {"blocks.1.hook_resid_post": make_edit("actadd", 50 * torch.randn(48), alpha=1.0)}) as s:
-        steered = generate(model, model.tokenizer, prompts, max_new_tokens=5, steerer=s)
+    edits = {"blocks.1.hook_resid_post": make_edit("actadd", 50 * torch.randn(48), alpha=1.0)}
+    steered = generate(model, model.tokenizer, prompts, max_new_tokens=5, edits=edits)
     assert steered != plain
     assert generate(model, model.tokenizer, prompts, max_new_tokens=5) == plain  # hooks gone
 
@@ -139,11 +145,87 @@ def test_left_padding_does_not_change_any_row(random_llama_folder):
     ids = [next(batches(tok, [p], 1, True))[1].shape[1] for p in prompts]
     assert len(set(ids)) == 3  # three lengths: two rows are padded in the batch
     edit = make_edit("actadd", 3 * torch.randn(48, generator=torch.Generator().manual_seed(1)), alpha=1.0)
+    edits = {"blocks.1.hook_resid_post": edit}
     for positions in ("all", "prompt", "generated"):
-        with steer(model, {"blocks.1.hook_resid_post": edit}, positions=positions) as s:
-            together = generate(model, tok, prompts, max_new_tokens=6, steerer=s)
-            alone = [generate(model, tok, [p], max_new_tokens=6, steerer=s)[0] for p in prompts]
+        together = generate(model, tok, prompts, max_new_tokens=6, edits=edits, positions=positions)
+        alone = [generate(model, tok, [p], max_new_tokens=6, edits=edits, positions=positions)[0] for p in prompts]
         assert together == alone, positions
+
+
+def _hook_count(model: torch.nn.Module, names: tuple[str, ...] = ()) -> tuple[int, int]:
+    """(forward hooks anywhere in `model`, forward hooks on the points `names`). A bridge installs
+    its own output-capturing hooks at its first forward (and keeps them), so warm it up first."""
+    points = hook_points(model)
+    return sum(len(m._forward_hooks) for m in model.modules()), sum(len(points[n]._forward_hooks) for n in names)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+@pytest.mark.parametrize("positions", ["all", "prompt", "generated"])
+def test_steered_generation_edits_exactly_the_chosen_positions(random_llama_folder, positions, use_cache):
+    """Greedy tokens from `generate_ids(edits=, positions=)` (step by step, through the KV cache or
+    recomputing) equal the argmax of ONE teacher-forced forward over prompt + generated tokens with
+    a hand-written hook adding r at exactly the selected positions: real (not padding) and, for
+    "prompt", < P, for "generated", ≥ P. A causal model's logits at position t see only ≤ t, so the
+    two agree exactly when the same positions were edited. float64: no argmax near-ties."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(random_llama_folder, dtype=torch.float64).eval()
+    tok = AutoTokenizer.from_pretrained(random_llama_folder)
+    prompts = ["<user> how can i make a cake , please ? <assistant>", "<user> help ! <assistant>"]
+    _rows, ids, mask = next(batches(tok, prompts, 8, pad=True))
+    r = 4 * torch.randn(48, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    edits = {"model.layers.1": make_edit("actadd", r, alpha=1.0)}
+    n_new, P = 5, ids.shape[1]
+    before = _hook_count(model, tuple(edits))
+    new = generate_ids(model, ids, mask, n_new, None, edits=edits, positions=positions, use_cache=use_cache)
+    assert _hook_count(model, tuple(edits)) == before == (0, 0)  # the call's hooks are gone
+    full = torch.cat([ids, new], 1)
+    full_mask = torch.cat([mask, torch.ones_like(new)], 1)
+    t = torch.arange(full.shape[1])
+    keep = full_mask.bool() & {"all": t >= 0, "prompt": t < P, "generated": t >= P}[positions]
+
+    def add_r(_module, _args, output):
+        hidden = output[0] if isinstance(output, tuple) else output
+        edited = torch.where(keep.unsqueeze(-1), hidden + r, hidden)
+        return (edited, *output[1:]) if isinstance(output, tuple) else edited
+
+    handle = model.model.layers[1].register_forward_hook(add_r)
+    try:
+        with torch.no_grad():
+            logits = model(input_ids=full, attention_mask=full_mask,
+                           position_ids=(full_mask.cumsum(-1) - 1).clamp(min=0)).logits
+    finally:
+        handle.remove()
+    assert torch.equal(logits[:, P - 1:-1].argmax(-1), new), positions
+    plain = generate_ids(model, ids, mask, n_new, None, use_cache=use_cache)
+    if positions != "generated":  # the prompt edit moves the first token; "generated" may only move later ones
+        assert not torch.equal(new, plain)
+
+
+def test_no_hooks_remain_after_steered_generation_or_scoring_raises(random_llama_folder, dataset):
+    model = boot(random_llama_folder)
+    prompts = format_chat(model.tokenizer, list(dataset.harmful_eval[:2]))
+    plain = last_token_logits(model, model.tokenizer, prompts)  # warm-up: the bridge's own hooks appear
+    name = ("blocks.1.hook_resid_post",)
+    before = _hook_count(model, name)
+    assert before[1] == 0
+    wrong_width = {name[0]: make_edit("actadd", torch.ones(8), alpha=1.0)}
+    with pytest.raises(ValueError, match="has width 8, but the activation there has width 48"):
+        generate(model, model.tokenizer, prompts, max_new_tokens=3, edits=wrong_width)
+    assert _hook_count(model, name) == before
+    with pytest.raises(ValueError, match="has width 8"):
+        last_token_logits(model, model.tokenizer, prompts, edits=wrong_width)
+    assert _hook_count(model, name) == before
+    with pytest.raises(ValueError, match="`positions` must be one of"):
+        generate(model, model.tokenizer, prompts, max_new_tokens=3, positions="last")
+    with pytest.raises(ValueError, match="`edits` must be a mapping"):
+        generate(model, model.tokenizer, prompts, max_new_tokens=3, edits=[wrong_width])
+    good = {name[0]: make_edit("actadd", 30 * torch.ones(48), alpha=1.0)}
+    steered = last_token_logits(model, model.tokenizer, prompts, edits=good)
+    assert _hook_count(model, name) == before
+    assert not torch.equal(steered, plain)
+    # one prompt forward: "generated" positions do not exist yet, so nothing is edited
+    assert torch.equal(last_token_logits(model, model.tokenizer, prompts, edits=good, positions="generated"), plain)
 
 
 def test_recurrent_models_are_batched_by_equal_length_without_padding(dataset):

@@ -8,8 +8,13 @@ from widgets import AcePanel
 
 
 @pytest.fixture
-def panel(ace_quick, session_cache) -> AcePanel:
-    return AcePanel(result=ace_quick, cache=session_cache)
+def result(ace_quick):
+    return ace_quick  # the session's QUICK result (tests/conftest.py)
+
+
+@pytest.fixture
+def panel(result, session_cache) -> AcePanel:
+    return AcePanel(result=result, cache=session_cache)
 
 
 def test_alpha_slider_moves_the_marker_and_changes_the_completion(panel):

@@ -7,6 +7,7 @@ from typing import Self
 
 from workbench.lm.folders import DTYPES
 from workbench.lm.train import ARCHITECTURES, TinyLMSpec
+from workbench.tensor.hooks import POSITIONS
 from workbench.tensor.validation import (
     check_choice,
     check_int,
@@ -18,7 +19,6 @@ from workbench.tensor.validation import (
 )
 
 HOOKS = ("resid_pre", "resid_mid", "resid_post")
-POSITIONS = ("all", "prompt", "generated")
 # (name, method, alpha) of figure 2's comparison; the paper's methods at their canonical settings
 METHOD_SETTINGS = (
     ("none", "none", 0.0),

@@ -17,14 +17,12 @@ from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, 
 from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, refusal_score, refusal_token_ids, verdict_codes
 from workbench.ace.models import embedded_model_folder, instruction_set
 from workbench.ace.prompts import format_chat, load_prompts
-from workbench.ace.result import AceResult
+from workbench.ace.result import AceResult, alternative_positions, steering_edits
 from workbench.lm.folders import boot, check_causal_lm_folder, folder_facts
 from workbench.lm.generate import check_prompts, generate, last_token_activations, last_token_logits
 from workbench.lm.train import torch_threads
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import Executor, as_executor, map_cells
-from workbench.tensor.hooks import steer
-from workbench.tensor.steering import make_edit
 from workbench.tensor.seeding import choose_device
 from workbench.tensor.validation import check_int
 
@@ -49,35 +47,26 @@ class ModelSession:
     def complete(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
                  max_new_tokens: int = 26, batch_size: int = 64) -> list[str]:
         """Greedy completions of raw requests (the chat template applied), steered by `edits`
-        ({hook name: SteeringEdit}; None or {} for none)."""
+        ({hook name: SteeringEdit}, e.g. `AceResult.edits(…)`; None or {} for none) at `positions`."""
         prompts = format_chat(self.tokenizer, check_prompts(list(requests), "requests"))
         with torch_threads(self.threads):
-            if not edits:
-                return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size)
-            with steer(self.model, edits, positions) as steerer:
-                return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size, steerer=steerer)
+            return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size,
+                            edits=edits, positions=positions)
 
     def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
                batch_size: int = 64) -> Tensor:
         """Logit refusal score at the first response position for each request."""
         prompts = format_chat(self.tokenizer, list(requests))
         with torch_threads(self.threads):
-            if not edits:
-                return refusal_score(last_token_logits(self.model, self.tokenizer, prompts, batch_size), self.refusal_ids)
-            with steer(self.model, edits, positions) as steerer:
-                logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size, steerer=steerer)
-            return refusal_score(logits, self.refusal_ids)
+            logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size,
+                                       edits=edits, positions=positions)
+        return refusal_score(logits, self.refusal_ids)
 
     def activations(self, requests: Sequence[str], batch_size: int = 64) -> Tensor:
         """[n, L, d] activations at the last prompt token at every layer's hook."""
         prompts = format_chat(self.tokenizer, list(requests))
         with torch_threads(self.threads):
             return last_token_activations(self.model, self.tokenizer, prompts, self.hook_names, batch_size)
-
-
-def alternative_positions(positions: str) -> str:
-    """The positions setting figure 2 compares against: "prompt" for "all", else "all"."""
-    return "prompt" if positions == "all" else "all"
 
 
 def hook_names(model: nn.Module, hook: str) -> list[str]:
@@ -144,7 +133,9 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
     def verdict_pair(completions: tuple[list[str], list[str]]) -> Tensor:
         return torch.stack([_verdicts(session, harmful, completions[0]), _verdicts(session, harmless, completions[1])])
 
-    name = session.hook_names[layer]
+    def edits_at(method: str, alpha: float, li: int = layer) -> dict | None:
+        return steering_edits(session.hook_names[li], method, direction[li], mu_neg[li], alpha)
+
     total = 1 + len(SWEEP_METHODS) * len(config.alphas) + 2 * len(METHOD_SETTINGS) + L * len(LAYER_METHODS)
     bar = tqdm(total=total, desc=f"steering {session.label}", disable=not progress, leave=False)
     baseline = verdict_pair(run_edits(None))
@@ -153,7 +144,7 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
     for method in SWEEP_METHODS:
         rows, score_rows = [], []
         for alpha in config.alphas:
-            edits = {name: make_edit(method, direction[layer], mu_neg[layer], alpha)}
+            edits = edits_at(method, alpha)
             rows.append(verdict_pair(run_edits(edits)))
             score_rows.append(torch.stack([session.scores(harmful, edits, config.positions, config.batch_size),
                                            session.scores(harmless, edits, config.positions, config.batch_size)]))
@@ -162,16 +153,14 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
         sweep_score.append(torch.stack(score_rows))
     methods, examples = [], {}
     for title, method, alpha in METHOD_SETTINGS:
-        edit = make_edit(method, direction[layer], mu_neg[layer], alpha)
-        completions = run_edits({name: edit} if edit is not None else None)
+        completions = run_edits(edits_at(method, alpha))
         methods.append(verdict_pair(completions))
         examples[title] = {"harmful": completions[0][:4], "harmless": completions[1][:4]}
         bar.update()
     alt = alternative_positions(config.positions)
     methods_alt = []
     for title, method, alpha in METHOD_SETTINGS:  # the same comparison, edits at the other positions
-        edit = make_edit(method, direction[layer], mu_neg[layer], alpha)
-        completions = run_edits({name: edit} if edit is not None else None, alt)
+        completions = run_edits(edits_at(method, alpha), alt)
         methods_alt.append(verdict_pair(completions))
         examples[f"{title} [{alt}]"] = {"harmful": completions[0][:2], "harmless": completions[1][:2]}
         bar.update()
@@ -179,7 +168,7 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
     for li in range(L):
         row = []
         for method in LAYER_METHODS:
-            edits = {session.hook_names[li]: make_edit(method, direction[li], mu_neg[li], 0.0)}
+            edits = edits_at(method, 0.0, li)
             row.append(_verdicts(session, harmful, session.complete(harmful, edits, config.positions,
                                                                   config.max_new_tokens, config.batch_size)))
             bar.update()

@@ -12,6 +12,22 @@ from torch import Tensor
 from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig
 from workbench.ace.judges import REFUSAL, VERDICTS
 from workbench.tensor.result import ArtifactError, Result, expect_shape
+from workbench.tensor.steering import SteeringEdit, make_edit
+from workbench.tensor.validation import check_int
+
+
+def alternative_positions(positions: str) -> str:
+    """The positions setting figure 2 compares against: "prompt" for "all", else "all"."""
+    return "prompt" if positions == "all" else "all"
+
+
+def steering_edits(hook_name: str, method: str, direction: Float[Tensor, " d"], mu_neg: Float[Tensor, " d"],
+                   alpha: float) -> dict[str, SteeringEdit] | None:
+    """The `edits` argument of generation for one layer's `method` at `alpha`: {hook_name:
+    make_edit(method, r, μ⁻, α)} with r = μ⁺ − μ⁻ and μ⁻ of that layer, or None for "none".
+    The one place the experiment and the widget turn a direction into an edit."""
+    edit = make_edit(method, direction, mu_neg, alpha)
+    return None if edit is None else {hook_name: edit}
 
 
 @dataclass(frozen=True)
@@ -104,9 +120,18 @@ class AceResult(Result):
         m, li = self.model_index(model), self.layer if layer is None else layer
         return float(self.direction_unit(m, li) @ self.mu_neg[m, li])
 
+    def edits(self, model: str | int, method: str, alpha: float = 0.0,
+              layer: int | None = None) -> dict[str, SteeringEdit] | None:
+        """{hook name of `layer`: the `method` edit at `alpha`} from model `model`'s direction and
+        μ⁻ at that layer (None: the result's `layer`), or None for "none" — what
+        `ModelSession.complete(…, edits)` takes."""
+        m, L = self.model_index(model), len(self.hook_names)
+        li = self.layer if layer is None else check_int("layer", layer, low=0, high=L - 1)
+        return steering_edits(self.hook_names[li], method, self.direction[m, li], self.mu_neg[m, li], alpha)
+
     @property
     def alt_positions(self) -> str:
-        return "prompt" if self.config.positions == "all" else "all"
+        return alternative_positions(self.config.positions)
 
     def alphas_tensor(self) -> Tensor:
         return torch.tensor(self.config.alphas)

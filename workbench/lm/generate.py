@@ -4,23 +4,29 @@ Batches are left-padded with an attention mask and position ids counted from eac
 real token, so a padded row computes what it would alone. Recurrent models (RWKV, Mamba) have no
 attention mask — pads would flow through their state — so their prompts are grouped by exact
 token length instead and never padded. Generation reuses the model's cache (KV cache or RWKV
-state): one new token per forward after the prompt, and a `Steerer` is told the absolute offset
-of each forward (its "prompt" / "generated" position choice relies on it).
+state): one new token per forward after the prompt.
+
+Steering lives here: `generate`, `generate_ids` and `last_token_logits` take `edits` ({hook name:
+SteeringEdit}) and `positions` ("all" | "prompt" | "generated"), install the hooks for the call
+(removed when it returns or raises) and tell the `Steerer` before each forward which absolute
+positions it covers and which of them are prompt or padding — callers never touch a steerer.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from workbench.tensor.hooks import Steerer, record
-from workbench.tensor.validation import check_int
+from workbench.tensor.hooks import POSITIONS, Steerer, record, steer
+from workbench.tensor.steering import SteeringEdit
+from workbench.tensor.validation import check_choice, check_int
 
 RECURRENT_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7", "mamba", "mamba2")
 
@@ -104,22 +110,30 @@ def default_use_cache(model: nn.Module) -> bool:
     return not is_recurrent(model) and hf_model(model) is model
 
 
-@torch.no_grad()
-def generate_ids(
-    model: nn.Module,
-    ids: Int[Tensor, "b p"],
-    mask: Int[Tensor, "b p"],
-    max_new_tokens: int,
-    eos_token_id: int | None,
-    steerer: Steerer | None = None,
-    use_cache: bool | None = None,
-) -> Int[Tensor, "b new"]:
-    """Greedy continuation of one left-padded batch; rows that emitted EOS keep emitting it."""
-    cached = default_use_cache(model) if use_cache is None else use_cache
+Edits = Mapping[str, SteeringEdit] | None
+
+
+@contextmanager
+def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steerer | None]:
+    """The `Steerer` of `edits` at `positions`, its hooks installed for the block (None: no edits)."""
+    check_choice("positions", positions, POSITIONS)  # checked with or without edits: one rule for callers
+    if edits is not None and not isinstance(edits, Mapping):
+        raise ValueError(f"`edits` must be a mapping {{hook name: SteeringEdit}} or None; got {type(edits).__name__}")
+    if not edits:
+        yield None
+        return
+    with steer(model, edits, positions) as steerer:
+        yield steerer
+
+
+def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], max_new_tokens: int,
+                  eos_token_id: int | None, steerer: Steerer | None, cached: bool) -> Int[Tensor, "b new"]:
+    """`generate_ids` with the hooks already installed (`steerer` None: unsteered)."""
     P = ids.shape[1]
+    prompt_mask = mask
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     if steerer is not None:
-        steerer.prompt_length, steerer.attention_mask, steerer.offset = P, mask, 0
+        steerer.begin(P, prompt_mask)
     out = _forward(model, ids, mask, positions, {})
     new = []
     done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
@@ -134,58 +148,85 @@ def generate_ids(
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
         if cached:
             positions = positions[:, -1:] + 1
-            if steerer is not None:  # its prompt mask stays: positions past it are generated, all real
-                steerer.offset = P + step
+            if steerer is not None:  # the prompt mask stays: positions past it are generated, all real
+                steerer.at(P + step, prompt_mask)
             out = _forward(model, token[:, None], mask, positions, _next_cache(out))
         else:
             ids = torch.cat([ids, token[:, None]], 1)
             positions = torch.cat([positions, positions[:, -1:] + 1], 1)
-            if steerer is not None:
-                steerer.offset, steerer.attention_mask = 0, mask
+            if steerer is not None:  # the whole sequence again, from position 0
+                steerer.at(0, mask)
             out = _forward(model, ids, mask, positions, {})
     return torch.stack(new, 1)
 
 
+@torch.no_grad()
+def generate_ids(
+    model: nn.Module,
+    ids: Int[Tensor, "b p"],
+    mask: Int[Tensor, "b p"],
+    max_new_tokens: int,
+    eos_token_id: int | None,
+    edits: Edits = None,
+    positions: str = "all",
+    use_cache: bool | None = None,
+) -> Int[Tensor, "b new"]:
+    """Greedy continuation of one left-padded batch; rows that emitted EOS keep emitting it.
+
+    `edits` ({hook name: SteeringEdit}, None or {} for none) apply at `positions` during every
+    forward of the call; the hooks are gone when it returns or raises."""
+    cached = default_use_cache(model) if use_cache is None else use_cache
+    with _steering(model, edits, positions) as steerer:
+        return _generate_ids(model, ids, mask, max_new_tokens, eos_token_id, steerer, cached)
+
+
+@torch.no_grad()
 def generate(
     model: nn.Module,
     tokenizer,
     prompts: Sequence[str],
     max_new_tokens: int = 24,
     batch_size: int = 64,
-    steerer: Steerer | None = None,
+    edits: Edits = None,
+    positions: str = "all",
     progress: bool = False,
     use_cache: bool | None = None,
 ) -> list[str]:
     """Greedy completions of `prompts` (text after the prompt, up to EOS, special tokens dropped).
 
-    With `steerer`, its edits apply during every forward (its hooks must be installed: pass it
-    inside its `with` block)."""
+    `edits` ({hook name: SteeringEdit}, None or {} for none) apply at `positions` ("all",
+    "prompt": positions < P of each batch's prompt width P, "generated": ≥ P; left pads never)
+    during every forward; the hooks are installed for this call only."""
     check_int("max_new_tokens", max_new_tokens, low=1)
     out: list[str] = [""] * len(prompts)
     pad = not is_recurrent(model)
     device = _device(model)
-    for rows, ids, mask in tqdm(list(batches(tokenizer, prompts, batch_size, pad, device)), desc="generating",
-                                disable=not progress, leave=False):
-        new = generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, use_cache)
-        new_rows = new.tolist()  # one device-to-host copy per batch, not one per row
-        for j, i in enumerate(rows):
-            out[i] = tokenizer.decode(new_rows[j], skip_special_tokens=True).strip()
+    cached = default_use_cache(model) if use_cache is None else use_cache
+    with _steering(model, edits, positions) as steerer:
+        for rows, ids, mask in tqdm(list(batches(tokenizer, prompts, batch_size, pad, device)), desc="generating",
+                                    disable=not progress, leave=False):
+            new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached)
+            new_rows = new.tolist()  # one device-to-host copy per batch, not one per row
+            for j, i in enumerate(rows):
+                out[i] = tokenizer.decode(new_rows[j], skip_special_tokens=True).strip()
     return out
 
 
 @torch.no_grad()
 def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch_size: int = 64,
-                      steerer: Steerer | None = None) -> Float[Tensor, "n vocab"]:
-    """Logits at the last prompt token (the first response position) for every prompt."""
+                      edits: Edits = None, positions: str = "all") -> Float[Tensor, "n vocab"]:
+    """Logits at the last prompt token (the first response position) for every prompt, with
+    `edits` at `positions` as in `generate` (one prompt forward: "generated" edits nothing)."""
     pad = not is_recurrent(model)
     device = _device(model)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
-    for rows, ids, mask in batches(tokenizer, prompts, batch_size, pad, device):
-        if steerer is not None:
-            steerer.prompt_length, steerer.attention_mask, steerer.offset = ids.shape[1], mask, 0
-        logits = _forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {}).logits[:, -1].float()
-        for j, i in enumerate(rows):
-            rows_out[i] = logits[j]
+    with _steering(model, edits, positions) as steerer:
+        for rows, ids, mask in batches(tokenizer, prompts, batch_size, pad, device):
+            if steerer is not None:
+                steerer.begin(ids.shape[1], mask)
+            logits = _forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {}).logits[:, -1].float()
+            for j, i in enumerate(rows):
+                rows_out[i] = logits[j]
     return torch.stack(rows_out)
 
 

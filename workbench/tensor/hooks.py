@@ -7,10 +7,12 @@ is the identity), so a hook returning a tensor replaces the point's output, and 
 removed precisely — hooks anyone else attached stay.
 
 Positions. Each forward sees hidden states [batch, T, d] covering absolute positions
-`offset … offset+T−1`; a generation loop that feeds one new token per step after the prompt sets
-`steerer.offset` before each forward (a stand-alone forward keeps offset 0). With
-`prompt_length` P, "prompt" edits positions < P and "generated" positions ≥ P. With an
-`attention_mask` [batch, ≥ P] (left padding: 0 on pads), padded positions are never edited.
+`offset … offset+T−1`; whoever runs the forwards says which: `Steerer.begin(P, mask)` before a
+batch's prompt forward, `Steerer.at(offset, mask)` before each later one (a stand-alone forward
+keeps offset 0). Generation and last-token scoring in `workbench.lm.generate` do this themselves
+(they take `edits=` and `positions=`); nothing else sets a steerer's state. With `prompt_length`
+P, "prompt" edits positions < P and "generated" positions ≥ P. With an `attention_mask`
+[batch, ≥ P] (left padding: 0 on pads), padded positions are never edited.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ def _replace_first(output: object, value: Tensor) -> object:
 
 class Steerer:
     """Context manager applying one `SteeringEdit` per hook name (several layers at once is several
-    names). Attributes `offset`, `prompt_length` and `attention_mask` may be changed between
-    forwards (the generation loop does)."""
+    names). `begin` and `at` move it between forwards (the LM layer's generation loop calls them);
+    `offset`, `prompt_length` and `attention_mask` are read-only outside those two."""
 
     def __init__(
         self,
@@ -85,6 +87,16 @@ class Steerer:
         self.attention_mask = attention_mask
         self.offset = 0
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def begin(self, prompt_length: int, attention_mask: Tensor | None = None) -> None:
+        """A new batch: its prompt is `prompt_length` tokens wide (mask [batch, P], 0 on left
+        pads) and the next forward covers positions 0 … T−1."""
+        self.prompt_length, self.attention_mask, self.offset = prompt_length, attention_mask, 0
+
+    def at(self, offset: int, attention_mask: Tensor | None = None) -> None:
+        """The next forward covers absolute positions offset … offset+T−1; `attention_mask`
+        [batch, ≥ offset+T or P] marks the real ones (positions past its width count as real)."""
+        self.offset, self.attention_mask = offset, attention_mask
 
     def selection(self, batch: int, length: int, device: torch.device) -> Tensor | None:
         """Bool [batch, length] of the positions to edit in the current forward; None = all."""

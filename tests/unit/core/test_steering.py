@@ -1,4 +1,5 @@
-"""The affine steering operator, its named cases, and the hooks that install it (unit layer)."""
+"""The affine steering operator, its named cases, and the hooks that install it (workbench.tensor:
+steering and hooks; generation through them is tested in tests/unit/test_ace_lm.py)."""
 
 from __future__ import annotations
 
@@ -174,11 +175,18 @@ def test_positions_and_attention_mask_select_what_is_edited():
 
 
 def test_generated_positions_follow_the_offset():
+    """`begin` / `at` (what the LM layer's generation loop calls) say which positions a forward covers."""
     model, edit = Toy(), make_edit("actadd", torch.ones(D), alpha=1.0)
     x = torch.zeros(1, 1, D)
-    with steer(model, {"blocks.0": edit}, positions="generated", prompt_length=3) as steerer:
-        steerer.offset = 2  # still inside the prompt
+    with steer(model, {"blocks.0": edit}, positions="generated") as hooks:
+        hooks.begin(3)
+        first = model(x)  # position 0: inside the prompt
+        hooks.at(2)  # still inside the prompt
         inside = model(x)
-        steerer.offset = 3  # the first generated token
+        hooks.at(3)  # the first generated token
         outside = model(x)
-    assert torch.allclose(inside, model(x)) and not torch.allclose(outside, model(x))
+        hooks.at(3, torch.zeros(1, 4, dtype=torch.long))  # a masked (padding) position is never edited
+        masked = model(x)
+    plain = model(x)
+    assert torch.allclose(first, plain) and torch.allclose(inside, plain) and torch.allclose(masked, plain)
+    assert not torch.allclose(outside, plain)
