@@ -19,9 +19,7 @@ from workbench.tensor.result import ArtifactError
 
 @pytest.fixture(scope="module")
 def result(ace_quick) -> AceResult:
-    # the session's QUICK result (tests/conftest.py); `workbench reproduce` below reuses it. Not named
-    # `quick`: that would shadow conftest's `quick`, which `ace_quick` itself requests
-    return ace_quick
+    return ace_quick  # the session's QUICK result (tests/conftest.py); `workbench reproduce` below reuses it
 
 
 def test_held_out_combinations_are_unseen_but_their_words_are_not():

@@ -28,8 +28,7 @@ def test_alpha_slider_moves_the_marker_and_changes_the_completion(panel):
     assert "wb-info" in panel.status.value
 
 
-def test_method_and_model_toggles_switch_the_curve(panel, ace_quick):
-    result = ace_quick
+def test_method_and_model_toggles_switch_the_curve(panel, result):
     panel.method.value = "actadd"
     actadd_y = list(panel.figure.data[0].y)
     assert actadd_y == [float(x) for x in result.refusal_rate(result.sweep[0, 1, :, 0])]
@@ -50,8 +49,7 @@ def test_layer_slider_and_ablation_steer_the_live_completion(panel):
     assert len(texts) == 2
 
 
-def test_prompt_box_drives_the_completion(panel, ace_quick):
-    result = ace_quick
+def test_prompt_box_drives_the_completion(panel, result):
     panel.alpha.value = 0.0
     panel.prompt.value = result.prompts["harmless_eval"][0]
     harmless = panel.last_completion

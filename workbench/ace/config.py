@@ -7,7 +7,7 @@ from typing import Self
 
 from workbench.lm.folders import DTYPES
 from workbench.lm.train import ARCHITECTURES, TinyLMSpec
-from workbench.tensor.hooks import POSITIONS
+from workbench.tensor.positions import POSITIONS
 from workbench.tensor.validation import (
     check_choice,
     check_int,

@@ -23,9 +23,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from workbench.tensor.positions import POSITIONS
 from workbench.tensor.steering import SteeringEdit
-
-POSITIONS = ("all", "prompt", "generated")
 
 
 def hook_points(model: nn.Module) -> dict[str, nn.Module]:
