@@ -8,7 +8,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*/*.ipynb"))
+from workbench.suite import SUITE_NAMES
+
+ROOT = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = sorted(ROOT.glob("*/*.ipynb"))
 
 
 def inject_quick(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -20,8 +23,16 @@ def inject_quick(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     raise AssertionError("notebook has no cell tagged 'parameters'")
 
 
-def test_every_suite_has_notebooks():
-    assert {p.parent.name for p in NOTEBOOKS} >= {"capacity"}
+@pytest.mark.parametrize("suite", SUITE_NAMES)
+def test_every_suite_has_its_two_notebooks(suite: str):
+    """notebooks/<suite>/: a 01_* walk-through and 02_explore, each with a `parameters` cell (so
+    QUICK can be injected); the execution test below runs every notebook found here."""
+    folder = ROOT / suite
+    walkthrough = sorted(folder.glob("01_*.ipynb"))
+    assert len(walkthrough) == 1, f"{folder}: expected one 01_*.ipynb, found {[p.name for p in walkthrough]}"
+    for path in (walkthrough[0], folder / "02_explore.ipynb"):
+        assert path.is_file(), f"{path} is missing"
+        inject_quick(nbformat.read(path, as_version=4))  # raises when no cell is tagged `parameters`
 
 
 @pytest.mark.notebook

@@ -9,13 +9,13 @@ from workbench.lm.folders import DTYPES
 from workbench.lm.train import ARCHITECTURES, TinyLMSpec
 from workbench.tensor.positions import POSITIONS
 from workbench.tensor.validation import (
-    check_choice,
-    check_int,
-    check_number,
-    check_optional_text,
-    check_range,
-    check_sequence,
-    check_text,
+    Choice,
+    Int,
+    Many,
+    Number,
+    Text,
+    check_fields,
+    param,
 )
 
 HOOKS = ("resid_pre", "resid_mid", "resid_post")
@@ -53,75 +53,50 @@ class AceConfig:
     (ACE and ActAdd), greedy completions of `max_new_tokens`.
     """
 
-    archs: tuple[str, ...] = ("llama", "rwkv")
-    d_model: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    d_mlp: int = 256
-    llama_steps: int = 300
-    rwkv_steps: int = 400
-    train_batch: int = 64
-    lr: float = 3e-3
-    held_out: float = 0.25
-    n_eval: int = 48
-    n_direction: int = 48
-    hook: str = "resid_post"
-    layer: int | None = None
-    positions: str = "all"
-    alphas: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-    max_new_tokens: int = 26
-    batch_size: int = 64
-    seed: int = 0
-    model: str | None = None
-    dtype: str = "float32"
-    device_map: str | None = None
-    harmful_file: str | None = None
-    harmless_file: str | None = None
-    column: str = "prompt"
-    judge_model: str | None = None
-    refusal_openers: tuple[str, ...] = ("i", "sorry")
+    archs: tuple[str, ...] = param(("llama", "rwkv"),
+                                   Many(Choice(ARCHITECTURES, "entries must be in"), unique=True, indexed=False))
+    # the model's shape: positive here; TinyLMSpec (`spec`) holds the stricter rules of each
+    # architecture (d_model ≥ 4, heads divide d_model, RWKV needs 2 layers)
+    d_model: int = param(128, Int(1))
+    n_layers: int = param(4, Int(1))
+    n_heads: int = param(4, Int(1))
+    d_mlp: int = param(256, Int(1))
+    llama_steps: int = param(300, Int(1))
+    rwkv_steps: int = param(400, Int(1))
+    train_batch: int = param(64, Int(1))
+    lr: float = param(3e-3, Number(0.0, low_open=True))
+    held_out: float = param(0.25, Number(0.05, 0.5))
+    n_eval: int = param(48, Int(1))
+    n_direction: int = param(48, Int(1))
+    hook: str = param("resid_post", Choice(HOOKS))
+    # a real model's depth is known only once it is booted, so only the embedded ones bound `layer` here
+    layer: int | None = param(None, Int(0, lambda c: c.n_layers - 1 if c.model is None else None, optional=True))
+    positions: str = param("all", Choice(POSITIONS))
+    alphas: tuple[float, ...] = param((-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0), Many(Number()))
+    max_new_tokens: int = param(26, Int(1))
+    batch_size: int = param(64, Int(1))
+    seed: int = param(0, Int(0))
+    # paths stay strings (the config is hashed as JSON); existence is checked where each is read
+    model: str | None = param(None, Text(optional=True, path=True))
+    dtype: str = param("float32", Choice(tuple(DTYPES)))
+    device_map: str | None = param(None, Text(optional=True))  # e.g. "auto"; accelerate checks the value at boot
+    harmful_file: str | None = param(None, Text(optional=True, path=True))
+    harmless_file: str | None = param(None, Text(optional=True, path=True))
+    column: str = param("prompt", Text())
+    judge_model: str | None = param(None, Text(optional=True, path=True))
+    refusal_openers: tuple[str, ...] = param(("i", "sorry"), Many(Text()))
 
     def __post_init__(self) -> None:
-        archs = check_sequence("archs", self.archs)
-        for a in archs:
-            if a not in ARCHITECTURES:
-                raise ValueError(f"`archs` entries must be in {ARCHITECTURES}; got {a!r}")
-        if len(set(archs)) != len(archs):
-            raise ValueError(f"`archs` must not repeat; got {archs}")
-        check_int("n_layers", self.n_layers, low=1)
-        for name in ("llama_steps", "rwkv_steps", "train_batch", "n_eval", "n_direction", "max_new_tokens", "batch_size"):
-            check_int(name, getattr(self, name), low=1)
-        check_range("held_out", self.held_out, 0.05, 0.5)
-        if self.hook not in HOOKS:
-            raise ValueError(f"`hook` must be one of {HOOKS}; got {self.hook!r}")
-        if self.positions not in POSITIONS:
-            raise ValueError(f"`positions` must be one of {POSITIONS}; got {self.positions!r}")
-        if self.layer is not None and self.model is None:
-            check_int("layer", self.layer, low=0, high=self.n_layers - 1)
-        elif self.layer is not None:
-            check_int("layer", self.layer, low=0)
-        alphas = tuple(check_number(f"alphas[{i}]", a) for i, a in enumerate(check_sequence("alphas", self.alphas)))
+        # every range is declared beside its field; check_fields also normalises (2 → 2.0, lists →
+        # tuples) so equal configs hash equally. What joins fields beyond a range stays here.
+        check_fields(self)
         for required in (0.0, 1.0):
-            if required not in alphas:
-                raise ValueError(f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {alphas}")
-        check_choice("dtype", self.dtype, DTYPES)
-        # paths stay strings (the config is hashed as JSON); existence is checked where each is read
-        for name in ("model", "harmful_file", "harmless_file", "judge_model"):
-            check_optional_text(name, getattr(self, name))
-        check_text("column", self.column)
-        check_optional_text("device_map", self.device_map)  # e.g. "auto"; accelerate checks the value at boot
+            if required not in self.alphas:
+                raise ValueError(f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {self.alphas}")
         if self.model is not None and (self.harmful_file is None or self.harmless_file is None):
             raise ValueError("`harmful_file` and `harmless_file` are required with `model` (the embedded prompts fit only the embedded models)")
-        check_int("seed", self.seed, low=0)
-        for i, opener in enumerate(check_sequence("refusal_openers", self.refusal_openers)):
-            check_text(f"refusal_openers[{i}]", opener)
-        object.__setattr__(self, "archs", archs)
-        object.__setattr__(self, "alphas", alphas)
-        object.__setattr__(self, "lr", check_range("lr", self.lr, low=0.0, low_open=True))
-        object.__setattr__(self, "held_out", float(self.held_out))
-        object.__setattr__(self, "refusal_openers", tuple(self.refusal_openers))
         # the specs validate the shape fields (heads divide d_model, …)
-        for arch in archs:
+        for arch in self.archs:
             self.spec(arch)
 
     @classmethod

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Self
 
-from workbench.tensor.validation import check_int, check_range, check_sequence
+from workbench.tensor.validation import Int, Many, Number, check_fields, param
+
+POSITIVE = Number(0.0, low_open=True)
+UNIT = Number(0.0, 1.0, low_open=True)  # importances and probabilities: (0, 1]
 
 
 @dataclass(frozen=True)
@@ -26,57 +29,27 @@ class CapacityConfig:
     seed: base seed of everything random.
     """
 
-    n: int = 20
-    d: int = 10
-    kurtosis: tuple[float, ...] = (1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, 100.0)
-    decay: tuple[float, ...] = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
-    seeds: int = 4
-    steps: int = 2000
-    lr: float = 0.02
-    d_sweep: tuple[int, ...] = (1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20)
-    sweep_kurtosis: tuple[float, ...] = (2.0, 6.0, 20.0, 100.0)
-    sweep_decay: float = 0.9
-    relu_feature_prob: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03)
-    relu_steps: int = 3000
-    relu_batch: int = 1024
-    seed: int = 0
+    n: int = param(20, Int(2))
+    d: int = param(10, Int(1, lambda c: c.n - 1))
+    kurtosis: tuple[float, ...] = param((1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, 100.0),
+                                        Many(Number(1.0, why="E[x⁴] ≥ E[x²]² = 1")))
+    decay: tuple[float, ...] = param((0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0), Many(UNIT))
+    seeds: int = param(4, Int(1))
+    steps: int = param(2000, Int(1))
+    lr: float = param(0.02, POSITIVE)
+    d_sweep: tuple[int, ...] = param((1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20),
+                                     Many(Int(1, lambda c: c.n), allow_empty=True))
+    sweep_kurtosis: tuple[float, ...] = param((2.0, 6.0, 20.0, 100.0), Many(Number(1.0, why="E[x⁴] ≥ 1")))
+    sweep_decay: float = param(0.9, UNIT)
+    relu_feature_prob: tuple[float, ...] = param((1.0, 0.3, 0.1, 0.03), Many(UNIT, allow_empty=True))
+    relu_steps: int = param(3000, Int(1))
+    relu_batch: int = param(1024, Int(1))
+    seed: int = param(0, Int(0))
 
     def __post_init__(self) -> None:
-        n = check_int("n", self.n, low=2)
-        check_int("d", self.d, low=1, high=n - 1)
-        kurt = tuple(
-            check_range(f"kurtosis[{i}]", k, low=1.0, why="E[x⁴] ≥ E[x²]² = 1")
-            for i, k in enumerate(check_sequence("kurtosis", self.kurtosis))
-        )
-        decay = tuple(
-            check_range(f"decay[{i}]", x, 0.0, 1.0, low_open=True)
-            for i, x in enumerate(check_sequence("decay", self.decay))
-        )
-        check_int("seeds", self.seeds, low=1)
-        check_int("steps", self.steps, low=1)
-        check_range("lr", self.lr, low=0.0, low_open=True)
-        d_sweep = tuple(check_int(f"d_sweep[{i}]", x, low=1, high=n)
-                        for i, x in enumerate(check_sequence("d_sweep", self.d_sweep, allow_empty=True)))
-        sweep_k = tuple(
-            check_range(f"sweep_kurtosis[{i}]", k, low=1.0, why="E[x⁴] ≥ 1")
-            for i, k in enumerate(check_sequence("sweep_kurtosis", self.sweep_kurtosis))
-        )
-        check_range("sweep_decay", self.sweep_decay, 0.0, 1.0, low_open=True)
-        probs = tuple(
-            check_range(f"relu_feature_prob[{i}]", p, 0.0, 1.0, low_open=True)
-            for i, p in enumerate(check_sequence("relu_feature_prob", self.relu_feature_prob, allow_empty=True))
-        )
-        check_int("relu_steps", self.relu_steps, low=1)
-        check_int("relu_batch", self.relu_batch, low=1)
-        check_int("seed", self.seed, low=0)
-        # Normalise numbers so equal configs hash equally (2 and 2.0, lists and tuples).
-        object.__setattr__(self, "kurtosis", kurt)
-        object.__setattr__(self, "decay", decay)
-        object.__setattr__(self, "d_sweep", d_sweep)
-        object.__setattr__(self, "sweep_kurtosis", sweep_k)
-        object.__setattr__(self, "sweep_decay", float(self.sweep_decay))
-        object.__setattr__(self, "relu_feature_prob", probs)
-        object.__setattr__(self, "lr", float(self.lr))
+        # every rule is declared beside its field; check_fields also normalises (2 → 2.0, lists →
+        # tuples) so equal configs hash equally
+        check_fields(self)
 
     @classmethod
     def quick(cls) -> Self:

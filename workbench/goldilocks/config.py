@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Self
 
-from workbench.goldilocks.data import DATASETS, check_dataset
-from workbench.goldilocks.model import MLPSpec, check_activation, check_init
+from workbench.goldilocks.data import DATASETS
+from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.tensor.curvature import DTYPES
-from workbench.tensor.validation import check_choice, check_int, check_range, check_sequence
+from workbench.tensor.validation import Choice, Flag, Int, Many, Number, Text, check_fields, param
 
 RANK_BY = ("trace_ratio", "positive_fraction", "initial_loss")
 
@@ -19,9 +19,13 @@ def log_radii(low: float, high: float, n: int) -> tuple[float, ...]:
     return tuple(float(f"{low * (high / low) ** (i / max(1, n - 1)):.4g}") for i in range(n))
 
 
+RADIUS = Number(0.0, low_open=True, why="a radius is a positive multiple of r_init")  # r/r_init
+POSITIVE = Number(0.0, low_open=True)
+
+
 def check_radius(name: str, r: object) -> float:
     """r/r_init must be a finite number > 0."""
-    return check_range(name, r, low=0.0, low_open=True, why="a radius is a positive multiple of r_init")
+    return RADIUS.check(name, r)
 
 
 @dataclass(frozen=True)
@@ -45,87 +49,45 @@ class GoldilocksConfig:
         `selection_steps`). Zero inits skips the study.
     """
 
-    dataset: str = "digits"
-    data_path: str | None = None
-    widths: tuple[int, ...] = (64, 64)
-    activations: tuple[str, ...] = ("relu", "tanh")
-    init: str = "xavier"
-    radii: tuple[float, ...] = log_radii(0.1, 100.0, 19)
-    seeds: int = 3
-    bases: int = 3
-    hessian_dim: int = 16
-    basis: str = "orthonormal"
-    hessian_batch: int = 512
-    sphere: bool = True
-    dtype: str = "float32"
-    train_dims: tuple[int, ...] = (8, 32, 128)
-    train_radii: tuple[float, ...] = log_radii(0.1, 31.62, 9)
-    train_steps: int = 200
-    train_batch: int = 128
-    train_lr: float = 0.05
-    selection_inits: int = 40
-    selection_activation: str = "relu"
-    selection_rank_by: str = "trace_ratio"
-    selection_top: int = 10
-    selection_target: float = 0.9
-    selection_steps: int = 300
-    selection_eval_every: int = 5
-    selection_lr: float = 0.05
-    selection_batch: int = 64
-    seed: int = 0
+    dataset: str = param("digits", Choice(tuple(DATASETS)))
+    # "" is refused too: Path("") is the working directory, which exists
+    data_path: str | None = param(None, Text(optional=True, path=True))
+    widths: tuple[int, ...] = param((64, 64), Many(Int(1), allow_empty=True))
+    activations: tuple[str, ...] = param(("relu", "tanh"), Many(Choice(tuple(ACTIVATIONS))))
+    init: str = param("xavier", Choice(INIT_SCHEMES))
+    radii: tuple[float, ...] = param(log_radii(0.1, 100.0, 19), Many(RADIUS))
+    seeds: int = param(3, Int(1))
+    bases: int = param(3, Int(1))
+    # a plane in the sphere's tangent space has one dimension fewer than the space
+    hessian_dim: int = param(16, Int(1, lambda c: c.n_params - 1 if c.sphere else c.n_params))
+    basis: str = param("orthonormal", Choice(("orthonormal", "sparse")))
+    hessian_batch: int = param(512, Int(1))
+    sphere: bool = param(True, Flag())
+    dtype: str = param("float32", Choice(tuple(DTYPES)))
+    train_dims: tuple[int, ...] = param((8, 32, 128), Many(Int(1, lambda c: c.n_params), allow_empty=True))
+    train_radii: tuple[float, ...] = param(log_radii(0.1, 31.62, 9), Many(RADIUS, allow_empty=True))
+    train_steps: int = param(200, Int(1))
+    train_batch: int = param(128, Int(1))
+    train_lr: float = param(0.05, POSITIVE)
+    selection_inits: int = param(40, Int(4, allowed=(0,)))  # 0 skips the study; 4 leave a top and a rest
+    selection_activation: str = param("relu", Choice(tuple(ACTIVATIONS)))
+    selection_rank_by: str = param("trace_ratio", Choice(RANK_BY))
+    selection_top: int = param(10, Int(1, lambda c: c.selection_inits - 1, when=lambda c: c.selection_inits > 0))
+    selection_target: float = param(0.9, Number(0.0, 1.0, low_open=True))
+    selection_steps: int = param(300, Int(1))
+    selection_eval_every: int = param(5, Int(1, lambda c: c.selection_steps))
+    selection_lr: float = param(0.05, POSITIVE)
+    selection_batch: int = param(64, Int(1))
+    seed: int = param(0, Int(0))
 
     def __post_init__(self) -> None:
-        check_dataset(self.dataset)
-        # "" is refused too: Path("") is the working directory, which exists
-        if self.data_path is not None and (not isinstance(self.data_path, str) or not self.data_path.strip()):
-            raise ValueError(f"`data_path` must be a non-empty string path or None; got {self.data_path!r}")
+        # every range is declared beside its field; check_fields also normalises (2 → 2.0, lists →
+        # tuples) so equal configs hash equally. What joins fields beyond a range stays here.
+        check_fields(self)
         if self.dataset != "digits" and self.data_path is None:
             raise ValueError(f"`data_path` must name local {self.dataset} files (nothing is downloaded)")
-        widths = tuple(check_int(f"widths[{i}]", w, low=1)
-                       for i, w in enumerate(check_sequence("widths", self.widths, allow_empty=True)))
-        acts = tuple(check_activation(a, f"activations[{i}]") for i, a in enumerate(check_sequence("activations", self.activations)))
-        check_init(self.init)
-        radii = tuple(check_radius(f"radii[{i}]", r) for i, r in enumerate(check_sequence("radii", self.radii)))
-        check_int("seeds", self.seeds, low=1)
-        check_int("bases", self.bases, low=1)
-        if not isinstance(self.sphere, bool):
-            raise ValueError(f"`sphere` must be True or False; got {self.sphere!r}")
-        D = self.n_params_for(widths)
-        check_int("hessian_dim", self.hessian_dim, low=1, high=D - 1 if self.sphere else D)
-        check_int("hessian_batch", self.hessian_batch, low=1)
-        if self.basis not in ("orthonormal", "sparse"):
-            raise ValueError(f"`basis` must be one of ['orthonormal', 'sparse']; got {self.basis!r}")
-        check_choice("dtype", self.dtype, DTYPES)
-        dims = tuple(check_int(f"train_dims[{i}]", d, low=1, high=D)
-                     for i, d in enumerate(check_sequence("train_dims", self.train_dims, allow_empty=True)))
-        train_radii = tuple(check_radius(f"train_radii[{i}]", r)
-                            for i, r in enumerate(check_sequence("train_radii", self.train_radii, allow_empty=True)))
-        if dims and not train_radii:
+        if self.train_dims and not self.train_radii:
             raise ValueError("`train_radii` must be non-empty when `train_dims` is")
-        check_int("train_steps", self.train_steps, low=1)
-        check_int("train_batch", self.train_batch, low=1)
-        check_range("train_lr", self.train_lr, low=0.0, low_open=True)
-        n_inits = check_int("selection_inits", self.selection_inits, low=0)
-        check_activation(self.selection_activation, "selection_activation")
-        if self.selection_rank_by not in RANK_BY:
-            raise ValueError(f"`selection_rank_by` must be one of {list(RANK_BY)}; got {self.selection_rank_by!r}")
-        if n_inits:
-            check_int("selection_inits", n_inits, low=4)
-            check_int("selection_top", self.selection_top, low=1, high=n_inits - 1)
-        check_range("selection_target", self.selection_target, 0.0, 1.0, low_open=True)
-        check_int("selection_steps", self.selection_steps, low=1)
-        check_int("selection_eval_every", self.selection_eval_every, low=1, high=self.selection_steps)
-        check_range("selection_lr", self.selection_lr, low=0.0, low_open=True)
-        check_int("selection_batch", self.selection_batch, low=1)
-        check_int("seed", self.seed, low=0)
-        # Normalise so equal configs hash equally (2 and 2.0, lists and tuples).
-        object.__setattr__(self, "widths", widths)
-        object.__setattr__(self, "activations", acts)
-        object.__setattr__(self, "radii", radii)
-        object.__setattr__(self, "train_dims", dims)
-        object.__setattr__(self, "train_radii", train_radii)
-        for name in ("train_lr", "selection_target", "selection_lr"):
-            object.__setattr__(self, name, float(getattr(self, name)))
 
     def n_params_for(self, widths: tuple[int, ...] | None = None) -> int:
         in_dim, classes = DATASETS[self.dataset]

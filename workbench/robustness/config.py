@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Self
 
-from workbench.tensor.validation import check_int, check_range, check_text
+from workbench.tensor.validation import Int, Number, Text, check_fields, param
+
+POSITIVE = Number(0.0, low_open=True)
+SHARE = Number(0.0, 1.0, low_open=True, high_open=True)
+EXISTING = Text(optional=True, path=True, must_exist=True)  # a local file or folder, or None
 
 
 @dataclass(frozen=True)
@@ -30,62 +33,35 @@ class RobustnessConfig:
         `text_column`, `label_column` ∈ {0, 1}; None = the story corpus, the only one with an oracle).
     """
 
-    n_stories: int = 2000
-    corpus_unsafe_share: float = 0.3
-    unsafe_rate: float = 0.03
-    top_layers: int = 1
-    epochs: int = 2
-    lr: float = 1e-2
-    lr_layers: float = 5e-5
-    batch_size: int = 32
-    max_length: int = 48
-    max_safe_lost: float = 0.05
-    n_filter_samples: int = 1_000_000
-    max_resamples: int = 100
-    n_attack: int = 30
-    max_budget: int = 3
-    candidates: int = 48
-    rounds: int = 2
-    n_train_attack: int = 40
-    adv_weight: float = 3.0
-    seed: int = 0
-    backbone: str | None = None
-    head: str | None = None
-    data: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
+    n_stories: int = param(2000, Int(100, 20000))
+    corpus_unsafe_share: float = param(0.3, SHARE)
+    unsafe_rate: float = param(0.03, SHARE)
+    top_layers: int = param(1, Int(0, 48))
+    epochs: int = param(2, Int(1))
+    lr: float = param(1e-2, POSITIVE)
+    lr_layers: float = param(5e-5, POSITIVE)
+    batch_size: int = param(32, Int(1))
+    max_length: int = param(48, Int(8, 4096))
+    max_safe_lost: float = param(0.05, Number(0.0, 1.0, high_open=True))
+    n_filter_samples: int = param(1_000_000, Int(1))
+    max_resamples: int = param(100, Int(0))
+    n_attack: int = param(30, Int(1))
+    max_budget: int = param(3, Int(0, 64))
+    candidates: int = param(48, Int(1))
+    rounds: int = param(2, Int(0, 10))
+    n_train_attack: int = param(40, Int(1))
+    adv_weight: float = param(3.0, POSITIVE)
+    seed: int = param(0, Int(0))
+    # "" is refused too: Path("") is the working directory, which exists
+    backbone: str | None = param(None, EXISTING)
+    head: str | None = param(None, EXISTING)
+    data: str | None = param(None, EXISTING)
+    text_column: str = param("text", Text())
+    label_column: str = param("label", Text())
 
     def __post_init__(self) -> None:
-        check_int("n_stories", self.n_stories, low=100, high=20000)
-        check_range("corpus_unsafe_share", self.corpus_unsafe_share, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("unsafe_rate", self.unsafe_rate, 0.0, 1.0, low_open=True, high_open=True)
-        check_int("top_layers", self.top_layers, low=0, high=48)
-        check_int("epochs", self.epochs, low=1)
-        check_range("lr", self.lr, low=0.0, low_open=True)
-        check_range("lr_layers", self.lr_layers, low=0.0, low_open=True)
-        check_int("batch_size", self.batch_size, low=1)
-        check_int("max_length", self.max_length, low=8, high=4096)
-        check_range("max_safe_lost", self.max_safe_lost, 0.0, 1.0, high_open=True)
-        check_int("n_filter_samples", self.n_filter_samples, low=1)
-        check_int("max_resamples", self.max_resamples, low=0)
-        check_int("n_attack", self.n_attack, low=1)
-        check_int("max_budget", self.max_budget, low=0, high=64)
-        check_int("candidates", self.candidates, low=1)
-        check_int("rounds", self.rounds, low=0, high=10)
-        check_int("n_train_attack", self.n_train_attack, low=1)
-        check_range("adv_weight", self.adv_weight, low=0.0, low_open=True)
-        check_int("seed", self.seed, low=0)
-        for name in ("backbone", "head", "data"):
-            value = getattr(self, name)
-            # "" is refused too: Path("") is the working directory, which exists
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ValueError(f"`{name}` must be a non-empty path string or None; got {value!r}")
-            if value is not None and not Path(value).exists():
-                raise FileNotFoundError(f"`{name}` {value!r} does not exist")
-        for name in ("text_column", "label_column"):
-            check_text(name, getattr(self, name))
-        for name in ("corpus_unsafe_share", "unsafe_rate", "lr", "lr_layers", "max_safe_lost", "adv_weight"):
-            object.__setattr__(self, name, float(getattr(self, name)))
+        # every rule is declared beside its field; check_fields also stores reals as floats
+        check_fields(self)
 
     @classmethod
     def quick(cls) -> Self:

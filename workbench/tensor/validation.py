@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -89,9 +91,9 @@ def check_sequence(name: str, values: Iterable[object], allow_empty: bool = Fals
 
 
 def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
-    """Return `value` if it is one of the strings `choices` (an unhashable value is rejected here
-    rather than raising TypeError from a dict lookup)."""
-    options = sorted(choices)
+    """Return `value` if it is one of the strings `choices`, listed in the caller's order (an
+    unhashable value is rejected here rather than raising TypeError from a dict lookup)."""
+    options = list(choices)
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"`{name}` must be one of {options}; got {value!r}")
     return value
@@ -140,3 +142,156 @@ def check_finite_tensor(name: str, tensor: Tensor, min_ndim: int = 0) -> Tensor:
     if not bool(torch.isfinite(tensor).all()):
         raise ValueError(f"`{name}` contains NaN or inf")
     return tensor
+
+
+# --- declared parameters ----------------------------------------------------------------------------
+# A config field's valid values are declared once, beside the field: `n: int = param(20, Int(2))`.
+# `check_fields` validates a config from the declarations and the bad-input tests generate their
+# out-of-range values from the same ones. A bound may be a function of the config (`lambda c: c.n - 1`)
+# for a range that reads another field; such fields are checked after all the others, so the bound
+# only ever sees checked values. Rules other than ranges (d_model divisible by n_heads, …) stay code.
+
+Bound = float | Callable[[Any], float | None] | None
+RULE = "workbench.rule"  # the dataclass field metadata key
+
+
+def _resolve(bound: Bound, owner: object) -> Any:
+    return bound(owner) if callable(bound) else bound
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer in [low, high] (None: unbounded; int64's range either way). `optional`: None is
+    valid. `allowed`: values valid outside the range (0 = a study switched off). `when`: the rule
+    applies only when `when(config)` holds (the field is unused otherwise)."""
+
+    low: Bound = None
+    high: Bound = None
+    optional: bool = False
+    allowed: tuple[int, ...] = ()
+    when: Callable[[Any], bool] | None = None
+
+    @property
+    def dependent(self) -> bool:
+        return callable(self.low) or callable(self.high) or self.when is not None
+
+    def check(self, name: str, value: object, owner: object = None) -> object:
+        if (value is None and self.optional) or (self.when is not None and not self.when(owner)):
+            return value
+        if not isinstance(value, bool) and isinstance(value, Integral) and value in self.allowed:
+            return int(value)
+        return check_int(name, value, _resolve(self.low, owner), _resolve(self.high, owner))
+
+
+@dataclass(frozen=True)
+class Number:
+    """A finite real in low..high, each end closed unless `*_open` (None: unbounded); `why` is
+    added to the error message."""
+
+    low: Bound = None
+    high: Bound = None
+    low_open: bool = False
+    high_open: bool = False
+    why: str = ""
+
+    @property
+    def dependent(self) -> bool:
+        return callable(self.low) or callable(self.high)
+
+    def check(self, name: str, value: object, owner: object = None) -> float:
+        return check_range(name, value, _resolve(self.low, owner), _resolve(self.high, owner),
+                           low_open=self.low_open, high_open=self.high_open, why=self.why)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of the strings `options`; `phrase` words the error ("`x` must be one of [...]")."""
+
+    options: tuple[str, ...]
+    phrase: str = "must be one of"
+
+    dependent = False
+
+    def check(self, name: str, value: object, owner: object = None) -> str:
+        if not isinstance(value, str) or value not in self.options:
+            raise ValueError(f"`{name}` {self.phrase} {list(self.options)}; got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Text:
+    """A non-empty string (configs are hashed as JSON, so a Path is refused too). `optional`: None
+    is valid; `path`: it names a file or folder; `must_exist`: checked on disk now
+    (FileNotFoundError otherwise)."""
+
+    optional: bool = False
+    path: bool = False
+    must_exist: bool = False
+
+    dependent = False
+
+    def check(self, name: str, value: object, owner: object = None) -> str | None:
+        if value is None and self.optional:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            what = "a non-empty path string" if self.path else "a non-empty string"
+            raise ValueError(f"`{name}` must be {what}{' or None' if self.optional else ''}; got {value!r}")
+        if self.must_exist and not Path(value).exists():
+            raise FileNotFoundError(f"`{name}` {value!r} does not exist")
+        return value
+
+
+@dataclass(frozen=True)
+class Flag:
+    """True or False (0, 1 and "True" are not: a typo'd flag should not pass as truthy)."""
+
+    dependent = False
+
+    def check(self, name: str, value: object, owner: object = None) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"`{name}` must be True or False; got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Many:
+    """A tuple of `item`s, non-empty unless `allow_empty`; `unique`: no repeats. Item errors name
+    `name[i]`, or `name` when not `indexed`."""
+
+    item: Int | Number | Choice | Text
+    allow_empty: bool = False
+    unique: bool = False
+    indexed: bool = True
+
+    @property
+    def dependent(self) -> bool:
+        return self.item.dependent
+
+    def check(self, name: str, value: object, owner: object = None) -> tuple:
+        values = check_sequence(name, value, allow_empty=self.allow_empty)
+        out = tuple(self.item.check(f"{name}[{i}]" if self.indexed else name, v, owner) for i, v in enumerate(values))
+        if self.unique and len(set(out)) != len(out):
+            raise ValueError(f"`{name}` must not repeat; got {out}")
+        return out
+
+
+Rule = Int | Number | Choice | Text | Flag | Many
+
+
+def param(default: object, rule: Rule) -> Any:
+    """A dataclass field whose valid values `rule` declares (read by `check_fields` and the tests)."""
+    return field(default=default, metadata={RULE: rule})
+
+
+def rules_of(cls: type | object) -> dict[str, Rule]:
+    """{field name: declared rule} of a dataclass (fields declared without `param` are left out)."""
+    return {f.name: f.metadata[RULE] for f in fields(cls) if RULE in f.metadata}
+
+
+def check_fields(config: object) -> None:
+    """Check every declared field of the frozen dataclass `config` and store its normalised value
+    (2 → 2.0 for reals, lists → tuples, so equal configs hash equally). Fields whose rule reads other
+    fields go last, after those fields are checked."""
+    rules = rules_of(config)
+    for name in sorted(rules, key=lambda n: rules[n].dependent):  # stable: declaration order otherwise
+        object.__setattr__(config, name, rules[name].check(name, getattr(config, name), config))

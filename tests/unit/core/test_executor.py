@@ -83,15 +83,14 @@ def test_robustness_threshold_sweep_on_ray_equals_the_local_sweep(ray_runtime):
     assert [row["threshold"] for row in local] == thresholds
 
 
-def test_ace_models_on_ray_equal_the_local_run(ray_runtime, tmp_path_factory):
+def test_ace_models_on_ray_equal_the_local_run(ray_runtime, session_cache):
     from workbench.ace import AceConfig
     from workbench.ace import run as run_ace
-    from workbench.tensor.cache import ArtifactCache
 
-    # the session's cache (tests/conftest.py): the embedded models are trained once per test run
-    cache = ArtifactCache(tmp_path_factory.getbasetemp() / "cache")
-    local = run_ace(AceConfig.quick(), progress=False, cache=cache)
-    remote = run_ace(AceConfig.quick(), progress=False, cache=cache, executor=RAY)
+    # the session's cache (tests/conftest.py): the embedded models are trained once per test run;
+    # both runs here are computed under ray_runtime's one torch thread
+    local = run_ace(AceConfig.quick(), progress=False, cache=session_cache)
+    remote = run_ace(AceConfig.quick(), progress=False, cache=session_cache, executor=RAY)
     for field in ("direction", "mu_neg", "baseline", "sweep", "sweep_score", "methods", "layer_sweep", "projection"):
         assert torch.equal(getattr(local, field), getattr(remote, field)), field
     assert local.examples == remote.examples and len(local.labels) == 2
