@@ -79,11 +79,11 @@ ACE_REPRODUCE = [
         "## On a real model\n\n"
         "The same code takes any local HF causal-LM folder on a GPU, with prompt sets from CSV/JSONL:\n\n"
         "```python\n"
-        "config = AceConfig(model='/models/Meta-Llama-3-8B-Instruct', device='cuda', dtype='bfloat16',\n"
+        "config = AceConfig(model='/models/Meta-Llama-3-8B-Instruct', dtype='bfloat16',\n"
         "                   harmful_file='advbench.csv', harmless_file='alpaca.jsonl', column='prompt',\n"
         "                   layer=12, judge_model='/models/Llama-3-70B-Instruct',\n"
         "                   refusal_openers=('I', 'Sorry', 'As'))\n"
-        "result = run(config)\n"
+        "result = run_cached('ace', config, device='cuda')\n"
         "```"
     ),
 ]
