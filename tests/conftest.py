@@ -7,10 +7,6 @@ from collections.abc import Callable
 
 import pytest
 
-from workbench.ace import AceResult
-from workbench.capacity import CapacityResult
-from workbench.goldilocks import GoldilocksResult
-from workbench.robustness import RobustnessResult
 from workbench.suite import get_suite, run_cached
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.result import Result
@@ -36,24 +32,19 @@ def quick_of(session_cache: ArtifactCache) -> Callable[[str], Result]:
     return get
 
 
-@pytest.fixture(scope="session")
-def quick_result(quick_of) -> CapacityResult:
-    return quick_of("capacity")
+def _quick_fixture(name: str):
+    """A session fixture holding suite `name`'s QUICK result."""
+    @pytest.fixture(scope="session")
+    def fixture(quick_of) -> Result:
+        return quick_of(name)
+    fixture.__doc__ = f"The {name} suite's QUICK result (session cache)."
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def gl_quick(quick_of) -> GoldilocksResult:
-    return quick_of("goldilocks")
-
-
-@pytest.fixture(scope="session")
-def ace_quick(quick_of) -> AceResult:
-    return quick_of("ace")
-
-
-@pytest.fixture(scope="session")
-def robustness_quick(quick_of) -> RobustnessResult:
-    return quick_of("robustness")
+quick_result = _quick_fixture("capacity")
+gl_quick = _quick_fixture("goldilocks")
+ace_quick = _quick_fixture("ace")
+robustness_quick = _quick_fixture("robustness")
 
 
 @pytest.fixture
