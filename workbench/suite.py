@@ -34,6 +34,7 @@ from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import Executor
 from workbench.tensor.fingerprint import code_fingerprint
 from workbench.tensor.result import Result
+from workbench.tensor.seeding import choose_device
 
 SUITE_NAMES = ("ace", "capacity", "goldilocks", "robustness")
 CacheLike = ArtifactCache | str | os.PathLike | None
@@ -129,6 +130,7 @@ def run_cached(
     `on_step`)."""
     suite = get_suite(suite)
     suite.check_config(config)
+    choose_device(device)  # a bad device is named now, not after a cache miss's first minutes
     store = as_cache(cache)
     return store.get_or_build(
         suite.result, config, suite.code_version(),

@@ -44,3 +44,10 @@ def test_run_cached_serves_the_saved_result_and_figures_and_summary_follow(name,
 def test_get_suite_names_the_allowed_suites():
     with pytest.raises(ValueError, match=r"`suite` must be one of \['ace', 'capacity', 'goldilocks', 'robustness'\]"):
         get_suite("tms")
+
+
+@pytest.mark.parametrize("name", SUITE_NAMES)
+def test_a_bad_device_is_named_before_any_work(name, cache):
+    with pytest.raises(ValueError, match="`device` must be"):
+        run_cached(name, get_suite(name).quick(), cache=cache, device="gpu")
+    assert not cache.root.exists() or not any(cache.root.iterdir())  # nothing computed, nothing written
