@@ -63,14 +63,6 @@ def test_save_load_round_trip_and_foreign_shape(quick_result, tmp_path):
         CapacityResult.load(tmp_path / "r")
 
 
-def test_run_cached_reuses_the_saved_result(cache):
-    config = CapacityConfig.quick().grid_only(steps=20)
-    first = run_cached("capacity", config, cache=cache, progress=False)
-    second = run_cached("capacity", config, cache=cache, progress=False)
-    assert torch.equal(first.W, second.W)
-    assert len(list((cache.root / "CapacityResult").iterdir())) == 1
-
-
 def test_nearest_grid_cell(quick_result):
     assert quick_result.nearest(6.5, 0.81) == (1, 0)
     with pytest.raises(ValueError, match="`kurtosis`"):

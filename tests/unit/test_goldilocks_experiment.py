@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from workbench.cli import main
-from workbench.suite import run_cached
 from workbench.goldilocks import (
     GoldilocksConfig,
     GoldilocksResult,
@@ -282,9 +281,3 @@ D_QUICK = GoldilocksConfig.quick().n_params
 def test_bad_config_names_the_parameter(changes, match):
     with pytest.raises(ValueError, match=match):
         GoldilocksConfig.quick().with_changes(**changes)
-
-
-def test_run_cached_reuses_the_saved_result(gl_quick, session_cache):
-    again = run_cached("goldilocks", gl_quick.config, cache=session_cache, progress=False)
-    assert torch.equal(again.plane_eigs, gl_quick.plane_eigs)
-    assert len(list((session_cache.root / "GoldilocksResult").iterdir())) == 1
