@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
 from workbench.capacity.analysis import best_over_seeds, gram_blocks, polysemantic_share
