@@ -2,9 +2,10 @@
 
 Every suite's notebooks are served as `<suite>/<name>.ipynb` (QUICK injected); one server serves the
 whole test run. The server runs from this venv in its own process group (`setsid`), on a free port of 127.0.0.1,
-with token auth on (a random token), and with everything it writes kept under a tmp folder: the
-notebook copy, the artifact cache (`WORKBENCH_CACHE`), the user config, runtime, settings and
-workspaces folders. The kernel spec and the lab extensions (ipywidgets, anywidget, plotly) are
+with token auth on (a random token), and with everything it writes kept under tmp folders: the
+notebook copy, the user config, runtime, settings and workspaces folders, and the test session's
+artifact cache (`WORKBENCH_CACHE`, shared with tests/conftest.py: a QUICK result computed by a
+kernel here is loaded by the other tests, and the other way round, instead of computed twice). The kernel spec and the lab extensions (ipywidgets, anywidget, plotly) are
 still found in the venv's `share/jupyter`, which Jupyter looks up from `sys.prefix`.
 """
 
@@ -104,12 +105,12 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory: pytest.TempPathFactory):
+def lab_server(tmp_path_factory: pytest.TempPathFactory, session_cache):
     base = tmp_path_factory.mktemp("lab")
     root = base / "notebooks"
     root.mkdir()
     _quick_copies(root)
-    dirs = {name: base / name for name in ("cache", "config", "runtime", "settings", "workspaces")}
+    dirs = {name: base / name for name in ("config", "runtime", "settings", "workspaces")}
     for d in dirs.values():
         d.mkdir()
     # No news, no update checks, no "would you like news?" toast over the notebook.
@@ -119,7 +120,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
 
     env = dict(os.environ)
     env.update(
-        WORKBENCH_CACHE=str(dirs["cache"]),
+        WORKBENCH_CACHE=str(session_cache.root),
         JUPYTER_CONFIG_DIR=str(dirs["config"]),  # isolates ~/.jupyter; the venv's etc/jupyter still applies
         JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
         JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),

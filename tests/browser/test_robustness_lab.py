@@ -15,7 +15,7 @@ POINT = 3  # the panel's trace of the filter point at the slider's threshold
 @pytest.mark.browser
 def test_drag_threshold_slider_updates_the_filter_point(lab_server, tmp_path: Path) -> None:
     with lab_page(lab_server, tmp_path) as (page, diag):
-        # the kernel computes the QUICK result in the server's empty cache: allow for a loaded CPU
+        # the kernel computes the QUICK result when no test has yet (the session cache): allow for a loaded CPU
         threshold, how = open_panel(page, diag, lab_server, NOTEBOOK, "threshold", timeout_s=600, visible_s=60)
         before = stable_trace(page, diag, trace=POINT, key="x")
         status = page.locator(".wb-status").first
