@@ -9,6 +9,7 @@ from workbench.lm.folders import DTYPES
 from workbench.lm.train import ARCHITECTURES, TinyLMSpec
 from workbench.tensor.positions import POSITIONS
 from workbench.tensor.validation import (
+    POSITIVE,
     Choice,
     Int,
     Many,
@@ -64,7 +65,7 @@ class AceConfig:
     llama_steps: int = param(300, Int(1))
     rwkv_steps: int = param(400, Int(1))
     train_batch: int = param(64, Int(1))
-    lr: float = param(3e-3, Number(0.0, low_open=True))
+    lr: float = param(3e-3, POSITIVE)
     held_out: float = param(0.25, Number(0.05, 0.5))
     n_eval: int = param(48, Int(1))
     n_direction: int = param(48, Int(1))

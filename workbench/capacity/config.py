@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Self
 
-from workbench.tensor.validation import Int, Many, Number, check_fields, param
+from workbench.tensor.validation import POSITIVE, Int, Many, Number, check_fields, param
 
-POSITIVE = Number(0.0, low_open=True)
 UNIT = Number(0.0, 1.0, low_open=True)  # importances and probabilities: (0, 1]
 
 

@@ -9,7 +9,7 @@ from typing import Self
 from workbench.goldilocks.data import DATASETS
 from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.tensor.curvature import DTYPES
-from workbench.tensor.validation import Choice, Flag, Int, Many, Number, Text, check_fields, param
+from workbench.tensor.validation import POSITIVE, Choice, Flag, Int, Many, Number, Text, check_fields, param
 
 RANK_BY = ("trace_ratio", "positive_fraction", "initial_loss")
 
@@ -20,7 +20,6 @@ def log_radii(low: float, high: float, n: int) -> tuple[float, ...]:
 
 
 RADIUS = Number(0.0, low_open=True, why="a radius is a positive multiple of r_init")  # r/r_init
-POSITIVE = Number(0.0, low_open=True)
 
 
 def check_radius(name: str, r: object) -> float:

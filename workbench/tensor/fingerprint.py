@@ -56,10 +56,10 @@ def _absolute(node: ast.ImportFrom, current: str, is_package: bool) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
-def _imports(path: Path, name: str, package: str, root: Path, parents: bool) -> set[str]:
+def _imports(path: Path, name: str, package: str, root: Path, parents: bool) -> frozenset[str]:
     """The `package` modules file `path` (module `name`) imports (with their parent packages)."""
     stat = path.stat()  # parsing is the slow part: reuse it while the file is unchanged
-    return set(_parsed_imports(path, stat.st_mtime_ns, stat.st_size, name, package, root, parents))
+    return _parsed_imports(path, stat.st_mtime_ns, stat.st_size, name, package, root, parents)
 
 
 @lru_cache(maxsize=1024)

@@ -90,12 +90,13 @@ def check_sequence(name: str, values: Iterable[object], allow_empty: bool = Fals
     return out
 
 
-def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
+def check_choice(name: str, value: object, choices: Iterable[str], phrase: str = "must be one of") -> str:
     """Return `value` if it is one of the strings `choices`, listed in the caller's order (an
-    unhashable value is rejected here rather than raising TypeError from a dict lookup)."""
+    unhashable value is rejected here rather than raising TypeError from a dict lookup); `phrase`
+    words the error ("`x` must be one of [...]")."""
     options = list(choices)
     if not isinstance(value, str) or value not in options:
-        raise ValueError(f"`{name}` must be one of {options}; got {value!r}")
+        raise ValueError(f"`{name}` {phrase} {options}; got {value!r}")
     return value
 
 
@@ -106,29 +107,12 @@ def check_text(name: str, value: object) -> str:
     return value
 
 
-def check_optional_text(name: str, value: object) -> str | None:
-    """None, or a non-empty string (configs are hashed as JSON, so a Path object is refused too)."""
-    return None if value is None else check_text(name, value)
-
-
 def check_path(name: str, value: object) -> Path:
     """`value` as a Path, or ValueError naming `name` when it is not a str or os.PathLike (Path(None)
     would raise a TypeError that names nothing)."""
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
         raise ValueError(f"`{name}` must be a non-empty path (str or os.PathLike); got {value!r}")
     return Path(value).expanduser()
-
-
-def check_device_name(name: str, value: object) -> str:
-    """Return `value` if torch parses it as a device ('cpu', 'cuda:1', …); availability is checked
-    when the device is used, so a config written for a GPU box still loads on a laptop."""
-    if not isinstance(value, str):
-        raise ValueError(f"`{name}` must be a device string such as 'cpu' or 'cuda'; got {value!r}")
-    try:
-        torch.device(value)
-    except (RuntimeError, ValueError) as err:
-        raise ValueError(f"`{name}` must be a device string such as 'cpu' or 'cuda'; got {value!r}") from err
-    return value
 
 
 def check_finite_tensor(name: str, tensor: Tensor, min_ndim: int = 0) -> Tensor:
@@ -203,6 +187,9 @@ class Number:
                            low_open=self.low_open, high_open=self.high_open, why=self.why)
 
 
+POSITIVE = Number(0.0, low_open=True)  # a rate, a weight, a radius: any finite real > 0
+
+
 @dataclass(frozen=True)
 class Choice:
     """One of the strings `options`; `phrase` words the error ("`x` must be one of [...]")."""
@@ -213,9 +200,7 @@ class Choice:
     dependent = False
 
     def check(self, name: str, value: object, owner: object = None) -> str:
-        if not isinstance(value, str) or value not in self.options:
-            raise ValueError(f"`{name}` {self.phrase} {list(self.options)}; got {value!r}")
-        return value
+        return check_choice(name, value, self.options, self.phrase)
 
 
 @dataclass(frozen=True)
