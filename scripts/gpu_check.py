@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from workbench.suite import SUITE_NAMES
+from workbench.suite import SUITE_NAMES, as_cache, get_suite
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -130,8 +130,6 @@ class Clock:
 # --- the suites -------------------------------------------------------------------------------
 def suite_config(suite: str, tiny: bool) -> Any:
     """The suite's QUICK config (with `TINY_OVERRIDES` under --tiny)."""
-    from workbench.suite import get_suite
-
     config = get_suite(suite).quick()
     return dataclasses.replace(config, **TINY_OVERRIDES[suite]) if tiny else config
 
@@ -139,8 +137,6 @@ def suite_config(suite: str, tiny: bool) -> Any:
 def run_suite(suite: str, config: Any, device: torch.device, workdir: Path) -> Any:
     """One suite's `run` on `device`, uncached (time the work). The cache passed in is a fresh
     folder: ACE trains its embedded models there, not in (or from) the user's cache."""
-    from workbench.suite import as_cache, get_suite
-
     return get_suite(suite).run(config, progress=False, device=device, cache=as_cache(workdir / f"{suite}-cache"))
 
 
