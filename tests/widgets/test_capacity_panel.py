@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import math
 
 import pytest
 
 from widgets import CapacityPanel
-from widgets.base import Panel, log_slider
+from widgets.base import Panel
 
 
 @pytest.fixture
@@ -97,15 +96,3 @@ def test_an_exception_in_recompute_reaches_the_status_line():
     p = Broken(debounce_s=0)
     p.slider.value = 1.0
     assert "RuntimeError: boom" in p.status.value and "wb-error" in p.status.value
-
-
-@pytest.mark.parametrize("value, low, high", [(0.0173, -4, 0), (5.5, math.log10(2), math.log10(30)), (1.0, -1.3, 1.7),
-                                              (1e-6, -4, 0), (50.0, 0, 1.005)])
-def test_a_log_slider_starts_on_its_step_grid_nearest_the_value(value, low, high):
-    s = log_slider(value, low, high, "x")
-    k = (math.log10(s.value) - low) / s.step
-    assert k == pytest.approx(round(k), abs=1e-6)  # on the grid: the browser has nothing to snap
-    assert 10 ** low * (1 - 1e-12) <= s.value <= 10 ** high * (1 + 1e-12)
-    wanted = min(max(math.log10(value), low), high)
-    assert abs(math.log10(s.value) - wanted) <= s.step / 2 + 1e-9
-    assert (s.min, s.max, s.base, s.description) == (low, high, 10, "x")
