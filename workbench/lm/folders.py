@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors import safe_open
 from torch import nn
 
+from workbench.lm.compat import patch_kv_cache_keyword
 from workbench.tensor.atomic import atomic_dir
 from workbench.tensor.cache import cache_key, default_cache_dir
 from workbench.tensor.result import config_to_dict
@@ -149,4 +150,5 @@ def boot(
             else:
                 os.environ[k] = v
     bridge.eval()
+    patch_kv_cache_keyword(bridge)  # exact KV-cached decoding (workbench.lm.compat)
     return bridge

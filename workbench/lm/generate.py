@@ -1,10 +1,18 @@
-"""Batched forwards and greedy generation for HF causal LMs (or a TransformerBridge wrapping one).
+"""Batched forwards and generation (greedy or sampled) for HF causal LMs or a TransformerBridge.
 
 Batches are left-padded with an attention mask and position ids counted from each row's first
-real token, so a padded row computes what it would alone. Recurrent models (RWKV, Mamba) have no
-attention mask — pads would flow through their state — so their prompts are grouped by exact
-token length instead and never padded. Generation reuses the model's cache (KV cache or RWKV
-state): one new token per forward after the prompt.
+real token, so a padded row computes what it would alone. Three kinds of model:
+
+    attention      the mask and position ids go to every forward; decoding reuses the KV cache
+                   (through a bridge, with the `compat` shim where TransformerLens needs it);
+    masked state   Mamba: the mask zeroes padded inputs at the prompt forward, so the state after
+                   left padding is the state without it; decoding carries the state (`cache`);
+    state          RWKV: no mask — pads would flow through the state — so the prompt forward runs
+                   per group of equal real length (pads stripped) and the groups' states are
+                   concatenated row by row; decoding then runs the whole batch one token at a time.
+
+Every path is exact: cached decoding equals recomputing the whole sequence at every step
+(`use_cache=False`), token for token (tests/unit/lm/test_cached_generation.py).
 
 Steering lives here: `generate`, `generate_ids` and `last_token_logits` take `edits` ({hook name:
 SteeringEdit}) and `positions` ("all" | "prompt" | "generated"), install the hooks for the call
@@ -24,11 +32,18 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from workbench.lm.compat import patch_kv_cache_keyword
+from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, steer
 from workbench.tensor.steering import SteeringEdit
 from workbench.tensor.validation import check_choice, check_int
 
-RECURRENT_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7", "mamba", "mamba2")
+MASKED_STATE_TYPES = ("mamba", "mamba2", "falcon_mamba")
+STATE_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7")
+RECURRENT_TYPES = MASKED_STATE_TYPES + STATE_TYPES
+CACHE_FIELDS = ("cache", "state", "past_key_values", "cache_params")  # where each kind returns its cache
+
+Edits = Mapping[str, SteeringEdit] | None
 
 
 def hf_model(model: nn.Module) -> nn.Module:
@@ -36,8 +51,17 @@ def hf_model(model: nn.Module) -> nn.Module:
     return getattr(model, "original_model", model)
 
 
+def model_type(model: nn.Module) -> str:
+    return str(getattr(getattr(hf_model(model), "config", None), "model_type", ""))
+
+
 def is_recurrent(model: nn.Module) -> bool:
-    return getattr(getattr(hf_model(model), "config", None), "model_type", "") in RECURRENT_TYPES
+    return model_type(model) in RECURRENT_TYPES
+
+
+def takes_mask(model: nn.Module) -> bool:
+    """Whether left padding can share a forward with real tokens (all but RWKV-style state models)."""
+    return model_type(model) not in STATE_TYPES
 
 
 @functools.lru_cache(maxsize=64)
@@ -54,8 +78,12 @@ def check_prompts(prompts: Sequence[str], name: str = "prompts") -> list[str]:
     return list(prompts)
 
 
+def pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 def batches(
-    tokenizer, prompts: Sequence[str], batch_size: int, pad: bool, device: torch.device | str = "cpu"
+    tokenizer, prompts: Sequence[str], batch_size: int, pad: bool = True, device: torch.device | str = "cpu"
 ) -> Iterator[tuple[list[int], Int[Tensor, "b p"], Int[Tensor, "b p"]]]:
     """(row indices, left-padded input_ids, attention_mask) per batch; rows sorted by length so a
     batch pads little. `pad=False` puts only equal-length prompts together."""
@@ -68,10 +96,9 @@ def batches(
             groups[-1].append(i)
         else:
             groups.append([i])
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     for rows in groups:
         width = max(len(encoded[i]) for i in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        ids = torch.full((len(rows), width), pad_id(tokenizer), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for j, i in enumerate(rows):
             ids[j, width - len(encoded[i]):] = torch.tensor(encoded[i])
@@ -83,34 +110,75 @@ def _device(model: nn.Module) -> torch.device:
     return next(hf_model(model).parameters()).device
 
 
-def _forward(model: nn.Module, ids: Tensor, mask: Tensor, positions: Tensor | None, cache: dict) -> object:
+def _forward(model: nn.Module, ids: Tensor, mask: Tensor | None, positions: Tensor | None, cache: dict) -> object:
+    """One forward of the HF model (the bridge's hooks fire in it). `mask` None: no mask given."""
     hf = hf_model(model)
     kwargs = dict(cache)
-    if not is_recurrent(model):
+    if mask is not None:
         kwargs["attention_mask"] = mask
-        if positions is not None and _accepts(type(hf), "position_ids"):
-            kwargs["position_ids"] = positions
+    if positions is not None and not is_recurrent(model) and _accepts(type(hf), "position_ids"):
+        kwargs["position_ids"] = positions
     return hf(input_ids=ids, use_cache=True, **kwargs)
 
 
 def _next_cache(out: object) -> dict:
-    if getattr(out, "past_key_values", None) is not None:
-        return {"past_key_values": out.past_key_values}
-    if getattr(out, "state", None) is not None:
-        return {"state": out.state}
+    """The cache a forward returned, under the keyword the next forward takes it by."""
+    for field in CACHE_FIELDS:
+        value = getattr(out, field, None)
+        if value is not None:
+            return {field: value}
     return {}
 
 
-def default_use_cache(model: nn.Module) -> bool:
-    """Reuse the model's cache only where it was checked to reproduce full recomputation here:
-    a plain transformers attention model. TransformerLens 4.3's bridge gave wrong continuations
-    through the KV cache of a tiny Llama, and transformers' RWKV `state` path diverged from its
-    full forward on the CPU, so for those each step recomputes the whole sequence (exact; the
-    sequences here are short)."""
-    return not is_recurrent(model) and hf_model(model) is model
+def _merge_states(states: list[list[Tensor]], order: Tensor) -> list[Tensor]:
+    """RWKV states (a list of [rows, …] tensors per group) joined along the batch, rows put back
+    in batch order (`order[j]` = position of batch row j in the concatenation)."""
+    return [torch.cat(parts, 0)[order] for parts in zip(*states)]
 
 
-Edits = Mapping[str, SteeringEdit] | None
+def _length_groups(mask: Int[Tensor, "b p"]) -> list[Tensor]:
+    """Row indices grouped by real (unpadded) length."""
+    lengths = mask.sum(1)
+    return [torch.nonzero(lengths == n).flatten() for n in torch.unique(lengths)]
+
+
+def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"], steerer: Steerer | None,
+             prompt_width: int) -> tuple[Float[Tensor, "b vocab"], dict]:
+    """Logits after the last token of each (left-padded) row and the cache to continue from.
+
+    The rows cover absolute positions 0 … t−1 of a batch whose prompt is `prompt_width` wide (t >
+    prompt_width when recomputing a sequence with generated tokens)."""
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    if takes_mask(model):
+        if steerer is not None:
+            steerer.begin(prompt_width, mask[:, :prompt_width])
+            steerer.at(0, mask)
+        out = _forward(model, ids, mask, positions, {})
+        return out.logits[:, -1], _next_cache(out)
+    width = ids.shape[1]
+    logits, states, rows = [], [], []
+    for group in _length_groups(mask):
+        n = int(mask[group[0]].sum())
+        if steerer is not None:  # the group's real tokens sit at absolute positions width−n … width−1
+            steerer.begin(prompt_width, None)
+            steerer.at(width - n, None)
+        out = _forward(model, ids[group, width - n:], None, None, {})
+        logits.append(out.logits[:, -1])
+        states.append(list(out.state))
+        rows.append(group)
+    order = torch.argsort(torch.cat(rows))
+    return torch.cat(logits)[order], {"state": _merge_states(states, order)}
+
+
+def use_cache_for(model: nn.Module, use_cache: bool | None) -> bool:
+    """Whether to decode through the model's cache (default: yes, exact on every kind, see the
+    module docstring). A bridge's attention modules get the `compat` shim first when the installed
+    TransformerLens needs it (`boot` already did; models bridged elsewhere get it here, once)."""
+    cached = True if use_cache is None else bool(use_cache)
+    if cached and hf_model(model) is not model and not getattr(model, "_workbench_kv_checked", False):
+        patch_kv_cache_keyword(model)
+        model._workbench_kv_checked = True
+    return cached
 
 
 @contextmanager
@@ -127,18 +195,17 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
 
 
 def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], max_new_tokens: int,
-                  eos_token_id: int | None, steerer: Steerer | None, cached: bool) -> Int[Tensor, "b new"]:
+                  eos_token_id: int | None, steerer: Steerer | None, cached: bool, sampling: Sampling,
+                  uniforms: Float[Tensor, "b new"] | None) -> Int[Tensor, "b new"]:
     """`generate_ids` with the hooks already installed (`steerer` None: unsteered)."""
     P = ids.shape[1]
     prompt_mask = mask
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    if steerer is not None:
-        steerer.begin(P, prompt_mask)
-    out = _forward(model, ids, mask, positions, {})
-    new = []
+    logits, cache = _prefill(model, ids, mask, steerer, P)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -1:]
+    new: list[Tensor] = []
     done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
     for step in range(max_new_tokens):
-        token = out.logits[:, -1].argmax(-1)
+        token = next_tokens(logits, sampling, None if uniforms is None else uniforms[:, step])
         if eos_token_id is not None:
             token = torch.where(done, torch.full_like(token, eos_token_id), token)
             done |= token == eos_token_id
@@ -146,17 +213,17 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
         if step == max_new_tokens - 1 or (eos_token_id is not None and bool(done.all())):
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
-        if cached:
-            positions = positions[:, -1:] + 1
-            if steerer is not None:  # the prompt mask stays: positions past it are generated, all real
-                steerer.at(P + step, prompt_mask)
-            out = _forward(model, token[:, None], mask, positions, _next_cache(out))
-        else:
+        if not cached:  # the whole sequence again, from position 0
             ids = torch.cat([ids, token[:, None]], 1)
-            positions = torch.cat([positions, positions[:, -1:] + 1], 1)
-            if steerer is not None:  # the whole sequence again, from position 0
-                steerer.at(0, mask)
-            out = _forward(model, ids, mask, positions, {})
+            logits, _ = _prefill(model, ids, mask, steerer, P)
+            continue
+        positions = positions + 1
+        if steerer is not None:  # the prompt mask stays: positions past it are generated, all real
+            steerer.begin(P, prompt_mask)
+            steerer.at(P + step, prompt_mask)
+        out = _forward(model, token[:, None], mask if takes_mask(model) and not is_recurrent(model) else None,
+                       positions, cache)
+        logits, cache = out.logits[:, -1], _next_cache(out)
     return torch.stack(new, 1)
 
 
@@ -170,14 +237,21 @@ def generate_ids(
     edits: Edits = None,
     positions: str = "all",
     use_cache: bool | None = None,
+    sampling: Sampling | None = None,
+    keys: Sequence[tuple[int, int]] | None = None,
 ) -> Int[Tensor, "b new"]:
-    """Greedy continuation of one left-padded batch; rows that emitted EOS keep emitting it.
+    """Continuation of one left-padded batch; rows that emitted EOS keep emitting it.
 
     `edits` ({hook name: SteeringEdit}, None or {} for none) apply at `positions` during every
-    forward of the call; the hooks are gone when it returns or raises."""
-    cached = default_use_cache(model) if use_cache is None else use_cache
+    forward of the call; the hooks are gone when it returns or raises. `sampling` None is greedy;
+    `keys` ((prompt index, sample index) per row, default (row, 0)) seed each sampled row."""
+    check_int("max_new_tokens", max_new_tokens, low=1)
+    sampling = sampling or Sampling()
+    cached = use_cache_for(model, use_cache)
+    keys = list(keys) if keys is not None else [(row, 0) for row in range(ids.shape[0])]
+    uniforms = row_uniforms(sampling, keys, max_new_tokens, ids.device)
     with _steering(model, edits, positions) as steerer:
-        return _generate_ids(model, ids, mask, max_new_tokens, eos_token_id, steerer, cached)
+        return _generate_ids(model, ids, mask, max_new_tokens, eos_token_id, steerer, cached, sampling, uniforms)
 
 
 @torch.no_grad()
@@ -191,25 +265,39 @@ def generate(
     positions: str = "all",
     progress: bool = False,
     use_cache: bool | None = None,
-) -> list[str]:
-    """Greedy completions of `prompts` (text after the prompt, up to EOS, special tokens dropped).
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    num_samples: int = 1,
+    seed: int = 0,
+) -> list[str] | list[list[str]]:
+    """Completions of `prompts` (text after the prompt, up to EOS, special tokens dropped): one
+    string per prompt, or a list of `num_samples` strings per prompt when `num_samples` > 1.
 
+    `temperature` 0 is greedy; > 0 samples (top-`top_p` nucleus) with uniforms seeded by (`seed`,
+    prompt index, sample index), so a call repeats exactly whatever the batching (`sampling`).
     `edits` ({hook name: SteeringEdit}, None or {} for none) apply at `positions` ("all",
     "prompt": positions < P of each batch's prompt width P, "generated": ≥ P; left pads never)
     during every forward; the hooks are installed for this call only."""
     check_int("max_new_tokens", max_new_tokens, low=1)
-    out: list[str] = [""] * len(prompts)
-    pad = not is_recurrent(model)
+    n_samples = check_int("num_samples", num_samples, low=1)
+    sampling = Sampling(temperature, top_p, seed)
+    rows_in = [(i, s) for i in range(len(check_prompts(prompts))) for s in range(n_samples)]
+    flat = [prompts[i] for i, _ in rows_in]
+    out: list[str] = [""] * len(flat)
     device = _device(model)
-    cached = default_use_cache(model) if use_cache is None else use_cache
+    cached = use_cache_for(model, use_cache)
     with _steering(model, edits, positions) as steerer:
-        for rows, ids, mask in tqdm(list(batches(tokenizer, prompts, batch_size, pad, device)), desc="generating",
+        for rows, ids, mask in tqdm(list(batches(tokenizer, flat, batch_size, True, device)), desc="generating",
                                     disable=not progress, leave=False):
-            new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached)
+            keys = [rows_in[i] for i in rows]
+            new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached, sampling,
+                                row_uniforms(sampling, keys, max_new_tokens, device))
             new_rows = new.tolist()  # one device-to-host copy per batch, not one per row
             for j, i in enumerate(rows):
                 out[i] = tokenizer.decode(new_rows[j], skip_special_tokens=True).strip()
-    return out
+    if n_samples == 1:
+        return out
+    return [out[i * n_samples:(i + 1) * n_samples] for i in range(len(prompts))]
 
 
 @torch.no_grad()
@@ -217,14 +305,11 @@ def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch
                       edits: Edits = None, positions: str = "all") -> Float[Tensor, "n vocab"]:
     """Logits at the last prompt token (the first response position) for every prompt, with
     `edits` at `positions` as in `generate` (one prompt forward: "generated" edits nothing)."""
-    pad = not is_recurrent(model)
     device = _device(model)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
     with _steering(model, edits, positions) as steerer:
-        for rows, ids, mask in batches(tokenizer, prompts, batch_size, pad, device):
-            if steerer is not None:
-                steerer.begin(ids.shape[1], mask)
-            logits = _forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {}).logits[:, -1].float()
+        for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
+            logits = _prefill(model, ids, mask, steerer, ids.shape[1])[0].float()
             for j, i in enumerate(rows):
                 rows_out[i] = logits[j]
     return torch.stack(rows_out)
@@ -235,12 +320,12 @@ def last_token_activations(
     model: nn.Module, tokenizer, prompts: Sequence[str], hook_names: Sequence[str], batch_size: int = 64
 ) -> Float[Tensor, "n hooks d"]:
     """The activation at the last prompt token at each hook point, for every prompt (float32)."""
-    pad = not is_recurrent(model)
+    pad = takes_mask(model)  # state models: equal-length batches, one forward each
     device = _device(model)
     out: list[Tensor] = [torch.empty(0)] * len(prompts)
     for rows, ids, mask in batches(tokenizer, prompts, batch_size, pad, device):
         with record(model, hook_names, position=-1) as store:
-            _forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {})
+            _forward(model, ids, mask if pad else None, (mask.cumsum(-1) - 1).clamp(min=0), {})
         # .to(device): under a device_map the blocks (and so their activations) sit on several GPUs
         acts = torch.stack([store[name][0].to(device) for name in hook_names], 1).float()
         for j, i in enumerate(rows):
