@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors import safe_open
 from torch import nn
 
-from workbench.lm.compat import patch_kv_cache_keyword
+from workbench.lm.compat import prepare_cached_decoding
 from workbench.tensor.atomic import atomic_dir
 from workbench.tensor.cache import cache_key, default_cache_dir
 from workbench.tensor.result import config_to_dict
@@ -150,5 +150,5 @@ def boot(
             else:
                 os.environ[k] = v
     bridge.eval()
-    patch_kv_cache_keyword(bridge)  # exact KV-cached decoding (workbench.lm.compat)
+    prepare_cached_decoding(bridge)  # exact cached decoding (workbench.lm.compat)
     return bridge

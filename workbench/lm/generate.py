@@ -32,7 +32,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from workbench.lm.compat import patch_kv_cache_keyword
+from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, steer
 from workbench.tensor.steering import SteeringEdit
@@ -173,11 +173,11 @@ def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"]
 def use_cache_for(model: nn.Module, use_cache: bool | None) -> bool:
     """Whether to decode through the model's cache (default: yes, exact on every kind, see the
     module docstring). A bridge's attention modules get the `compat` shim first when the installed
-    TransformerLens needs it (`boot` already did; models bridged elsewhere get it here, once)."""
+    TransformerLens needs it, an RWKV model the batched one-token fix (`boot` already did both;
+    other models get them here, once)."""
     cached = True if use_cache is None else bool(use_cache)
-    if cached and hf_model(model) is not model and not getattr(model, "_workbench_kv_checked", False):
-        patch_kv_cache_keyword(model)
-        model._workbench_kv_checked = True
+    if cached:
+        prepare_cached_decoding(model)
     return cached
 
 
