@@ -16,11 +16,7 @@ from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedTokenizerFast
-from transformers import (
-    GemmaConfig, Gemma2Config, GPT2Config, GPTNeoXConfig, LlamaConfig, MambaConfig, MistralConfig,
-    OPTConfig, PhiConfig, Qwen2Config, Qwen3Config, RwkvConfig,
-)
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from workbench.tensor.validation import check_choice, check_int
 
@@ -91,35 +87,39 @@ def byte_bpe_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
     return tokenizer
 
 
-def _rotary(cls: type, d: int, h: int, mlp: int, L: int, pos: int, **extra: Any) -> PretrainedConfig:
+def _rotary(d: int, h: int, m: int, L: int, p: int, **extra: Any) -> dict[str, Any]:
     """Config of a Llama-like decoder (rotary attention, gated MLP)."""
-    return cls(hidden_size=d, num_hidden_layers=L, num_attention_heads=h, num_key_value_heads=h,
-               intermediate_size=mlp, max_position_embeddings=pos, **extra)
+    return dict(hidden_size=d, num_hidden_layers=L, num_attention_heads=h, num_key_value_heads=h,
+                intermediate_size=m, max_position_embeddings=p, **extra)
 
 
-# arch -> (HF architectures entry, config builder(d_model, n_heads, d_mlp, n_layers, max_positions))
-_BUILDERS: dict[str, tuple[str, Callable[[int, int, int, int, int], PretrainedConfig]]] = {
-    "llama": ("LlamaForCausalLM", lambda d, h, m, L, p: _rotary(LlamaConfig, d, h, m, L, p)),
-    "qwen2": ("Qwen2ForCausalLM", lambda d, h, m, L, p: _rotary(Qwen2Config, d, h, m, L, p)),
-    # head_dim defaults to 128 / 256 / hidden/heads: set it so d_model is the attention width
-    "qwen3": ("Qwen3ForCausalLM", lambda d, h, m, L, p: _rotary(Qwen3Config, d, h, m, L, p, head_dim=d // h)),
-    "mistral": ("MistralForCausalLM", lambda d, h, m, L, p: _rotary(MistralConfig, d, h, m, L, p, head_dim=d // h)),
-    "gemma": ("GemmaForCausalLM", lambda d, h, m, L, p: _rotary(GemmaConfig, d, h, m, L, p, head_dim=d // h)),
+# arch (= HF model_type) -> (HF architectures entry, config kwargs(d_model, n_heads, d_mlp, n_layers,
+# max_positions)); configs are made by AutoConfig.for_model, which imports only the one config class.
+_BUILDERS: dict[str, tuple[str, Callable[[int, int, int, int, int], dict[str, Any]]]] = {
+    "llama": ("LlamaForCausalLM", _rotary),
+    "gpt2": ("GPT2LMHeadModel", lambda d, h, m, L, p: dict(n_embd=d, n_layer=L, n_head=h, n_inner=m, n_positions=p)),
+    "gpt_neox": ("GPTNeoXForCausalLM", lambda d, h, m, L, p: dict(
+        hidden_size=d, num_hidden_layers=L, num_attention_heads=h, intermediate_size=m, max_position_embeddings=p)),
+    "qwen2": ("Qwen2ForCausalLM", _rotary),
+    # head_dim defaults to 128 (qwen3, mistral) or 256 (gemma): set so heads × head_dim = d_model
+    "qwen3": ("Qwen3ForCausalLM", lambda d, h, m, L, p: _rotary(d, h, m, L, p, head_dim=d // h)),
+    "gemma": ("GemmaForCausalLM", lambda d, h, m, L, p: _rotary(d, h, m, L, p, head_dim=d // h)),
+    # Gemma 2 scales queries by query_pre_attn_scalar (default 256) and alternates sliding-window
+    # layers: the head width, and a window as long as the context, keep it an ordinary attention
     "gemma2": ("Gemma2ForCausalLM", lambda d, h, m, L, p: _rotary(
-        Gemma2Config, d, h, m, L, p, head_dim=d // h, query_pre_attn_scalar=d // h, sliding_window=p)),
-    "gpt2": ("GPT2LMHeadModel", lambda d, h, m, L, p: GPT2Config(
-        n_embd=d, n_layer=L, n_head=h, n_inner=m, n_positions=p)),
-    "gpt_neox": ("GPTNeoXForCausalLM", lambda d, h, m, L, p: GPTNeoXConfig(
+        d, h, m, L, p, head_dim=d // h, query_pre_attn_scalar=d // h, sliding_window=p)),
+    "mistral": ("MistralForCausalLM", lambda d, h, m, L, p: _rotary(d, h, m, L, p, head_dim=d // h)),
+    "phi": ("PhiForCausalLM", lambda d, h, m, L, p: dict(
         hidden_size=d, num_hidden_layers=L, num_attention_heads=h, intermediate_size=m, max_position_embeddings=p)),
-    "phi": ("PhiForCausalLM", lambda d, h, m, L, p: PhiConfig(
-        hidden_size=d, num_hidden_layers=L, num_attention_heads=h, intermediate_size=m, max_position_embeddings=p)),
-    "opt": ("OPTForCausalLM", lambda d, h, m, L, p: OPTConfig(
+    # OPT's word_embed_proj_dim defaults to 768 (a projection in and out of the blocks): no projection
+    "opt": ("OPTForCausalLM", lambda d, h, m, L, p: dict(
         hidden_size=d, num_hidden_layers=L, num_attention_heads=h, ffn_dim=m, max_position_embeddings=p,
         word_embed_proj_dim=d)),
-    # RWKV and Mamba have no heads: n_heads only has to divide d_model like for the others
-    "rwkv": ("RwkvForCausalLM", lambda d, h, m, L, p: RwkvConfig(
+    # RWKV and Mamba have no heads (n_heads is only validated); RWKV's attention width defaults to d_model
+    "rwkv": ("RwkvForCausalLM", lambda d, h, m, L, p: dict(
         hidden_size=d, num_hidden_layers=L, attention_hidden_size=d, intermediate_size=m, context_length=p)),
-    "mamba": ("MambaForCausalLM", lambda d, h, m, L, p: MambaConfig(
+    # Mamba's inner width is expand·d_model (no d_mlp); state 16 and conv kernel 4 are its defaults
+    "mamba": ("MambaForCausalLM", lambda d, h, m, L, p: dict(
         hidden_size=d, num_hidden_layers=L, state_size=16, expand=2, conv_kernel=4)),
 }
 RANDOM_ARCHS: tuple[str, ...] = tuple(_BUILDERS)
@@ -161,12 +161,11 @@ def random_causal_lm_folder(
     mlp = _check_sizes(arch, n_layers, d_model, n_heads, d_mlp, max_positions, seed)
     tokenizer = byte_bpe_tokenizer()
     class_name, build = _BUILDERS[arch]
-    config = build(d_model, n_heads, mlp, n_layers, max_positions)
-    config.vocab_size = len(tokenizer)
-    config.architectures = [class_name]
-    config.eos_token_id = config.bos_token_id = tokenizer.eos_token_id
-    config.pad_token_id = None
-    config.tie_word_embeddings = False
+    config = AutoConfig.for_model(
+        arch, **build(d_model, n_heads, mlp, n_layers, max_positions), vocab_size=len(tokenizer),
+        architectures=[class_name], eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
+        pad_token_id=None, tie_word_embeddings=False,
+    )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
     out = Path(folder)
