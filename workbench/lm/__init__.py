@@ -1,24 +1,29 @@
 """Tiny causal LMs shared by suites (ace, robustness): a word-level tokenizer, training a small
 `transformers` model on (prompt, response) texts, hash-keyed HF-folder caching, booting any local
-causal-LM folder through TransformerLens's `TransformerBridge`, and batched left-padded generation.
+causal-LM folder through TransformerLens's `TransformerBridge`, batched left-padded generation, and
+tiny random-weight HF folders of many architectures (`random_causal_lm_folder`).
 """
 
 from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, folder_facts
 from workbench.lm.generate import generate, last_token_activations, last_token_logits
+from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
 from workbench.lm.tokenizer import build_word_tokenizer
 from workbench.lm.train import TinyLMSpec, build_model, torch_threads, train_causal_lm
 
 __all__ = [
+    "RANDOM_ARCHS",
     "TinyLMSpec",
     "boot",
     "build_model",
     "build_word_tokenizer",
+    "byte_bpe_tokenizer",
     "cached_model_folder",
     "check_causal_lm_folder",
     "folder_facts",
     "generate",
     "last_token_activations",
     "last_token_logits",
+    "random_causal_lm_folder",
     "torch_threads",
     "train_causal_lm",
 ]
