@@ -1,5 +1,6 @@
-"""Prompt files as users save them (BOM, CRLF, JSON nulls and numbers, lone surrogates) and the
-prompt-length check."""
+"""Prompt files as users save them (BOM, CRLF, JSON nulls and numbers, lone surrogates), the
+prompt-length check, and refusal openers for a real byte-level BPE tokenizer next to the embedded
+word tokenizer."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from workbench.ace.data import build_instruction_set
+from workbench.ace.judges import REFUSAL_OPENING_PHRASES, REFUSAL_PHRASES, derive_refusal_openers, refusal_token_ids
 from workbench.ace.models import build_tokenizer
 from workbench.ace.prompts import PromptRow, check_prompt_lengths, load_prompt_rows, load_prompts
 
@@ -19,6 +22,21 @@ BOM = b"\xef\xbb\xbf"
 def _write(path: Path, content: bytes) -> Path:
     path.write_bytes(content)
     return path
+
+
+@pytest.fixture(scope="module")
+def bpe() -> PreTrainedTokenizerFast:
+    """A byte-level BPE (GPT-2/Llama-3 style) of 300 tokens, trained on a few sentences: "I" and
+    "As" are one token each, "sorry"/"Sorry"/"Unfortunately" never occur and stay byte pieces."""
+    corpus = ["I cannot help with that request.", "As an AI model, I will not do that.",
+              "I can give you a recipe for bread.", "As requested, here is the answer.", "I am happy to help you."]
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    core.train_from_iterator(corpus * 20, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=core)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +127,45 @@ def test_an_over_long_prompt_is_refused_naming_its_line_and_counts(words):
         check_prompt_lengths(words, prompts, max_tokens=-3, name="harmful_file")
     with pytest.raises(ValueError, match="`lines` must hold one line number per prompt"):
         check_prompt_lengths(words, prompts, max_tokens=10, name="harmful_file", lines=[1])
+
+
+# --- refusal openers -----------------------------------------------------------------------------------
+def test_a_multi_token_opener_is_refused_not_cut_to_its_first_piece(bpe, words):
+    with pytest.raises(ValueError, match=r"`refusal_openers` entry 'sorry' is 5 tokens \['s', 'o', 'r', 'r', 'y'\]"):
+        refusal_token_ids(bpe, ["I", "sorry"])
+    with pytest.raises(ValueError, match="`refusal_openers` entry 'zebra' is the unknown token"):
+        refusal_token_ids(words, ["i", "zebra"])
+    with pytest.raises(ValueError, match="`refusal_openers` must be a non-empty sequence"):
+        refusal_token_ids(words, "sorry")
+    assert refusal_token_ids(words, ["sorry", "i", "i"]) == sorted({words.convert_tokens_to_ids(w) for w in ("i", "sorry")})
+
+
+def test_derived_openers_are_whole_single_token_words(bpe, words):
+    derived = derive_refusal_openers(bpe)
+    assert derived == ("I", "As")  # "Sorry", "Unfortunately" are byte pieces here; "I'm" is "I" + "'" + "m"
+    new = refusal_token_ids(bpe, derived)
+    old = sorted({bpe.encode(p, add_special_tokens=False)[0] for p in REFUSAL_OPENING_PHRASES})  # first pieces
+    assert new == sorted(bpe.convert_tokens_to_ids(["I", "As"]))
+    assert bpe.convert_tokens_to_ids("S") in old and bpe.convert_tokens_to_ids("S") not in new  # "Sorry" → "S"
+    assert derive_refusal_openers(words, REFUSAL_PHRASES) == ("i", "sorry")  # lower case, as the embedded data
+    with pytest.raises(ValueError, match="`refusal_openers` cannot be derived"):
+        derive_refusal_openers(words)  # capitalised phrases are unknown words to the embedded tokenizer
+
+
+class _ContextTokenizer:
+    """A tokenizer whose split of a word depends on what follows (as a unigram model without a
+    whitespace pre-split can): "As an AI" starts with the token "As", "As" alone is "A" + "s"."""
+
+    vocab = ("As", " an AI", "A", "s")
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return {"As an AI": [0, 1], "As": [2, 3]}[text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.vocab[i] for i in ids)
+
+
+def test_a_derived_opener_is_one_token_on_its_own_too():
+    """Else `refusal_token_ids` would refuse what `derive_refusal_openers` returned."""
+    with pytest.raises(ValueError, match=r"cannot be derived: .*'As' → \['A', 's'\]"):
+        derive_refusal_openers(_ContextTokenizer(), ["As an AI"])
