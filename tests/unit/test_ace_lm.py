@@ -242,7 +242,8 @@ def test_real_path_runs_end_to_end_on_a_random_llama_from_csv_and_jsonl(tmp_path
     harmless = tmp_path / "harmless.jsonl"
     harmless.write_text("".join(json.dumps({"text": p}) + "\n" for p in dataset.harmless_eval))
     config = AceConfig(model=str(random_llama_folder), harmful_file=str(harmful), harmless_file=str(harmless),
-                       column="text", n_eval=3, n_direction=4, alphas=(0.0, 1.0), max_new_tokens=4, layer=2)
+                       column="text", n_eval=3, n_direction=4, alphas=(0.0, 1.0), max_new_tokens=4, layer=2,
+                       refusal_openers=("i", "sorry"))  # a word tokenizer: the phrases' capitalised words are unknown
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = run(config, progress=False)
@@ -252,7 +253,7 @@ def test_real_path_runs_end_to_end_on_a_random_llama_from_csv_and_jsonl(tmp_path
     assert set(result.prompts["harmful_eval"]) <= set(dataset.harmful_eval)
     with pytest.raises(ValueError, match="`layer` must be an integer in \\[0, 2\\]"):
         run(AceConfig(model=str(random_llama_folder), harmful_file=str(harmful), harmless_file=str(harmless),
-                      column="text", layer=5, n_eval=2, n_direction=2), progress=False)
+                      column="text", layer=5, n_eval=2, n_direction=2, refusal_openers=("i",)), progress=False)
 
 
 def test_prompt_files_bad_input(tmp_path):

@@ -47,11 +47,15 @@ class AceConfig:
     `harmful_file` / `harmless_file` (CSV or JSONL, column `column`), the first `n_direction`
     rows of each for the direction, the next `n_eval` for evaluation; `judge_model` = a local chat
     model folder for `ChatJudge` (None: `PhraseJudge`); `refusal_openers` = strings whose first
-    tokens count as refusal openers in `refusal_score`.
+    tokens count as refusal openers in `refusal_score` (each one token of the model's tokenizer;
+    None: ("i", "sorry") for the embedded models, derived from common refusal phrases for a real
+    one — `workbench.ace.judges.derive_refusal_openers`). Prompts that do not fit the model's
+    context with `max_new_tokens` more are refused before any compute, not truncated.
 
     Steering: at hook point ``blocks.{layer}.hook_{hook}`` (`layer` None = the middle block,
     n_layers // 2), positions "all" | "prompt" | "generated", α values `alphas` for the sweep
-    (ACE and ActAdd), greedy completions of `max_new_tokens`.
+    (ACE and ActAdd), completions of `max_new_tokens`: greedy (`temperature` 0, the default) or
+    sampled at `temperature` from the top-`top_p` nucleus, seeded by `seed` so a run repeats.
     """
 
     archs: tuple[str, ...] = param(("llama", "rwkv"),
@@ -75,6 +79,8 @@ class AceConfig:
     positions: str = param("all", Choice(POSITIONS))
     alphas: tuple[float, ...] = param((-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0), Many(Number()))
     max_new_tokens: int = param(26, Int(1))
+    temperature: float = param(0.0, Number(0.0))
+    top_p: float = param(1.0, Number(0.0, 1.0, low_open=True))
     batch_size: int = param(64, Int(1))
     seed: int = param(0, Int(0))
     # paths stay strings (the config is hashed as JSON); existence is checked where each is read
@@ -85,7 +91,7 @@ class AceConfig:
     harmless_file: str | None = param(None, Text(optional=True, path=True))
     column: str = param("prompt", Text())
     judge_model: str | None = param(None, Text(optional=True, path=True))
-    refusal_openers: tuple[str, ...] = param(("i", "sorry"), Many(Text()))
+    refusal_openers: tuple[str, ...] | None = param(None, Many(Text(), optional=True))
 
     def __post_init__(self) -> None:
         # every range is declared beside its field; check_fields also normalises (2 → 2.0, lists →

@@ -4,22 +4,20 @@ sweep (ACE and ActAdd), the method comparison, the layer sweep and the projectio
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig
-from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, refusal_score, refusal_token_ids, verdict_codes
-from workbench.ace.models import embedded_model_folder, instruction_set
-from workbench.ace.prompts import format_chat, load_prompts
+from workbench.ace.judges import SKIPPED, verdict_codes
+from workbench.ace.models import instruction_set
+from workbench.ace.prompts import PromptRow, load_prompt_rows
 from workbench.ace.result import AceResult, alternative_positions, steering_edits
-from workbench.lm.folders import boot, check_causal_lm_folder, folder_facts
-from workbench.lm.generate import check_prompts, generate, last_token_activations, last_token_logits
+from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
+from workbench.lm.folders import check_causal_lm_folder, folder_facts
 from workbench.lm.train import torch_threads
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import Executor, as_executor, map_cells
@@ -27,82 +25,12 @@ from workbench.tensor.seeding import choose_device
 from workbench.tensor.validation import check_int
 
 
-@dataclass
-class ModelSession:
-    """A booted model with everything the experiment and the widget need to steer it."""
-
-    label: str
-    folder: Path
-    model: nn.Module
-    tokenizer: Any
-    judge: Judge
-    hook_names: list[str]
-    refusal_ids: list[int]
-    threads: int | None = None  # torch threads while computing (1 for the tiny embedded models)
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.hook_names)
-
-    def complete(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
-                 max_new_tokens: int = 26, batch_size: int = 64) -> list[str]:
-        """Greedy completions of raw requests (the chat template applied), steered by `edits`
-        ({hook name: SteeringEdit}, e.g. `AceResult.edits(…)`; None or {} for none) at `positions`."""
-        prompts = format_chat(self.tokenizer, check_prompts(list(requests), "requests"))
-        with torch_threads(self.threads):
-            return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size,
-                            edits=edits, positions=positions)
-
-    def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
-               batch_size: int = 64) -> Tensor:
-        """Logit refusal score at the first response position for each request."""
-        prompts = format_chat(self.tokenizer, list(requests))
-        with torch_threads(self.threads):
-            logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size,
-                                       edits=edits, positions=positions)
-        return refusal_score(logits, self.refusal_ids)
-
-    def activations(self, requests: Sequence[str], batch_size: int = 64) -> Tensor:
-        """[n, L, d] activations at the last prompt token at every layer's hook."""
-        prompts = format_chat(self.tokenizer, list(requests))
-        with torch_threads(self.threads):
-            return last_token_activations(self.model, self.tokenizer, prompts, self.hook_names, batch_size)
-
-
-def hook_names(model: nn.Module, hook: str) -> list[str]:
-    n_layers = int(model.cfg.n_layers)
-    return [f"blocks.{i}.hook_{hook}" for i in range(n_layers)]
-
-
-def open_session(config: AceConfig, index: int, cache_root: Path | None = None, progress: bool = True,
-                 device: str | torch.device | None = "cpu") -> ModelSession:
-    """Boot model `index` of `config` on `device` (training the embedded one when it is not cached)."""
-    label = config.labels()[index]
-    if config.is_embedded:
-        folder = embedded_model_folder(config, config.archs[index], cache_root, progress)
-        dataset = instruction_set(config)
-        judge: Judge = RuleJudge(dataset.refusal_responses, dataset.helpful_responses)
-    else:
-        folder = Path(config.model)
-        judge = ChatJudge(config.judge_model, device=device) if config.judge_model else PhraseJudge()
-    model = boot(folder, device=device, dtype=config.dtype, device_map=config.device_map)
-    tokenizer = model.tokenizer
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    names = hook_names(model, config.hook)
-    return ModelSession(label, folder, model, tokenizer, judge, names, refusal_token_ids(tokenizer, config.refusal_openers),
-                        threads=1 if config.is_embedded else None)
-
-
-def prompt_sets(config: AceConfig) -> dict[str, list[str]]:
-    """Raw requests: harmful/harmless × direction/eval."""
-    if config.is_embedded:
-        d = instruction_set(config)
-        return {"harmful_direction": list(d.harmful_direction), "harmless_direction": list(d.harmless_direction),
-                "harmful_eval": list(d.harmful_eval), "harmless_eval": list(d.harmless_eval)}
+def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
+    """The user's prompt files split into harmful/harmless × direction/eval, each prompt with its
+    file and line (the real path only)."""
     out = {}
     for kind, path in (("harmful", config.harmful_file), ("harmless", config.harmless_file)):
-        rows = load_prompts(path, config.column, name=f"{kind}_file")
+        rows = load_prompt_rows(path, config.column, name=f"{kind}_file")
         if len(rows) < 2:
             raise ValueError(f"`{kind}_file` needs at least 2 prompts (direction and evaluation); got {len(rows)}")
         n_dir = min(config.n_direction, len(rows) // 2)
@@ -111,6 +39,15 @@ def prompt_sets(config: AceConfig) -> dict[str, list[str]]:
     n = min(len(out["harmful_eval"]), len(out["harmless_eval"]))
     out["harmful_eval"], out["harmless_eval"] = out["harmful_eval"][:n], out["harmless_eval"][:n]
     return out
+
+
+def prompt_sets(config: AceConfig) -> dict[str, list[str]]:
+    """Raw requests: harmful/harmless × direction/eval."""
+    if config.is_embedded:
+        d = instruction_set(config)
+        return {"harmful_direction": list(d.harmful_direction), "harmless_direction": list(d.harmless_direction),
+                "harmful_eval": list(d.harmful_eval), "harmless_eval": list(d.harmless_eval)}
+    return {key: [row.text for row in rows] for key, rows in prompt_rows(config).items()}
 
 
 def _verdicts(session: ModelSession, requests: list[str], completions: list[str]) -> Tensor:
@@ -125,6 +62,8 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
     neg = session.activations(prompts["harmless_direction"], config.batch_size)
     mu_neg = neg.mean(0)
     direction = pos.mean(0) - mu_neg  # [L, d]
+    ok = steerable(direction, torch.cat([pos, neg]))
+    check_steerable_layer(ok, layer, session.hook_names)  # before any generation
 
     def run_edits(edits: dict | None, positions: str = config.positions) -> tuple[list[str], list[str]]:
         return (session.complete(harmful, edits, positions, config.max_new_tokens, config.batch_size),
@@ -168,9 +107,12 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
     for li in range(L):
         row = []
         for method in LAYER_METHODS:
-            edits = edits_at(method, 0.0, li)
-            row.append(_verdicts(session, harmful, session.complete(harmful, edits, config.positions,
-                                                                  config.max_new_tokens, config.batch_size)))
+            if not ok[li]:  # no direction to steer along: marked, not measured
+                row.append(torch.full((len(harmful),), SKIPPED, dtype=torch.int64))
+            else:
+                edits = edits_at(method, 0.0, li)
+                row.append(_verdicts(session, harmful, session.complete(harmful, edits, config.positions,
+                                                                      config.max_new_tokens, config.batch_size)))
             bar.update()
         layer_rows.append(torch.stack(row))
     bar.close()
@@ -199,10 +141,12 @@ def run(config: AceConfig, *, progress: bool = True, device: str | torch.device 
 
 
 def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts: dict[str, list[str]],
-                device: str | None, progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+                lines: dict[str, list[int]] | None, device: str | None,
+                progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """One model's measurements and facts (a cell of the per-model grid)."""
     with torch_threads(1 if config.is_embedded else None):  # tiny models: one thread (see torch_threads)
         session = open_session(config, index, cache_root, progress, device)
+        check_context(session, prompts, lines, config.max_new_tokens)
         measured = _run_model(config, session, prompts, progress)
     facts = folder_facts(session.folder)
     return measured, {"folder": str(session.folder), "hook_names": session.hook_names,
@@ -216,8 +160,14 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device:
     cache_root = cache.root if cache is not None else None
     if not config.is_embedded:
         check_causal_lm_folder(config.model)  # before reading prompt files: the likelier mistake first
-    prompts = prompt_sets(config)
-    cells = [(config, index, cache_root, prompts, None if device is None else str(device)) for index in range(len(config.labels()))]
+    if config.is_embedded:
+        prompts, lines = prompt_sets(config), None
+    else:
+        rows = prompt_rows(config)
+        prompts = {key: [row.text for row in part] for key, part in rows.items()}
+        lines = {key: [row.line for row in part] for key, part in rows.items()}
+    cells = [(config, index, cache_root, prompts, lines, None if device is None else str(device))
+             for index in range(len(config.labels()))]
     out = map_cells(_model_cell, cells, executor, progress=progress, description="ace models")
     per_model = [measured for measured, _ in out]
     models = {label: facts for label, (_, facts) in zip(config.labels(), out)}

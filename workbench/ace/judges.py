@@ -30,6 +30,7 @@ from workbench.tensor.validation import check_int, check_range, check_text
 
 VERDICTS = ("refusal", "compliance", "incoherent")
 REFUSAL, COMPLIANCE, INCOHERENT = range(3)
+SKIPPED = -1  # not measured (a layer with a zero direction in the layer sweep); rates leave it out
 
 
 class Judge(Protocol):

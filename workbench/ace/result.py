@@ -10,7 +10,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig
-from workbench.ace.judges import REFUSAL, VERDICTS
+from workbench.ace.judges import SKIPPED, VERDICTS
 from workbench.tensor.result import ArtifactError, Result, expect_shape
 from workbench.tensor.steering import SteeringEdit, make_edit
 from workbench.tensor.validation import check_int
@@ -43,7 +43,8 @@ class AceResult(Result):
     methods [M, K, S, N]: verdicts per METHOD_SETTINGS at `layer`, edits at `config.positions`;
     methods_alt [M, K, S, N]: the same with edits at `alt_positions` ("prompt" when the config
         says "all", else "all").
-    layer_sweep [M, L, 2, N]: harmful prompts' verdicts under LAYER_METHODS at α = 0 per layer.
+    layer_sweep [M, L, 2, N]: harmful prompts' verdicts under LAYER_METHODS at α = 0 per layer
+        (SKIPPED, −1, at a layer whose direction is zero: nothing to steer along there).
     projection [M, S, N]: r̂·v of the unsteered eval prompts at `layer`.
     """
 
@@ -94,11 +95,13 @@ class AceResult(Result):
 
     @staticmethod
     def share(codes: Tensor, verdict: str = "refusal") -> Tensor:
-        """Share of the last axis equal to `verdict` (float)."""
-        return (codes == VERDICTS.index(verdict)).float().mean(-1)
+        """Share of the measured entries of the last axis equal to `verdict` (float; SKIPPED
+        entries left out, NaN where none was measured)."""
+        measured = (codes != SKIPPED).float()
+        return (codes == VERDICTS.index(verdict)).float().sum(-1) / measured.sum(-1)
 
     def refusal_rate(self, codes: Tensor) -> Tensor:
-        return (codes == REFUSAL).float().mean(-1)
+        return self.share(codes, "refusal")
 
     def held_out_rates(self, model: str | int) -> dict[str, float]:
         """Unsteered: refusal rate on held-out harmful prompts, answer (compliance) rate on harmless."""

@@ -41,6 +41,7 @@ from workbench.tensor.validation import check_choice, check_int
 MASKED_STATE_TYPES = ("mamba", "mamba2", "falcon_mamba")
 STATE_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7")
 RECURRENT_TYPES = MASKED_STATE_TYPES + STATE_TYPES
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 CACHE_FIELDS = ("cache", "state", "past_key_values", "cache_params")  # where each kind returns its cache
 
 Edits = Mapping[str, SteeringEdit] | None
@@ -62,6 +63,33 @@ def is_recurrent(model: nn.Module) -> bool:
 def takes_mask(model: nn.Module) -> bool:
     """Whether left padding can share a forward with real tokens (all but RWKV-style state models)."""
     return model_type(model) not in STATE_TYPES
+
+
+def context_length(model: nn.Module) -> int | None:
+    """The most positions the model's config allows (None for recurrent models: no such limit)."""
+    if is_recurrent(model):
+        return None
+    config = getattr(hf_model(model), "config", None)
+    config = getattr(config, "get_text_config", lambda: config)()  # multimodal configs nest the LM's
+    for field in CONTEXT_FIELDS:
+        value = getattr(config, field, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_fits(model: nn.Module, widths: Sequence[tuple[int, int]], max_new_tokens: int, name: str = "prompts") -> None:
+    """Raise ValueError (before any compute) when a prompt of (row, width) tokens plus
+    `max_new_tokens` exceeds the model's context: positions past it have no embedding (an
+    IndexError inside torch, OPT) or were never trained (Llama runs on silently)."""
+    limit = context_length(model)
+    if limit is None:
+        return
+    over = [(row, width) for row, width in widths if width + max_new_tokens > limit]
+    if over:
+        shown = ", ".join(f"row {row} ({width} tokens)" for row, width in over[:5])
+        raise ValueError(f"`{name}`: {len(over)} prompt(s) do not fit the model's context of {limit} positions with "
+                         f"`max_new_tokens`={max_new_tokens} more: {shown}; prompts are refused, not truncated")
 
 
 @functools.lru_cache(maxsize=64)
@@ -286,9 +314,11 @@ def generate(
     out: list[str] = [""] * len(flat)
     device = _device(model)
     cached = use_cache_for(model, use_cache)
+    todo = list(batches(tokenizer, flat, batch_size, True, device))  # every prompt tokenized before compute
+    check_fits(model, [(rows_in[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
+               max_new_tokens)
     with _steering(model, edits, positions) as steerer:
-        for rows, ids, mask in tqdm(list(batches(tokenizer, flat, batch_size, True, device)), desc="generating",
-                                    disable=not progress, leave=False):
+        for rows, ids, mask in tqdm(todo, desc="generating", disable=not progress, leave=False):
             keys = [rows_in[i] for i in rows]
             new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached, sampling,
                                 row_uniforms(sampling, keys, max_new_tokens, device))

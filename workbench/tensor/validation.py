@@ -240,19 +240,22 @@ class Flag:
 
 @dataclass(frozen=True)
 class Many:
-    """A tuple of `item`s, non-empty unless `allow_empty`; `unique`: no repeats. Item errors name
-    `name[i]`, or `name` when not `indexed`."""
+    """A tuple of `item`s, non-empty unless `allow_empty`; `unique`: no repeats; `optional`: None is
+    valid. Item errors name `name[i]`, or `name` when not `indexed`."""
 
     item: Int | Number | Choice | Text
     allow_empty: bool = False
     unique: bool = False
     indexed: bool = True
+    optional: bool = False
 
     @property
     def dependent(self) -> bool:
         return self.item.dependent
 
-    def check(self, name: str, value: object, owner: object = None) -> tuple:
+    def check(self, name: str, value: object, owner: object = None) -> tuple | None:
+        if value is None and self.optional:
+            return None
         values = check_sequence(name, value, allow_empty=self.allow_empty)
         out = tuple(self.item.check(f"{name}[{i}]" if self.indexed else name, v, owner) for i, v in enumerate(values))
         if self.unique and len(set(out)) != len(out):

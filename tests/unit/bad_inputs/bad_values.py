@@ -74,11 +74,18 @@ def examples(rule: Rule, config: object, current: object) -> list[object]:
     if isinstance(rule, Flag):
         return [0, 1, "True", None, 1.0, [True]]
     if isinstance(rule, Many):
-        good = current[0]  # type: ignore[index]  # every quick config fills its sequences
         items = [v for v in examples(rule.item, config, None) if v is not None][:6]
-        out = [(v,) for v in items] + [(good, items[0]), None, "abc", 2.0, {"a": 1}]
+        good = current[0] if current else _good_item(rule.item)  # type: ignore[index]  # an optional one may be None
+        out = [(v,) for v in items] + [(good, items[0]), "abc", 2.0, {"a": 1}] + ([] if rule.optional else [None])
         return out + ([] if rule.allow_empty else [()]) + ([(good, good)] if rule.unique else [])
     raise TypeError(f"no bad values for a {type(rule).__name__} rule")
+
+
+def _good_item(rule: Rule) -> object:
+    """A valid item for a sequence field whose current value is None (an optional `Many`)."""
+    if isinstance(rule, Text):
+        return "ok"
+    raise TypeError(f"no good item known for a {type(rule).__name__} rule")
 
 
 def strategy(rule: Rule, config: object, current: object) -> st.SearchStrategy:
@@ -105,9 +112,9 @@ def strategy(rule: Rule, config: object, current: object) -> st.SearchStrategy:
     if isinstance(rule, Flag):
         return st.one_of(st.integers(), st.text(max_size=4), st.none(), st.floats())
     if isinstance(rule, Many):
-        pad = st.lists(st.just(current[0]), max_size=2)  # type: ignore[index]
+        pad = st.lists(st.just(current[0] if current else _good_item(rule.item)), max_size=2)  # type: ignore[index]
         with_bad = st.tuples(pad, strategy(rule.item, config, None), pad).map(lambda t: (*t[0], t[1], *t[2]))
-        not_a_tuple = st.one_of(st.none(), st.text(max_size=4), st.floats(), st.integers(),
+        not_a_tuple = st.one_of(*([] if rule.optional else [st.none()]), st.text(max_size=4), st.floats(), st.integers(),
                                 st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
         return st.one_of([with_bad, not_a_tuple, *([] if rule.allow_empty else [st.just(())])])
     raise TypeError(f"no bad values for a {type(rule).__name__} rule")

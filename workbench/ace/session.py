@@ -1,0 +1,155 @@
+"""A booted model ready to steer (`ModelSession`), and the checks that run before any compute:
+its hook points give [batch, pos, d_model], its prompts fit its context, its refusal openers are
+its own single tokens, and the layers to steer have a direction that is not zero."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from workbench.ace.config import AceConfig
+from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, derive_refusal_openers, refusal_score, refusal_token_ids
+from workbench.ace.models import embedded_model_folder, instruction_set
+from workbench.ace.prompts import check_prompt_lengths, format_chat
+from workbench.lm.folders import boot
+from workbench.lm.generate import (
+    check_prompts,
+    context_length,
+    generate,
+    hf_model,
+    last_token_activations,
+    last_token_logits,
+)
+from workbench.lm.train import torch_threads
+from workbench.tensor.hooks import record
+
+EMBEDDED_OPENERS = ("i", "sorry")  # the embedded language's refusal openers (workbench.ace.data.REFUSALS)
+
+
+@dataclass
+class ModelSession:
+    """A booted model with everything the experiment and the widget need to steer it."""
+
+    label: str
+    folder: Path
+    model: nn.Module
+    tokenizer: Any
+    judge: Judge
+    hook_names: list[str]
+    refusal_ids: list[int]
+    threads: int | None = None  # torch threads while computing (1 for the tiny embedded models)
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.hook_names)
+
+    def complete(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
+                 max_new_tokens: int = 26, batch_size: int = 64) -> list[str]:
+        """Completions of raw requests (the chat template applied), steered by `edits` ({hook name:
+        SteeringEdit}, e.g. `AceResult.edits(…)`; None or {} for none) at `positions`; greedy, or
+        sampled at the session's temperature / top-p / seed."""
+        prompts = format_chat(self.tokenizer, check_prompts(list(requests), "requests"))
+        with torch_threads(self.threads):
+            return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size, edits=edits,
+                            positions=positions, temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+
+    def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
+               batch_size: int = 64) -> Float[Tensor, "n"]:
+        """Logit refusal score at the first response position for each request."""
+        prompts = format_chat(self.tokenizer, list(requests))
+        with torch_threads(self.threads):
+            logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size, edits=edits, positions=positions)
+        return refusal_score(logits, self.refusal_ids)
+
+    def activations(self, requests: Sequence[str], batch_size: int = 64) -> Float[Tensor, "n L d"]:
+        """Activations at the last prompt token at every layer's hook."""
+        prompts = format_chat(self.tokenizer, list(requests))
+        with torch_threads(self.threads):
+            return last_token_activations(self.model, self.tokenizer, prompts, self.hook_names, batch_size)
+
+
+def hook_names(model: nn.Module, hook: str) -> list[str]:
+    n_layers = int(model.cfg.n_layers)
+    return [f"blocks.{i}.hook_{hook}" for i in range(n_layers)]
+
+
+def check_hook_outputs(model: nn.Module, tokenizer, names: Sequence[str]) -> None:
+    """One short forward; raise ValueError naming the first hook whose output is not [batch, pos,
+    d_model] (OPT's resid_mid, for one, comes flattened as [batch·pos, d_model]) or that is not a
+    hook point of the model (`resolve` lists the valid ones)."""
+    d_model = int(model.cfg.d_model)
+    ids = torch.tensor([tokenizer("Hello there", add_special_tokens=False)["input_ids"] or [0]])
+    ids = ids.to(next(model.parameters()).device)
+    with torch.no_grad(), record(model, names, position=None) as store:
+        hf_model(model)(input_ids=ids)
+    for name in names:
+        shapes = [tuple(t.shape) for t in store[name]]
+        if len(shapes) != 1 or shapes[0] != (1, ids.shape[1], d_model):
+            raise ValueError(f"`hook` {name!r} cannot be steered here: its output is {shapes or 'never produced'}, "
+                             f"not [batch, pos, d_model] = [1, {ids.shape[1]}, {d_model}]; choose another `hook` "
+                             "(resid_pre or resid_post)")
+
+
+def steerable(direction: Float[Tensor, "L d"], activations: Float[Tensor, "n L d"]) -> list[bool]:
+    """Per layer: is r = μ⁺ − μ⁻ non-zero? "Zero" is ‖r‖ ≤ 1e-6 · mean ‖v‖ there (every prompt's
+    activation the same, e.g. at block 0's resid_pre, where each prompt ends in the same header
+    token and nothing has been mixed in yet)."""
+    scale = activations.norm(dim=-1).mean(0)
+    return [bool(r > 1e-6 * s) and bool(r > 0) for r, s in zip(direction.norm(dim=-1), scale)]
+
+
+def check_steerable_layer(ok: Sequence[bool], layer: int, names: Sequence[str]) -> None:
+    """Raise ValueError when the chosen `layer` has a zero direction; warn about the others, which
+    the layer sweep skips."""
+    if not ok[layer]:
+        raise ValueError(f"`layer` {layer} ({names[layer]!r}) has a zero refusal direction: harmful and harmless "
+                         "prompts reach it with the same activation at the last prompt token (nothing is mixed in "
+                         f"before it); choose a later `layer` (steerable here: {[i for i, k in enumerate(ok) if k]}) "
+                         "or `hook`='resid_post'")
+    skipped = [names[i] for i, k in enumerate(ok) if not k]
+    if skipped:
+        warnings.warn(f"zero refusal direction at {skipped}: the layer sweep skips them (verdict code −1)", stacklevel=3)
+
+
+def check_context(session: ModelSession, prompts: dict[str, list[str]], lines: dict[str, list[int]] | None,
+                  max_new_tokens: int) -> None:
+    """Refuse prompts that do not fit the model's context with `max_new_tokens` more (before compute)."""
+    limit = context_length(session.model)
+    if limit is None:
+        return
+    for key, requests in prompts.items():
+        name = f"{key.split('_')[0]}_file" if lines else "prompts"
+        check_prompt_lengths(session.tokenizer, format_chat(session.tokenizer, requests), limit - max_new_tokens,
+                             name, (lines or {}).get(key))
+
+
+def open_session(config: AceConfig, index: int, cache_root: Path | None = None, progress: bool = True,
+                 device: str | torch.device | None = "cpu") -> ModelSession:
+    """Boot model `index` of `config` on `device` (training the embedded one when it is not
+    cached), with its hooks checked and its refusal openers resolved, before any compute."""
+    label = config.labels()[index]
+    if config.is_embedded:
+        folder = embedded_model_folder(config, config.archs[index], cache_root, progress)
+        dataset = instruction_set(config)
+        judge: Judge = RuleJudge(dataset.refusal_responses, dataset.helpful_responses)
+    else:
+        folder = Path(config.model)
+        judge = ChatJudge(config.judge_model, device=device) if config.judge_model else PhraseJudge()
+    model = boot(folder, device=device, dtype=config.dtype, device_map=config.device_map)
+    tokenizer = model.tokenizer
+    names = hook_names(model, config.hook)
+    check_hook_outputs(model, tokenizer, names)
+    openers = config.refusal_openers or (EMBEDDED_OPENERS if config.is_embedded else derive_refusal_openers(tokenizer))
+    return ModelSession(label, folder, model, tokenizer, judge, names, refusal_token_ids(tokenizer, openers),
+                        threads=1 if config.is_embedded else None, temperature=config.temperature,
+                        top_p=config.top_p, seed=config.seed)
