@@ -32,7 +32,8 @@ SEE = "workbench.lm.arch_support.supported_causal_lms() for all"
 def _tables() -> tuple[frozenset[str], dict[str, str]]:
     """(causal-LM class names, image-text-to-text class name → its model_type) from transformers."""
     from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
     )
 
     multimodal = {name: model_type for model_type, name in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES.items()}

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
@@ -152,8 +151,8 @@ def _offline() -> Iterator[None]:
 
 def _torchvision_importable() -> bool:
     try:
-        import torchvision  # noqa: F401
-    except Exception:  # noqa: BLE001 — a broken install counts as missing, as in the bridge
+        import torchvision  # noqa: F401 — only whether it imports
+    except Exception:  # a broken install counts as missing, as in the bridge
         return False
     return True
 
@@ -226,7 +225,7 @@ def boot(
             bridge = TransformerBridge.boot_transformers(str(folder), device=target, dtype=dtype, **placement)
     except (MemoryError, torch.OutOfMemoryError):
         raise  # too big for this machine: a resource error, not a bad `model`
-    except Exception as err:  # noqa: BLE001 — whatever the bridge raises, name the parameter and the class
+    except Exception as err:  # whatever the bridge raises: name the parameter and the class
         arch = causal_lm_architecture(json.loads((folder / "config.json").read_text(encoding="utf-8")))
         raise ValueError(
             f"`model` {str(folder)!r} ({arch}) could not be booted by TransformerLens's bridge: "
