@@ -4,7 +4,7 @@ causal-LM folder through TransformerLens's `TransformerBridge`, batched left-pad
 tiny random-weight HF folders of many architectures (`random_causal_lm_folder`).
 """
 
-from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, folder_facts
+from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, fix_pad_token, folder_facts
 from workbench.lm.generate import generate, last_token_activations, last_token_logits
 from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
 from workbench.lm.tokenizer import build_word_tokenizer
@@ -19,6 +19,7 @@ __all__ = [
     "byte_bpe_tokenizer",
     "cached_model_folder",
     "check_causal_lm_folder",
+    "fix_pad_token",
     "folder_facts",
     "generate",
     "last_token_activations",

@@ -13,20 +13,22 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from torch import nn
+from transformers import PreTrainedTokenizerBase
 
+from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.tensor.atomic import atomic_dir
 from workbench.tensor.cache import cache_key, default_cache_dir
 from workbench.tensor.result import config_to_dict
-from workbench.tensor.validation import check_path
+from workbench.tensor.validation import check_int, check_path
 
 STAMP = "workbench.json"
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", STAMP)
@@ -84,7 +86,9 @@ def folder_facts(path: str | os.PathLike) -> dict[str, Any]:
 
 def check_causal_lm_folder(path: str | os.PathLike) -> Path:
     """Raise FileNotFoundError / ValueError (naming `model`) unless `path` is a local HF folder whose
-    config names a causal-LM architecture."""
+    config.json is a causal LM the bridge has an adapter for (`architectures` or `model_type`; the
+    rule is in `workbench.lm.arch_support`: GPT2LMHeadModel and Gemma3ForConditionalGeneration
+    count, BERT and T5 do not)."""
     folder = check_path("model", path)
     if not folder.is_dir():
         raise FileNotFoundError(f"`model` folder {str(folder)!r} does not exist")
@@ -100,12 +104,90 @@ def check_causal_lm_folder(path: str | os.PathLike) -> Path:
     archs = config.get("architectures") or []
     if not isinstance(archs, list):
         raise ValueError(f"`model` {str(folder)!r}: config.json `architectures` must be a list; got {archs!r}")
-    if not any(str(a).endswith("ForCausalLM") for a in archs):
+    if causal_lm_architecture(config) is None:
+        model_type = config.get("model_type")
         raise ValueError(
-            f"`model` {str(folder)!r} is not a causal LM: config.json names architectures {archs}, "
-            "expected one ending in 'ForCausalLM' (e.g. LlamaForCausalLM, RwkvForCausalLM)"
+            f"`model` {str(folder)!r} is not a causal LM that TransformerLens's bridge can boot: config.json names "
+            f"architectures {archs} and model_type {model_type!r}; supported are causal LMs such as "
+            f"{', '.join(CHECKED[:8])} and multimodal decoders such as Gemma3ForConditionalGeneration "
+            f"(see {SEE})"
         )
     return folder
+
+
+def fix_pad_token(tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> PreTrainedTokenizerBase:
+    """Make `tokenizer` (changed in place, and returned) pad with its EOS token when its pad id is
+    None or not below `vocab_size` (an id the embedding has no row for: left-padded batches would
+    index out of range), with a warning. ValueError (naming `model`) when the EOS token is missing
+    or outside the vocabulary too."""
+    vocab_size = check_int("vocab_size", vocab_size, low=1)
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    if isinstance(pad, int) and 0 <= pad < vocab_size:
+        return tokenizer
+    if not (isinstance(eos, int) and 0 <= eos < vocab_size):
+        raise ValueError(
+            f"`model`'s tokenizer has no usable pad token (id {pad}) and no EOS token inside the model's "
+            f"vocabulary of {vocab_size} ids (EOS id {eos}) to pad with; give the folder's tokenizer a pad or EOS token"
+        )
+    problem = "has no pad token" if pad is None else f"pads with id {pad}, outside the model's vocabulary of {vocab_size}"
+    warnings.warn(f"the tokenizer {problem}; padding with its EOS token {tokenizer.eos_token!r} (id {eos})", stacklevel=2)
+    tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@contextmanager
+def _offline() -> Iterator[None]:
+    """HF_HUB_OFFLINE=1 and TRANSFORMERS_OFFLINE=1 inside, the previous values restored after."""
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _torchvision_importable() -> bool:
+    try:
+        import torchvision  # noqa: F401 — only whether it imports
+    except Exception:  # a broken install counts as missing, as in the bridge
+        return False
+    return True
+
+
+@contextmanager
+def _no_package_installs() -> Iterator[None]:
+    """Inside, TransformerLens's `_ensure_torchvision` only checks the import. TransformerLens 4.3
+    calls it when a multimodal folder's AutoProcessor fails to load (a folder without processor
+    files, or no torchvision) and it then runs `pip install torchvision`, which replaced this
+    project's CPU torch by a CUDA build with GBs of nvidia wheels. Without torchvision the bridge
+    boots the model with no `processor`; the text path is unaffected."""
+    try:
+        from transformer_lens.model_bridge.sources.transformers import helpers
+    except ImportError:  # another TransformerLens layout: nothing to guard
+        yield
+        return
+    original = getattr(helpers, "_ensure_torchvision", None)
+    if original is None:
+        yield
+        return
+    helpers._ensure_torchvision = _torchvision_importable
+    try:
+        yield
+    finally:
+        helpers._ensure_torchvision = original
+
+
+def _vocab_size(bridge: nn.Module) -> int:
+    """The HF model's vocabulary (its text config's, for a multimodal model), else the bridge's d_vocab."""
+    hf_model = getattr(bridge, "original_model", None)
+    config = getattr(hf_model, "config", None)
+    if config is not None and getattr(config.get_text_config(), "vocab_size", None):
+        return int(config.get_text_config().vocab_size)
+    return int(bridge.cfg.d_vocab)
 
 
 def boot(
@@ -117,10 +199,13 @@ def boot(
     """Boot a local causal-LM folder through `TransformerBridge.boot_transformers`, offline.
 
     HF_HUB_OFFLINE=1 is set for the call (and restored after), so nothing is downloaded: a name
-    that is not a local folder fails instead of fetching. `dtype` "float32" | "bfloat16" |
+    that is not a local folder fails instead of fetching; the bridge's on-the-fly `pip install
+    torchvision` for multimodal folders is disabled too (`_no_package_installs`). `dtype` "float32" | "bfloat16" |
     "float16" (or a torch dtype); `device` e.g. "cuda" on a GPU box. `device_map` (e.g. "auto")
     spreads a model too big for one GPU over the visible devices through accelerate; when given,
-    `device` is ignored (the bridge refuses both at once)."""
+    `device` is ignored (the bridge refuses both at once). A tokenizer without a usable pad token
+    is made to pad with EOS (`fix_pad_token`, with a warning); a folder the bridge fails to boot
+    raises ValueError naming `model`, its architecture and the bridge's error."""
     from transformer_lens.model_bridge import TransformerBridge
 
     from workbench.tensor.seeding import choose_device
@@ -135,20 +220,19 @@ def boot(
     # device and device_map are mutually exclusive in boot_transformers; the map decides placement
     target = None if device_map is not None else str(choose_device(device))
     placement: dict[str, Any] = {"device_map": device_map} if device_map is not None else {}
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
     try:
-        with warnings.catch_warnings():
+        with _offline(), _no_package_installs(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bridge = TransformerBridge.boot_transformers(str(folder), device=target, dtype=dtype, **placement)
-    except OSError as err:  # transformers' word for missing weights / tokenizer files; it names no parameter
-        raise ValueError(f"`model` {str(folder)!r} could not be loaded: {err}") from err
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    except (MemoryError, torch.OutOfMemoryError):
+        raise  # too big for this machine: a resource error, not a bad `model`
+    except Exception as err:  # whatever the bridge raises: name the parameter and the class
+        arch = causal_lm_architecture(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        raise ValueError(
+            f"`model` {str(folder)!r} ({arch}) could not be booted by TransformerLens's bridge: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+    fix_pad_token(bridge.tokenizer, _vocab_size(bridge))
     bridge.eval()
     prepare_cached_decoding(bridge)  # exact cached decoding (workbench.lm.compat)
     return bridge

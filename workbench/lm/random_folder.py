@@ -5,6 +5,8 @@ Each folder holds config.json (with its `architectures` entry), model.safetensor
 byte-level BPE tokenizer that has a chat template and an EOS token but, like many real
 tokenizers, NO pad token. Every folder boots through `workbench.lm.folders.boot` (a
 TransformerLens `TransformerBridge`) with ``blocks.{i}.hook_resid_pre|post`` hook points.
+(transformers 5's AutoTokenizer loads a qwen2 folder's tokenizer as Qwen2Tokenizer: Qwen's own
+pre-tokenizer regex over the same vocabulary and merges, pad ``<|endoftext|>`` by default.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
-from workbench.tensor.validation import check_choice, check_int
+from workbench.tensor.validation import check_choice, check_int, check_path
 
 EOS = "<|endoftext|>"
 SPECIAL_TOKENS = (EOS, "<|user|>", "<|assistant|>", "<|end|>")
@@ -159,6 +161,7 @@ def random_causal_lm_folder(
     config's vocabulary equals the tokenizer's, EOS = BOS = ``<|endoftext|>``, no pad token."""
     arch = check_choice("arch", arch, RANDOM_ARCHS)
     mlp = _check_sizes(arch, n_layers, d_model, n_heads, d_mlp, max_positions, seed)
+    out = check_path("folder", folder)
     tokenizer = byte_bpe_tokenizer()
     class_name, build = _BUILDERS[arch]
     config = AutoConfig.for_model(
@@ -168,7 +171,6 @@ def random_causal_lm_folder(
     )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
-    out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
