@@ -1,17 +1,23 @@
 """ACE steering speed (run standalone: `python benchmarks/ace_steering.py`).
 
 (a) steering_overhead: one forward of a batch of 32 × 64 tokens (some rows left-padded) through a
-    TransformerBridge-booted Llama (d 256, 4 layers), with
-    an ACE edit installed at one residual hook vs without it. ratio = ours_s / peer_s (goal ≤ 1.05;
-    here "peer" is the plain forward).
-(b) steered_generation: batched greedy generation (left padding, 32 prompts, 24 new tokens) with the
-    same activation-addition vector at the same decoder block of the same HF `LlamaForCausalLM`:
-    ours (`workbench.lm.generate.generate_ids(…, edits=…)`) vs steering-vectors 0.12.2's
-    `SteeringVector.apply` around `model.generate`. ratio = peer_s / ours_s (goal ≥ 1.0). Both
-    produce the same tokens (checked before timing).
+    TransformerBridge-booted Llama (d 256, 4 layers) with an ACE edit installed at one residual
+    hook vs without it. ratio = ours_s / peer_s (goal ≤ 1.05; "peer" is the plain forward).
+(b) steered_generation: the path `ace.run` takes — `workbench.lm.generate(bridge, tokenizer,
+    prompts, edits={"blocks.2.hook_resid_post": ACE edit})` on a bridge-booted Llama folder (4
+    layers, d 256), 32 chat prompts of mixed lengths (left padding), 64 new tokens, greedy,
+    batch 32 — vs transformers' `model.generate` on the same folder loaded as a plain
+    `LlamaForCausalLM`, with a forward hook on decoder layer 2 doing the same edit (KV cache,
+    batch 32, left padding). ratio = peer_s / ours_s (goal ≥ 1.0).
+(c) steered_generation_rwkv: the same on an RWKV folder (4 layers, d 256). The peer generates one
+    prompt at a time: transformers' RWKV has no attention mask (left pads would enter the state)
+    and its batched one-token step is wrong for batch > 1 (workbench.lm.compat), so batch 1 is the
+    only way `model.generate` gives each prompt its own exact continuation. Ours batches all 32
+    (per-length prompt passes, merged state).
 
-Models have random weights (timing does not depend on them); both sides run in the same process,
-warmed up, the two sides alternated, best of several repeats.
+Both sides of (b) and (c) produce identical completions (checked before timing). Models have random
+weights (timing does not depend on them); both sides run in the same process, warmed up,
+alternated, best of several repeats; one torch thread (the machine has 2 shared cores).
 """
 
 from __future__ import annotations
@@ -19,109 +25,115 @@ from __future__ import annotations
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM
 
-from workbench.ace.data import SPECIAL_TOKENS, build_instruction_set
-from workbench.ace.models import build_tokenizer
+from workbench.ace.prompts import format_chat
 from workbench.lm.folders import boot
-from workbench.lm.generate import batches, generate_ids
+from workbench.lm.generate import batches, generate
+from workbench.lm.random_folder import CORPUS, random_causal_lm_folder
 from workbench.tensor.hooks import steer
 from workbench.tensor.steering import make_edit
 
-D, LAYERS, HEADS, BATCH, SEQ, NEW_TOKENS = 256, 4, 4, 32, 64, 24
+D, LAYERS, BATCH, SEQ, NEW_TOKENS, LAYER = 256, 4, 32, 64, 64, 2
 
 
-def _model(tokenizer) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(hidden_size=D, num_hidden_layers=LAYERS, num_attention_heads=HEADS, num_key_value_heads=HEADS,
-                         intermediate_size=2 * D, vocab_size=len(tokenizer), max_position_embeddings=128,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                         architectures=["LlamaForCausalLM"])
-    return LlamaForCausalLM(config).eval()
+def _best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best wall time of each function, the sides alternated so load changes hit both."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
 
 
-def _prompts(n: int) -> list[str]:
-    data = build_instruction_set(n_eval=n, n_direction=4)
-    # cut some requests short so the batch needs left padding
-    return [" ".join(p.split()[: 13 - (i % 4)]) for i, p in enumerate(data.train_prompts[:n])]
+def _prompts(tokenizer) -> list[str]:
+    """32 chat prompts of 1–3 corpus sentences: mixed lengths, so batches need left padding."""
+    requests = [" ".join(CORPUS[(i + k) % len(CORPUS)] for k in range(1 + i % 3)) for i in range(BATCH)]
+    return format_chat(tokenizer, requests)
 
 
-def bench_overhead(folder: Path, tokenizer) -> None:
+def bench_overhead(folder: Path) -> None:
     bridge = boot(folder)
-    # batch 32 × 64 tokens, the first rows left-padded by up to 3 tokens
-    ids = torch.randint(len(SPECIAL_TOKENS), len(tokenizer), (BATCH, SEQ), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(10, 500, (BATCH, SEQ), generator=torch.Generator().manual_seed(0))
     mask = torch.ones_like(ids)
-    for row in range(BATCH):
+    for row in range(BATCH):  # the first rows left-padded by up to 3 tokens
         mask[row, : row % 4] = 0
-        ids[row, : row % 4] = tokenizer.pad_token_id
     edit = make_edit("ace", torch.randn(D), torch.randn(D), 0.5)
 
     @torch.no_grad()
-    def forward() -> None:
+    def plain() -> None:
         bridge(ids, attention_mask=mask)
 
-    def timed() -> float:
-        start = time.perf_counter()
-        forward()
-        return time.perf_counter() - start
+    def steered() -> None:
+        with steer(bridge, {f"blocks.{LAYER}.hook_resid_post": edit}):
+            plain()
 
-    forward()
-    plain_t, steered_t = [], []
-    for _ in range(60):  # alternate the two sides so load changes on a shared machine hit both
-        plain_t.append(timed())
-        with steer(bridge, {"blocks.2.hook_resid_post": edit}):
-            steered_t.append(timed())
-    ours_s, peer_s = min(steered_t), min(plain_t)
-    print(f"BENCH steering_overhead ours_s={ours_s:.5f} peer_s={peer_s:.5f} ratio={ours_s / peer_s:.3f}")
+    plain()
+    best = _best({"ours": steered, "peer": plain}, 60)
+    print(f"BENCH steering_overhead ours_s={best['ours']:.5f} peer_s={best['peer']:.5f} "
+          f"ratio={best['ours'] / best['peer']:.3f}")
 
 
-def bench_generation(model: LlamaForCausalLM, tokenizer) -> None:
-    from steering_vectors import SteeringVector  # bench-only peer, installed --no-deps
+def _hf_decoder_layer(model: torch.nn.Module) -> torch.nn.Module:
+    """Decoder block LAYER of a plain HF model (Llama: model.layers, RWKV: rwkv.blocks)."""
+    base = model.base_model
+    return (base.layers if hasattr(base, "layers") else base.blocks)[LAYER]
 
-    rows, ids, mask = next(batches(tokenizer, _prompts(BATCH), BATCH, pad=True))
-    vector = 0.5 * torch.randn(D, generator=torch.Generator().manual_seed(1))
-    layer = 2
-    peer_vector = SteeringVector(layer_activations={layer: vector}, layer_type="decoder_block")
-    edit = make_edit("actadd", vector, alpha=1.0)
+
+def bench_generation(name: str, folder: Path, per_prompt_peer: bool) -> None:
+    bridge = boot(folder)
+    tokenizer = bridge.tokenizer
+    prompts = _prompts(tokenizer)
+    generator = torch.Generator().manual_seed(1)
+    edit = make_edit("ace", torch.randn(D, generator=generator), torch.randn(D, generator=generator), 0.5)
+    hf = AutoModelForCausalLM.from_pretrained(folder).eval()
+
+    def edit_output(_module, _args, output):
+        if isinstance(output, tuple):
+            return (edit.apply(output[0]), *output[1:])
+        return edit.apply(output)
+
+    def ours() -> list[str]:
+        return generate(bridge, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH,
+                        edits={f"blocks.{LAYER}.hook_resid_post": edit})
 
     @torch.no_grad()
-    def ours() -> torch.Tensor:
-        return generate_ids(model, ids, mask, NEW_TOKENS, None, edits={f"model.layers.{layer}": edit}, use_cache=True)
+    def peer() -> list[str]:
+        handle = _hf_decoder_layer(hf).register_forward_hook(edit_output)
+        try:
+            groups = ([([i], *next(batches(tokenizer, [p], 1))[1:]) for i, p in enumerate(prompts)] if per_prompt_peer
+                      else list(batches(tokenizer, prompts, BATCH)))
+            out = [""] * len(prompts)
+            for rows, ids, mask in groups:
+                new = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False,
+                                  pad_token_id=tokenizer.pad_token_id)[:, ids.shape[1]:]
+                for j, i in enumerate(rows):
+                    out[i] = tokenizer.decode(new[j], skip_special_tokens=True).strip()
+            return out
+        finally:
+            handle.remove()
 
-    @torch.no_grad()
-    def peer() -> torch.Tensor:
-        with peer_vector.apply(model, multiplier=1.0):
-            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=NEW_TOKENS,
-                                 min_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        return out[:, ids.shape[1]:]
-
-    same = torch.equal(ours(), peer())
-    if not same:
-        raise SystemExit("steered_generation: the two sides generated different tokens; timing them is meaningless")
-    ours(), peer()  # warm-up
-    ours_t, peer_t = [], []
-    for _ in range(6):  # alternate the two sides
-        for fn, times in ((ours, ours_t), (peer, peer_t)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    ours_s, peer_s = min(ours_t), min(peer_t)
-    print(f"BENCH steered_generation ours_s={ours_s:.5f} peer_s={peer_s:.5f} ratio={peer_s / ours_s:.3f}")
+    if ours() != peer():
+        raise SystemExit(f"{name}: the two sides generated different text; timing them is meaningless")
+    best = _best({"ours": ours, "peer": peer}, 3)
+    print(f"BENCH {name} ours_s={best['ours']:.5f} peer_s={best['peer']:.5f} ratio={best['peer'] / best['ours']:.3f}")
 
 
 def main() -> None:
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)  # small models; the machine is shared (see workbench.lm.torch_threads)
-    tokenizer = build_tokenizer(build_instruction_set(n_eval=4, n_direction=4))
-    model = _model(tokenizer)
     with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        bench_overhead(Path(tmp), tokenizer)
-    bench_generation(model, tokenizer)
+        llama = random_causal_lm_folder("llama", Path(tmp) / "llama", n_layers=LAYERS, d_model=D, max_positions=512)
+        rwkv = random_causal_lm_folder("rwkv", Path(tmp) / "rwkv", n_layers=LAYERS, d_model=D, max_positions=512)
+        bench_overhead(llama)
+        bench_generation("steered_generation", llama, per_prompt_peer=False)
+        bench_generation("steered_generation_rwkv", rwkv, per_prompt_peer=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from transformers import PreTrainedTokenizerBase
 
 from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
 from workbench.lm.compat import prepare_cached_decoding
+from workbench.lm.fastpath import remember_own_hooks
 from workbench.tensor.atomic import atomic_dir
 from workbench.tensor.cache import cache_key, default_cache_dir
 from workbench.tensor.result import config_to_dict
@@ -235,4 +236,5 @@ def boot(
     fix_pad_token(bridge.tokenizer, _vocab_size(bridge))
     bridge.eval()
     prepare_cached_decoding(bridge)  # exact cached decoding (workbench.lm.compat)
+    remember_own_hooks(bridge)  # the bridge-free generation path tells them from a user's (workbench.lm.fastpath)
     return bridge

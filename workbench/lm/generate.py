@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from jaxtyping import Float, Int
@@ -33,8 +33,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from workbench.lm.compat import prepare_cached_decoding
+from workbench.lm.fastpath import fast_path_applies, resid_targets, unbridged
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
-from workbench.tensor.hooks import POSITIONS, Steerer, record, steer
+from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
 from workbench.tensor.steering import SteeringEdit
 from workbench.tensor.validation import check_choice, check_int
 
@@ -211,15 +212,21 @@ def use_cache_for(model: nn.Module, use_cache: bool | None) -> bool:
 
 @contextmanager
 def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steerer | None]:
-    """The `Steerer` of `edits` at `positions`, its hooks installed for the block (None: no edits)."""
+    """The `Steerer` of `edits` at `positions`, its hooks installed for the block (None: no edits),
+    the bridge's components bypassed where `fastpath` says that changes nothing."""
     check_choice("positions", positions, POSITIONS)  # checked with or without edits: one rule for callers
     if edits is not None and not isinstance(edits, Mapping):
         raise ValueError(f"`edits` must be a mapping {{hook name: SteeringEdit}} or None; got {type(edits).__name__}")
-    if not edits:
-        yield None
-        return
-    with steer(model, edits, positions) as steerer:
-        yield steerer
+    if edits:  # names and widths checked against the bridge before it is taken apart
+        resolve(model, list(edits))
+    # the HF block of each edit, found through the bridge before its components are swapped out
+    targets = resid_targets(model, edits) if fast_path_applies(model, edits) else None
+    with unbridged(model, edits) if targets is not None else nullcontext():
+        if not edits:
+            yield None
+            return
+        with steer(model, edits, positions, targets=targets) as steerer:
+            yield steerer
 
 
 def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], max_new_tokens: int,

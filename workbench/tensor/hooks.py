@@ -72,14 +72,20 @@ class Steerer:
         positions: str = "all",
         prompt_length: int | None = None,
         attention_mask: Tensor | None = None,
+        targets: Mapping[str, tuple[nn.Module, str]] | None = None,
     ) -> None:
+        """`targets` (optional): {name: (module, "output" | "input")} — edit that module's output,
+        or its input hidden states (first positional argument or `hidden_states=`), instead of
+        the output of the hook point `name` resolves to (the LM layer's bridge-free fast path)."""
         if positions not in POSITIONS:
             raise ValueError(f"`positions` must be one of {POSITIONS}; got {positions!r}")
         for name, edit in edits.items():
             if not isinstance(edit, SteeringEdit):
                 raise ValueError(f"`edits[{name!r}]` must be a SteeringEdit; got {type(edit).__name__}")
         self.model = model
-        self.modules = resolve(model, list(edits))
+        if targets is not None and set(targets) != set(edits):
+            raise ValueError(f"`targets` must name exactly the edited hooks {sorted(edits)}; got {sorted(targets)}")
+        self.targets = dict(targets) if targets is not None else {n: (m, "output") for n, m in resolve(model, list(edits)).items()}
         self.edits = dict(edits)
         self.positions = positions
         self.prompt_length = prompt_length
@@ -120,28 +126,41 @@ class Steerer:
             keep = real if keep is None else keep & real
         return keep
 
-    def _hook(self, name: str):
+    def _edited(self, name: str, v: Tensor) -> Tensor:
         edit = self.edits[name]
+        if v.shape[-1] != edit.width:
+            raise ValueError(
+                f"the `direction` for hook {name!r} has width {edit.width}, but the activation there has width {v.shape[-1]}"
+            )
+        edited = edit.apply(v)
+        if v.ndim == 3:
+            keep = self.selection(v.shape[0], v.shape[1], v.device)
+            if keep is not None:
+                edited = torch.where(keep.unsqueeze(-1), edited, v)
+        return edited
 
+    def _hook(self, name: str):
         def fn(_module: nn.Module, _args: object, output: object) -> object:
-            v = _first(output)
-            if v.shape[-1] != edit.width:
-                raise ValueError(
-                    f"the `direction` for hook {name!r} has width {edit.width}, but the activation there has width {v.shape[-1]}"
-                )
-            edited = edit.apply(v)
-            if v.ndim == 3:
-                keep = self.selection(v.shape[0], v.shape[1], v.device)
-                if keep is not None:
-                    edited = torch.where(keep.unsqueeze(-1), edited, v)
-            return _replace_first(output, edited)
+            return _replace_first(output, self._edited(name, _first(output)))
+
+        return fn
+
+    def _pre_hook(self, name: str):
+        def fn(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+            if args:
+                return (self._edited(name, args[0]), *args[1:]), kwargs
+            return args, {**kwargs, "hidden_states": self._edited(name, kwargs["hidden_states"])}
 
         return fn
 
     def __enter__(self) -> "Steerer":
         try:
-            for name, module in self.modules.items():
-                self._handles.append(module.register_forward_hook(self._hook(name)))
+            for name, (module, where) in self.targets.items():
+                if where == "input":
+                    handle = module.register_forward_pre_hook(self._pre_hook(name), with_kwargs=True)
+                else:
+                    handle = module.register_forward_hook(self._hook(name))
+                self._handles.append(handle)
         except Exception:
             self.remove()
             raise
@@ -162,9 +181,10 @@ def steer(
     positions: str = "all",
     prompt_length: int | None = None,
     attention_mask: Tensor | None = None,
+    targets: Mapping[str, tuple[nn.Module, str]] | None = None,
 ) -> Steerer:
     """`with steer(model, {"blocks.2.hook_resid_pre": edit}): model(...)` — see `Steerer`."""
-    return Steerer(model, edits, positions, prompt_length, attention_mask)
+    return Steerer(model, edits, positions, prompt_length, attention_mask, targets)
 
 
 @contextmanager
