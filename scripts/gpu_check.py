@@ -201,7 +201,7 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
     """Build, save and boot the model, then time forwards and generation, plain and ACE-steered."""
     from transformers.utils import logging as hf_logging
 
-    from workbench.ace.experiment import hook_names
+    from workbench.ace.session import hook_names
     from workbench.lm import boot
     from workbench.lm.folders import DTYPES
     from workbench.lm.generate import generate, last_token_activations, last_token_logits

@@ -54,9 +54,14 @@ def _no_compute(monkeypatch):
     monkeypatch.setattr(session_module, "generate", refuse)
 
 
-def test_resid_pre_runs_and_skips_the_zero_direction_layer(llama, files):
-    with pytest.warns(UserWarning, match="zero refusal direction at \\['blocks.0.hook_resid_pre'\\]"):
-        result = run(_config(llama, files, hook="resid_pre"), progress=False)
+@pytest.fixture(scope="module")
+def resid_pre_result(llama, files):
+    with torch_threads(1), pytest.warns(UserWarning, match="zero refusal direction at \\['blocks.0.hook_resid_pre'\\]"):
+        return run(_config(llama, files, hook="resid_pre"), progress=False)
+
+
+def test_resid_pre_runs_and_skips_the_zero_direction_layer(resid_pre_result):
+    result = resid_pre_result
     assert result.layer == 1 and float(result.direction[0, 0].norm()) == 0.0
     assert (result.layer_sweep[0, 0] == -1).all() and (result.layer_sweep[0, 1] >= 0).all()
     rates = result.refusal_rate(result.layer_sweep[0, :, 0])
@@ -93,3 +98,11 @@ def test_refusal_openers_are_derived_from_the_models_own_tokens(llama, files):
     assert pieces and all(p.strip() and p.strip()[0].isupper() for p in pieces)  # whole capitalised words, e.g. "I"
     with pytest.raises(ValueError, match="`refusal_openers` entry 'sorry' is \\d+ tokens"):
         session_module.open_session(_config(llama, files, refusal_openers=("sorry",)), 0, progress=False)
+
+
+def test_steering_a_skipped_layer_from_the_result_names_the_layer(resid_pre_result):
+    result = resid_pre_result
+    with pytest.raises(ValueError, match="`layer` 0 \\('blocks.0.hook_resid_pre'\\) has a zero refusal direction"):
+        result.edits(0, "ace", 0.0, layer=0)
+    assert result.edits(0, "none", 0.0, layer=0) is None
+    assert set(result.edits(0, "ace", 1.0, layer=1)) == {"blocks.1.hook_resid_pre"}

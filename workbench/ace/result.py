@@ -130,6 +130,9 @@ class AceResult(Result):
         `ModelSession.complete(…, edits)` takes."""
         m, L = self.model_index(model), len(self.hook_names)
         li = self.layer if layer is None else check_int("layer", layer, low=0, high=L - 1)
+        if method != "none" and float(self.direction[m, li].norm()) == 0.0:
+            raise ValueError(f"`layer` {li} ({self.hook_names[li]!r}) has a zero refusal direction: harmful and "
+                             "harmless prompts reach it with the same activation, so there is nothing to steer along")
         return steering_edits(self.hook_names[li], method, self.direction[m, li], self.mu_neg[m, li], alpha)
 
     @property
