@@ -147,6 +147,8 @@ def _forward(model: nn.Module, ids: Tensor, mask: Tensor | None, positions: Tens
         kwargs["attention_mask"] = mask
     if positions is not None and not is_recurrent(model) and _accepts(type(hf), "position_ids"):
         kwargs["position_ids"] = positions
+    if _accepts(type(hf), "logits_to_keep"):  # only the last position's logits are ever read: with a
+        kwargs["logits_to_keep"] = 1           # 128k vocabulary the full [b, T, V] would be gigabytes
     return hf(input_ids=ids, use_cache=True, **kwargs)
 
 
