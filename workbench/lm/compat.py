@@ -56,7 +56,12 @@ def _attention_bridge_class() -> type | None:
 def kv_cache_keyword_ignored() -> bool:
     """True when the installed `AttentionBridge._update_kv_cache` ignores a cache passed as
     ``cache=`` (TransformerLens 4.3 with transformers 5.x): the shim is needed."""
-    cls = _attention_bridge_class()
+    return ignores_cache_keyword(_attention_bridge_class())
+
+
+def ignores_cache_keyword(cls: type | None) -> bool:
+    """Whether `cls._update_kv_cache(k, v, cache=c)` leaves `c` untouched (probed, not read off a
+    version number, so a TransformerLens that fixes it switches the shim off by itself)."""
     if cls is None or not hasattr(cls, "_update_kv_cache"):
         return False
     probe = _ProbeCache()
