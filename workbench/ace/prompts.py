@@ -18,7 +18,6 @@ File rules (`load_prompt_rows`):
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -27,12 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.tensor.textfiles import json_type, jsonl_objects, read_utf8
 from workbench.tensor.validation import check_int, check_path, check_text
-
-# the JSON names of the Python types json.loads returns, for messages about a non-string cell
-_JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
-               list: "an array", dict: "an object"}
-
 
 @dataclass(frozen=True)
 class PromptRow:
@@ -67,7 +62,7 @@ def load_prompt_rows(path: str | os.PathLike, column: str = "prompt", name: str 
         raise ValueError(f"`{name}` must be a .csv or .jsonl file; got {str(file)!r}")
     if file.stat().st_size == 0:
         raise ValueError(f"`{name}` {str(file)!r} is empty")
-    text = _decode(file, name)
+    text = read_utf8(file, f"`{name}` {str(file)!r}")
     if not text:  # a byte-order mark and nothing else
         raise ValueError(f"`{name}` {str(file)!r} is empty")
     cells = _csv_cells(text, file, column, name) if suffix == ".csv" else _jsonl_cells(text, file, column, name)
@@ -79,21 +74,6 @@ def load_prompt_rows(path: str | os.PathLike, column: str = "prompt", name: str 
     if not rows:
         raise ValueError(f"`{name}` {str(file)!r} holds no prompts in column {column!r}")
     return rows
-
-
-def _decode(file: Path, name: str) -> str:
-    """The file's text, without a leading byte-order mark."""
-    data = file.read_bytes()
-    # strip the mark by hand rather than decode "utf-8-sig": that codec's error offsets skip it,
-    # which would point the message below at the wrong byte
-    data = data.removeprefix(codecs.BOM_UTF8)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        # the decoder reports a byte offset; a line number is what a user can find in an editor
-        line = data[: err.start].count(b"\n") + 1
-        raise ValueError(f"`{name}` {str(file)!r} is not UTF-8 text: line {line}: {err.reason} "
-                         f"(byte {data[err.start:err.start + 1]!r}); save it as UTF-8") from err
 
 
 def _csv_cells(text: str, file: Path, column: str, name: str) -> Iterator[tuple[int, str]]:
@@ -120,28 +100,17 @@ def _csv_cells(text: str, file: Path, column: str, name: str) -> Iterator[tuple[
 def _jsonl_cells(text: str, file: Path, column: str, name: str) -> Iterator[tuple[int, str]]:
     """(line, value of `column`) for every non-blank line of JSON Lines `text`; the value must be a
     JSON string."""
-    for i, line in enumerate(text.split("\n")):  # json.loads takes a trailing \r as whitespace
-        if not line.strip():
-            continue
-        where = f"`{name}` {str(file)!r} line {i + 1}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{where} is not JSON: {err}") from err
-        if not isinstance(record, dict):
-            raise ValueError(f"{where} is {_json_type(record)}, not a JSON object with the key `column` {column!r}")
+    where_file = f"`{name}` {str(file)!r}"
+    for line, record in jsonl_objects(text, where_file, f" with the key `column` {column!r}"):
+        where = f"{where_file} line {line}"
         if column not in record:
-            raise ValueError(f"`column` {column!r} is missing from line {i + 1} of {str(file)!r} "
+            raise ValueError(f"`column` {column!r} is missing from line {line} of {str(file)!r} "
                              f"(keys: {sorted(record)})")
         value = record[column]
         if not isinstance(value, str):
-            raise ValueError(f"{where}: `column` {column!r} holds {_json_type(value)} ({_short(value)}), "
+            raise ValueError(f"{where}: `column` {column!r} holds {json_type(value)} ({_short(value)}), "
                              "not a string; every prompt must be a JSON string")
-        yield i + 1, value
-
-
-def _json_type(value: object) -> str:
-    return _JSON_TYPES.get(type(value), type(value).__name__)
+        yield line, value
 
 
 def _short(value: object, limit: int = 40) -> str:

@@ -8,7 +8,7 @@ test split only: the filter is evaluated on completions never seen in training).
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import random
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workbench.robustness import corpus
 from workbench.robustness.oracle import oracle_label
+from workbench.tensor.textfiles import jsonl_objects, read_utf8
 from workbench.tensor.validation import check_path, check_text
 
 SPLITS = ("train", "val", "test")
@@ -102,22 +103,14 @@ def load_labelled(path: str | os.PathLike, text_column: str = "text", label_colu
 def _read_rows(file: Path) -> tuple[list[dict], set[str]]:
     """Rows (dicts) and column names of a .jsonl/.json-lines or .csv/.tsv file."""
     if file.suffix.lower() in (".jsonl", ".json"):
-        rows = []
-        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"`data` line {n} is not JSON: {err}") from err
-                if not isinstance(row, dict):
-                    raise ValueError(f"`data` line {n} must be a JSON object; got {type(row).__name__}")
-                rows.append(row)
+        rows = [row for _line, row in jsonl_objects(read_utf8(file, "`data`"), "`data`")]
         return rows, set().union(*(r.keys() for r in rows))
     if file.suffix.lower() in (".csv", ".tsv"):
-        with file.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if file.suffix.lower() == ".tsv" else ",")
-            rows = list(reader)
-            return rows, set(reader.fieldnames or ())
+        # read_utf8 drops a spreadsheet's byte-order mark, which would otherwise glue onto the first column's name
+        reader = csv.DictReader(io.StringIO(read_utf8(file, "`data`"), newline=""),
+                                delimiter="\t" if file.suffix.lower() == ".tsv" else ",")
+        rows = list(reader)
+        return rows, set(reader.fieldnames or ())
     raise ValueError(f"`data` must be a .csv, .tsv or .jsonl file; got {file.name!r}")
 
 
