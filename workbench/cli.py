@@ -11,14 +11,18 @@ from pathlib import Path
 
 from workbench.reproduce import reproduce_suite
 from workbench.suite import SUITE_NAMES
+from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import EXECUTORS, Executor
+from workbench.tensor.paths import check_output_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _reproduce(args: argparse.Namespace) -> int:
     names = [args.suite] if args.suite else list(SUITE_NAMES)
-    cache = args.cache or None
+    # both folders checked before any suite computes; errors name the option the user typed
+    check_output_dir("--out", args.out)
+    cache = ArtifactCache(args.cache, name="--cache") if args.cache else ArtifactCache()
     executor = Executor(args.executor, address=args.ray_address)
     total = time.perf_counter()
     for name in names:

@@ -7,8 +7,10 @@ artifact cache, so a notebook opened afterwards reuses the same computation.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -16,6 +18,20 @@ from workbench.plots.export import FORMATS, export_figures
 from workbench.tensor.atomic import atomic_file
 from workbench.suite import CacheLike, get_suite, run_cached
 from workbench.tensor.executor import Executor, as_executor
+from workbench.tensor.paths import check_output_dir
+from workbench.tensor.validation import check_path
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None: strict JSON has no NaN, and a NaN in a
+    summary means "not measured" (a skipped layer), which null says plainly."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def reproduce_suite(
@@ -29,18 +45,18 @@ def reproduce_suite(
     suite = get_suite(name)
     ex = as_executor(executor)
     config = suite.quick() if quick else suite.full()
+    folder = check_output_dir("out_dir", check_path("out_dir", out_dir) / name)  # before the compute, not after
     with tqdm(total=3, desc=f"{name}: compute", disable=not progress, unit="stage",
               bar_format="{desc:<28}{bar}| {n}/{total} stages [{elapsed}]") as bar:
         result = run_cached(suite, config, cache=cache, progress=progress, executor=ex)
         bar.set_description(f"{name}: figures")
         bar.update()
-        folder = Path(out_dir) / name
         written = export_figures(suite.figures(result), folder, formats=formats)
         bar.set_description(f"{name}: measurements")
         bar.update()
         measurements = {"suite": name, "quick": quick, **suite.summarize(result)}
         with atomic_file(folder / "measurements.json") as tmp:
-            tmp.write_text(json.dumps(measurements, indent=1))
+            tmp.write_text(json.dumps(strict_json(measurements), indent=1, allow_nan=False))
         written.append(folder / "measurements.json")
         bar.set_description(f"{name}: done")
         bar.update()

@@ -28,6 +28,7 @@ from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import remember_own_hooks
 from workbench.tensor.atomic import atomic_dir
 from workbench.tensor.cache import cache_key, default_cache_dir
+from workbench.tensor.paths import check_output_dir
 from workbench.tensor.result import config_to_dict
 from workbench.tensor.validation import check_int, check_path
 
@@ -62,7 +63,7 @@ def cached_model_folder(
     `build` writes an HF folder into the temporary folder it is given and returns JSON-able facts
     (training time, losses) stored in the stamp; the folder appears atomically when it returns.
     """
-    root = Path(cache_root) if cache_root is not None else default_cache_dir()
+    root = check_path("cache_root", cache_root) if cache_root is not None else default_cache_dir()
     key = cache_key(kind, config, code_version)
     path = root / kind / key
     if path.exists():
@@ -72,6 +73,7 @@ def cached_model_folder(
         except (ValueError, OSError, json.JSONDecodeError, SafetensorError) as err:
             warnings.warn(f"rejected cached model {path}: {err}; rebuilding it", stacklevel=2)
             shutil.rmtree(path, ignore_errors=True)
+    check_output_dir("cache", root)  # before the (minutes of) training whose folder goes there
     with atomic_dir(path) as tmp:
         facts = build(tmp)
         stamp = {"kind": kind, "key": key, "code": code_version, "config": config_to_dict(config), "facts": facts}

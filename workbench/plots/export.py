@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from workbench.tensor.atomic import atomic_file
+from workbench.tensor.paths import check_output_dir
+from workbench.tensor.validation import check_path
 
 FORMATS = ("png", "html")
 
@@ -27,7 +29,7 @@ def export_figures(
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"`formats` may hold {FORMATS}; got {sorted(unknown)}")
-    folder = Path(folder)
+    folder = check_output_dir("folder", folder)  # a file or read-only folder fails before any rendering
     written: list[Path] = []
     if "png" in formats and figures:
         targets = [folder / f"{name}.png" for name in figures]
@@ -47,8 +49,9 @@ def export_figures(
 
 def export(fig: go.Figure, path: str | os.PathLike, formats: tuple[str, ...] = FORMATS, scale: float = 2.0) -> list[Path]:
     """Write one figure as `<path>.png` and/or `<path>.html` (a .png/.html suffix on `path` is dropped)."""
-    base = Path(path)
+    base = check_path("path", path)
     base = base.with_suffix("") if base.suffix in {".png", ".html"} else base
+    check_output_dir("path", base.parent)
     return export_figures({base.name: fig}, base.parent, formats, scale)
 
 

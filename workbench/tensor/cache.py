@@ -13,11 +13,13 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from workbench.tensor.paths import check_output_dir, expand_path
 from workbench.tensor.result import ArtifactError, Result, config_to_dict
 
 R = TypeVar("R", bound=Result)
@@ -26,10 +28,9 @@ CACHE_ENV = "WORKBENCH_CACHE"
 
 
 def default_cache_dir() -> Path:
-    """`$WORKBENCH_CACHE`, else `~/.cache/interp-workbench`."""
+    """`$WORKBENCH_CACHE` (with `~` and `$VARS` expanded), else `~/.cache/interp-workbench`."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "interp-workbench"
-
+    return expand_path(CACHE_ENV, env) if env else Path.home() / ".cache" / "interp-workbench"
 
 
 def cache_key(kind: str, config: Any, code_version: str) -> str:
@@ -41,10 +42,19 @@ def cache_key(kind: str, config: Any, code_version: str) -> str:
 
 
 class ArtifactCache:
-    """Folder of saved `Result`s: `root/<kind>/<key>/`."""
+    """Folder of saved `Result`s: `root/<kind>/<key>/`. `name` is what errors call the folder
+    (the parameter or variable it came from)."""
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_dir()
+    def __init__(self, root: str | os.PathLike | None = None, name: str = "cache") -> None:
+        if root is None and os.environ.get(CACHE_ENV):
+            name = CACHE_ENV
+        self.name = name
+        self.root = expand_path(name, root) if root is not None else default_cache_dir()
+
+    def check_writable(self) -> Path:
+        """Raise ValueError naming `self.name` unless the root can take new entries (see
+        `check_output_dir`); what to call before computing something that will be saved here."""
+        return check_output_dir(self.name, self.root)
 
     def path(self, result_cls: type[Result], config: Any, code_version: str) -> Path:
         """Where the entry for this config and code version lives (it may not exist yet)."""
@@ -57,7 +67,12 @@ class ArtifactCache:
         code_version: str,
         build: Callable[[], R],
     ) -> R:
-        """Load the cached result, or call `build()`, save its output atomically and return it."""
+        """Load the cached result, or call `build()`, save its output atomically and return it.
+
+        A miss checks that the root is writable BEFORE building. An entry that fails to load or
+        validate (a wrong shape, NaN where the math needs finite numbers) is reported with its path
+        and rebuilt. If saving still fails after the build, the result is saved to a fresh
+        temporary folder instead (a warning gives its path) and returned — never lost."""
         path = self.path(result_cls, config, code_version)
         if path.exists():
             try:
@@ -65,6 +80,13 @@ class ArtifactCache:
             except (ArtifactError, FileNotFoundError) as err:
                 warnings.warn(f"rejected cache entry {path}: {err}; rebuilding it", stacklevel=2)
                 shutil.rmtree(path, ignore_errors=True)
+        self.check_writable()
         result = build()
-        result.save(path)
+        try:
+            result.save(path)
+        except OSError as err:
+            rescue = Path(tempfile.mkdtemp(prefix=f"workbench-{result_cls.kind}-"))
+            result.save(rescue)
+            warnings.warn(f"could not save to the cache ({self.name} {str(path)!r}: {err}); the result is kept "
+                          f"in {str(rescue)!r} (load it with {result_cls.__name__}.load)", stacklevel=2)
         return result

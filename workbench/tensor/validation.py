@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from workbench.tensor.paths import expand_path
+
 # Counts, sizes and seeds end up in torch (shapes, generators), which cannot hold more than int64.
 INT64_MAX = 2**63 - 1
 
@@ -108,11 +110,12 @@ def check_text(name: str, value: object) -> str:
 
 
 def check_path(name: str, value: object) -> Path:
-    """`value` as a Path, or ValueError naming `name` when it is not a str or os.PathLike (Path(None)
-    would raise a TypeError that names nothing)."""
+    """`value` as a Path with `~` and `$VARS` expanded, or ValueError naming `name` when it is not a
+    str or os.PathLike (Path(None) would raise a TypeError that names nothing) or names an unset
+    variable."""
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
         raise ValueError(f"`{name}` must be a non-empty path (str or os.PathLike); got {value!r}")
-    return Path(value).expanduser()
+    return expand_path(name, value)
 
 
 def check_finite_tensor(name: str, tensor: Tensor, min_ndim: int = 0) -> Tensor:
