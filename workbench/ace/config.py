@@ -77,7 +77,9 @@ class AceConfig:
     # a real model's depth is known only once it is booted, so only the embedded ones bound `layer` here
     layer: int | None = param(None, Int(0, lambda c: c.n_layers - 1 if c.model is None else None, optional=True))
     positions: str = param("all", Choice(POSITIONS))
-    alphas: tuple[float, ...] = param((-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0), Many(Number()))
+    # |α| ≤ 1000: α·r must stay finite in float16 / bfloat16 activations (1e300 gave NaN scores)
+    alphas: tuple[float, ...] = param((-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+                                      Many(Number(-1000.0, 1000.0, why="α·r must stay finite in the model's dtype")))
     max_new_tokens: int = param(26, Int(1))
     temperature: float = param(0.0, Number(0.0))
     top_p: float = param(1.0, Number(0.0, 1.0, low_open=True))

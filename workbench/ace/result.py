@@ -49,6 +49,9 @@ class AceResult(Result):
     """
 
     kind: ClassVar[str] = "AceResult"
+    value_sources: ClassVar[dict[str, str]] = {
+        "sweep_score": "`alphas` (α·r must stay finite in the model's `dtype`)", "direction": "`dtype`",
+        "mu_neg": "`dtype`", "projection": "`dtype`"}
 
     config: AceConfig
     direction: Float[Tensor, "M L d"]

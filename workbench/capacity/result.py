@@ -30,6 +30,9 @@ class CapacityResult(Result):
     """
 
     kind: ClassVar[str] = "CapacityResult"
+    value_sources: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("W", "loss", "sweep_W", "sweep_loss", "relu_W", "relu_b", "relu_loss", "paired_W", "paired_loss"),
+        "`lr` and `steps` (a step size the optimizer cannot take diverges)")
 
     config: CapacityConfig
     W: Float[Tensor, "K L S d n"]

@@ -31,6 +31,10 @@ class GoldilocksResult(Result):
     """
 
     kind: ClassVar[str] = "GoldilocksResult"
+    value_sources: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(("plane_eigs", "sphere_eigs", "sphere_shift", "point_loss"), "`radii` and `dtype`"),
+        **dict.fromkeys(("plane_acc", "plane_loss"), "`train_radii`, `train_lr` and `dtype`"),
+        **dict.fromkeys(("sel_measures", "sel_curves"), "`selection_lr` and `dtype`")}
 
     config: GoldilocksConfig
     r_init: float

@@ -28,6 +28,7 @@ class EmbeddingKey:
 @dataclass(frozen=True)
 class Embeddings(Result):
     kind: ClassVar[str] = "RobustnessEmbeddings"
+    value_sources: ClassVar[dict[str, str]] = {"embeddings": "`backbone`"}
     config: EmbeddingKey
     embeddings: Float[Tensor, "n d"]
 
@@ -52,6 +53,8 @@ class RobustnessResult(Result):
     """
 
     kind: ClassVar[str] = "RobustnessResult"
+    value_sources: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("scores", "thresholds", "params"), "`lr`, `lr_layers` and `epochs` (training that diverged)")
 
     config: RobustnessConfig
     labels: Int[Tensor, "N"]

@@ -2,6 +2,11 @@
 
 Everything is written to a temporary sibling first and moved into place with `os.replace`,
 which is atomic on POSIX when source and target share a file system.
+
+A process killed mid-write (SIGKILL, OOM, a closed laptop) leaves its temporary sibling behind.
+Temporaries are named ``.<target>.<host>-<pid>.<random>.tmp``, so the next write into the same
+folder removes the ones whose process is gone — only this host's (a shared cache on another
+machine's live write is never touched), never one whose process still runs.
 """
 
 from __future__ import annotations
@@ -9,12 +14,64 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+_STARTED = time.time()
+# ours: .<name>.<host>-<pid>.<random>.tmp and .<name>.old-<host>-<pid>; before hosts and pids
+# were in the name: .<name>.<random>.tmp (mkstemp/mkdtemp's 8 random characters)
+_OURS = re.compile(r"^\..+\.(?:old-)?(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)(?:\.[A-Za-z0-9_]+\.tmp)?$")
+_LEGACY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _stale(entry: Path) -> bool:
+    """Whether `entry` is a temporary sibling left by a write that can no longer finish."""
+    match = _OURS.match(entry.name)
+    if match:
+        return match["host"] == _HOST and int(match["pid"]) != os.getpid() and not _alive(int(match["pid"]))
+    try:  # an old-style name carries no pid: only what predates this process can be dead for sure
+        return bool(_LEGACY.match(entry.name)) and entry.lstat().st_mtime < _STARTED
+    except OSError:
+        return False
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove the temporary siblings in `folder` that killed writes left behind; return them."""
+    removed = []
+    try:
+        entries = [e for e in folder.iterdir() if e.name.startswith(".") and _stale(e)]
+    except OSError:  # a folder we cannot list: nothing to sweep, and the write itself will say why
+        return removed
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _tag() -> str:
+    return f"{_HOST}-{os.getpid()}"
 
 
 def _umask() -> int:
@@ -28,7 +85,8 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it onto `path`, on error delete it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    sweep_stale(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_tag()}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -72,7 +130,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    sweep_stale(target.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_tag()}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
@@ -80,7 +139,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             return  # `tmp` now holds the old folder; `finally` deletes it
         old = None
         if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            old = target.with_name(f".{target.name}.old-{_tag()}")
             os.replace(target, old)
         os.replace(tmp, target)
         if old is not None:

@@ -65,9 +65,33 @@ class Result:
     """Base class: subclasses are frozen dataclasses with a `config` field plus tensor/JSON fields."""
 
     kind: ClassVar[str] = "Result"
+    # tensor field → the config fields its values come from, named when a run produces NaN/inf there
+    value_sources: ClassVar[dict[str, str]] = {}
+    # float tensor fields where NaN is a value ("not measured"); every other one must be finite
+    may_be_nan: ClassVar[frozenset[str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        # every result is checked when it is made — at the end of a run and on load — so a result
+        # with the wrong shapes or NaN where the math needs numbers is never served or drawn
+        self.validate()
+        self.check_finite()
 
     def validate(self) -> None:
         """Subclasses check tensor shapes against their config; raise ArtifactError on mismatch."""
+
+    def check_finite(self) -> None:
+        """Raise ArtifactError naming the first float tensor field (outside `may_be_nan`) that holds
+        NaN or ±inf, how many, and the config fields its values come from (`value_sources`)."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in self.may_be_nan or not isinstance(value, Tensor) or not value.is_floating_point():
+                continue
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                source = self.value_sources.get(field.name)
+                hint = f"; its values come from the config's {source}" if source else ""
+                raise ArtifactError(f"tensor `{field.name}` holds {bad} non-finite values (NaN or inf) of "
+                                    f"{value.numel()}{hint}")
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the result folder atomically (temp folder, then rename); return its path."""
@@ -129,8 +153,7 @@ class Result:
             else:
                 raise _foreign(folder, f"field `{field.name}` of {cls.kind} is missing")
         try:
-            result = cls(**kwargs)
-            result.validate()
+            result = cls(**kwargs)  # __post_init__ validates shapes and finiteness
         except ArtifactError as err:
             raise _foreign(folder, str(err)) from err
         except (TypeError, ValueError, IndexError, KeyError, AttributeError) as err:

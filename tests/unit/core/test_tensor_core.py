@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from workbench.tensor import (
     ArtifactCache,
@@ -118,9 +119,23 @@ def test_foreign_shaped_tensor_is_rejected(tmp_path):
 
 
 def test_validate_rejects_shapes_the_config_does_not_imply(tmp_path):
-    bad = ToyResult(config=ToyConfig(width=4), weights=torch.zeros(2, 3), note="")
-    bad.save(tmp_path / "r")
+    with pytest.raises(ArtifactError, match="the config implies"):  # made by a run: refused at once
+        ToyResult(config=ToyConfig(width=4), weights=torch.zeros(2, 3), note="")
+    toy(width=3).save(tmp_path / "r")  # on disk: a config edited to another width
+    meta = json.loads((tmp_path / "r" / "result.json").read_text())
+    meta["config"]["width"] = 4
+    (tmp_path / "r" / "result.json").write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match="the config implies"):
+        ToyResult.load(tmp_path / "r")
+
+
+def test_non_finite_values_are_refused_when_made_and_when_loaded(tmp_path):
+    weights = torch.arange(6.0).reshape(2, 3)
+    with pytest.raises(ArtifactError, match="tensor `weights` holds 1 non-finite values"):
+        ToyResult(config=ToyConfig(), weights=torch.where(weights == 4, torch.nan, weights), note="")
+    toy().save(tmp_path / "r")
+    save_file({"weights": torch.full((2, 3), torch.inf)}, str(tmp_path / "r" / "tensors.safetensors"))
+    with pytest.raises(ArtifactError, match="`path` .*: tensor `weights` holds 6 non-finite values"):
         ToyResult.load(tmp_path / "r")
 
 
