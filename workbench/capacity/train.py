@@ -11,7 +11,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.capacity.loss import closed_form_loss, per_feature_loss
-from workbench.tensor.ensemble import train_ensemble
+from workbench.tensor.ensemble import check_converged, train_ensemble
 from workbench.tensor.validation import check_range
 
 StepCallback = Callable[[int, int], None]
@@ -54,6 +54,7 @@ def train_quadratic(
         return per_feature_loss(W * mask, importance, kurtosis).sum(-1)
 
     train_ensemble([W], loss, steps, lr, progress=progress, description="capacity: quadratic models", on_step=on_step)
+    check_converged([W], lr, steps)
     W = (W * mask).detach()
     return W, closed_form_loss(W, importance, kurtosis)
 
@@ -108,5 +109,6 @@ def train_relu_output(
         return (importance[:, None, :] * (x - relu_output(W, b, x)) ** 2).sum(-1).mean(-1)
 
     history = train_ensemble([W, b], loss, steps, lr, progress=progress, description="capacity: ReLU-output models")
+    check_converged([W, b], lr, steps)
     tail = max(1, steps // 10)
     return W.detach(), b.detach(), history[-tail:].mean(0)

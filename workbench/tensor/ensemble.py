@@ -98,3 +98,13 @@ def train_ensemble(
     for p in params:
         p.requires_grad_(False)
     return torch.stack(history)
+
+
+def check_converged(params: Sequence[Tensor], lr: float, steps: int, lr_name: str = "lr") -> None:
+    """Raise ValueError naming `lr_name` when training left any parameter NaN or inf: a step size
+    the optimizer could not take. One host sync, after training, not per step."""
+    bad = sum(int((~torch.isfinite(p)).sum()) for p in params)
+    if bad:
+        total = sum(p.numel() for p in params)
+        raise ValueError(f"`{lr_name}` = {lr:g}: training diverged — {bad} of {total} parameters are NaN or inf "
+                         f"after {steps} steps; use a smaller `{lr_name}`")
