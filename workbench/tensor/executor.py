@@ -12,8 +12,8 @@ thread counts on both sides: a Ray cell runs with `cpus_per_task` threads, and f
     squares = map_cells(pow, [(i, 2) for i in range(8)], Executor("ray", num_cpus=2))
 
 Ray is an optional extra (`pip install 'interp-workbench[ray]'`). With `address=None` a local Ray
-runtime is started (or the one already running in this process is reused); `address="auto"` or
-`"ray://host:10001"` joins an existing cluster.
+runtime is started, listening on loopback only (or the one already running in this process is
+reused); `address="auto"` or `"ray://host:10001"` joins an existing cluster as Ray does.
 """
 
 from __future__ import annotations
@@ -112,14 +112,67 @@ def _ray_module() -> Any:
 
 
 def ensure_ray(ex: Executor) -> Any:
-    """Connect to (or start) the Ray runtime `ex` names; reuse one this process already started."""
+    """Connect to (or start) the Ray runtime `ex` names; reuse one this process already started.
+
+    A runtime started here (`address=None`) listens on loopback only (see `_start_local_ray`);
+    with an `address` Ray joins the user's cluster exactly as `ray.init(address=...)` does.
+    """
     ray = _ray_module()
     if not ray.is_initialized():
-        # A local runtime's workers inherit this process's environment (WORKBENCH_CACHE, offline
-        # flags); a `runtime_env` would cost seconds per worker for nothing here.
-        ray.init(address=ex.address, num_cpus=ex.num_cpus if ex.address is None else None,
-                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+        if ex.address is None:
+            _start_local_ray(ray, ex.num_cpus)
+        else:
+            ray.init(address=ex.address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
     return ray
+
+
+def _start_local_ray(ray: Any, num_cpus: int | None) -> None:
+    """Start a local Ray runtime whose servers listen on loopback only, dashboard off.
+
+    Ray 2.60 binds its GCS, raylet (node manager, object manager), core workers, runtime-env agent
+    and autoscaler monitor to loopback when the node IP is loopback, and to every interface
+    (0.0.0.0 / ::) otherwise. `_node_ip_address="127.0.0.1"` alone is not enough: ray.init swaps
+    a loopback node IP for this machine's routable one unless Ray's "clusters" switch is off (the
+    switch behind RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER, off by default on macOS and Windows so a local
+    runtime stays on loopback there). It is read while ray.init resolves the node IP, so it is
+    turned off for this start only; a later `address=` join sees Ray's own setting. Ray's token
+    authentication is left as Ray sets it: on for a new local runtime unless RAY_AUTH_MODE says
+    otherwise.
+    """
+    from ray._private import ray_constants  # Ray 2.60 has no public knob for this
+
+    # A local runtime's workers inherit this process's environment (WORKBENCH_CACHE, offline
+    # flags); a `runtime_env` would cost seconds per worker for nothing here.
+    saved = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address=None, num_cpus=num_cpus, _node_ip_address="127.0.0.1",
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+    node_ip = ray.util.get_node_ip_address()
+    if not _is_loopback(node_ip):
+        # A Ray whose internals moved on would listen on the network: refuse rather than expose.
+        ray.shutdown()
+        raise ValueError(
+            f"`executor='ray'` could not keep the local Ray runtime on loopback (Ray "
+            f"{ray.__version__} chose node IP {node_ip}); start Ray yourself and pass `address`"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether `host` (an IP, possibly IPv4-mapped IPv6, or "localhost") is a loopback address."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is loopback; 3.11 says no
+    return (mapped or ip).is_loopback
 
 
 def _in_worker(fn: Callable[..., T], threads: int, *args: Any) -> T:
