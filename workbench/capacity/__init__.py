@@ -11,6 +11,7 @@ from workbench.capacity.config import CapacityConfig
 from workbench.capacity.experiment import run
 from workbench.capacity.features import monte_carlo_loss, sample_features, sparsity_to_kurtosis
 from workbench.capacity.loss import closed_form_loss, gram, marginal_loss, optimal_feature_loss, per_feature_loss
+from workbench.capacity.optimum import optimal_allocation, optimal_loss
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.train import importances, train_quadratic, train_relu_output
 from workbench.capacity.summary import summarize
@@ -29,7 +30,9 @@ __all__ = [
     "importances",
     "marginal_loss",
     "monte_carlo_loss",
+    "optimal_allocation",
     "optimal_feature_loss",
+    "optimal_loss",
     "per_feature_loss",
     "polysemantic_share",
     "regimes",
