@@ -10,6 +10,7 @@ from torch import Tensor
 
 from workbench.capacity.capacity import capacity, regimes
 from workbench.capacity.loss import gram, optimal_feature_loss, per_feature_loss
+from workbench.capacity.optimum import optimal_allocation, optimal_loss
 
 
 def best_over_seeds(W: Float[Tensor, "*grid S d n"], loss: Float[Tensor, "*grid S"]) -> Float[Tensor, "*grid d n"]:
@@ -70,6 +71,41 @@ def gram_blocks(W: Float[Tensor, "d n"], tol: float = 1e-2) -> Blocks:
         sizes.append(len(block))
         dims.append(float(C[block].sum()))
     return Blocks(order=order + ignored, sizes=sizes, dims=dims, ignored=ignored)
+
+
+def block_regimes(W: Float[Tensor, "d n"], tol: float = 1e-2) -> Tensor:
+    """Each feature's regime from the Gram blocks, not a capacity cut: 0 ignored (‖w_i‖ ≈ 0),
+    2 monosemantic (alone in its block), 1 polysemantic (sharing a block). A cut at C = 0.98 calls
+    a feature monosemantic that the exact optimum gives C = 0.989 inside a block (k = 50)."""
+    blocks = gram_blocks(W, tol)
+    out = torch.zeros(W.shape[-1], dtype=torch.long)
+    start = 0
+    for size in blocks.sizes:
+        members = blocks.order[start:start + size]
+        out[members] = 2 if size == 1 else 1
+        start += size
+    return out
+
+
+def exact_regimes(C: Float[Tensor, "n"], eps: float = 1e-9) -> Tensor:
+    """Regimes of an exact allocation: 2 at C = 1, 0 at C = 0, 1 strictly between."""
+    out = torch.ones_like(C, dtype=torch.long)
+    out[C >= 1 - eps] = 2
+    out[C <= eps] = 0
+    return out
+
+
+def exact_capacities(importance: Float[Tensor, "n"], kurtoses: tuple[float, ...], d: int) -> Float[Tensor, "K n"]:
+    """`optimal_allocation` for each kurtosis of a grid."""
+    return torch.stack([optimal_allocation(importance, k, d) for k in kurtoses])
+
+
+def optimal_gaps(loss: Float[Tensor, "*grid S"], importance: Float[Tensor, "n"], kurtosis: float,
+                 d: int) -> Float[Tensor, "*grid S"]:
+    """(L_trained − L*) / L* per trained model, L* = `optimal_loss`: ≥ 0 up to round-off; the
+    certificate that a trained solution is the optimum (or how far it stopped short)."""
+    best = optimal_loss(importance, kurtosis, d)
+    return (loss.double() - best) / max(best, 1e-300)
 
 
 @dataclass(frozen=True)

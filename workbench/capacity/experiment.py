@@ -13,6 +13,7 @@ import time
 import torch
 
 from workbench.capacity.config import CapacityConfig
+from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.train import StepCallback, importances, quadratic_init, train_quadratic, train_relu_output
 from workbench.tensor.cache import ArtifactCache
@@ -88,8 +89,8 @@ def _architectures(config: CapacityConfig, device: torch.device, progress: bool)
         probs, v, d, steps=config.relu_steps, lr=config.lr / 2, batch=config.relu_batch,
         seed=config.seed + 2, progress=progress,
     )
-    paired_W, paired_loss = train_quadratic(
-        3.0 / probs, v, d, steps=config.steps, lr=config.lr, seed=config.seed + 3, progress=progress
+    paired_W, paired_loss = train_quadratic(  # paired on the ReLU inputs' measured kurtosis, not 3/p
+        relu_input_kurtosis(probs), v, d, steps=config.steps, lr=config.lr, seed=config.seed + 3, progress=progress
     )
     return tuple(grid.unflatten(t) for t in (relu_W, relu_b, relu_loss, paired_W, paired_loss))
 

@@ -36,30 +36,40 @@ from workbench.tensor.validation import check_finite_tensor, check_int, check_ra
 BISECTION_STEPS = 200  # halvings of the bracket in log c: far below float64 resolution
 
 
-def _top_d(v: Tensor, d: int) -> Tensor:
-    """C = 1 for the d most important features (ties: the lower index), 0 elsewhere."""
-    order = torch.sort(v, descending=True, stable=True).indices
-    C = torch.zeros_like(v)
-    C[order[:d]] = 1.0
-    return C
+def _top_d(v: Float[Tensor, "B n"], d: int) -> Float[Tensor, "B n"]:
+    """C = 1 for the d most important features of each row (ties: the lower index), 0 elsewhere."""
+    rank = torch.sort(v, dim=-1, descending=True, stable=True).indices.argsort(-1)
+    return (rank < d).to(v.dtype)
 
 
-def _water_fill(v: Tensor, k: float, d: int) -> Tensor:
-    """C_i = clip((v_i/c − 2)/(k − 3), 0, 1) with Σ C_i = d, c by bisection on log c."""
+def _water_fill(v: Float[Tensor, "B n"], k: Float[Tensor, "B"], d: int) -> Float[Tensor, "B n"]:
+    """C_i = clip((v_i/c − 2)/(k − 3), 0, 1) with Σ C_i = d per row, c by bisection on log c
+    (all rows at once: the phase diagram solves thousands)."""
+    k = k[:, None]
 
-    def filled(c: Tensor) -> Tensor:
-        return ((v / c - 2) / (k - 3)).clamp(0.0, 1.0)
+    def filled(log_c: Tensor) -> Tensor:
+        return ((v / log_c.exp() - 2) / (k - 3)).clamp(0.0, 1.0)
 
     # Σ filled(c) falls from n (c ≤ min v / (k−1)) to 0 (c ≥ max v / 2)
-    lo = torch.log(v.min() / (k - 1)) - 1
-    hi = torch.log(v.max() / 2) + 1
+    lo = torch.log(v.min(-1, keepdim=True).values / (k - 1)) - 1
+    hi = torch.log(v.max(-1, keepdim=True).values / 2) + 1
     for _ in range(BISECTION_STEPS):
         mid = (lo + hi) / 2
-        if float(filled(mid.exp()).sum()) > d:
-            lo = mid
-        else:
-            hi = mid
-    return filled(((lo + hi) / 2).exp())
+        over = filled(mid).sum(-1, keepdim=True) > d
+        lo, hi = torch.where(over, mid, lo), torch.where(over, hi, mid)
+    return filled((lo + hi) / 2)
+
+
+def allocation_grid(importances: Float[Tensor, "B n"], kurtoses: Float[Tensor, "B"], d: int) -> Float[Tensor, "B n"]:
+    """`optimal_allocation` for B (importances, kurtosis) rows at once (inputs as checked there)."""
+    v, k = importances.double(), kurtoses.double()
+    if d >= v.shape[-1]:
+        return torch.ones_like(v)
+    out = _top_d(v, d)
+    steep = k > 3
+    if bool(steep.any()):
+        out[steep] = _water_fill(v[steep], k[steep], d)
+    return out
 
 
 def optimal_allocation(importances: Float[Tensor, "n"], kurtosis: float, d: int) -> Float[Tensor, "n"]:
@@ -70,11 +80,7 @@ def optimal_allocation(importances: Float[Tensor, "n"], kurtosis: float, d: int)
         raise ValueError(f"`importances` must be a vector of positive numbers; got shape {tuple(v.shape)}")
     k = check_range("kurtosis", kurtosis, low=1.0)
     d = check_int("d", d, low=1)
-    if d >= v.numel():
-        return torch.ones_like(v)
-    if k <= 3.0:
-        return _top_d(v, d)
-    return _water_fill(v, k, d)
+    return allocation_grid(v[None], torch.tensor([k], dtype=torch.float64), d)[0]
 
 
 def optimal_loss(importances: Float[Tensor, "n"], kurtosis: float, d: int) -> float:

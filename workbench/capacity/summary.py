@@ -6,15 +6,28 @@ from typing import Any
 
 import torch
 
-from workbench.capacity.analysis import best_over_seeds, derivation_check, gram_blocks, polysemantic_share
+from workbench.capacity.analysis import (
+    best_over_seeds,
+    block_regimes,
+    derivation_check,
+    exact_regimes,
+    gram_blocks,
+    optimal_gaps,
+    polysemantic_share,
+)
 from workbench.capacity.capacity import capacity, regimes
+from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.loss import marginal_loss
+from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.result import CapacityResult
 
 
-def _regime_counts(C: torch.Tensor) -> dict[str, int]:
-    r = regimes(C)
+def _counts(r: torch.Tensor) -> dict[str, int]:
     return {"monosemantic": int((r == 2).sum()), "polysemantic": int((r == 1).sum()), "ignored": int((r == 0).sum())}
+
+
+def _regime_counts(C: torch.Tensor) -> dict[str, int]:
+    return _counts(regimes(C))
 
 
 def _importance_ordered(C: torch.Tensor, tol: float = 0.02) -> bool:
@@ -23,9 +36,11 @@ def _importance_ordered(C: torch.Tensor, tol: float = 0.02) -> bool:
 
 
 def summarize(result: CapacityResult) -> dict[str, Any]:
-    """Per kurtosis (at the decay nearest `sweep_decay`): regime counts, Σ C_i, Gram blocks, the
-    L_i(C_i) derivation gap, the spread of the marginal loss over polysemantic features; the
-    d sweep's largest |Σ C_i − d|; regime counts of both architectures."""
+    """Per kurtosis (at the decay nearest `sweep_decay`): regime counts by Gram blocks (and by the
+    0.02 capacity cut), the exact optimum's counts and each trained model's loss gap to it, Σ C_i,
+    the blocks, the L_i(C_i) derivation gap, the spread of the marginal loss over polysemantic
+    features; the best gap to the exact optimum over the whole grid; the d sweep's largest
+    |Σ C_i − d|; block regime counts of both architectures at the paired (measured) kurtosis."""
     c = result.config
     li = result.sweep_decay_index()
     v = result.importances(li).double()
@@ -38,9 +53,16 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         poly = regimes(C) == 1
         m = -marginal_loss(C, v, k)
         spread = float(m[poly].std() / m[poly].mean()) if int(poly.sum()) > 1 else None
+        exact = optimal_allocation(v, k, c.d)
+        gaps = optimal_gaps(result.loss[ki, li], v, k, c.d)
         per_k.append({
             "kurtosis": k,
-            **_regime_counts(C),
+            **_counts(block_regimes(W)),
+            "by_capacity_cut": _regime_counts(C),
+            "exact": _counts(exact_regimes(exact)),
+            "max_abs_capacity_diff_to_exact": round(float((C - exact).abs().max()), 6),
+            "best_seed_gap_to_exact": float(gaps.min()),
+            "seeds_within_1e-4_of_exact": int((gaps < 1e-4).sum()),
             "total_capacity": round(float(C.sum()), 4),
             "importance_ordered": _importance_ordered(C),
             "block_sizes": blocks.sizes,
@@ -51,6 +73,8 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         })
     out: dict[str, Any] = {"decay": c.decay[li], "n": c.n, "d": c.d, "seeds": c.seeds, "per_kurtosis": per_k,
                            "train_seconds": result.train_seconds}
+    out["best_gap_to_exact_grid"] = [[float(optimal_gaps(result.loss[ki, lj], result.importances(lj), k, c.d).min())
+                                      for lj in range(len(c.decay))] for ki, k in enumerate(c.kurtosis)]
     out["polysemantic_share_grid"] = {
         "kurtosis": list(c.kurtosis), "decay": list(c.decay),
         "share": [[round(float(x), 3) for x in row] for row in polysemantic_share(result.capacities()).tolist()],
@@ -61,10 +85,10 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         out["d_sweep_max_abs_gap"] = float((totals - d).abs().max())
     if c.relu_feature_prob:
         relu_W = best_over_seeds(result.relu_W, result.relu_loss)
-        relu_C = capacity(relu_W)
-        quad_C = capacity(best_over_seeds(result.paired_W, result.paired_loss))
+        quad_W = best_over_seeds(result.paired_W, result.paired_loss)
         out["architectures"] = [
-            {"feature_prob": p, "relu": _regime_counts(relu_C[i]), "quadratic": _regime_counts(quad_C[i]),
+            {"feature_prob": p, "paired_kurtosis": round(float(relu_input_kurtosis(p)), 3),
+             "relu": _counts(block_regimes(relu_W[i])), "quadratic": _counts(block_regimes(quad_W[i])),
              "relu_blocks": gram_blocks(relu_W[i]).sizes}
             for i, p in enumerate(c.relu_feature_prob)
         ]
