@@ -20,6 +20,7 @@ from workbench.tensor.paths import check_output_dir
 from workbench.tensor.validation import check_path
 
 FORMATS = ("png", "html")
+DEFAULT_SIZE = (700, 500)  # plotly's own default, for a figure that sets no size
 
 
 def export_figures(
@@ -35,7 +36,12 @@ def export_figures(
         targets = [folder / f"{name}.png" for name in figures]
         with ExitStack() as stack:
             temps = [stack.enter_context(atomic_file(t)) for t in targets]
-            pio.write_images(list(figures.values()), temps, format="png", scale=scale)
+            # each figure at its own layout size: without width/height kaleido renders every one at
+            # its 700×500 default, cutting titles and squeezing wide multi-panel figures
+            figs = list(figures.values())
+            pio.write_images(figs, temps, format="png", scale=scale,
+                             width=[f.layout.width or DEFAULT_SIZE[0] for f in figs],
+                             height=[f.layout.height or DEFAULT_SIZE[1] for f in figs])
         written += targets
     if "html" in formats and figures:
         for name, fig in figures.items():
