@@ -10,56 +10,72 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.capacity.analysis import best_over_seeds, gram_blocks, polysemantic_share
+import torch
+from plotly.colors import sample_colorscale
+
+from workbench.capacity.analysis import best_over_seeds, block_regimes, exact_capacities, exact_regimes, gram_blocks
 from workbench.capacity.capacity import capacity, regimes
+from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.loss import gram, marginal_loss
+from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.result import CapacityResult
+from workbench.plots.capacity_theory import marginal_benefit, probe_phase_diagram
 from workbench.plots.theme import REGIME_COLORS, themed
 
 REGIME_NAMES = ("ignored", "polysemantic", "monosemantic")
 
 
+def kurtosis_colors(kurtoses: tuple[float, ...]) -> list[str]:
+    """One colour per kurtosis from a sequential scale (dark = low k), so none repeats and the
+    order reads at a glance (an 8-colour colorway gave k = 1.5 and k = 100 the same blue)."""
+    return sample_colorscale("Viridis", [0.9 * i / max(len(kurtoses) - 1, 1) for i in range(len(kurtoses))])
+
+
 def capacity_profiles(result: CapacityResult, decay_index: int | None = None) -> go.Figure:
-    """Figure 1: C_i vs feature index (importance order), one line per kurtosis."""
+    """Figure 1: C_i vs feature index (importance order), one line per kurtosis: the trained
+    optimum (solid, markers) over the exact water-filling optimum (dashed)."""
     li = result.sweep_decay_index() if decay_index is None else decay_index
     C = result.capacities()[:, li]
+    exact = exact_capacities(result.importances(li).double(), result.config.kurtosis, result.config.d)
     features = list(range(result.config.n))
     fig = go.Figure()
-    for ki, k in enumerate(result.config.kurtosis):
-        fig.add_trace(go.Scatter(x=features, y=C[ki].tolist(), mode="lines+markers", name=f"k = {k:g}"))
+    for ki, (k, color) in enumerate(zip(result.config.kurtosis, kurtosis_colors(result.config.kurtosis))):
+        fig.add_trace(go.Scatter(x=features, y=exact[ki].tolist(), mode="lines", line=dict(color=color, dash="dot", width=2),
+                                 legendgroup=str(k), showlegend=False, hovertemplate=f"exact, k = {k:g}: C = %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=features, y=C[ki].tolist(), mode="markers", name=f"k = {k:g}", legendgroup=str(k),
+                                 marker=dict(color=color, size=7)))
     fig.update_layout(
-        title=f"Capacity per feature at the optimum (n={result.config.n}, d={result.config.d}, "
-        f"v_i = {result.config.decay[li]:g}^i)",
+        title=f"Capacity per feature: trained (dots) and exact optimum (dotted), n={result.config.n}, "
+        f"d={result.config.d}, v_i = {result.config.decay[li]:g}^i",
         xaxis_title="feature i (most important first)",
         yaxis_title="capacity C_i",
         yaxis_range=[-0.03, 1.05],
         legend_title="kurtosis",
     )
-    return themed(fig)
+    return themed(fig, width=860, height=480)
 
 
-def phase_diagram(result: CapacityResult, tol: float = 0.02) -> go.Figure:
-    """Figure 2: share of polysemantic features (tol ≤ C_i ≤ 1−tol) over kurtosis × decay."""
-    share = polysemantic_share(result.capacities(), tol)  # [K, L]
-    fig = go.Figure(
-        go.Heatmap(
-            x=[f"{k:g}" for k in result.config.kurtosis],
-            y=[f"{x:g}" for x in result.config.decay],
-            z=share.T.tolist(),
-            zmin=0,
-            zmax=1,
-            colorscale="Viridis",
-            colorbar=dict(title="polysemantic<br>share"),
-            text=[[f"{s:.2f}" for s in row] for row in share.T.tolist()],
-            texttemplate="%{text}",
-        )
-    )
-    fig.update_layout(
-        title=f"Share of polysemantic features (tol={tol:g})",
-        xaxis_title="kurtosis k (log-spaced grid)",
-        yaxis_title="importance decay λ (v_i = λ^i)",
-    )
-    return themed(fig)
+def phase_diagram(result: CapacityResult) -> go.Figure:
+    """Figure 2: share of polysemantic features over kurtosis × decay — trained (a feature is
+    polysemantic when it shares a Gram block) beside the exact optimum (0 < C_i < 1)."""
+    c = result.config
+    best = result.best_W()
+    trained = torch.tensor([[float((block_regimes(best[ki, li]) == 1).float().mean()) for li in range(len(c.decay))]
+                            for ki in range(len(c.kurtosis))])
+    exact = torch.tensor([[float((exact_regimes(optimal_allocation(result.importances(li), k, c.d)) == 1).float().mean())
+                           for li in range(len(c.decay))] for k in c.kurtosis])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("trained (Gram blocks)", "exact optimum"), horizontal_spacing=0.1)
+    for col, share in enumerate((trained, exact), start=1):
+        fig.add_trace(go.Heatmap(
+            x=[f"{k:g}" for k in c.kurtosis], y=[f"{x:g}" for x in c.decay], z=share.T.tolist(), zmin=0, zmax=1,
+            colorscale="Viridis", showscale=col == 2, colorbar=dict(title="polysemantic<br>share"),
+            text=[[f"{s:.2f}" for s in row] for row in share.T.tolist()], texttemplate="%{text}",
+        ), row=1, col=col)
+        fig.update_xaxes(title_text="kurtosis k", type="category", row=1, col=col)
+    fig.update_yaxes(title_text="importance decay λ (v_i = λ^i)", type="category", row=1, col=1)
+    fig.update_yaxes(type="category", row=1, col=2)
+    fig.update_layout(title="Share of polysemantic features", margin=dict(t=90))
+    return themed(fig, width=1100, height=460)
 
 
 def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None, min_kurtosis: float = 3.5) -> go.Figure:
@@ -69,6 +85,7 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
     v = result.importances(li).double()
     fig = go.Figure()
     shown = [ki for ki, k in enumerate(result.config.kurtosis) if k >= min_kurtosis] or [len(C) - 1]
+    ends: list[tuple[float, str]] = []
     for ki in shown:
         k = result.config.kurtosis[ki]
         m = -marginal_loss(C[ki], v, k)
@@ -85,17 +102,32 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
                 showlegend=False,
             )
         )
-        # markers carry the regime colour, so the lines are labelled where they end
-        fig.add_annotation(x=result.config.n - 1, y=math.log10(float(m[-1])), text=f"k = {k:g}",
-                           xanchor="left", xshift=8, showarrow=False)
+        ends.append((math.log10(float(m[-1])), f"{k:g}"))
+    # markers carry the regime colour, so the lines are labelled where they end; lines ending
+    # closer than a label's height share one label (k = 50 and 100 end 0.02 decades apart)
+    for y, names in _merge_close(ends, 0.05):
+        fig.add_annotation(x=result.config.n - 1, y=y, text="k = " + ", ".join(names), xanchor="left", xshift=8,
+                           showarrow=False)
     fig.update_layout(
         title="Marginal loss reduction |∂L_i/∂C_i| at the optimum (grey ignored, orange poly, blue mono)",
         xaxis_title="feature i (most important first)",
         yaxis_title="|∂L_i/∂C_i| = 2(k−1)²v_i²/((k−3)C_i+2)²",
         yaxis_type="log",
-        margin=dict(r=80),
+        margin=dict(r=110),
     )
     return themed(fig)
+
+
+def _merge_close(points: list[tuple[float, str]], gap: float) -> list[tuple[float, list[str]]]:
+    """(y, [names]) groups of points sorted by y, a point joining the group above it when closer
+    than `gap`; each group sits at its members' mean y."""
+    groups: list[list[tuple[float, str]]] = []
+    for point in sorted(points):
+        if groups and point[0] - groups[-1][-1][0] < gap:
+            groups[-1].append(point)
+        else:
+            groups.append([point])
+    return [(sum(y for y, _ in g) / len(g), [name for _, name in g]) for g in groups]
 
 
 def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, decay_index: int | None = None) -> go.Figure:
@@ -107,6 +139,7 @@ def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, deca
     G = gram(W)[blocks.order][:, blocks.order].abs()
     labels = [str(i) for i in blocks.order]
     fig = go.Figure(go.Heatmap(z=G.tolist(), x=labels, y=labels, colorscale="Blues", colorbar=dict(title="|G_ij|")))
+    _outline_blocks(fig, blocks.sizes)
     listed = ", ".join(f"{s} feat/{dim:.2g} dims" for s, dim in zip(blocks.sizes, blocks.dims) if s > 1)
     fig.update_layout(
         title=f"|WᵀW| sorted into blocks, k={result.config.kurtosis[ki]:g}, λ={result.config.decay[li]:g}: "
@@ -115,6 +148,16 @@ def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, deca
         yaxis=dict(title="feature", type="category", autorange="reversed"),
     )
     return themed(fig, width=760, height=700)
+
+
+def _outline_blocks(fig: go.Figure, sizes: list[int], row: int | None = None, col: int | None = None) -> None:
+    """A rectangle around each block of a block-sorted Gram heatmap (categorical axes: cell i
+    spans i − ½ … i + ½); monosemantic features are blocks of one."""
+    start = 0
+    for size in sizes:
+        fig.add_shape(type="rect", x0=start - 0.5, x1=start + size - 0.5, y0=start - 0.5, y1=start + size - 0.5,
+                      line=dict(color="#d1603d", width=2), row=row, col=col)
+        start += size
 
 
 def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
@@ -136,14 +179,16 @@ def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
 
 
 def architecture_comparison(result: CapacityResult) -> go.Figure:
-    """Figure 6: capacity per feature, quadratic model (k = 3/p) vs ReLU-output model (density p)."""
+    """Figure 6: capacity per feature, ReLU-output model (inputs U[0,1]·Bernoulli(p)) vs the quadratic
+    model at the same measured kurtosis of those inputs. The tasks differ (the ReLU model
+    reconstructs x, the quadratic one predicts Σ v_i x_i²): same kurtosis, not the same problem."""
     probs = result.config.relu_feature_prob
     if not probs:
         raise ValueError("this result has no architecture study: run with a non-empty `relu_feature_prob`")
     relu_C = capacity(best_over_seeds(result.relu_W, result.relu_loss))
     quad_C = capacity(best_over_seeds(result.paired_W, result.paired_loss))
     fig = make_subplots(rows=1, cols=len(probs), shared_yaxes=True,
-                        subplot_titles=[f"p = {p:g} (k = {3 / p:.3g})" for p in probs])
+                        subplot_titles=[f"p = {p:g} (k = {float(relu_input_kurtosis(p)):.3g})" for p in probs])
     features = list(range(result.config.n))
     for pi in range(len(probs)):
         first = pi == 0
@@ -151,8 +196,9 @@ def architecture_comparison(result: CapacityResult) -> go.Figure:
                              showlegend=first, legendgroup="q"), row=1, col=pi + 1)
         fig.add_trace(go.Bar(x=features, y=relu_C[pi].tolist(), name="ReLU output", marker_color="#d1603d",
                              showlegend=first, legendgroup="r"), row=1, col=pi + 1)
-    fig.update_layout(title="Capacity per feature by architecture (feature density p)", barmode="group",
-                      yaxis_title="capacity C_i")
+    fig.update_xaxes(title_text="feature i")
+    fig.update_layout(title="Capacity per feature by architecture, paired on the inputs' kurtosis k (feature density p)",
+                      barmode="group", yaxis_title="capacity C_i", margin=dict(t=90))
     return themed(fig, width=300 * len(probs) + 100, height=420)
 
 
@@ -202,4 +248,6 @@ def all_figures(result: CapacityResult) -> dict[str, go.Figure]:
         figs["5_total_capacity_vs_d"] = total_capacity_vs_d(result)
     if result.config.relu_feature_prob:
         figs["6_architectures"] = architecture_comparison(result)
+    figs["7_marginal_benefit"] = marginal_benefit(result.config.n, result.config.d, result.config.sweep_decay)
+    figs["8_one_feature_phases"] = probe_phase_diagram(result.config.n, result.config.d, result.config.sweep_decay)
     return figs

@@ -39,9 +39,14 @@ def export_figures(
             # each figure at its own layout size: without width/height kaleido renders every one at
             # its 700×500 default, cutting titles and squeezing wide multi-panel figures
             figs = list(figures.values())
+            sizes = [(f.layout.width or DEFAULT_SIZE[0], f.layout.height or DEFAULT_SIZE[1]) for f in figs]
             pio.write_images(figs, temps, format="png", scale=scale,
-                             width=[f.layout.width or DEFAULT_SIZE[0] for f in figs],
-                             height=[f.layout.height or DEFAULT_SIZE[1] for f in figs])
+                             width=[w for w, _ in sizes], height=[h for _, h in sizes])
+            for fig, temp, (w, h) in zip(figs, temps, sizes):
+                # kaleido deletes the file of a render that failed (a timeout on a loaded machine)
+                # without raising from the batch call: render that one again, alone, so it raises
+                if not temp.is_file() or temp.stat().st_size == 0:
+                    pio.write_image(fig, temp, format="png", scale=scale, width=w, height=h)
         written += targets
     if "html" in formats and figures:
         for name, fig in figures.items():

@@ -1,0 +1,32 @@
+"""Figure export: each PNG at its figure's own size, and a render kaleido dropped in a batch is
+rendered again (kaleido deletes a failed render's file without raising from the batch call)."""
+
+from __future__ import annotations
+
+import struct
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from workbench.plots.export import export_figures
+
+
+def _png_size(path) -> tuple[int, int]:
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    return width, height
+
+
+def test_pngs_have_their_figures_size_and_a_dropped_render_is_redone(tmp_path, monkeypatch):
+    wide = go.Figure(go.Scatter(y=[1, 2])).update_layout(width=900, height=300)
+    plain = go.Figure(go.Bar(y=[3, 1]))
+    real = pio.write_images
+
+    def dropping(figs, paths, **kwargs):  # the batch "succeeds" but the first file is gone
+        real(figs, paths, **kwargs)
+        paths[0].unlink()
+
+    monkeypatch.setattr(pio, "write_images", dropping)
+    written = export_figures({"wide": wide, "plain": plain}, tmp_path, formats=("png",), scale=1.0)
+    assert [p.name for p in written] == ["wide.png", "plain.png"]
+    assert _png_size(tmp_path / "wide.png") == (900, 300)
+    assert _png_size(tmp_path / "plain.png") == (700, 500)  # plotly's default for a figure without a size
