@@ -18,6 +18,8 @@ from workbench.capacity import (
     importances,
     train_quadratic,
 )
+from workbench.capacity.features import relu_input_kurtosis
+from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.summary import summarize
 from workbench.cli import main
 from workbench.plots.capacity import all_figures, panel_figure, total_capacity_vs_d
@@ -83,14 +85,17 @@ def test_gram_blocks_find_a_known_structure():
 def test_figures_are_functions_of_the_result(quick_result):
     figs = all_figures(quick_result)
     assert list(figs) == ["1_capacity_profiles", "2_phase_diagram", "3_marginal_loss", "4_gram_blocks",
-                          "5_total_capacity_vs_d", "6_architectures"]
+                          "5_total_capacity_vs_d", "6_architectures", "7_marginal_benefit", "8_one_feature_phases"]
     assert all(len(f.data) > 0 for f in figs.values())
     totals = quick_result.sweep_total_capacity()
     fig5 = total_capacity_vs_d(quick_result)
     assert list(fig5.data[1].y) == pytest.approx(totals[:, 0].tolist())
     C = quick_result.capacities()
-    fig1 = figs["1_capacity_profiles"]
-    assert list(fig1.data[0].y) == pytest.approx(C[0, 1].tolist())  # decay 0.9 is index 1
+    fig1 = figs["1_capacity_profiles"]  # per kurtosis: the exact optimum (dotted), then the trained dots
+    assert list(fig1.data[1].y) == pytest.approx(C[0, 1].tolist())  # decay 0.9 is index 1
+    k0 = quick_result.config.kurtosis[0]
+    exact = optimal_allocation(quick_result.importances(1), k0, quick_result.config.d)
+    assert list(fig1.data[0].y) == pytest.approx(exact.tolist())
     panel = panel_figure(quick_result, 2, 1)
     assert list(panel.data[0].y) == pytest.approx(C[2, 1].tolist())
 
@@ -101,6 +106,11 @@ def test_summary_reports_what_the_docs_table_needs(quick_result):
     assert row["monosemantic"] + row["polysemantic"] + row["ignored"] == quick_result.config.n
     assert math.isclose(row["total_capacity"], float(capacity(quick_result.best_W()[-1, 1]).sum()), rel_tol=1e-3)
     assert "d_sweep_max_abs_gap" in s and len(s["architectures"]) == 2
+    for row in s["per_kurtosis"]:  # no trained model beats the exact optimum (round-off aside)
+        assert row["best_seed_gap_to_exact"] >= -1e-5
+        assert sum(row["exact"].values()) == quick_result.config.n
+    assert [a["paired_kurtosis"] for a in s["architectures"]] == pytest.approx(
+        [relu_input_kurtosis(p) for p in quick_result.config.relu_feature_prob], abs=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +139,7 @@ def test_cli_reproduce_quick_writes_every_figure(tmp_path):
     assert code == 0
     folder = tmp_path / "figs" / "capacity"
     for name in ["1_capacity_profiles", "2_phase_diagram", "3_marginal_loss", "4_gram_blocks",
-                 "5_total_capacity_vs_d", "6_architectures"]:
+                 "5_total_capacity_vs_d", "6_architectures", "7_marginal_benefit", "8_one_feature_phases"]:
         png = folder / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (folder / f"{name}.html").stat().st_size > 1000

@@ -96,3 +96,31 @@ def test_all_or_nothing_below_three_and_the_degenerate_cases():
 def test_bad_input_names_the_parameter(args, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         optimal_allocation(*args)
+
+
+def test_the_relu_inputs_kurtosis_matches_sampling():
+    from workbench.capacity.features import relu_input_kurtosis
+
+    generator = torch.Generator().manual_seed(0)
+    for p in (1.0, 0.3, 0.1):
+        x = torch.rand(400_000, generator=generator, dtype=torch.float64)
+        x = x * (torch.rand(400_000, generator=generator, dtype=torch.float64) < p)
+        z = (x - x.mean()) / x.std()
+        assert float((z**4).mean()) == pytest.approx(relu_input_kurtosis(p), rel=0.03)
+    assert relu_input_kurtosis(1.0) == pytest.approx(1.8)  # uniform: 9/5, not the 3/p = 3 it was paired with
+
+
+def test_block_regimes_read_membership_not_a_capacity_cut():
+    from workbench.capacity import capacity
+    from workbench.capacity.analysis import block_regimes
+
+    # feature 0 alone on its axis; features 1–3 share two dimensions (C = 2/3 each); feature 4 off
+    W = torch.zeros(3, 5, dtype=torch.float64)
+    W[0, 0] = 1.0
+    angles = torch.tensor([0.0, 2.0944, 4.1888], dtype=torch.float64)
+    W[1, 1:4], W[2, 1:4] = torch.cos(angles), torch.sin(angles)
+    assert block_regimes(W).tolist() == [2, 1, 1, 1, 0]
+    # a block member with C = 0.989 (the exact optimum's at k = 50) is polysemantic, not "monosemantic"
+    W2 = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    W2[1, 0] = 0.105  # a small overlap: C_0 ≈ 0.989
+    assert float(capacity(W2)[0]) > 0.98 and block_regimes(W2).tolist() == [1, 1]

@@ -18,7 +18,7 @@ from workbench.plots.theme import REGIME_COLORS, themed
 CASES = ((2.0, "k = 2: increasing returns,<br>all or nothing"),
          (3.0, "k = 3: constant returns,<br>degenerate"),
          (6.0, "k = 6: diminishing returns,<br>water-filling"))
-SHOWN_FEATURES = (0, 3, 6, 9, 12, 15, 18)
+SHOWN_CURVES = 7
 
 
 def marginal_benefit(n: int = 20, d: int = 10, decay: float = 0.9) -> go.Figure:
@@ -30,7 +30,7 @@ def marginal_benefit(n: int = 20, d: int = 10, decay: float = 0.9) -> go.Figure:
     shade = lambda i: f"rgba(59,111,182,{1 - 0.8 * i / n:.2f})"  # noqa: E731 - darker = more important
     for col, (k, _title) in enumerate(CASES, start=1):
         best = optimal_allocation(v, k, d)
-        for i in SHOWN_FEATURES:
+        for i in sorted({round(j * (n - 1) / (SHOWN_CURVES - 1)) for j in range(SHOWN_CURVES)}):
             benefit = -marginal_loss(C, v[i].expand_as(C), k)
             fig.add_trace(go.Scatter(x=C.tolist(), y=benefit.tolist(), mode="lines", line=dict(color=shade(i)),
                                      name=f"v = {decay:g}^{i}", legendgroup=str(i), showlegend=col == 1), row=1, col=col)
