@@ -184,3 +184,12 @@ def test_a_cache_entry_with_an_invalid_config_is_rebuilt(cache):
     with pytest.warns(UserWarning, match="rejected cache entry"):
         rebuilt = run_cached("capacity", config, cache=cache, progress=False)
     assert rebuilt.config == config
+
+
+def test_the_result_reports_each_models_gap_to_the_exact_optimum(quick_result):
+    c = quick_result.config
+    gaps = quick_result.optimal_gaps()
+    assert gaps.shape == (len(c.kurtosis), len(c.decay), c.seeds)
+    assert float(gaps.min()) >= -1e-5  # the exact optimum is never beaten
+    exact = quick_result.exact_capacities(1)
+    assert exact.shape == (len(c.kurtosis), c.n) and torch.allclose(exact.sum(-1), torch.full((len(c.kurtosis),), float(c.d), dtype=exact.dtype))

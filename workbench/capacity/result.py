@@ -6,10 +6,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.capacity.analysis import best_over_seeds
+from workbench.capacity.analysis import best_over_seeds, exact_capacities, optimal_gaps
 from workbench.capacity.capacity import capacity
 from workbench.capacity.config import CapacityConfig
 from workbench.capacity.train import importances
@@ -68,6 +69,16 @@ class CapacityResult(Result):
     def capacities(self) -> Float[Tensor, "K L n"]:
         """Capacity of every feature at each cell's optimum."""
         return capacity(self.best_W())
+
+    def exact_capacities(self, decay_index: int) -> Float[Tensor, "K n"]:
+        """The exact optimum's capacities (`optimal_allocation`) per kurtosis at one decay."""
+        return exact_capacities(self.importances(decay_index), self.config.kurtosis, self.config.d)
+
+    def optimal_gaps(self) -> Float[Tensor, "K L S"]:
+        """Each trained model's loss above the exact minimum, relative: (L − L*) / L*."""
+        c = self.config
+        return torch.stack([torch.stack([optimal_gaps(self.loss[ki, li], self.importances(li), k, c.d)
+                                         for li in range(len(c.decay))]) for ki, k in enumerate(c.kurtosis)])
 
     def sweep_total_capacity(self) -> Float[Tensor, "D Q"]:
         """Σ_i C_i at the optimum for each (d, kurtosis) of the d sweep."""

@@ -73,8 +73,7 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         })
     out: dict[str, Any] = {"decay": c.decay[li], "n": c.n, "d": c.d, "seeds": c.seeds, "per_kurtosis": per_k,
                            "train_seconds": result.train_seconds}
-    out["best_gap_to_exact_grid"] = [[float(optimal_gaps(result.loss[ki, lj], result.importances(lj), k, c.d).min())
-                                      for lj in range(len(c.decay))] for ki, k in enumerate(c.kurtosis)]
+    out["best_gap_to_exact_grid"] = result.optimal_gaps().min(-1).values.tolist()  # [kurtosis][decay]
     out["polysemantic_share_grid"] = {
         "kurtosis": list(c.kurtosis), "decay": list(c.decay),
         "share": [[round(float(x), 3) for x in row] for row in polysemantic_share(result.capacities()).tolist()],
