@@ -14,7 +14,7 @@ import torch
 from plotly.colors import sample_colorscale
 
 from workbench.capacity.analysis import best_over_seeds, block_regimes, exact_capacities, exact_regimes, gram_blocks
-from workbench.capacity.capacity import capacity, regimes
+from workbench.capacity.capacity import capacity
 from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.loss import gram, marginal_loss
 from workbench.capacity.optimum import optimal_allocation
@@ -81,7 +81,8 @@ def phase_diagram(result: CapacityResult) -> go.Figure:
 def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None, min_kurtosis: float = 3.5) -> go.Figure:
     """Figure 3: |∂L_i/∂C_i| at the optimum per feature; flat across the polysemantic ones (KKT)."""
     li = result.sweep_decay_index() if decay_index is None else decay_index
-    C = result.capacities()[:, li].double()
+    best = result.best_W()[:, li].double()
+    C = capacity(best)
     v = result.importances(li).double()
     fig = go.Figure()
     shown = [ki for ki, k in enumerate(result.config.kurtosis) if k >= min_kurtosis] or [len(C) - 1]
@@ -89,7 +90,7 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
     for ki in shown:
         k = result.config.kurtosis[ki]
         m = -marginal_loss(C[ki], v, k)
-        reg = regimes(C[ki])
+        reg = block_regimes(best[ki])
         fig.add_trace(
             go.Scatter(
                 x=list(range(result.config.n)),
@@ -109,7 +110,7 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
         fig.add_annotation(x=result.config.n - 1, y=y, text="k = " + ", ".join(names), xanchor="left", xshift=8,
                            showarrow=False)
     fig.update_layout(
-        title="Marginal loss reduction |∂L_i/∂C_i| at the optimum (grey ignored, orange poly, blue mono)",
+        title="Marginal loss reduction |∂L_i/∂C_i| at the optimum (colour: Gram-block regime)",
         xaxis_title="feature i (most important first)",
         yaxis_title="|∂L_i/∂C_i| = 2(k−1)²v_i²/((k−3)C_i+2)²",
         yaxis_type="log",
@@ -210,7 +211,7 @@ def panel_updates(result: CapacityResult, kurtosis_index: int, decay_index: int)
     blocks = gram_blocks(W)
     G = gram(W)[blocks.order][:, blocks.order].abs()
     labels = [str(i) for i in blocks.order]
-    colors = [REGIME_COLORS[REGIME_NAMES[r]] for r in regimes(C).tolist()]
+    colors = [REGIME_COLORS[REGIME_NAMES[r]] for r in block_regimes(W).tolist()]
     k, lam = result.config.kurtosis[kurtosis_index], result.config.decay[decay_index]
     title = (f"k = {k:g}, λ = {lam:g}: Σ C_i = {float(C.sum()):.2f} of d = {result.config.d}; "
              f"blocks {[s for s in blocks.sizes if s > 1] or 'none'}")
