@@ -110,11 +110,12 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
         fig.add_annotation(x=result.config.n - 1, y=y, text="k = " + ", ".join(names), xanchor="left", xshift=8,
                            showarrow=False)
     fig.update_layout(
-        title="Marginal loss reduction |∂L_i/∂C_i| at the optimum (blue: alone in its Gram block, orange: in a shared block, grey: ignored)",
+        title="Marginal loss reduction |∂L_i/∂C_i| at the optimum<br><sup>blue: alone in its Gram block · "
+        "orange: in a shared block · grey: ignored</sup>",
         xaxis_title="feature i (most important first)",
         yaxis_title="|∂L_i/∂C_i| = 2(k−1)²v_i²/((k−3)C_i+2)²",
         yaxis_type="log",
-        margin=dict(r=110),
+        margin=dict(r=110, t=80),
     )
     return themed(fig)
 
