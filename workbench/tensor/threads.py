@@ -4,10 +4,11 @@ Why: torch's intra-op pool (OpenMP here) ends every parallel op at a barrier whe
 threads spin-wait for the rest. This project's models are tiny (toy ensembles, small MLPs, d ≤ 128
 LMs, MiniLM), so their ops are short and many. On a shared machine a second process holds a core,
 one of torch's threads is descheduled, and the other spins at the barrier until the scheduler
-brings it back: every op pays a time slice. One thread has no barrier to wait at, loses nothing
-alone on ops this small, and gives the same bits on any machine (reductions split by thread count
-round differently: goldilocks's `sphere_shift` moves by ~1e-9 between 1 and 2 threads) and in a Ray
-cell (`workbench.tensor.executor` runs each with `cpus_per_task` = 1 thread by default).
+brings it back: every op pays a time slice. One thread has no barrier to wait at, loses little
+alone on ops this small (below: at best 1.2x, goldilocks QUICK), and gives the same bits on any
+machine (reductions split by thread count round differently: goldilocks's `sphere_shift` moves by
+~1e-9 between 1 and 2 threads) and in a Ray cell (`workbench.tensor.executor` runs each with
+`cpus_per_task` = 1 thread by default).
 
 RULE (`compute_threads`): on a CPU device, work under `SMALL_WORK` parameters (every ensemble
 member counted) runs on 1 thread; larger or unknown work, and any other device, leaves torch's
@@ -20,13 +21,19 @@ MEASURED on the shared 2-core machine this was built on (torch 2.13 CPU, OpenMP;
 
     work                         alone 1 thr   alone 2 thr   busy 1 thr    busy 2 thr
     capacity QUICK               1.40 (1.65)   1.40 (1.44)   1.47 (1.77)   5.6 (21.9)
+    capacity full                31.3 (33.8)   32.3 (125)    32.2 (32.2)   29.0 (92.0)
     goldilocks QUICK             2.61 (2.71)   2.22 (17.5)   5.49 (5.68)   26.9 (59.5)
-    robustness QUICK (MiniLM)    18.8 (21.1)   28.8 (47.3)   19.3 (20.6)   59.4 (66.7)
+    robustness QUICK (MiniLM)    18.8 (21.1)   28.8 (54.7)   19.3 (20.6)   59.4 (66.7)
 
-A micro-benchmark of single ops shows where the line is: alone, 2 threads give nothing on an
-8k-parameter MLP and 1.6-1.8x on 0.1M-23M (MiniLM embedding 1.83x); busy, 2 threads LOSE at
-every size (0.3-0.7x). Whole suite runs lose even "alone" once anything else wakes up, because
-their thousands of short ops each risk a wait. So small work takes one thread; the line
+(capacity full, 2 threads: alone 32 s and 219 s, busy 29, 92 and 115 s: the spinning is erratic,
+one thread is not.) `benchmarks/busy_neighbour.py` (capacity QUICK busy vs alone) prints ratio
+0.94-1.07 under this policy and 0.22-0.28 with torch's default 2 threads.
+
+A micro-benchmark by size (30 Adam steps of a 2-layer MLP, batch 256; MiniLM embedding 256 texts)
+shows where the line is: alone, 2 threads give nothing on an 8k-parameter MLP and 1.2-1.8x on
+0.1M-23M (MiniLM 1.83x); busy, 2 threads LOSE at every size (0.3-0.7x). Robustness's MiniLM stages (embed, attack) ran 1.6-2x faster on 2 threads
+in quiet moments, yet its whole run lost at every try, "alone" too: its thousands of short ops each
+risk a wait whenever anything else wakes up. So small work takes one thread; the line
 (`SMALL_WORK`, 30M) sits above MiniLM (22.7M), the largest model a suite ships, and below BERT-base
 (110M), where a user's own model makes big matmuls that do use the cores.
 
