@@ -18,10 +18,10 @@ from workbench.ace.prompts import PromptRow, load_prompt_rows
 from workbench.ace.result import AceResult, alternative_positions, steering_edits
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
 from workbench.lm.folders import check_causal_lm_folder, folder_facts
-from workbench.lm.train import torch_threads
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device
+from workbench.tensor.threads import folder_parameters, thread_policy
 from workbench.tensor.validation import check_int
 
 
@@ -140,11 +140,19 @@ def run(config: AceConfig, *, progress: bool = True, device: str | torch.device 
     return _run(config, progress, cache, device, as_executor(executor))
 
 
+def _parameters(config: AceConfig) -> int | None:
+    """About how many parameters each model has: the thread policy's work (None: unknown)."""
+    if config.is_embedded:  # Llama-shaped: attention 4d², MLP 3·d·d_mlp per layer (the word vocabulary is small)
+        return config.n_layers * (4 * config.d_model**2 + 3 * config.d_model * config.d_mlp)
+    return folder_parameters(config.model)
+
+
 def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts: dict[str, list[str]],
                 lines: dict[str, list[int]] | None, device: str | None,
                 progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """One model's measurements and facts (a cell of the per-model grid)."""
-    with torch_threads(1 if config.is_embedded else None):  # tiny models: one thread (see torch_threads)
+    # tiny embedded models: one thread on the CPU (tensor.threads); a Ray cell applies the same policy
+    with thread_policy(device, _parameters(config)):
         session = open_session(config, index, cache_root, progress, device)
         check_context(session, prompts, lines, config.max_new_tokens)
         measured = _run_model(config, session, prompts, progress)

@@ -20,6 +20,7 @@ from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.ensemble import EnsembleGrid
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device
+from workbench.tensor.threads import thread_policy
 
 
 def _quadratic_cell(kurtosis: torch.Tensor, decay: torch.Tensor, init: torch.Tensor, config: CapacityConfig,
@@ -95,6 +96,13 @@ def _architectures(config: CapacityConfig, device: torch.device, progress: bool)
     return tuple(grid.unflatten(t) for t in (relu_W, relu_b, relu_loss, paired_W, paired_loss))
 
 
+def _parameters(config: CapacityConfig) -> int:
+    """Parameters of every model `run` trains (all ensemble members): the thread policy's work."""
+    members = (len(config.kurtosis) * len(config.decay) + len(config.d_sweep) * len(config.sweep_kurtosis)
+               + 2 * len(config.relu_feature_prob)) * config.seeds
+    return members * (max((config.d, *config.d_sweep)) + 1) * config.n
+
+
 def run(
     config: CapacityConfig,
     *,
@@ -116,9 +124,11 @@ def run(
     dev = choose_device(device)
     ex = as_executor(executor)
     start = time.perf_counter()
-    W, loss = _main_grid(config, dev, progress, on_step, ex)
-    sweep_W, sweep_loss = _d_sweep(config, dev, progress)
-    relu_W, relu_b, relu_loss, paired_W, paired_loss = _architectures(config, dev, progress)
+    with thread_policy(dev, _parameters(config)):  # tiny toy models: one thread on the CPU (tensor.threads)
+        W, loss = _main_grid(config, dev, progress, on_step, ex)
+        sweep_W, sweep_loss = _d_sweep(config, dev, progress)
+        relu_W, relu_b, relu_loss, paired_W, paired_loss = _architectures(config, dev, progress)
+
     def cpu(t: torch.Tensor) -> torch.Tensor:
         return t.detach().to("cpu").contiguous()
 

@@ -18,6 +18,7 @@ from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio, resolve_dtype, restricted_eigvals
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
+from workbench.tensor.threads import thread_policy
 
 
 def directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
@@ -114,6 +115,12 @@ def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torc
     return measures, curves.cpu()
 
 
+def _parameters(config: GoldilocksConfig) -> int:
+    """Parameters of the widest ensemble `run` computes with (every member): the thread policy's work."""
+    members = max(config.seeds * max(len(config.train_radii), 1), config.selection_inits, len(config.activations))
+    return members * config.n_params
+
+
 def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.device | None = "cpu",
         executor: str | Executor = "local", cache: ArtifactCache | None = None) -> GoldilocksResult:
     """Run every study `config` asks for and return the result (tensors on the CPU).
@@ -131,14 +138,15 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
     r_init = config.spec(config.activations[0]).r_init(config.init)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    plane, sphere, shift, loss = _sweeps(config, data, r_init, dev, progress, ex)
-    seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
-    t = time.perf_counter()
-    acc, plane_loss = _hyperplanes(config, data, r_init, dev, progress, ex)
-    seconds["hyperplane_training"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
-    measures, curves = _selection(config, data, r_init, dev, progress)
-    seconds["init_selection"] = round(time.perf_counter() - t, 2)
+    with thread_policy(dev, _parameters(config)):  # small MLPs: one thread on the CPU (tensor.threads)
+        plane, sphere, shift, loss = _sweeps(config, data, r_init, dev, progress, ex)
+        seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
+        t = time.perf_counter()
+        acc, plane_loss = _hyperplanes(config, data, r_init, dev, progress, ex)
+        seconds["hyperplane_training"] = round(time.perf_counter() - t, 2)
+        t = time.perf_counter()
+        measures, curves = _selection(config, data, r_init, dev, progress)
+        seconds["init_selection"] = round(time.perf_counter() - t, 2)
     seconds["total"] = round(time.perf_counter() - start, 2)
     return GoldilocksResult(
         config=config, r_init=r_init, plane_eigs=plane, sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,

@@ -8,7 +8,8 @@ from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_fold
 from workbench.lm.generate import generate, last_token_activations, last_token_logits
 from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
 from workbench.lm.tokenizer import build_word_tokenizer
-from workbench.lm.train import TinyLMSpec, build_model, torch_threads, train_causal_lm
+from workbench.lm.train import TinyLMSpec, build_model, train_causal_lm
+from workbench.tensor.threads import torch_threads  # its home is the tensor layer; kept importable here
 
 __all__ = [
     "RANDOM_ARCHS",

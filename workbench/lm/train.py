@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +16,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrai
 from tqdm.auto import tqdm
 
 from workbench.tensor.seeding import choose_device, seed_everything
+from workbench.tensor.threads import torch_threads  # moved there; still importable from here (ace.session)
 from workbench.tensor.validation import check_int, check_range
 
 ARCHITECTURES = ("llama", "rwkv")
@@ -166,22 +166,3 @@ def _train(spec, tokenizer, prompts, responses, device, progress, on_step) -> tu
     model.eval().to("cpu")
     model.config.workbench_train_seconds = round(time.perf_counter() - start, 2)
     return model, losses
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with `n` intra-op threads (None: leave as is), restoring the old count.
-
-    Tiny models (d ≤ 128) are fastest on one thread: their ops are too small to split, and on a
-    loaded machine torch's threads spin-wait on each other — here training a d=32 model took 82 s
-    with the default 2 threads under load and 1.1 s with one."""
-    if n is None:
-        yield
-        return
-    check_int("threads", n, low=1)
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)

@@ -18,7 +18,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from tqdm.auto import tqdm
 
 from workbench.robustness.attacks import ATTACKS, run_attack, whole_word_mask
-from workbench.robustness.classifier import Classifier
+from workbench.robustness.classifier import Classifier, embedded_backbone_path
 from workbench.robustness.config import RobustnessConfig
 from workbench.robustness.data import Dataset, story_dataset, user_dataset
 from workbench.robustness.filtering import (
@@ -36,6 +36,7 @@ from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.fingerprint import code_fingerprint
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
+from workbench.tensor.threads import folder_parameters, thread_policy
 
 SWEEP_THRESHOLDS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
 
@@ -261,8 +262,10 @@ def run(config: RobustnessConfig, *, progress: bool = True, device: str | torch.
     seed_everything(config.seed)
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
-    setup, train = _prepare(config, dev, cache, progress, clock)
-    rounds = [_run_round(setup, train, config, r, progress, ex, clock) for r in range(config.rounds + 1)]
+    # MiniLM (22.7M parameters) runs on one thread on the CPU; a user's big backbone keeps torch's (tensor.threads)
+    with thread_policy(dev, folder_parameters(config.backbone or embedded_backbone_path())):
+        setup, train = _prepare(config, dev, cache, progress, clock)
+        rounds = [_run_round(setup, train, config, r, progress, ex, clock) for r in range(config.rounds + 1)]
     clock["total"] = time.perf_counter() - t0
     data = setup.data
     return RobustnessResult(

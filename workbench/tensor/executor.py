@@ -176,10 +176,14 @@ def _is_loopback(host: str) -> bool:
 
 
 def _in_worker(fn: Callable[..., T], threads: int, *args: Any) -> T:
-    import torch
+    from workbench.tensor.threads import torch_threads  # torch only where a cell runs, as before
 
-    torch.set_num_threads(threads)  # Ray reserved `threads` CPUs for this cell; don't oversubscribe
-    return fn(*args)
+    # Ray reserved `threads` CPUs for this cell: don't oversubscribe them. With the default of one
+    # this is also what `workbench.tensor.threads` picks in-process for the suites' small work, so
+    # local and Ray cells run on the same thread count (and give the same bits). A worker process
+    # runs many tasks: restore its count after each.
+    with torch_threads(threads):
+        return fn(*args)
 
 
 def _map_ray(fn: Callable[..., T], cells: list[tuple], ex: Executor, progress: bool, description: str) -> list[T]:
