@@ -4,7 +4,6 @@ of one feature's regime over its importance and the kurtosis."""
 
 from __future__ import annotations
 
-import math
 
 import plotly.graph_objects as go
 import torch
@@ -13,7 +12,7 @@ from plotly.subplots import make_subplots
 from workbench.capacity.loss import marginal_loss
 from workbench.capacity.optimum import allocation_grid, optimal_allocation
 from workbench.capacity.train import importances
-from workbench.plots.theme import REGIME_COLORS, themed
+from workbench.plots.theme import REGIME_COLORS, reference_line, themed
 
 CASES = ((2.0, "k = 2: increasing returns,<br>all or nothing"),
          (3.0, "k = 3: constant returns,<br>degenerate"),
@@ -41,10 +40,8 @@ def marginal_benefit(n: int = 20, d: int = 10, decay: float = 0.9) -> go.Figure:
         if k > 3:
             poly = (best > 1e-9) & (best < 1 - 1e-9)
             threshold = float(-marginal_loss(best[poly][:1], v[poly][:1], k))
-            fig.add_hline(y=threshold, line=dict(dash="dash", color="#d1603d"), row=1, col=col)
-            # annotations on a log axis take log10 coordinates (add_hline's own label lands elsewhere)
-            fig.add_annotation(x=1.0, y=math.log10(threshold), text="threshold T", showarrow=False, xanchor="right",
-                               yanchor="bottom", font=dict(color="#d1603d"), row=1, col=col)
+            reference_line(fig, y=threshold, text="threshold T", log=True, line=dict(color="#d1603d"),
+                           row=1, col=col, font=dict(color="#d1603d"))
         fig.update_xaxes(title_text="capacity C", range=[-0.03, 1.03], row=1, col=col)
     fig.update_yaxes(title_text="marginal benefit −∂L_i/∂C_i", type="log", row=1, col=1)
     for col in (2, 3):
@@ -72,11 +69,8 @@ def probe_phase_diagram(n: int = 20, d: int = 10, decay: float = 0.9, points: in
         customdata=C.tolist(), hovertemplate="k = %{x:.3g}, v = %{y:.3g}: C = %{customdata:.3f}<extra></extra>",
         colorbar=dict(tickvals=[0, 1, 2], ticktext=list(names), title="probe feature"),
     ))
-    line = float(background[d - 1])
-    fig.add_hline(y=line, line=dict(dash="dot", color="#222"))
-    # annotations on a log axis take log10 coordinates (shapes take data values)
-    fig.add_annotation(x=math.log10(float(ks[-1])), y=math.log10(line), text=f"v of the {d}th background feature",
-                       xanchor="right", yanchor="top", showarrow=False, font=dict(size=12))
+    reference_line(fig, y=float(background[d - 1]), text=f"v of the {d}th background feature", log=True,
+                   line=dict(dash="dot", color="#222"), yanchor="top", font=dict(size=12))
     fig.update_layout(
         title=f"One feature's regime at the exact optimum (beside {n - 1} features v = {decay:g}^j, d = {d})",
         xaxis=dict(title="kurtosis k", type="log"), yaxis=dict(title="the feature's importance v", type="log"),

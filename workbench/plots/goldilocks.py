@@ -17,7 +17,7 @@ from torch import Tensor
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import steps_to_target
 from workbench.goldilocks.summary import selection_tests
-from workbench.plots.theme import COLORWAY, themed
+from workbench.plots.theme import COLORWAY, reference_line, themed
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
 ACT_COLORS = {"relu": COLORWAY[0], "tanh": COLORWAY[1]}
@@ -50,7 +50,7 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
             label = f"{act}, {'hyperplane' if surface == 'plane' else 'hypersphere'}"
             _band(fig, x, values[a].reshape(-1, len(x)), label, ACT_COLORS.get(act, COLORWAY[a + 2]),
                   dash="solid" if surface == "plane" else "dot", band=surface == "plane")
-    fig.add_vline(x=1.0, line=dict(color="#999", dash="dash"), annotation_text="r_init")
+    reference_line(fig, x=1.0, text="r_init", log=True)
     fig.update_xaxes(type="log", title="radius r / r_init")
     fig.update_layout(title=title, yaxis_title=yaxis, legend_title=f"d = {c.hessian_dim}, {c.seeds}×{c.bases} planes")
     return themed(fig)
@@ -121,8 +121,8 @@ def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
                 line=dict(color=COLORWAY[t % len(COLORWAY)], dash="solid" if a == 0 else "dash"),
                 error_y=dict(type="data", symmetric=False, array=(acc.max(0).values - acc.mean(0)).tolist(),
                              arrayminus=(acc.mean(0) - acc.min(0).values).tolist(), thickness=1)))
-    fig.add_vline(x=1.0, line=dict(color="#999", dash="dash"), annotation_text="r_init")
-    fig.add_hline(y=0.1, line=dict(color="#bbb", width=1), annotation_text="chance")
+    reference_line(fig, x=1.0, text="r_init", log=True)
+    reference_line(fig, y=0.1, text="chance", line=dict(color="#bbb", width=1, dash="solid"))
     fig.update_xaxes(type="log", title="radius r / r_init of the plane's origin")
     fig.update_layout(title=f"Training only φ on random hyperplanes ({c.train_steps} Adam steps; test accuracy)",
                       yaxis_title="test accuracy", yaxis_range=[0, 1])
