@@ -41,6 +41,26 @@ def _notebook_dir() -> Path:
     return folder if folder.is_dir() else Path.cwd()
 
 
+# Jupyter settings that would open the server beyond loopback or drop its authentication: the
+# lab we start listens on 127.0.0.1 with a token, whatever else is passed through
+GUARDED = ("ip", "token", "password", "allow_remote_access", "allow_origin", "allow_origin_pat", "disable_check_xsrf")
+
+
+def _setting(arg: str) -> str:
+    """The trait an argument sets: "--ServerApp.allow-origin=*" → "allow_origin"."""
+    return arg.lstrip("-").split("=", 1)[0].rsplit(".", 1)[-1].replace("-", "_").lower()
+
+
+def _jupyter_args(extra: list[str]) -> list[str]:
+    """The arguments after `--` (e.g. --allow-root), refusing the ones that set a `GUARDED` trait."""
+    extra = extra[1:] if extra[:1] == ["--"] else extra
+    refused = [a for a in extra if a.startswith("-") and _setting(a) in GUARDED]
+    if refused:
+        raise ValueError(f"`jupyter_args` {refused}: `workbench lab` keeps JupyterLab on 127.0.0.1 with its token; "
+                         "start jupyter yourself to change the address or the authentication")
+    return extra
+
+
 def _lab(args: argparse.Namespace) -> int:
     # The server keeps JupyterLab's token auth: we never pass an empty token.
     argv = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={_notebook_dir()}"]
@@ -48,6 +68,7 @@ def _lab(args: argparse.Namespace) -> int:
         argv.append(f"--ServerApp.port={args.port}")
     if args.no_browser:
         argv.append("--no-browser")
+    argv += _jupyter_args(args.jupyter_args)
     os.execv(sys.executable, argv)
     return 0  # not reached
 
@@ -69,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = verbs.add_parser("lab", help="open JupyterLab on notebooks/ (127.0.0.1, token auth)")
     lab.add_argument("--port", type=int, default=None)
     lab.add_argument("--no-browser", action="store_true")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER,
+                     help="after --: passed to JupyterLab (e.g. -- --allow-root); address and token stay as they are")
     lab.set_defaults(func=_lab)
     return parser
 
