@@ -8,7 +8,7 @@ from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from workbench.plots.theme import COLORWAY, themed
+from workbench.plots.theme import COLORWAY, reference_line, themed
 from workbench.robustness.attacks import ATTACKS, Saliency
 from workbench.robustness.result import RobustnessResult
 
@@ -48,12 +48,14 @@ def threshold_sweep(result: RobustnessResult) -> go.Figure:
             fig.add_trace(tr)
         fig.add_vline(x=float(result.thresholds[r]), line=dict(color="#888", dash=DASHES[k], width=1))
     base = result.rounds_info[0]["base_unsafe_rate"]
-    fig.add_hline(y=base, line=dict(color="#b00020", width=1, dash="dash"),
-                  annotation_text=f"unfiltered {base:.2%}", annotation_position="bottom left")
+    reference_line(fig, y=base, text=f"unfiltered {base:.2%}", log=True, line=dict(color="#b00020", width=1),
+                   label_at=0.01, yanchor="top", font=dict(color="#b00020"))  # left: the curves end right
     n = result.rounds_info[0]["sweep"][0]["n"]
     fig.update_layout(title=f"Filtering held-out completions: {n:,} prompts per threshold (vertical: chosen)",
-                      xaxis=dict(title="threshold t (reject while p ≥ t)", type="log"),
-                      yaxis=dict(title="rate (zero drawn at 1e-7)", type="log"), legend=dict(font=dict(size=10)))
+                      # powers of ten, not SI prefixes: a rate of 1e-4 read "100µ"
+                      xaxis=dict(title="threshold t (reject while p ≥ t)", type="log", exponentformat="power"),
+                      yaxis=dict(title="rate (zero drawn at 1e-7)", type="log", exponentformat="power"),
+                      legend=dict(font=dict(size=10)))
     return themed(fig, height=480)
 
 

@@ -28,20 +28,23 @@ def themed(fig: go.Figure, width: int = 760, height: int = 460) -> go.Figure:
 
 def reference_line(fig: go.Figure, *, x: float | None = None, y: float | None = None, text: str = "",
                    log: bool = False, line: dict | None = None, row: int | None = None, col: int | None = None,
-                   **label: object) -> go.Figure:
-    """A vertical (`x=`) or horizontal (`y=`) reference line with a label beside it. plotly puts
-    shapes at data values but annotations on a log axis at log10 of them (so add_vline's own
-    label for r_init = 1 landed at 10): with `log`, the label's coordinate is converted."""
+                   label_at: float = 1.0, **label: object) -> go.Figure:
+    """A vertical (`x=`) or horizontal (`y=`) reference line with a label beside it, `label_at`
+    along it (0 … 1 of the plot: 1 = top / right end). plotly puts shapes at data values but
+    annotations on a log axis at log10 of them (so add_vline's own label for r_init = 1 landed
+    at 10): with `log`, the label's coordinate is converted."""
     if (x is None) == (y is None):
         raise ValueError("give exactly one of `x` (a vertical line) or `y` (a horizontal one)")
     style = dict(color="#999", dash="dash") | (line or {})
     where = math.log10(x if x is not None else y) if log else (x if x is not None else y)
     if x is not None:
         fig.add_vline(x=x, line=style, row=row, col=col)
-        anchor = dict(x=where, y=1, yref="y domain" if row is None else None, xanchor="left", yanchor="top", xshift=4)
+        anchor = dict(x=where, y=label_at, yref="y domain" if row is None else None, xanchor="left",
+                      yanchor="top" if label_at >= 0.5 else "bottom", xshift=4)
     else:
         fig.add_hline(y=y, line=style, row=row, col=col)
-        anchor = dict(y=where, x=1, xref="x domain" if row is None else None, xanchor="right", yanchor="bottom")
+        anchor = dict(y=where, x=label_at, xref="x domain" if row is None else None,
+                      xanchor="right" if label_at >= 0.5 else "left", yanchor="bottom")
     if text:
         placed = {k: v for k, v in anchor.items() if v is not None} | label
         fig.add_annotation(text=text, showarrow=False, row=row, col=col, **placed)
