@@ -51,7 +51,8 @@ def reproduce_suite(
         result = run_cached(suite, config, cache=cache, progress=progress, executor=ex)
         bar.set_description(f"{name}: figures")
         bar.update()
-        written = export_figures(suite.figures(result), folder, formats=formats)
+        # one plotly.min.js for every suite's pages, in the figures root
+        written = export_figures(suite.figures(result), folder, formats=formats, plotlyjs_dir=folder.parent)
         bar.set_description(f"{name}: measurements")
         bar.update()
         measurements = {"suite": name, "quick": quick, **suite.summarize(result)}

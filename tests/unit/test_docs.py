@@ -44,3 +44,12 @@ def test_each_suite_page_has_a_filled_claims_table(suite):
     assert header, f"docs/{suite}.md has no claims table"
     rows = [line for line in text[header.end():].splitlines()[2:] if line.startswith("|")]
     assert rows and all(line.count("|") >= 4 for line in rows)
+
+
+def test_every_exported_page_finds_its_plotlyjs():
+    """The HTML twins load plotly.js by a relative path (one shared copy in docs/figures)."""
+    pages = sorted((DOCS / "figures").glob("*/*.html"))
+    assert pages
+    for page in pages:
+        sources = re.findall(r'<script[^>]+src="([^"]*plotly[^"]*\.js)"', page.read_text())
+        assert sources and all((page.parent / src).is_file() for src in sources), page

@@ -30,3 +30,17 @@ def test_pngs_have_their_figures_size_and_a_dropped_render_is_redone(tmp_path, m
     assert [p.name for p in written] == ["wide.png", "plain.png"]
     assert _png_size(tmp_path / "wide.png") == (900, 300)
     assert _png_size(tmp_path / "plain.png") == (700, 500)  # plotly's default for a figure without a size
+
+
+def test_html_pages_share_one_plotlyjs_by_a_relative_path(tmp_path):
+    from plotly.offline import get_plotlyjs
+
+    root = tmp_path / "figures"
+    fig = go.Figure(go.Scatter(y=[1, 2]))
+    for suite in ("a", "b"):
+        export_figures({"f": fig}, root / suite, formats=("html",), plotlyjs_dir=root)
+    assert (root / "a" / "f.html").read_text().count('src="../plotly.min.js"') == 1
+    assert not (root / "a" / "plotly.min.js").exists() and (root / "plotly.min.js").read_text() == get_plotlyjs()
+    (root / "plotly.min.js").write_text("// another plotly version")  # a stale copy is replaced
+    export_figures({"f": fig}, root / "a", formats=("html",), plotlyjs_dir=root)
+    assert (root / "plotly.min.js").read_text() == get_plotlyjs()
