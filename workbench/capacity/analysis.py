@@ -10,7 +10,7 @@ from torch import Tensor
 
 from workbench.capacity.capacity import capacity, regimes
 from workbench.capacity.loss import gram, optimal_feature_loss, per_feature_loss
-from workbench.capacity.optimum import optimal_allocation, optimal_loss
+from workbench.capacity.optimum import allocation_grid, optimal_loss
 
 
 def best_over_seeds(W: Float[Tensor, "*grid S d n"], loss: Float[Tensor, "*grid S"]) -> Float[Tensor, "*grid d n"]:
@@ -96,8 +96,9 @@ def exact_regimes(C: Float[Tensor, "n"], eps: float = 1e-9) -> Tensor:
 
 
 def exact_capacities(importance: Float[Tensor, "n"], kurtoses: tuple[float, ...], d: int) -> Float[Tensor, "K n"]:
-    """`optimal_allocation` for each kurtosis of a grid."""
-    return torch.stack([optimal_allocation(importance, k, d) for k in kurtoses])
+    """`optimal_allocation` for each kurtosis of a grid (one batched solve)."""
+    v = importance.double()
+    return allocation_grid(v.expand(len(kurtoses), -1), torch.tensor(kurtoses, dtype=torch.float64), d)
 
 
 def optimal_gaps(loss: Float[Tensor, "*grid S"], importance: Float[Tensor, "n"], kurtosis: float,

@@ -18,7 +18,6 @@ from workbench.capacity.analysis import (
 from workbench.capacity.capacity import capacity, regimes
 from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.loss import marginal_loss
-from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.result import CapacityResult
 
 
@@ -46,6 +45,7 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
     v = result.importances(li).double()
     best = result.best_W()[:, li].double()
     per_k = []
+    exact_all = result.exact_capacities(li)
     for ki, k in enumerate(c.kurtosis):
         W = best[ki]
         C = capacity(W)
@@ -53,7 +53,7 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         poly = regimes(C) == 1
         m = -marginal_loss(C, v, k)
         spread = float(m[poly].std() / m[poly].mean()) if int(poly.sum()) > 1 else None
-        exact = optimal_allocation(v, k, c.d)
+        exact = exact_all[ki]
         gaps = optimal_gaps(result.loss[ki, li], v, k, c.d)
         per_k.append({
             "kurtosis": k,

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
-from typing import ContextManager
+from contextlib import contextmanager
 
 from torch import nn
 
@@ -77,13 +76,23 @@ def resid_targets(bridge: nn.Module, names: Mapping[str, object] | None) -> dict
     return targets
 
 
+def fast_targets(model: nn.Module, edits: Mapping[str, object] | None) -> dict[str, tuple[nn.Module, str]] | None:
+    """`resid_targets` when the fast path applies to `model` and `edits` (module docstring), else
+    None: the one decision, taken once per call, before `unbridged`."""
+    if not is_bridge(model) or _component_class() is None or _user_hooks(model):
+        return None
+    return resid_targets(model, edits)
+
+
 def fast_path_applies(model: nn.Module, edits: Mapping[str, object] | None) -> bool:
-    return (is_bridge(model) and _component_class() is not None and not _user_hooks(model)
-            and resid_targets(model, edits) is not None)
+    return fast_targets(model, edits) is not None
 
 
 @contextmanager
-def _swapped(bridge: nn.Module) -> Iterator[None]:
+def unbridged(bridge: nn.Module) -> Iterator[None]:
+    """The HF model under `bridge` runs without the bridge's components inside the block: each is
+    swapped for the module it wraps, every swap undone on exit (also after an exception). Call it
+    only where `fast_targets` said the fast path applies."""
     component = _component_class()
     swaps: list[tuple[nn.Module, str, nn.Module]] = []
 
@@ -103,9 +112,3 @@ def _swapped(bridge: nn.Module) -> Iterator[None]:
     finally:
         for module, name, child in reversed(swaps):
             module._modules[name] = child
-
-
-def unbridged(model: nn.Module, edits: Mapping[str, object] | None = None) -> ContextManager[None]:
-    """The HF model under `model` runs without the bridge's components inside the block when the
-    fast path applies (module docstring); otherwise nothing changes."""
-    return _swapped(model) if fast_path_applies(model, edits) else nullcontext()

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from workbench.lm.compat import prepare_cached_decoding
-from workbench.lm.fastpath import fast_path_applies, resid_targets, unbridged
+from workbench.lm.fastpath import fast_targets, unbridged
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
 from workbench.tensor.steering import SteeringEdit
@@ -222,8 +222,8 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
     if edits:  # names and widths checked against the bridge before it is taken apart
         resolve(model, list(edits))
     # the HF block of each edit, found through the bridge before its components are swapped out
-    targets = resid_targets(model, edits) if fast_path_applies(model, edits) else None
-    with unbridged(model, edits) if targets is not None else nullcontext():
+    targets = fast_targets(model, edits)
+    with unbridged(model) if targets is not None else nullcontext():
         if not edits:
             yield None
             return
@@ -238,6 +238,8 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
     P = ids.shape[1]
     prompt_mask = mask
     logits, cache = _prefill(model, ids, mask, steerer, P)
+    if cached and steerer is not None:  # decoding: the prompt mask stays, positions past it are generated
+        steerer.begin(P, prompt_mask)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -1:]
     new: list[Tensor] = []
     done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
@@ -255,11 +257,10 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
             logits, _ = _prefill(model, ids, mask, steerer, P)
             continue
         positions = positions + 1
-        if steerer is not None:  # the prompt mask stays: positions past it are generated, all real
-            steerer.begin(P, prompt_mask)
+        if steerer is not None:
             steerer.at(P + step, prompt_mask)
-        out = _forward(model, token[:, None], mask if takes_mask(model) and not is_recurrent(model) else None,
-                       positions, cache)
+        # attention models take the grown mask; state models carry their past in the cache
+        out = _forward(model, token[:, None], None if is_recurrent(model) else mask, positions, cache)
         logits, cache = out.logits[:, -1], _next_cache(out)
     return torch.stack(new, 1)
 

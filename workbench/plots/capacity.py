@@ -17,7 +17,6 @@ from workbench.capacity.analysis import best_over_seeds, block_regimes, exact_ca
 from workbench.capacity.capacity import capacity
 from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.loss import gram, marginal_loss
-from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.result import CapacityResult
 from workbench.plots.capacity_theory import marginal_benefit, probe_phase_diagram
 from workbench.plots.theme import REGIME_COLORS, themed
@@ -62,8 +61,8 @@ def phase_diagram(result: CapacityResult) -> go.Figure:
     best = result.best_W()
     trained = torch.tensor([[float((block_regimes(best[ki, li]) == 1).float().mean()) for li in range(len(c.decay))]
                             for ki in range(len(c.kurtosis))])
-    exact = torch.tensor([[float((exact_regimes(optimal_allocation(result.importances(li), k, c.d)) == 1).float().mean())
-                           for li in range(len(c.decay))] for k in c.kurtosis])
+    exact = torch.stack([(exact_regimes(result.exact_capacities(li)) == 1).double().mean(-1)
+                         for li in range(len(c.decay))], 1)  # [K, L]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("trained (Gram blocks)", "exact optimum"), horizontal_spacing=0.1)
     for col, share in enumerate((trained, exact), start=1):
         fig.add_trace(go.Heatmap(

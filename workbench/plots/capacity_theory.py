@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from workbench.capacity.analysis import exact_regimes
 from workbench.capacity.loss import marginal_loss
 from workbench.capacity.optimum import allocation_grid, optimal_allocation
 from workbench.capacity.train import importances
@@ -60,7 +61,7 @@ def probe_phase_diagram(n: int = 20, d: int = 10, decay: float = 0.9, points: in
     kk, pp = torch.meshgrid(ks, probe, indexing="xy")                   # [probe, k]
     v = torch.cat([pp.reshape(-1, 1), background.expand(pp.numel(), -1)], 1)
     C = allocation_grid(v, kk.reshape(-1), d)[:, 0].reshape(pp.shape)
-    regime = torch.where(C >= 1 - 1e-9, 2, torch.where(C <= 1e-9, 0, 1))
+    regime = exact_regimes(C)
     names = ("ignored", "polysemantic", "monosemantic")
     scale = [[0, REGIME_COLORS[names[0]]], [1 / 3, REGIME_COLORS[names[0]]], [1 / 3, REGIME_COLORS[names[1]]],
              [2 / 3, REGIME_COLORS[names[1]]], [2 / 3, REGIME_COLORS[names[2]]], [1, REGIME_COLORS[names[2]]]]

@@ -58,7 +58,7 @@ def test_fast_path_is_undone_after_an_error_and_needs_resid_hooks(tmp_path):
     with pytest.raises(ValueError, match="has width 8"):
         generate_ids(model, ids, mask, 3, None, edits=bad)
     assert _modules(model) == before
-    with pytest.raises(RuntimeError, match="boom"), unbridged(model, {}):
+    with pytest.raises(RuntimeError, match="boom"), unbridged(model):
         assert _modules(model) != before
         raise RuntimeError("boom")
     assert _modules(model) == before
