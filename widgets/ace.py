@@ -16,6 +16,7 @@ from workbench.ace.config import SWEEP_METHODS
 from workbench.plots.ace import METHOD_NAMES, SETS, VERDICT_COLORS, panel_curve, sweep_curve
 from workbench.suite import CacheLike, as_cache, run_cached
 from widgets.base import Panel
+from widgets.controls import FloatSlider, IntSlider
 
 PANEL_METHODS = ("ace", "actadd", "directional_ablation", "affine_ablation")
 
@@ -23,32 +24,43 @@ PANEL_METHODS = ("ace", "actadd", "directional_ablation", "affine_ablation")
 class AcePanel(Panel):
     """Attributes: `alpha`, `layer` (sliders), `method`, `model` (toggles), `prompt` (text box),
     `completion` (HTML: text and verdict), `figure`, `status`, `result`, `last_completion`,
-    `last_verdict`."""
+    `last_verdict`. `progress`: bars while a missing result trains and sweeps.
+
+    The prompt box generates on Enter (or when it loses focus), not on every keystroke: each
+    completion is a model call."""
+
+    suite = "ace"
 
     def __init__(self, result: AceResult | None = None, config: AceConfig | None = None,
-                 cache: CacheLike = None, prompt: str | None = None, debounce_s: float = 0.15) -> None:
+                 cache: CacheLike = None, prompt: str | None = None, debounce_s: float = 0.15,
+                 progress: bool = True) -> None:
         self.cache = cache
-        self.result = result if result is not None else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=False)
+        self.result = result if result is not None else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=progress)
         r = self.result
         self._sessions: dict[int, ModelSession] = {}
         L = int(r.direction.shape[1])
-        self.alpha = widgets.FloatSlider(value=0.0, min=min(-1.0, *r.config.alphas), max=max(2.0, *r.config.alphas),
+        self.alpha = FloatSlider(value=0.0, min=min(-1.0, *r.config.alphas), max=max(2.0, *r.config.alphas),
                                          step=0.05, description="α", readout_format=".2f", continuous_update=True)
-        self.layer = widgets.IntSlider(value=r.layer, min=0, max=L - 1, description="layer", continuous_update=True)
+        self.layer = IntSlider(value=r.layer, min=0, max=L - 1, description="layer", continuous_update=True)
         self.method = widgets.ToggleButtons(options=[(METHOD_NAMES.get(m, m.replace("_", " ")), m) for m in PANEL_METHODS],
                                             value="ace", description="method")
         self.model = widgets.ToggleButtons(options=list(r.labels), value=r.labels[0], description="model")
-        self.prompt = widgets.Text(value=prompt or r.prompts["harmful_eval"][0], description="prompt",
-                                   continuous_update=False, layout=widgets.Layout(width="640px"))
+        self.prompt = widgets.Text(value=prompt or r.prompts["harmful_eval"][0], description="prompt ⏎",
+                                   placeholder="type a request, then press Enter", continuous_update=False,
+                                   tooltip="press Enter to generate", layout=widgets.Layout(width="640px"))
         self.completion = widgets.HTML()
         self.last_completion, self.last_verdict = "", ""
         super().__init__([self.alpha, self.layer, self.method, self.model, self.prompt],
                          panel_curve(r, 0, "ace", 0.0), debounce_s)
-        self.children = [self.controls, self.completion, self.figure, self.status]
+        self.layout_children(self.completion, self.figure)
         self.refresh()
+
+    def outputs(self) -> list[widgets.Widget]:
+        return [self.completion, self.figure]
 
     def session(self, index: int) -> ModelSession:
         if index not in self._sessions:
+            self.set_status(f"loading {self.result.labels[index]} …", kind="busy")
             root = as_cache(self.cache).root
             self._sessions[index] = open_session(self.result.config, index, root, progress=False)
         return self._sessions[index]

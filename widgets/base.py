@@ -1,46 +1,54 @@
-"""The shared interactive panel: a row of controls, a plotly FigureWidget and a status line.
+"""The shared interactive panel: a row of controls (each with an error line under it), a plotly
+FigureWidget, an Export button and a status line.
 
-Changing any control schedules `recompute()`. Inside a running event loop (a Jupyter kernel) the
-call is debounced: a burst of slider events within `debounce_s` leads to one recompute. Without a
-loop (a script, a test) it runs at once, so `panel.kurtosis.value = 20.0` followed by a look at
-`panel.figure.data` works. An exception in `recompute` is shown in the status line, never lost
-in a log, and the figure keeps its last good state.
+When a recompute runs:
+- A value set from code (`panel.alpha.value = 1.0`) recomputes at once, before the cell's next
+  line, so what a cell prints is the state the panel shows. A value the browser sends (a drag) is
+  debounced inside a running event loop: a burst within `debounce_s` leads to one recompute.
+  Without a loop (a script, a test) every change recomputes at once.
+- After each recompute the figure's synced state is replaced by the current figure, so a page
+  reload or a second `display(panel)` draws what the controls say, not the figure the panel was
+  built with (plotly's FigureWidget sends updates as messages that a new view never sees).
+
+An exception in `recompute` is shown beside the control that caused it (the one its message names
+in backticks, else the one last changed) and in the status line; the outputs it left stale are
+greyed out until the next good recompute. Nothing is lost in a log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import math
+import os
+import re
 from collections.abc import Sequence
-from typing import Any
+from copy import deepcopy
+from pathlib import Path
+from typing import ClassVar
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from workbench.plots.export import FORMATS, export_figures, export_to_docs, markdown_snippet
+from widgets.controls import LOG_STEP, log_slider
+
+__all__ = ["LOG_STEP", "Panel", "log_slider"]
+
 STATUS_COLORS = {"info": "#555", "busy": "#8a6d00", "error": "#b00020"}
-LOG_STEP = 0.01  # of a log slider, in decades
-
-
-def log_slider(value: float, low: float, high: float, description: str, step: float = LOG_STEP,
-               **kwargs: Any) -> widgets.FloatLogSlider:
-    """A base-10 log slider over [10**low, 10**high] starting at the point of its step grid
-    (10**(low + k·step)) nearest `value`, clamped to the range.
-
-    Start ON the grid: otherwise the browser snaps the value when the slider first renders and
-    sends it back, overwriting any value a later cell has set meanwhile."""
-    if not (math.isfinite(low) and math.isfinite(high) and low <= high and step > 0):
-        raise ValueError(f"a log slider needs finite low <= high and step > 0; got {low}, {high}, {step}")
-    exponent = math.log10(value) if value > 0 else low
-    top = math.floor((high - low) / step + 1e-9)  # the last grid point at or below `high`
-    k = min(max(round((exponent - low) / step), 0), top)
-    options = dict(base=10, min=low, max=high, step=step, description=description, readout_format=".3g",
-                   continuous_update=True) | kwargs
-    return widgets.FloatLogSlider(value=10 ** (low + k * step), **options)
+# one stylesheet per panel: greyed stale outputs, the error line under a control
+STYLE = ("<style>.wb-stale{opacity:.35;filter:grayscale(100%);transition:opacity .2s}"
+         ".wb-control-error{color:#b00020;font-size:12px;line-height:1.3;max-width:360px;white-space:normal}"
+         "</style>")
+_NAMED = re.compile(r"`([A-Za-z_][\w ]*)`")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class Panel(widgets.VBox):
-    """Base class: subclasses build controls and a figure, then implement `recompute()`."""
+    """Base class: subclasses build controls and a figure, then implement `recompute()`.
+
+    `suite` names the docs folder exports go to (`docs/figures/<suite>/`)."""
+
+    suite: ClassVar[str] = "panel"
 
     def __init__(self, controls: Sequence[widgets.Widget], figure: go.Figure, debounce_s: float = 0.15) -> None:
         super().__init__()
@@ -48,13 +56,24 @@ class Panel(widgets.VBox):
         self.status = widgets.HTML()
         self.debounce_s = float(debounce_s)
         self.last_error: Exception | None = None
+        self.last_export: list[Path] = []
         self._pending: asyncio.TimerHandle | None = None
-        self.controls = widgets.HBox(list(controls), layout=widgets.Layout(flex_flow="row wrap"))
-        for control in controls:
+        self._last_changed: widgets.Widget | None = None
+        self._control_list = list(controls)
+        self._errors = [widgets.HTML(layout=widgets.Layout(display="none")) for _ in controls]
+        for control, error in zip(controls, self._errors):
             control.observe(self._on_change, names="value")
-        self.children = [self.controls, self.figure, self.status]
+            error.add_class("wb-control-error")
+        self.controls = widgets.HBox([widgets.VBox([c, e]) for c, e in zip(controls, self._errors)],
+                                     layout=widgets.Layout(flex_flow="row wrap"))
+        self.export_button = widgets.Button(description="Export", icon="download",
+                                            tooltip="write this figure (PNG + HTML) to the docs figures folder")
+        self.export_button.on_click(lambda _button: self._export_clicked())
+        self.footer = widgets.HBox([self.export_button, self.status], layout=widgets.Layout(align_items="center"))
+        self.children = [widgets.HTML(STYLE), self.controls, self.figure, self.footer]
         self.set_status("ready")
 
+    # --- for subclasses ---------------------------------------------------------------------------
     def recompute(self) -> None:
         """Read the controls and update `self.figure` (inside `self.figure.batch_update()`)."""
         raise NotImplementedError
@@ -63,32 +82,125 @@ class Panel(widgets.VBox):
         """One line for the status bar after a successful recompute."""
         return "ready"
 
+    def outputs(self) -> list[widgets.Widget]:
+        """The widgets a failed recompute leaves stale (greyed out until the next good one)."""
+        return [self.figure]
+
+    def layout_children(self, *middle: widgets.Widget) -> None:
+        """Put `middle` (a completion, a tool) between the controls and the footer."""
+        self.children = [self.children[0], self.controls, *middle, self.footer]
+
+    # --- running ----------------------------------------------------------------------------------
     def refresh(self) -> bool:
-        """Run `recompute` now; return False (and show the error) if it raised."""
-        self._pending = None
+        """Run `recompute` now; return False (and show the error beside its control) if it raised."""
+        self._cancel_pending()
         try:
             self.recompute()
         except Exception as err:  # noqa: BLE001 - any failure must reach the user, in the widget
             self.last_error = err
-            self.set_status(f"{type(err).__name__}: {err}", kind="error")
+            self._show_error(err)
             return False
         self.last_error = None
+        self._clear_errors()
+        self._sync_views()
         self.set_status(self.describe())
         return True
 
-    def set_status(self, text: str, kind: str = "info") -> None:
-        """Show `text` in the status line; kind is 'info', 'busy' or 'error'."""
+    def set_status(self, text: str, kind: str = "info", code: str | None = None) -> None:
+        """Show `text` in the status line (kind 'info', 'busy' or 'error'), and `code` after it in
+        a selectable monospace box."""
         color = STATUS_COLORS.get(kind, STATUS_COLORS["info"])
-        self.status.value = f'<span class="wb-status wb-{kind}" style="color:{color}">{html.escape(text)}</span>'
+        snippet = f' <code class="wb-snippet">{html.escape(code)}</code>' if code else ""
+        self.status.value = (f'<span class="wb-status wb-{kind}" style="color:{color}">{html.escape(text)}'
+                             f"{snippet}</span>")
 
-    def _on_change(self, _change: dict) -> None:
+    def _on_change(self, change: dict) -> None:
+        owner = change["owner"]
+        self._last_changed = owner
+        from_browser = change["name"] in getattr(owner, "_property_lock", {})
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is None or self.debounce_s <= 0:
+        if not from_browser or loop is None or self.debounce_s <= 0:
             self.refresh()
             return
+        self._cancel_pending()
+        self._pending = loop.call_later(self.debounce_s, self.refresh)
+
+    def _cancel_pending(self) -> None:
         if self._pending is not None:
             self._pending.cancel()
-        self._pending = loop.call_later(self.debounce_s, self.refresh)
+            self._pending = None
+
+    def _sync_views(self) -> None:
+        """Make the figure's synced state the current figure, as plotly does when a FigureWidget is
+        displayed (`_repr_mimebundle_`): the state a reloaded page or a new view renders from."""
+        fig = self.figure
+        fig._widget_layout = deepcopy(fig._layout_obj._props)
+        fig._widget_data = deepcopy(fig._data)
+
+    # --- errors -----------------------------------------------------------------------------------
+    def culprit(self, err: Exception) -> widgets.Widget | None:
+        """The control `err` is about: the first one its message names in backticks (by attribute
+        name or description), else the one changed last."""
+        names = {m.group(1).strip() for m in _NAMED.finditer(str(err))}
+        for name in names:
+            for control in self._control_list:
+                if getattr(self, name, None) is control or (control.description or "").strip() == name:
+                    return control
+        return self._last_changed
+
+    def _show_error(self, err: Exception) -> None:
+        message = f"{type(err).__name__}: {err}"
+        self._clear_errors()
+        control = self.culprit(err)
+        if control in self._control_list:
+            slot = self._errors[self._control_list.index(control)]
+            slot.value = html.escape(str(err))
+            slot.layout.display = None
+        for output in self.outputs():
+            output.add_class("wb-stale")
+        self.set_status(message + " — the greyed output is from the last good values", kind="error")
+
+    def _clear_errors(self) -> None:
+        for slot in self._errors:
+            slot.value, slot.layout.display = "", "none"
+        for output in self.outputs():
+            output.remove_class("wb-stale")
+
+    # --- export -----------------------------------------------------------------------------------
+    def export_name(self) -> str:
+        """A file name from the panel's numeric and choice controls, e.g. `panel_alpha1_layer2`."""
+        parts = []
+        for control in self._control_list:
+            value = control.value
+            if isinstance(value, str) and (len(value) > 24 or " " in value):
+                continue  # a prompt or a text: not a name
+            attr = next((k for k, v in vars(self).items() if v is control), control.description or "x")
+            parts.append(f"{attr}{value:g}" if isinstance(value, float) else f"{attr}{value}")
+        return _UNSAFE.sub("-", "_".join(["panel", *parts]))[:120]
+
+    def export(self, name: str | None = None, folder: str | os.PathLike | None = None,
+               formats: tuple[str, ...] = FORMATS) -> list[Path]:
+        """Write the figure as it is now (PNG at its own size, and HTML) as `<folder>/<name>.*` and
+        return the paths; `folder` None: the docs figures folder of this suite
+        (`$WORKBENCH_DOCS/<suite>` or `<project>/docs/figures/<suite>`), `name` None:
+        `export_name()`. The status line shows the paths and a Markdown snippet for a docs page."""
+        name = self.export_name() if name is None else _UNSAFE.sub("-", str(name)).strip("-")
+        if not name:
+            raise ValueError("`name` must contain a letter or digit")
+        figures = {name: go.Figure(self.figure)}
+        paths = (export_to_docs(figures, self.suite, formats=formats) if folder is None
+                 else export_figures(figures, folder, formats=formats))
+        self.last_export = paths
+        self.set_status(f"exported {', '.join(str(p) for p in paths)} — Markdown:",
+                        code=markdown_snippet(paths) if folder is None else markdown_snippet(paths, Path(folder)))
+        return paths
+
+    def _export_clicked(self) -> None:
+        self.set_status("exporting …", kind="busy")
+        try:
+            self.export()
+        except Exception as err:  # noqa: BLE001 - shown beside the button, not lost in a log
+            self.set_status(f"export failed: {type(err).__name__}: {err}", kind="error")

@@ -1,24 +1,28 @@
 """The capacity panel: kurtosis and importance-decay sliders, n and d boxes -> capacity bars and
 the block-sorted Gram matrix.
 
-Sliders pick the nearest cell of a precomputed (kurtosis × decay) grid, so dragging is instant;
-changing n or d retrains that grid through the artifact cache (a progress line in the status).
+The sliders step through the precomputed (kurtosis × decay) grid itself, so dragging is instant and
+the readout is the cell the plot shows; changing n or d retrains that grid through the artifact
+cache (the status line counts the training steps). A d outside [1, n − 1] is an error beside the
+box, not a clamp.
 """
 
 from __future__ import annotations
-
-import math
 
 import ipywidgets as widgets
 
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.plots.capacity import panel_figure, panel_updates
 from workbench.suite import CacheLike, run_cached
-from widgets.base import Panel, log_slider
+from widgets.base import Panel
+from widgets.controls import grid_slider
 
 
 class CapacityPanel(Panel):
-    """Attributes: `kurtosis`, `decay` (sliders), `n`, `d` (int boxes), `figure`, `status`, `result`."""
+    """Attributes: `kurtosis`, `decay` (sliders over the result's grid), `n`, `d` (int boxes),
+    `figure`, `status`, `result`. `progress`: bars while a missing result trains."""
+
+    suite = "capacity"
 
     def __init__(
         self,
@@ -26,19 +30,17 @@ class CapacityPanel(Panel):
         config: CapacityConfig | None = None,
         cache: CacheLike = None,
         debounce_s: float = 0.15,
+        progress: bool = True,
     ) -> None:
         self.cache = cache
-        self.result = result if result is not None else run_cached("capacity", config or CapacityConfig.quick(), cache=cache, progress=False)
+        self.result = result if result is not None else run_cached("capacity", config or CapacityConfig.quick(), cache=cache, progress=progress)
         c = self.result.config
         ki, li = len(c.kurtosis) // 2, len(c.decay) // 2
-        self.kurtosis = log_slider(c.kurtosis[ki], math.log10(min(c.kurtosis)), math.log10(max(c.kurtosis)),
-                                   "kurtosis k")
-        self.decay = widgets.FloatSlider(
-            value=c.decay[li], min=min(c.decay), max=max(c.decay), step=0.01,
-            description="decay λ", readout_format=".2f", continuous_update=True,
-        )
-        self.n = widgets.BoundedIntText(value=c.n, min=2, max=512, description="n", layout=widgets.Layout(width="150px"))
-        self.d = widgets.BoundedIntText(value=c.d, min=1, max=511, description="d", layout=widgets.Layout(width="150px"))
+        self.kurtosis = grid_slider(c.kurtosis, c.kurtosis[ki], "kurtosis k")
+        self.decay = grid_slider(c.decay, c.decay[li], "decay λ")
+        # plain int boxes, validated by the config on recompute: a bounded box would clamp silently
+        self.n = widgets.IntText(value=c.n, description="n", layout=widgets.Layout(width="150px"))
+        self.d = widgets.IntText(value=c.d, description="d", layout=widgets.Layout(width="150px"))
         self._cell = (ki, li)
         super().__init__([self.kurtosis, self.decay, self.n, self.d], panel_figure(self.result, ki, li), debounce_s)
         self.set_status(self.describe())
@@ -62,7 +64,7 @@ class CapacityPanel(Panel):
         ki, li = self._cell
         k = c.kurtosis[ki]
         density = f", sparse-Gaussian density p = 3/k = {3 / k:.3g}" if k >= 3 else ""
-        return (f"grid cell k = {k:g}, λ = {c.decay[li]:g} (nearest to the sliders){density}; "
+        return (f"grid cell k = {k:g}, λ = {c.decay[li]:g}{density}; "
                 f"n = {c.n}, d = {c.d}, best of {c.seeds} seeds")
 
     def _progress(self, step: int, steps: int) -> None:

@@ -18,12 +18,18 @@ from workbench.goldilocks import GoldilocksConfig, GoldilocksResult
 from workbench.goldilocks.probe import Probe
 from workbench.plots.goldilocks import panel_figure, panel_title, panel_traces
 from workbench.suite import CacheLike, run_cached
-from widgets.base import Panel, log_slider
+from widgets.base import Panel
+from widgets.controls import log_slider
 
 
 class GoldilocksPanel(Panel):
     """Attributes: `radius` (r/r_init, log slider), `activation` (toggle), `d` (slider), `figure`,
-    `status`, `result`, `probe`."""
+    `status`, `result`, `probe`. `progress`: bars while a missing result computes.
+
+    `d` is a box, checked on recompute against [1, min(max_d, parameters − 1)] (an error beside it,
+    not a clamp); `max_d` bounds the live sweep's cost (d restricted Hessians of size d)."""
+
+    suite = "goldilocks"
 
     def __init__(
         self,
@@ -32,8 +38,9 @@ class GoldilocksPanel(Panel):
         cache: CacheLike = None,
         max_d: int = 64,
         debounce_s: float = 0.15,
+        progress: bool = True,
     ) -> None:
-        self.result = result if result is not None else run_cached("goldilocks", config or GoldilocksConfig.quick(), cache=cache, progress=False)
+        self.result = result if result is not None else run_cached("goldilocks", config or GoldilocksConfig.quick(), cache=cache, progress=progress)
         c = self.result.config
         self.probe = Probe(c, seed=0)
         self._curves: dict[tuple[str, int], tuple[Tensor, str]] = {}
@@ -44,8 +51,8 @@ class GoldilocksPanel(Panel):
         self.radius = log_slider(1.0, lo, hi, "r / r_init")  # start at the initialisation's radius
         self.activation = widgets.ToggleButtons(options=list(c.activations), value=c.activations[0],
                                                 description="activation")
-        self.d = widgets.IntSlider(value=c.hessian_dim, min=1, max=min(max_d, c.n_params - 1), step=1,
-                                   description="d", continuous_update=False)
+        self.max_d = min(int(max_d), c.n_params - 1)
+        self.d = widgets.IntText(value=c.hessian_dim, description="d", layout=widgets.Layout(width="150px"))
         act, d, ratio = self.activation.value, self.d.value, self.radius.value
         point = self.probe.spectrum(act, d, ratio)
         super().__init__([self.radius, self.activation, self.d],
@@ -63,6 +70,9 @@ class GoldilocksPanel(Panel):
 
     def recompute(self) -> None:
         act, d, ratio = self.activation.value, int(self.d.value), float(self.radius.value)
+        if not 1 <= d <= self.max_d:
+            raise ValueError(f"`d` must be an integer in [1, {self.max_d}] (the panel's max_d, at most the "
+                             f"network's parameters − 1); got {d}")
         sweep = self.curves(act, d)
         point = self.probe.spectrum(act, d, ratio)
         updates = panel_traces(list(self.result.config.radii), sweep, ratio, point)

@@ -19,26 +19,30 @@ from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult
 from workbench.robustness.attacks import Saliency, saliency_tool, whole_word_mask
 from workbench.robustness.filtering import confusion, group_weights, sweep_point
 from workbench.suite import CacheLike, run_cached
-from widgets.base import Panel, log_slider
+from widgets.base import Panel
+from widgets.controls import IntSlider, log_slider
 
 POINT_SAMPLES = 100_000
 
 
 class RobustnessPanel(Panel):
     """Attributes: `threshold` (log slider), `budget`, `round` (int sliders), `text` (the tool's
-    input), `tool` (HTML: coloured tokens and suggestions), `figure`, `status`, `result`."""
+    input), `tool` (HTML: coloured tokens and suggestions), `figure`, `status`, `result`.
+    `progress`: bars while a missing result trains."""
+
+    suite = "robustness"
 
     def __init__(self, result: RobustnessResult | None = None, config: RobustnessConfig | None = None,
-                 cache: CacheLike = None, debounce_s: float = 0.15) -> None:
-        self.result = result if result is not None else run_cached("robustness", config or RobustnessConfig.quick(), cache=cache, progress=False)
+                 cache: CacheLike = None, debounce_s: float = 0.15, progress: bool = True) -> None:
+        self.result = result if result is not None else run_cached("robustness", config or RobustnessConfig.quick(), cache=cache, progress=progress)
         c = self.result.config
         self._W = group_weights(self.result.gen_weight, self.result.group)
         self._clfs: dict[int, object] = {}
         self._vocab_ok: torch.Tensor | None = None
         self._saliency: dict[tuple[int, str], Saliency] = {}
         self.threshold = log_slider(float(self.result.thresholds[0]), -4, 0, "threshold")
-        self.budget = widgets.IntSlider(value=min(1, c.max_budget), min=0, max=c.max_budget, description="budget")
-        self.round = widgets.IntSlider(value=0, min=0, max=c.rounds, description="round")
+        self.budget = IntSlider(value=min(1, c.max_budget), min=0, max=c.max_budget, description="budget")
+        self.round = IntSlider(value=0, min=0, max=c.rounds, description="round")
         self.text = widgets.Text(value=example_text(self.result), description="tool text",
                                  continuous_update=True, layout=widgets.Layout(width="640px"))
         self.tool = widgets.HTML()
@@ -47,7 +51,7 @@ class RobustnessPanel(Panel):
         self._compute_point()
         figure = panel_figure(self.result, 0, self.threshold.value, self.budget.value, self._sal(), self.point)
         super().__init__([self.threshold, self.budget, self.round, self.text], figure, debounce_s)
-        self.children = [self.controls, self.figure, self.tool, self.status]
+        self.layout_children(self.figure, self.tool)
         self._render_tool()
         self.set_status(self.describe())
 
@@ -82,11 +86,18 @@ class RobustnessPanel(Panel):
         best = sorted(((s.drop, s.position, s.replacement) for sug in sal.suggestions for s in sug), reverse=True)[:5]
         rows = "".join(f"<li>{html.escape(sal.tokens[p])} → <b>{html.escape(w)}</b>: score −{d:.3f}</li>" for d, p, w in best)
         verdict = "flagged" if sal.prob >= self.threshold.value else "passes the filter"
+        clf = self.classifier(self.round.value)
+        n_tokens = len(clf.tokenizer(self.text.value)["input_ids"])
+        cut = (f'<div class="wb-truncated" style="color:#8a6d00">the classifier reads the first {clf.max_length} '
+               f"tokens; this text has {n_tokens}: the rest is not scored</div>" if n_tokens > clf.max_length else "")
         self.tool.value = (f'<div class="wb-tool"><div>live score p(injurious) = <b class="wb-score">{sal.prob:.4f}</b> '
-                           f"({verdict} at t = {self.threshold.value:.3g})</div><div>{spans}</div>"
+                           f"({verdict} at t = {self.threshold.value:.3g})</div>{cut}<div>{spans}</div>"
                            f"<div>best swaps:</div><ol>{rows}</ol></div>")
 
     # --- Panel ------------------------------------------------------------------------------------
+    def outputs(self) -> list[widgets.Widget]:
+        return [self.figure, self.tool]
+
     def recompute(self) -> None:
         self._compute_point()
         updates = panel_updates(self.result, self.round.value, self.threshold.value, self.budget.value, self._sal(),

@@ -9,26 +9,26 @@ import sys
 import time
 from pathlib import Path
 
+from workbench.plots.export import figures_root
 from workbench.reproduce import reproduce_suite
 from workbench.suite import SUITE_NAMES
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import EXECUTORS, Executor
-from workbench.tensor.paths import check_output_dir
+from workbench.tensor.paths import PROJECT_ROOT, check_output_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _reproduce(args: argparse.Namespace) -> int:
     names = [args.suite] if args.suite else list(SUITE_NAMES)
     # both folders checked before any suite computes; errors name the option the user typed
-    check_output_dir("--out", args.out)
+    out = check_output_dir("--out", args.out if args.out is not None else figures_root())
     cache = ArtifactCache(args.cache, name="--cache") if args.cache else ArtifactCache()
     executor = Executor(args.executor, address=args.ray_address)
     total = time.perf_counter()
     for name in names:
         start = time.perf_counter()
-        print(f"[{name}] {'QUICK' if args.quick else 'full'} config → {Path(args.out) / name}", flush=True)
-        paths = reproduce_suite(name, args.out, quick=args.quick, cache=cache, formats=tuple(args.formats.split(",")),
+        print(f"[{name}] {'QUICK' if args.quick else 'full'} config → {out / name}", flush=True)
+        paths = reproduce_suite(name, out, quick=args.quick, cache=cache, formats=tuple(args.formats.split(",")),
                                 executor=executor)
         print(f"[{name}] wrote {len(paths)} files in {time.perf_counter() - start:.1f} s", flush=True)
     if len(names) > 1:
@@ -37,7 +37,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _notebook_dir() -> Path:
-    folder = REPO_ROOT / "notebooks"
+    folder = PROJECT_ROOT / "notebooks"
     return folder if folder.is_dir() else Path.cwd()
 
 
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = verbs.add_parser("reproduce", help="run suites on their embedded defaults and export every figure")
     rep.add_argument("--suite", choices=SUITE_NAMES, help="one suite (default: all)")
     rep.add_argument("--quick", action="store_true", help="the small QUICK configs (seconds)")
-    rep.add_argument("--out", default="docs/figures", help="output folder (default: docs/figures)")
+    rep.add_argument("--out", default=None,
+                     help="output folder (default: $WORKBENCH_DOCS, else the project's docs/figures)")
     rep.add_argument("--cache", default=None, help="artifact cache folder (default: $WORKBENCH_CACHE or ~/.cache)")
     rep.add_argument("--formats", default="png,html", help="comma-separated: png,html")
     rep.add_argument("--executor", choices=EXECUTORS, default="local",

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from workbench.plots.export import FORMATS, export_figures
+from workbench.plots.export import FORMATS, export_to_docs, figures_root
 from workbench.tensor.atomic import atomic_file
 from workbench.suite import CacheLike, get_suite, run_cached
 from workbench.tensor.executor import Executor, as_executor
@@ -35,24 +35,26 @@ def strict_json(value: Any) -> Any:
 
 
 def reproduce_suite(
-    name: str, out_dir: str | os.PathLike, quick: bool = False, cache: CacheLike = None,
+    name: str, out_dir: str | os.PathLike | None = None, quick: bool = False, cache: CacheLike = None,
     formats: tuple[str, ...] = FORMATS, progress: bool = True, executor: str | Executor = "local",
 ) -> list[Path]:
-    """Run suite `name` and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`.
+    """Run suite `name` and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`
+    (`out_dir` None: the docs figures root, `workbench.plots.export.figures_root()`).
 
     One progress bar per suite (compute → figures → measurements); the computation's own bars
     show inside it. `executor="ray"` runs the suite's grid cells as Ray tasks."""
     suite = get_suite(name)
     ex = as_executor(executor)
     config = suite.quick() if quick else suite.full()
-    folder = check_output_dir("out_dir", check_path("out_dir", out_dir) / name)  # before the compute, not after
+    root = figures_root() if out_dir is None else check_path("out_dir", out_dir)
+    folder = check_output_dir("out_dir", root / name)  # before the compute, not after
     with tqdm(total=3, desc=f"{name}: compute", disable=not progress, unit="stage",
               bar_format="{desc:<28}{bar}| {n}/{total} stages [{elapsed}]") as bar:
         result = run_cached(suite, config, cache=cache, progress=progress, executor=ex)
         bar.set_description(f"{name}: figures")
         bar.update()
-        # one plotly.min.js for every suite's pages, in the figures root
-        written = export_figures(suite.figures(result), folder, formats=formats, plotlyjs_dir=folder.parent)
+        # the panels' Export button writes through the same function
+        written = export_to_docs(suite.figures(result), name, root=root, formats=formats)
         bar.set_description(f"{name}: measurements")
         bar.update()
         measurements = {"suite": name, "quick": quick, **suite.summarize(result)}

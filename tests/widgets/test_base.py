@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import html
 import math
 
+import ipywidgets as widgets
+import plotly.graph_objects as go
 import pytest
+from traitlets import TraitError
 
-from widgets.base import log_slider
+from workbench.plots.export import DOCS_ENV, figures_root
+from workbench.tensor.paths import PROJECT_ROOT
+from widgets.base import Panel, log_slider
+from widgets.controls import FloatSlider, grid_slider
 
 
 @pytest.mark.parametrize("value, low, high", [(0.0173, -4, 0), (5.5, math.log10(2), math.log10(30)), (1.0, -1.3, 1.7),
@@ -19,3 +27,94 @@ def test_a_log_slider_starts_on_its_step_grid_nearest_the_value(value, low, high
     wanted = min(max(math.log10(value), low), high)
     assert abs(math.log10(s.value) - wanted) <= s.step / 2 + 1e-9
     assert (s.min, s.max, s.base, s.description) == (low, high, 10, "x")
+
+
+# --- the Panel's contract: no stale state, errors beside their control, export ------------------
+
+class OnePanel(Panel):
+    """One slider and one int box; recompute plots the slider's value and rejects a negative box."""
+
+    suite = "testsuite"
+
+    def __init__(self, debounce_s: float = 0.05) -> None:
+        self.count = 0
+        self.slider = FloatSlider(value=0.5, min=0.0, max=1.0, description="s")
+        self.box = widgets.IntText(value=1, description="box")
+        super().__init__([self.slider, self.box], go.Figure(go.Bar(y=[0.5])), debounce_s=debounce_s)
+
+    def recompute(self) -> None:
+        if self.box.value < 0:
+            raise ValueError(f"`box` must be >= 0; got {self.box.value}")
+        self.count += 1
+        with self.figure.batch_update():
+            self.figure.data[0].y = [self.slider.value]
+
+
+def test_a_value_set_from_code_inside_an_event_loop_recomputes_before_the_next_line():
+    async def cell() -> tuple[int, list]:
+        p = OnePanel()
+        p.slider.value = 0.9  # what a notebook cell does, inside the kernel's running loop
+        return p.count, list(p.figure.data[0].y)
+
+    assert asyncio.run(cell()) == (1, [0.9])
+
+
+def test_after_a_recompute_a_new_view_or_a_reloaded_page_gets_the_current_figure():
+    p = OnePanel()
+    p.slider.value = 0.25
+    # the synced state a new view renders from (plotly sends updates only as messages)
+    assert p.figure._widget_data[0]["y"] == (0.25,) or list(p.figure._widget_data[0]["y"]) == [0.25]
+
+
+def test_an_error_shows_beside_the_control_it_names_and_greys_the_stale_output():
+    p = OnePanel()
+    p.slider.value = 0.3  # the last control changed is the slider, but the message names `box`
+    p.box.value = -2
+    slot = p._errors[1]
+    assert "must be &gt;= 0" in slot.value and slot.layout.display is None
+    assert p._errors[0].layout.display == "none"
+    assert "wb-stale" in p.figure._dom_classes and "wb-error" in p.status.value
+    assert list(p.figure.data[0].y) == [0.3]  # the last good figure stays, greyed
+    p.box.value = 2
+    assert slot.layout.display == "none" and "wb-stale" not in p.figure._dom_classes
+
+
+def test_sliders_refuse_a_value_outside_their_range_instead_of_clamping():
+    p = OnePanel()
+    with pytest.raises(TraitError, match=r"`s` must be in \[0, 1\]; got 5"):
+        p.slider.value = 5.0
+    assert p.slider.value == 0.5
+    s = log_slider(1.0, -1, 1, "r")
+    with pytest.raises(TraitError, match=r"\[0.1, 10\]"):
+        s.value = 100.0
+
+
+def test_a_grid_slider_reads_out_the_grid_value_it_selects():
+    s = grid_slider((1.5, 2.0, 10.0), 9.0, "k")
+    assert s.value == 10.0 and s.label == "10"
+    assert [label for label, _ in s.options] == ["1.5", "2", "10"]
+
+
+def test_figures_root_comes_from_the_package_not_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv(DOCS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # a kernel runs in the notebook's folder
+    assert figures_root() == PROJECT_ROOT / "docs" / "figures"
+    monkeypatch.setenv(DOCS_ENV, str(tmp_path / "figs"))
+    assert figures_root() == tmp_path / "figs"
+
+
+def test_export_writes_png_and_html_to_the_suite_docs_folder_and_shows_a_snippet(tmp_path, monkeypatch):
+    monkeypatch.setenv(DOCS_ENV, str(tmp_path / "figures"))
+    p = OnePanel()
+    p.slider.value = 0.75
+    paths = p.export()
+    folder = tmp_path / "figures" / "testsuite"
+    assert paths == [folder / "panel_slider0.75_box1.png", folder / "panel_slider0.75_box1.html"]
+    assert all(path.stat().st_size > 0 for path in paths)
+    assert (tmp_path / "figures" / "plotly.min.js").is_file()  # shared by every suite's pages
+    assert "0.75" in paths[1].read_text()  # the figure as it is now, not as built
+    assert "![panel slider0.75 box1](figures/testsuite/panel_slider0.75_box1.png)" in html.unescape(p.status.value)
+    named = p.export(name="my fig", folder=tmp_path / "elsewhere", formats=("html",))
+    assert named == [tmp_path / "elsewhere" / "my-fig.html"]
+    p._export_clicked()  # the button's handler: same files, status says so
+    assert "exported" in p.status.value and "wb-error" not in p.status.value

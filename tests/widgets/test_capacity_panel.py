@@ -72,7 +72,7 @@ def test_debounce_merges_a_burst_of_events_inside_an_event_loop():
     async def drag() -> CountingPanel:
         p = CountingPanel(debounce_s=0.05)
         for value in (0.1, 0.2, 0.3, 0.4):
-            p.slider.value = value
+            p.slider.set_state({"value": value})  # as a message from the browser arrives
         assert p.count == 0  # nothing yet: still inside the debounce window
         await asyncio.sleep(0.2)
         return p

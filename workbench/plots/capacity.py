@@ -224,17 +224,23 @@ def panel_figure(result: CapacityResult, kurtosis_index: int, decay_index: int) 
     """The widget's figure: capacity bars (coloured by regime) and the sorted |WᵀW|."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45],
                         subplot_titles=("capacity C_i per feature", "|WᵀW| sorted into blocks"))
-    fig.add_trace(go.Bar(name="C_i"), row=1, col=1)
-    fig.add_trace(go.Heatmap(colorscale="Blues", showscale=False, name="|G|"), row=1, col=2)
+    fig.add_trace(go.Bar(name="C_i", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Heatmap(colorscale="Blues", name="|G|", colorbar=dict(title=dict(text="|G_ij|"), len=0.8)),
+                  row=1, col=2)
     updates, title = panel_updates(result, kurtosis_index, decay_index)
     for trace, update in zip(fig.data, updates):
         trace.update(update)
-    fig.update_layout(title=title, showlegend=False, margin=dict(t=95))
+    # the bars' colour key: empty bars that only draw legend entries (after the two updated traces)
+    for regime in reversed(REGIME_NAMES):
+        fig.add_trace(go.Bar(x=[None], y=[None], name=f"{regime} block", marker=dict(color=REGIME_COLORS[regime])),
+                      row=1, col=1)
+    fig.update_layout(title=title, margin=dict(t=95, b=90),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"))
     fig.update_xaxes(title_text="feature i", row=1, col=1)
     fig.update_yaxes(title_text="C_i", range=[0, 1.05], row=1, col=1)
     fig.update_xaxes(type="category", row=1, col=2)
     fig.update_yaxes(type="category", autorange="reversed", row=1, col=2)
-    return themed(fig, width=980, height=430)
+    return themed(fig, width=980, height=470)
 
 
 def all_figures(result: CapacityResult) -> dict[str, go.Figure]:

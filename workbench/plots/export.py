@@ -1,5 +1,10 @@
 """Export figures for the docs: a PNG (kaleido, driving the system Chromium) and a standalone HTML.
 
+`export_to_docs` is the one way figures reach the docs, for `workbench reproduce` and for a panel's
+Export button alike: `<figures root>/<suite>/<name>.{png,html}`, the root being `$WORKBENCH_DOCS`
+or the project's own `docs/figures` (found from the package, never from the working directory —
+a notebook's kernel runs in the notebook's folder).
+
 Every file is written to a temporary sibling and renamed into place, so a failed export never
 leaves half a file. PNGs of many figures are rendered in one kaleido call (one browser start).
 The HTML loads plotly.js from one `plotly.min.js` (beside it, or one shared by several folders).
@@ -16,12 +21,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from workbench.tensor.atomic import atomic_file
-from workbench.tensor.paths import check_output_dir
+from workbench.tensor.paths import PROJECT_ROOT, check_output_dir, expand_path
 from workbench.tensor.validation import check_path
 
 FORMATS = ("png", "html")
 DEFAULT_SIZE = (700, 500)  # plotly's own default, for a figure that sets no size
 PLOTLYJS = "plotly.min.js"
+DOCS_ENV = "WORKBENCH_DOCS"  # a figures root in place of <project>/docs/figures
 
 
 def export_figures(
@@ -72,6 +78,50 @@ def export(fig: go.Figure, path: str | os.PathLike, formats: tuple[str, ...] = F
     base = base.with_suffix("") if base.suffix in {".png", ".html"} else base
     check_output_dir("path", base.parent)
     return export_figures({base.name: fig}, base.parent, formats, scale)
+
+
+def figures_root() -> Path:
+    """The docs figures root: `$WORKBENCH_DOCS` when set, else `<project>/docs/figures` of the
+    checkout the package runs from. ValueError when neither exists (a non-editable install)."""
+    env = os.environ.get(DOCS_ENV, "").strip()
+    if env:
+        return expand_path(f"${DOCS_ENV}", env)
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "docs").is_dir():
+        return PROJECT_ROOT / "docs" / "figures"
+    raise ValueError(f"no docs folder: the package does not run from a project checkout ({PROJECT_ROOT}); "
+                     f"set ${DOCS_ENV} to a figures folder or pass `folder`")
+
+
+def export_to_docs(
+    figures: Mapping[str, go.Figure], suite: str, root: str | os.PathLike | None = None,
+    formats: tuple[str, ...] = FORMATS,
+) -> list[Path]:
+    """Write every figure to `<root>/<suite>/<name>.{png,html}` (root: `figures_root()`), the HTML
+    pages sharing `<root>/plotly.min.js`; return the paths written."""
+    base = figures_root() if root is None else check_path("root", root)
+    folder = check_output_dir("root", base / suite)
+    return export_figures(figures, folder, formats=formats, plotlyjs_dir=folder.parent)
+
+
+def markdown_snippet(paths: list[Path], docs_dir: Path | None = None) -> str:
+    """A Markdown line linking the PNG (and its interactive HTML twin) among `paths`, relative to
+    `docs_dir` (default: the parent of the figures root, where the docs pages live) when they lie
+    under it, absolute otherwise."""
+    docs = docs_dir if docs_dir is not None else figures_root().parent
+
+    def link(path: Path) -> str:
+        try:
+            return path.resolve().relative_to(docs.resolve()).as_posix()
+        except ValueError:
+            return path.resolve().as_posix()
+
+    png = next((p for p in paths if p.suffix == ".png"), None)
+    page = next((p for p in paths if p.suffix == ".html"), None)
+    name = (png or page or Path("figure")).stem.replace("_", " ")
+    parts = [f"![{name}]({link(png)})"] if png else []
+    if page:
+        parts.append(f"([interactive]({link(page)}))" if png else f"[{name}]({link(page)})")
+    return " ".join(parts)
 
 
 def _write_plotlyjs(folder: Path) -> None:

@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 
 _UNSET = re.compile(r"\$(\w+|\{[^}]*\})")
+# the checkout the package runs from (an editable install): notebooks/ and docs/ live here
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def expand_path(name: str, value: str | os.PathLike) -> Path:
