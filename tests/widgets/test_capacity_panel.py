@@ -41,8 +41,12 @@ def test_bad_d_shows_an_error_in_the_status_line_and_keeps_the_figure(panel):
     assert "`d` must be an integer in [1, 7]" in panel.status.value.replace("&#x27;", "'")
     assert isinstance(panel.last_error, ValueError)
     assert list(panel.figure.data[0].y) == before
+    d_error = panel._errors[panel._control_list.index(panel.d)]
+    assert "must be an integer in [1, 7]" in d_error.value and d_error.layout.display is None  # beside `d`
+    panel.d.value = -2  # no silent clamp to 1: the same error, the box keeps what was typed
+    assert panel.d.value == -2 and "got -2" in d_error.value
     panel.d.value = 3  # recovers
-    assert "wb-error" not in panel.status.value
+    assert "wb-error" not in panel.status.value and d_error.layout.display == "none"
 
 
 def test_changing_d_retrains_through_the_cache(panel, cache):

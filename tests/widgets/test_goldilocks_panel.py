@@ -44,6 +44,16 @@ def test_d_slider_sweeps_again_and_resizes_the_spectrum(panel):
     assert float(max(panel.figure.data[0].y)) <= 5 ** 0.5 + 1e-6
 
 
+def test_a_d_outside_the_range_is_an_error_beside_the_box_not_a_clamp(panel):
+    before = list(panel.figure.data[4].y)
+    panel.d.value = -3
+    slot = panel._errors[panel._control_list.index(panel.d)]
+    assert f"`d` must be an integer in [1, {panel.max_d}]" in slot.value.replace("&#x27;", "'")
+    assert panel.d.value == -3 and list(panel.figure.data[4].y) == before
+    panel.d.value = 4
+    assert slot.layout.display == "none" and len(panel.figure.data[4].y) == 4
+
+
 def test_the_probe_reuses_the_experiments_planes(panel, gl_quick):
     c = gl_quick.config
     eigs = panel.probe.spectrum("relu", c.hessian_dim, c.radii[3])
