@@ -22,7 +22,7 @@ from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.summary import summarize
 from workbench.cli import main
-from workbench.plots.capacity import all_figures, panel_figure, total_capacity_vs_d
+from workbench.plots.capacity import GAP_FLOOR, all_figures, panel_figure, total_capacity_vs_d
 from workbench.tensor import ArtifactError
 
 
@@ -90,6 +90,8 @@ def test_figures_are_functions_of_the_result(quick_result):
     totals = quick_result.sweep_total_capacity()
     fig5 = total_capacity_vs_d(quick_result)
     assert list(fig5.data[1].y) == pytest.approx(totals[:, 0].tolist())
+    ds = list(quick_result.config.d_sweep)  # the right panel: each total's distance from d, floored for the log axis
+    assert list(fig5.data[2].y) == pytest.approx([max(abs(t - d), GAP_FLOOR) for t, d in zip(totals[:, 0].tolist(), ds)])
     C = quick_result.capacities()
     fig1 = figs["1_capacity_profiles"]  # per kurtosis: the exact optimum (dotted), then the trained dots
     assert list(fig1.data[1].y) == pytest.approx(C[0, 1].tolist())  # decay 0.9 is index 1

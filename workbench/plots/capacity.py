@@ -22,6 +22,7 @@ from workbench.plots.capacity_theory import marginal_benefit, probe_phase_diagra
 from workbench.plots.theme import REGIME_COLORS, themed
 
 REGIME_NAMES = ("ignored", "polysemantic", "monosemantic")
+GAP_FLOOR = 1e-7  # |Σ C − d| below this is drawn at it (float32 training's round-off)
 
 
 def kurtosis_colors(kurtoses: tuple[float, ...]) -> list[str]:
@@ -167,16 +168,25 @@ def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
         raise ValueError("this result has no d sweep: run with a non-empty `d_sweep`")
     totals = result.sweep_total_capacity()  # [D, Q]
     ds = list(result.config.d_sweep)
-    fig = go.Figure(go.Scatter(x=ds, y=ds, mode="lines", name="Σ C = d", line=dict(dash="dash", color="#888")))
+    colors = kurtosis_colors(result.config.sweep_kurtosis)
+    # left: the totals themselves, which sit on Σ C = d and hide one another; right: how far each is
+    # from d, on a log axis where the kurtoses separate (a gap below GAP_FLOOR is drawn at the floor)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("Σ_i C_i vs d", f"distance from the bound, |Σ_i C_i − d| (floor {GAP_FLOOR:g})"))
+    fig.add_trace(go.Scatter(x=ds, y=ds, mode="lines", name="Σ C = d", line=dict(dash="dash", color="#888")), 1, 1)
     for qi, k in enumerate(result.config.sweep_kurtosis):
-        fig.add_trace(go.Scatter(x=ds, y=totals[:, qi].tolist(), mode="markers", name=f"k = {k:g}",
-                                 marker=dict(size=10 - 2 * qi)))
-    fig.update_layout(
-        title=f"Total capacity Σ C_i vs d (n={result.config.n}, λ={result.config.sweep_decay:g})",
-        xaxis_title="embedding dimension d",
-        yaxis_title="Σ_i C_i",
-    )
-    return themed(fig)
+        name, group, color = f"k = {k:g}", f"k{qi}", colors[qi]
+        fig.add_trace(go.Scatter(x=ds, y=totals[:, qi].tolist(), mode="markers", name=name, legendgroup=group,
+                                 marker=dict(color=color, size=9 - qi)), 1, 1)
+        gaps = [max(abs(float(t) - d), GAP_FLOOR) for t, d in zip(totals[:, qi].tolist(), ds)]
+        fig.add_trace(go.Scatter(x=ds, y=gaps, mode="lines+markers", name=name, legendgroup=group, showlegend=False,
+                                 line=dict(color=color), marker=dict(color=color)), 1, 2)
+    fig.update_xaxes(title_text="embedding dimension d")
+    fig.update_yaxes(title_text="Σ_i C_i", row=1, col=1)
+    fig.update_yaxes(title_text="|Σ_i C_i − d|", type="log", exponentformat="power", row=1, col=2)
+    fig.update_layout(title=f"Total capacity vs d (n={result.config.n}, λ={result.config.sweep_decay:g})",
+                      margin=dict(t=90))
+    return themed(fig, width=1000, height=440)
 
 
 def architecture_comparison(result: CapacityResult) -> go.Figure:
@@ -188,19 +198,23 @@ def architecture_comparison(result: CapacityResult) -> go.Figure:
         raise ValueError("this result has no architecture study: run with a non-empty `relu_feature_prob`")
     relu_C = capacity(best_over_seeds(result.relu_W, result.relu_loss))
     quad_C = capacity(best_over_seeds(result.paired_W, result.paired_loss))
-    fig = make_subplots(rows=1, cols=len(probs), shared_yaxes=True,
+    cols = min(2, len(probs))
+    rows = math.ceil(len(probs) / cols)
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, vertical_spacing=0.16,
                         subplot_titles=[f"p = {p:g} (k = {float(relu_input_kurtosis(p)):.3g})" for p in probs])
     features = list(range(result.config.n))
     for pi in range(len(probs)):
         first = pi == 0
         fig.add_trace(go.Bar(x=features, y=quad_C[pi].tolist(), name="quadratic", marker_color="#3b6fb6",
-                             showlegend=first, legendgroup="q"), row=1, col=pi + 1)
+                             showlegend=first, legendgroup="q"), row=pi // cols + 1, col=pi % cols + 1)
         fig.add_trace(go.Bar(x=features, y=relu_C[pi].tolist(), name="ReLU output", marker_color="#d1603d",
-                             showlegend=first, legendgroup="r"), row=1, col=pi + 1)
-    fig.update_xaxes(title_text="feature i")
-    fig.update_layout(title="Capacity per feature by architecture, paired on the inputs' kurtosis k (feature density p)",
-                      barmode="group", yaxis_title="capacity C_i", margin=dict(t=90))
-    return themed(fig, width=300 * len(probs) + 100, height=420)
+                             showlegend=first, legendgroup="r"), row=pi // cols + 1, col=pi % cols + 1)
+    fig.update_xaxes(title_text="feature i", row=rows)
+    fig.update_yaxes(title_text="capacity C_i", col=1)
+    fig.update_layout(title="Capacity per feature by architecture,<br>paired on the inputs' kurtosis k (feature density p)",
+                      barmode="group", margin=dict(t=110),
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.1, yanchor="bottom"))
+    return themed(fig, width=860, height=300 * rows + 160)
 
 
 # --- the interactive panel ---------------------------------------------------------------------
