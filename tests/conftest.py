@@ -4,18 +4,29 @@ session (through `workbench.suite.run_cached`, into the session cache that noteb
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from workbench.plots.export import DOCS_ENV
 from workbench.suite import get_suite, run_cached
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.result import Result
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(session_cache: ArtifactCache, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads or writes the user's ~/.cache: WORKBENCH_CACHE is the session cache."""
+def _isolated_cache(session_cache: ArtifactCache, session_docs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's ~/.cache: WORKBENCH_CACHE is the session cache; and no
+    export (a notebook's `panel.export()`, a panel's button) writes into the repository's docs:
+    WORKBENCH_DOCS is a session folder. Kernels the tests start inherit both."""
     monkeypatch.setenv("WORKBENCH_CACHE", str(session_cache.root))
+    monkeypatch.setenv(DOCS_ENV, str(session_docs))
+
+
+@pytest.fixture(scope="session")
+def session_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The docs figures root exports go to during the tests."""
+    return tmp_path_factory.getbasetemp() / "docs_figures"
 
 
 @pytest.fixture(scope="session")

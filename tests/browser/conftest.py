@@ -39,6 +39,7 @@ class LabServer:
     root: Path
     log: Path
     proc: subprocess.Popen
+    docs: Path  # $WORKBENCH_DOCS of the server's kernels: where the Export button writes
 
     def api(self, path: str, method: str = "GET", timeout: float = 5.0) -> tuple[int, bytes]:
         """One authenticated request to the server's REST API (token in the header)."""
@@ -121,6 +122,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, session_cache):
     env = dict(os.environ)
     env.update(
         WORKBENCH_CACHE=str(session_cache.root),
+        WORKBENCH_DOCS=str(base / "docs_figures"),  # where the Export button writes
         JUPYTER_CONFIG_DIR=str(dirs["config"]),  # isolates ~/.jupyter; the venv's etc/jupyter still applies
         JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
         JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
@@ -153,7 +155,8 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, session_cache):
     with open(log, "wb") as log_fh:
         proc = subprocess.Popen(argv, env=env, cwd=root, stdout=log_fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
-    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root=root, log=log, proc=proc)
+    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root=root, log=log, proc=proc,
+                       docs=base / "docs_figures")
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
