@@ -52,11 +52,11 @@ class AcePanel(Panel):
         self.last_completion, self.last_verdict = "", ""
         super().__init__([self.alpha, self.layer, self.method, self.model, self.prompt],
                          panel_curve(r, 0, "ace", 0.0), debounce_s)
-        self.layout_children(self.completion, self.figure)
+        self.layout_children(self.completion, self.figure_box)
         self.refresh()
 
     def outputs(self) -> list[widgets.Widget]:
-        return [self.completion, self.figure]
+        return [self.completion, self.figure_box]
 
     def session(self, index: int) -> ModelSession:
         if index not in self._sessions:

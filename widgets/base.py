@@ -53,6 +53,8 @@ class Panel(widgets.VBox):
     def __init__(self, controls: Sequence[widgets.Widget], figure: go.Figure, debounce_s: float = 0.15) -> None:
         super().__init__()
         self.figure = go.FigureWidget(figure)
+        # plotly's anywidget view ignores DOM classes: greying goes on this box around it
+        self.figure_box = widgets.Box([self.figure])
         self.status = widgets.HTML()
         self.debounce_s = float(debounce_s)
         self.last_error: Exception | None = None
@@ -67,10 +69,11 @@ class Panel(widgets.VBox):
         self.controls = widgets.HBox([widgets.VBox([c, e]) for c, e in zip(controls, self._errors)],
                                      layout=widgets.Layout(flex_flow="row wrap"))
         self.export_button = widgets.Button(description="Export", icon="download",
-                                            tooltip="write this figure (PNG + HTML) to the docs figures folder")
+                                            tooltip="write this figure (PNG + HTML) to the docs figures folder",
+                                            layout=widgets.Layout(width="100px", flex="0 0 auto"))
         self.export_button.on_click(lambda _button: self._export_clicked())
         self.footer = widgets.HBox([self.export_button, self.status], layout=widgets.Layout(align_items="center"))
-        self.children = [widgets.HTML(STYLE), self.controls, self.figure, self.footer]
+        self.children = [widgets.HTML(STYLE), self.controls, self.figure_box, self.footer]
         self.set_status("ready")
 
     # --- for subclasses ---------------------------------------------------------------------------
@@ -84,10 +87,10 @@ class Panel(widgets.VBox):
 
     def outputs(self) -> list[widgets.Widget]:
         """The widgets a failed recompute leaves stale (greyed out until the next good one)."""
-        return [self.figure]
+        return [self.figure_box]
 
     def layout_children(self, *middle: widgets.Widget) -> None:
-        """Put `middle` (a completion, a tool) between the controls and the footer."""
+        """Put `middle` (e.g. a completion and `figure_box`) between the controls and the footer."""
         self.children = [self.children[0], self.controls, *middle, self.footer]
 
     # --- running ----------------------------------------------------------------------------------

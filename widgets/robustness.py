@@ -51,7 +51,7 @@ class RobustnessPanel(Panel):
         self._compute_point()
         figure = panel_figure(self.result, 0, self.threshold.value, self.budget.value, self._sal(), self.point)
         super().__init__([self.threshold, self.budget, self.round, self.text], figure, debounce_s)
-        self.layout_children(self.figure, self.tool)
+        self.layout_children(self.figure_box, self.tool)
         self._render_tool()
         self.set_status(self.describe())
 
@@ -96,7 +96,7 @@ class RobustnessPanel(Panel):
 
     # --- Panel ------------------------------------------------------------------------------------
     def outputs(self) -> list[widgets.Widget]:
-        return [self.figure, self.tool]
+        return [self.figure_box, self.tool]
 
     def recompute(self) -> None:
         self._compute_point()

@@ -74,6 +74,10 @@ def _invalid_d(page: Page, diag, status: Locator) -> None:
 def _reload_shows_current_figure(page: Page, diag, current: str) -> None:
     """A reload on the live kernel draws the figure the controls say (plotly's FigureWidget would
     redraw the one it was built with)."""
+    # saved first, as JupyterLab's autosave would have: the reloaded page reads the outputs from the
+    # file and renders the widgets from the live kernel's state
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    diag.wait_for("the notebook to be saved", lambda: page.locator(".jp-mod-dirty").count() == 0, timeout_s=30)
     page.reload(wait_until="domcontentloaded")
     diag.wait_for("the plot to be drawn again after the reload", lambda: trace_data(page) is not None, timeout_s=90)
     assert stable_trace(page, diag) == current, "after a reload the plot is not the one the controls say"

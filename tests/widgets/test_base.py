@@ -73,10 +73,10 @@ def test_an_error_shows_beside_the_control_it_names_and_greys_the_stale_output()
     slot = p._errors[1]
     assert "must be &gt;= 0" in slot.value and slot.layout.display is None
     assert p._errors[0].layout.display == "none"
-    assert "wb-stale" in p.figure._dom_classes and "wb-error" in p.status.value
+    assert "wb-stale" in p.figure_box._dom_classes and "wb-error" in p.status.value
     assert list(p.figure.data[0].y) == [0.3]  # the last good figure stays, greyed
     p.box.value = 2
-    assert slot.layout.display == "none" and "wb-stale" not in p.figure._dom_classes
+    assert slot.layout.display == "none" and "wb-stale" not in p.figure_box._dom_classes
 
 
 def test_sliders_refuse_a_value_outside_their_range_instead_of_clamping():

@@ -66,6 +66,15 @@ def test_the_tool_rescores_as_the_text_changes(panel):
     assert "best swaps" in calm[1]
 
 
+def test_a_text_longer_than_the_classifier_reads_says_it_is_cut(panel):
+    clf = panel.classifier(panel.round.value)
+    panel.text.value = "Maya slipped on the wet tiles and broke her wrist. " * 12
+    n = len(clf.tokenizer(panel.text.value)["input_ids"])
+    assert n > clf.max_length and f"reads the first {clf.max_length} tokens; this text has {n}" in panel.tool.value
+    panel.text.value = "Maya slipped on the wet tiles and broke her wrist."
+    assert "not scored" not in panel.tool.value
+
+
 def test_an_empty_text_shows_an_error_and_keeps_the_figure(panel):
     before = list(panel.figure.data[7].x)
     panel.text.value = "   "
