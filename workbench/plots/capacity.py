@@ -183,7 +183,7 @@ def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
                                  line=dict(color=color), marker=dict(color=color)), 1, 2)
     fig.update_xaxes(title_text="embedding dimension d")
     fig.update_yaxes(title_text="Σ_i C_i", row=1, col=1)
-    fig.update_yaxes(title_text="|Σ_i C_i − d|", type="log", exponentformat="power", row=1, col=2)
+    fig.update_yaxes(title_text="|Σ_i C_i − d|", type="log", row=1, col=2)
     fig.update_layout(title=f"Total capacity vs d (n={result.config.n}, λ={result.config.sweep_decay:g})",
                       margin=dict(t=90))
     return themed(fig, width=1000, height=440)

@@ -17,6 +17,9 @@ THEME.layout.update(
     title=dict(x=0.02, xanchor="left", font=dict(size=16)),
     margin=dict(l=60, r=20, t=60, b=50),
     legend=dict(bgcolor="rgba(255,255,255,0.8)"),
+    # every axis (subplots' too): 10⁻⁴ rather than SI prefixes — a rate of "100µ" reads as a unit
+    xaxis=dict(exponentformat="power"),
+    yaxis=dict(exponentformat="power"),
 )
 
 
