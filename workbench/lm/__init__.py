@@ -7,8 +7,8 @@ tiny random-weight HF folders of many architectures (`random_causal_lm_folder`).
 
 from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, fix_pad_token, folder_facts
 from workbench.lm.generate import generate, last_token_activations, last_token_logits
-from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
 from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
+from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
 from workbench.lm.tokenizer import build_word_tokenizer
 from workbench.lm.train import TinyLMSpec, build_model, train_causal_lm
 from workbench.tensor.threads import torch_threads  # its home is the tensor layer; kept importable here

@@ -51,7 +51,7 @@ def folder(tmp_path_factory):
 def booted(folder):
     with torch_threads(1), pytest.warns(UserWarning, match="no pad token"):
         model = boot(folder)
-    rows, ids, mask = next(batches(model.tokenizer, list(PROMPTS), len(PROMPTS)))
+    _rows, ids, mask = next(batches(model.tokenizer, list(PROMPTS), len(PROMPTS)))
     assert len(set(mask.sum(1).tolist())) > 1  # the batch really mixes lengths
     return model, ids, mask
 
