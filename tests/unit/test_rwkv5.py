@@ -98,7 +98,7 @@ def test_batch_rows_are_independent(pair):
 
 def test_chunked_closed_form_wkv_is_the_recurrence_even_for_fast_decays():
     g = torch.Generator().manual_seed(6)
-    b, h, t, n = 2, 3, 11, 4
+    b, h, t, n = 2, 3, 40, 4
     r, k, v = (torch.randn(b, h, t, n, generator=g, dtype=torch.float64) for _ in range(3))
     # decays from w ≈ 1 to w = exp(−e⁴) ≈ 1e-24: no power may overflow in the closed form
     log_w = -torch.exp(torch.linspace(-4.0, 4.0, h * n, dtype=torch.float64)).view(h, n)
@@ -110,13 +110,15 @@ def test_chunked_closed_form_wkv_is_the_recurrence_even_for_fast_decays():
         ys.append((r[:, :, step, None, :] @ (u[..., None] * kv + s))[:, :, 0])
         s = kv + torch.exp(log_w)[..., None] * s
     expected = torch.stack(ys, 2)
-    for chunk in (1, 4, 64):
+    for chunk in (1, 5, 16):
         y, s_end = wkv(r, k, v, log_w, u, s0, chunk=chunk)
         assert torch.isfinite(y).all()
         assert torch.allclose(y, expected, atol=1e-10) and torch.allclose(s_end, s, atol=1e-10), chunk
 
 
 def test_bad_shapes_are_refused_naming_the_parameter():
+    with pytest.raises(ValueError, match="chunk"):
+        wkv(*(torch.zeros(1, 1, 3, 2) for _ in range(3)), torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, 1, 2, 2), chunk=17)
     with pytest.raises(ValueError, match="n_heads"):
         Rwkv5Spec(d_vocab=V, d_model=30, n_layers=1, n_heads=4, d_mlp=F)
     with pytest.raises(ValueError, match="d_vocab"):

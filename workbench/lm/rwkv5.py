@@ -35,7 +35,8 @@ from transformer_lens.hook_points import HookPoint
 from workbench.tensor.validation import check_int
 
 LN_X_EPS = 64e-5  # rwkv.model's group_norm eps for v5.x (its inference form: no head_size_divisor)
-CHUNK = 64  # positions per closed-form wkv chunk: memory grows as chunk² · N per head
+CHUNK = 16  # positions per closed-form wkv chunk: factors reach w^{±CHUNK/2}, finite in float64 (see _wkv_chunk)
+LOG_W_FLOOR = 40.0
 
 State = list[Tensor]  # [att shift [b, L, C], wkv [b, L, H, N, N], ffn shift [b, L, C]]
 
@@ -76,18 +77,23 @@ def _wkv_chunk(r: Float[Tensor, "b h t n"], k: Float[Tensor, "b h t n"], v: Floa
     """The recurrence y_t = r_tᵀ(diag(u) k_t v_tᵀ + S_t), S_{t+1} = diag(w) S_t + k_t v_tᵀ unrolled:
 
         S_t = diag(w^t) S_0 + Σ_{s<t} diag(w^{t−1−s}) k_s v_sᵀ
-        y_t = Σ_{s<t} (Σ_i r_ti k_si w_i^{t−1−s}) v_s + (Σ_i r_ti u_i k_ti) v_t + (r_t ⊙ w^t)ᵀ S_0
+        y_t = Σ_{s<t} (Σ_i r_ti w_i^{t−m} · k_si w_i^{m−1−s}) v_s + (Σ_i r_ti u_i k_ti) v_t + (r_t ⊙ w^t)ᵀ S_0
 
-    Every power has a non-negative exponent of w ≤ 1, so nothing overflows however fast a head
-    decays. Returns (y, S_T)."""
+    The pair scores factor around the chunk's middle m into one matmul (float64: the factors
+    reach w^{±T/2}); log w is floored at −`LOG_W_FLOOR` there so they stay finite for any decay
+    (w < e^−40 ≈ 4e-18 changes a score by less than that times |r||k|: below float32's
+    resolution). Every other power has a non-negative exponent of w ≤ 1. Returns (y, S_T)."""
     T = r.shape[2]
     t = torch.arange(T, device=r.device)
-    lag = t[:, None] - 1 - t[None, :]  # [t, s]: t − 1 − s, ≥ 0 exactly where s < t
-    decay = torch.exp(log_w[:, :, None, None] * lag.clamp(min=0)) * (lag >= 0)  # [h, i, t, s]
-    scores = einsum(r, k, decay, "b h t i, b h s i, h i t s -> b h t s")
-    scores = scores + torch.diag_embed(einsum(r, u, k, "b h t i, h i, b h t i -> b h t"))
-    y = scores @ v + (r * torch.exp(log_w[:, None] * t[:, None])) @ s0
-    to_end = torch.exp(log_w[:, None] * (T - 1 - t)[:, None])  # [h, s, i]: w^{T−1−s}
+    lw = log_w.clamp(min=-LOG_W_FLOOR).double()[:, None]  # [h, 1, n]
+    mid = T // 2
+    left = r.double() * torch.exp(lw * (t - mid)[:, None])  # r_t ⊙ w^{t−m}
+    right = k.double() * torch.exp(lw * (mid - 1 - t)[:, None])  # k_s ⊙ w^{m−1−s}
+    scores = (left @ right.transpose(-1, -2)).tril(-1).to(r.dtype)  # s < t only
+    bonus = (r * u[:, None] * k).sum(-1, keepdim=True)  # r_tᵀ diag(u) k_t
+    powers = torch.exp(log_w[:, None] * t[:, None])  # [h, t, n]: w^t
+    y = scores @ v + bonus * v + (r * powers) @ s0
+    to_end = torch.exp(log_w[:, None] * (T - 1 - t)[:, None])  # [h, s, n]: w^{T−1−s}
     s_end = torch.exp(log_w * T)[..., None] * s0 + (k * to_end).transpose(-1, -2) @ v
     return y, s_end
 
@@ -95,8 +101,9 @@ def _wkv_chunk(r: Float[Tensor, "b h t n"], k: Float[Tensor, "b h t n"], v: Floa
 def wkv(r: Float[Tensor, "b h t n"], k: Float[Tensor, "b h t n"], v: Float[Tensor, "b h t n"],
         log_w: Float[Tensor, "h n"], u: Float[Tensor, "h n"], s0: Float[Tensor, "b h n n"], chunk: int = CHUNK
         ) -> tuple[Float[Tensor, "b h t n"], Float[Tensor, "b h n n"]]:
-    """`_wkv_chunk` over consecutive chunks of `chunk` positions, the state carried between them
-    (memory linear in T)."""
+    """`_wkv_chunk` over consecutive chunks of `chunk` ≤ `CHUNK` positions, the state carried
+    between them (memory and time linear in T)."""
+    check_int("chunk", chunk, low=1, high=CHUNK)
     ys, s = [], s0
     for start in range(0, r.shape[2], chunk):
         part = slice(start, start + chunk)
