@@ -142,7 +142,9 @@ class TimeMix(nn.Module):
         g = F.silu(self.gate(mixed(self.time_mix_g)))
         y, s = wkv(r.float(), k.float(), v.float(), -torch.exp(self.time_decay.float()), self.time_faaaa.float(), s.float())
         y = rearrange(y, "b h t n -> b t (h n)")
-        y = self.ln_x(y.flatten(0, 1)).view_as(y).to(x.dtype)
+        # in float32 whatever the model's dtype, as the package does (its eps is below bfloat16's resolution)
+        ln = self.ln_x
+        y = F.group_norm(y.flatten(0, 1), ln.num_groups, ln.weight.float(), ln.bias.float(), ln.eps).view_as(y).to(x.dtype)
         return self.output(y * g), x[:, -1], s
 
 

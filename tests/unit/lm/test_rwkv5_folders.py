@@ -127,6 +127,18 @@ def test_train_causal_lm_trains_rwkv5_and_the_saved_folder_boots_to_the_same_log
         assert torch.equal(booted(input_ids=ids).logits, model(input_ids=ids).logits)
 
 
+def test_it_boots_and_generates_in_bfloat16_close_to_float32(booted, folder):
+    model, ids, _ = booted
+    with pytest.warns(UserWarning, match="no pad token"):
+        half = boot(folder, dtype="bfloat16")
+    assert half.rwkv.emb.weight.dtype == torch.bfloat16
+    with torch.no_grad():
+        full = model(input_ids=ids[2:3, -5:]).logits
+        low = half(input_ids=ids[2:3, -5:]).logits
+    assert torch.isfinite(low).all() and (low.float() - full).abs().max() < 0.1 * full.abs().max()
+    assert len(generate(half, half.tokenizer, list(PROMPTS), max_new_tokens=4)) == len(PROMPTS)
+
+
 def test_a_padded_attention_mask_and_a_device_map_are_refused(booted, folder):
     model, _, _ = booted
     with pytest.raises(ValueError, match="attention_mask"):
