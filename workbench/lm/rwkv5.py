@@ -15,7 +15,9 @@ H heads of N = C/H, F = d_mlp, V = d_vocab, block i computes, for its input x_t:
     x_t ← x_t + σ(W_r b'_r) ⊙ W_v ReLU(W_k b'_k)²
     logits = head(LN_out(x))
 
-The GroupNorm's eps is the package's (64e-5 on the un-scaled wkv output); the state is
+The GroupNorm's eps is the package's: 64e-5 on the un-scaled wkv output. (BlinkDL's training code,
+RWKV-LM, applies GroupNorm(eps = 1e-5 · 8²) to the output divided by head_size_divisor = 8, i.e.
+eps 64 · 64e-5 on the un-scaled output; the two agree wherever a head's variance ≫ 0.04.) The state is
 (previous LN1 output, S, previous LN2 output) per block, zeros at the start. The wkv recurrence is
 evaluated in closed form per chunk of positions (`wkv`), so a whole sequence costs a few batched
 matmuls, and one-token steps are the same function with T = 1.
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from einops import einsum, rearrange
+from einops import rearrange
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 from transformer_lens.hook_points import HookPoint
