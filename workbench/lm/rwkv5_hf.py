@@ -85,7 +85,9 @@ class Rwkv5ForCausalLM(PreTrainedModel):
         return self.rwkv.spec
 
     @property
-    def hook_dict(self):
+    def hook_dict(self) -> dict:
+        """{TransformerLens name: hook point} (``blocks.{i}.hook_resid_pre`` …, no ``rwkv.`` prefix):
+        what `workbench.tensor.hooks` resolves edits and recordings against."""
         return self.rwkv.hook_dict
 
     def get_input_embeddings(self) -> torch.nn.Module:
@@ -107,7 +109,9 @@ class Rwkv5ForCausalLM(PreTrainedModel):
         """Logits of every position (the last `logits_to_keep` when > 0) and the state after the
         last one (`use_cache` False: no state returned). `labels` (−100 = ignored) give the
         next-token cross-entropy: position t's logits against labels[t + 1]. RWKV has no attention
-        mask: a mask with zeros is refused (pads would flow through the state)."""
+        mask: a mask with zeros is refused (pads would flow through the state). Other keywords
+        transformers passes (return_dict, …) are ignored. `self.rwkv.state_dict()` is the layout
+        BlinkDL's `rwkv` package loads."""
         if attention_mask is not None and not bool(attention_mask.bool().all()):
             raise ValueError("`attention_mask` has zeros, but RWKV has no attention mask (pads would flow through "
                              "the state): run rows of equal length, or see workbench.lm.generate's per-length groups")
