@@ -1,5 +1,6 @@
 """Tiny causal LMs shared by suites (ace, robustness): a word-level tokenizer, training a small
-`transformers` model on (prompt, response) texts, hash-keyed HF-folder caching, booting any local
+`transformers` model on (prompt, response) texts (Llama, RWKV-4, or this project's RWKV v5.2 in
+`workbench.lm.rwkv5` / `rwkv5_hf`), hash-keyed HF-folder caching, booting any local
 causal-LM folder through TransformerLens's `TransformerBridge`, batched left-padded generation, and
 tiny random-weight HF folders of many architectures (`random_causal_lm_folder`).
 """
@@ -7,12 +8,15 @@ tiny random-weight HF folders of many architectures (`random_causal_lm_folder`).
 from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, fix_pad_token, folder_facts
 from workbench.lm.generate import generate, last_token_activations, last_token_logits
 from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
+from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
 from workbench.lm.tokenizer import build_word_tokenizer
 from workbench.lm.train import TinyLMSpec, build_model, train_causal_lm
 from workbench.tensor.threads import torch_threads  # its home is the tensor layer; kept importable here
 
 __all__ = [
     "RANDOM_ARCHS",
+    "Rwkv5Config",
+    "Rwkv5ForCausalLM",
     "TinyLMSpec",
     "boot",
     "build_model",

@@ -26,6 +26,7 @@ from transformers import PreTrainedTokenizerBase
 from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import remember_own_hooks
+from workbench.lm.rwkv5_hf import is_rwkv5_config, load_folder
 from workbench.tensor.atomic import atomic_dir
 from workbench.tensor.cache import cache_key, default_cache_dir
 from workbench.tensor.paths import check_output_dir
@@ -107,7 +108,7 @@ def check_causal_lm_folder(path: str | os.PathLike) -> Path:
     archs = config.get("architectures") or []
     if not isinstance(archs, list):
         raise ValueError(f"`model` {str(folder)!r}: config.json `architectures` must be a list; got {archs!r}")
-    if causal_lm_architecture(config) is None:
+    if causal_lm_architecture(config) is None and not is_rwkv5_config(config):
         model_type = config.get("model_type")
         raise ValueError(
             f"`model` {str(folder)!r} is not a causal LM that TransformerLens's bridge can boot: config.json names "
@@ -208,7 +209,9 @@ def boot(
     spreads a model too big for one GPU over the visible devices through accelerate; when given,
     `device` is ignored (the bridge refuses both at once). A tokenizer without a usable pad token
     is made to pad with EOS (`fix_pad_token`, with a warning); a folder the bridge fails to boot
-    raises ValueError naming `model`, its architecture and the bridge's error."""
+    raises ValueError naming `model`, its architecture and the bridge's error. This project's RWKV
+    v5.2 folders (`workbench.lm.rwkv5_hf`) boot without a bridge: the model itself, whose hook
+    points carry the bridge's names (``blocks.{i}.hook_resid_pre`` …)."""
     from transformer_lens.model_bridge import TransformerBridge
 
     from workbench.tensor.seeding import choose_device
@@ -220,6 +223,8 @@ def boot(
         dtype = DTYPES[dtype]
     if device_map is not None and not (isinstance(device_map, dict) or (isinstance(device_map, str) and device_map.strip())):
         raise ValueError(f"`device_map` must be None, a non-empty string such as 'auto', or a dict; got {device_map!r}")
+    if is_rwkv5_config(json.loads((folder / "config.json").read_text(encoding="utf-8"))):
+        return _ready(_boot_rwkv5(folder, device, dtype, device_map))
     # device and device_map are mutually exclusive in boot_transformers; the map decides placement
     target = None if device_map is not None else str(choose_device(device))
     placement: dict[str, Any] = {"device_map": device_map} if device_map is not None else {}
@@ -235,8 +240,28 @@ def boot(
             f"`model` {str(folder)!r} ({arch}) could not be booted by TransformerLens's bridge: "
             f"{type(err).__name__}: {err}"
         ) from err
-    fix_pad_token(bridge.tokenizer, _vocab_size(bridge))
-    bridge.eval()
-    prepare_cached_decoding(bridge)  # exact cached decoding (workbench.lm.compat)
-    remember_own_hooks(bridge)  # the bridge-free generation path tells them from a user's (workbench.lm.fastpath)
-    return bridge
+    return _ready(bridge)
+
+
+def _ready(model: nn.Module) -> nn.Module:
+    """A booted model made ready for `workbench.lm.generate`: pad token, eval mode, shims."""
+    fix_pad_token(model.tokenizer, _vocab_size(model))
+    model.eval()
+    prepare_cached_decoding(model)  # exact cached decoding (workbench.lm.compat)
+    remember_own_hooks(model)  # the bridge-free generation path tells them from a user's (workbench.lm.fastpath)
+    return model
+
+
+def _boot_rwkv5(folder: Path, device: str | torch.device | None, dtype: torch.dtype,
+                device_map: str | dict[str, str | int] | None) -> nn.Module:
+    from workbench.tensor.seeding import choose_device
+
+    if device_map is not None:
+        raise ValueError(f"`device_map` is not supported for RWKV v5.2 folders (one device holds these models); got {device_map!r}")
+    try:
+        with _offline():
+            return load_folder(folder, choose_device(device), dtype)
+    except (MemoryError, torch.OutOfMemoryError):
+        raise
+    except Exception as err:
+        raise ValueError(f"`model` {str(folder)!r} (RWKV v5.2) could not be loaded: {type(err).__name__}: {err}") from err

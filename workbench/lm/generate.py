@@ -7,7 +7,7 @@ real token, so a padded row computes what it would alone. Three kinds of model:
                    (through a bridge, with the `compat` shim where TransformerLens needs it);
     masked state   Mamba: the mask zeroes padded inputs at the prompt forward, so the state after
                    left padding is the state without it; decoding carries the state (`cache`);
-    state          RWKV: no mask — pads would flow through the state — so the prompt forward runs
+    state          RWKV (also this project's v5.2, workbench.lm.rwkv5_hf): no mask — pads would flow through the state — so the prompt forward runs
                    per group of equal real length (pads stripped) and the groups' states are
                    concatenated row by row; decoding then runs the whole batch one token at a time.
 
@@ -40,7 +40,7 @@ from workbench.tensor.steering import SteeringEdit
 from workbench.tensor.validation import check_choice, check_int
 
 MASKED_STATE_TYPES = ("mamba", "mamba2", "falcon_mamba")
-STATE_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7")
+STATE_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7", "workbench_rwkv5")  # the last: workbench.lm.rwkv5_hf
 RECURRENT_TYPES = MASKED_STATE_TYPES + STATE_TYPES
 CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 CACHE_FIELDS = ("cache", "state", "past_key_values", "cache_params")  # where each kind returns its cache

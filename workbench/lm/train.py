@@ -1,4 +1,4 @@
-"""Train a small `transformers` causal LM (Llama or RWKV architecture) on prompt/response texts.
+"""Train a small `transformers` causal LM (Llama, RWKV-4 or RWKV v5.2) on prompt/response texts.
 
 The loss is next-token cross-entropy on the RESPONSE tokens only (prompt tokens are labelled
 −100): the model must learn what to answer, not the distribution of requests.
@@ -15,19 +15,21 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast, RwkvConfig, RwkvForCausalLM
 from tqdm.auto import tqdm
 
+from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
 from workbench.tensor.seeding import choose_device, seed_everything
 from workbench.tensor.threads import torch_threads  # moved there; still importable from here (ace.session)
 from workbench.tensor.validation import check_int, check_range
 
-ARCHITECTURES = ("llama", "rwkv")
+ARCHITECTURES = ("llama", "rwkv", "rwkv5")
 
 
 @dataclass(frozen=True)
 class TinyLMSpec:
     """Shape and training schedule of one tiny causal LM.
 
-    arch: "llama" (LlamaForCausalLM) or "rwkv" (transformers' RwkvForCausalLM, RWKV-4 style —
-    not the v5 "Eagle" model of the ACE paper). d_model, n_layers, n_heads (Llama only), d_mlp.
+    arch: "llama" (LlamaForCausalLM), "rwkv" (transformers' RwkvForCausalLM, RWKV-4 style) or
+    "rwkv5" (RWKV v5.2 "Eagle", the ACE paper's RWKV: `workbench.lm.rwkv5_hf.Rwkv5ForCausalLM`).
+    d_model, n_layers, n_heads (Llama and RWKV v5.2: heads of d_model / n_heads), d_mlp.
     steps × batch examples of AdamW at peak `lr` (linear warm-up over `warmup` steps, cosine decay).
     """
 
@@ -67,6 +69,11 @@ def build_model(spec: TinyLMSpec, tokenizer: PreTrainedTokenizerFast, max_len: i
     bridge picks its adapter from `config.architectures`)."""
     common = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                   eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+    if spec.arch == "rwkv5":
+        return Rwkv5ForCausalLM(Rwkv5Config(
+            hidden_size=spec.d_model, num_hidden_layers=spec.n_layers,
+            num_attention_heads=spec.n_heads, intermediate_size=spec.d_mlp, architectures=["Rwkv5ForCausalLM"], **common,
+        ))
     if spec.arch == "llama":
         config = LlamaConfig(
             hidden_size=spec.d_model, num_hidden_layers=spec.n_layers, num_attention_heads=spec.n_heads,
