@@ -82,8 +82,8 @@ def radius_sweep(
     """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii`.
 
     `bases` are hyperplane bases; with `sphere` each is also turned into a tangent basis of the
-    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). At each
-    radius, plane and tangent bases are one `restricted_eigvals` call.
+    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). All radii,
+    plane and tangent bases are one `restricted_eigvals` call.
     """
     dt = resolve_dtype(dtype, direction.dtype)
     thetas = points_at_ratios(direction.to(dt), radii, r_init)  # [R, D]
@@ -91,16 +91,14 @@ def radius_sweep(
     f = spec.loss_fn(x.to(dt), y)
     B = bases.shape[0]
     every = torch.cat([bases, torch.stack([sphere_basis(M, thetas[0]) for M in bases])]) if sphere else bases
-    eigs, loss, shift = [], [], []
-    # One radius per call, not several through restricted_eigvals' point axis: on 2 CPU cores the
-    # batched call was no faster on QUICK and ~2× slower on the full config (its activations
-    # outgrow the caches); one call per radius also reproduces the per-radius results bit for bit.
+    # Every radius in one call: the net's structured Hessian (tensor.mlp_curvature) shares the
+    # θ-free first-layer tangents across the points; each point's result is the same bit for bit.
+    eigs = restricted_eigvals(f, thetas, every).transpose(0, 1)          # [B or 2B, R, d]
+    loss, shift = [], []
     for theta in tqdm(thetas, desc=f"{spec.activation} radii", disable=not progress, leave=False):
-        eigs.append(restricted_eigvals(f, theta[None], every)[0])  # [B or 2B, d]
         loss.append(f(theta).detach())
         if sphere:
             shift.append(sphere_correction(grad(f)(theta), theta).detach())
-    eigs = torch.stack(eigs, 1)                                       # [B or 2B, R, d]
     return Sweep(plane_eigs=eigs[:B], sphere_eigs=eigs[B:] if sphere else eigs.new_zeros(B, 0, bases.shape[2]),
                  shift=torch.stack(shift).double() if shift else torch.zeros(0, dtype=torch.float64),
                  loss=torch.stack(loss).double())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 from jaxtyping import Float
@@ -30,6 +31,17 @@ from torch.func import grad, jvp, vmap
 from workbench.tensor.validation import check_finite_tensor, check_int
 
 LossFn = Callable[[Tensor], Tensor]
+
+
+@runtime_checkable
+class StructuredHessian(Protocol):
+    """A loss θ ↦ L(θ) that computes its own restricted Hessians exactly (e.g.
+    `workbench.tensor.mlp_curvature.MLPCrossEntropy`): `restricted_hessians` hands over to it."""
+
+    def __call__(self, theta: Tensor) -> Tensor: ...
+
+    def restricted_hessians(self, thetas: Tensor, M: Tensor, blocks: int, chunk: int | None = None) -> Tensor: ...
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -101,7 +113,8 @@ def restricted_hessians(
     `M` holds `blocks` bases side by side ([D, blocks·k]); the result has one k×k Hessian per
     (point, block): out[p, b] = M_bᵀ ∇²f(θ_p) M_b, with (H m_j)·m_k = m_kᵀ H m_j. One call evaluates
     P·blocks·k HVPs (`chunk` of them at a time per point when set). The result is symmetrised,
-    (H + Hᵀ)/2, which removes round-off asymmetry only.
+    (H + Hᵀ)/2, which removes round-off asymmetry only. A `StructuredHessian` f (an MLP's
+    cross-entropy) computes the same matrices with its own exact formula instead of HVPs.
     """
     if thetas.ndim != 2:
         raise ValueError(f"`thetas` must have shape [P, D]; got {tuple(thetas.shape)}")
@@ -112,6 +125,9 @@ def restricted_hessians(
         raise ValueError(f"`blocks` must divide M's {M.shape[1]} columns; got {blocks}")
     M = M.to(thetas.dtype)
     k = M.shape[1] // blocks
+    if isinstance(f, StructuredHessian):  # e.g. an MLP's cross-entropy: its own exact, cheaper formula
+        H = f.restricted_hessians(thetas, M, blocks, chunk)
+        return (H + H.transpose(-1, -2)) / 2
     HM = vmap(lambda th: batched_hvp(f, th, M.T, chunk))(thetas)          # [P, blocks·k, D]
     HM = HM.reshape(thetas.shape[0], blocks, k, -1)
     Mb = M.T.reshape(blocks, k, -1)                                        # [blocks, k, D]
