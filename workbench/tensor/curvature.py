@@ -11,6 +11,11 @@ flattened parameters θ ∈ R^D) and, where a subspace is involved, a basis M �
     eigvals_positive_fraction(λ) #{λ > 0}/d                        (positive_fraction(H) likewise)
     hutchinson_trace(f, θ, n)    ≈ Tr ∇²f(θ) = E[zᵀ∇²f z]        z Rademacher, n samples, vmapped
     lanczos(matvec, dim, steps)  Ritz values: the top and bottom of the spectrum
+    hessian_operator(f, θ, M)    the matrix-free ∇²f (or Mᵀ∇²fM) the estimators take
+
+Beside it: `trace_estimators` (Hutch++), `spectral_density` (stochastic Lanczos quadrature) and
+`mlp_curvature` (an MLP's exact restricted Hessians from forward tangents, used by
+`restricted_hessians` when f is an `MLPCrossEntropy`).
 
 No D×D Hessian is ever formed. Forward-over-reverse (`torch.func.jvp` of `torch.func.grad`) costs
 about one extra forward pass per HVP and, unlike double backward, vmaps: a whole basis of
@@ -81,6 +86,26 @@ def hvp(f: LossFn, theta: Float[Tensor, "D"], v: Float[Tensor, "D"]) -> Float[Te
 def batched_hvp(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = None) -> Float[Tensor, "k D"]:
     """∇²f(θ) v for every row v of V, in one vmapped call (`chunk` rows at a time when set)."""
     return vmap(lambda v: hvp(f, theta, v), chunk_size=chunk)(V)
+
+
+def rademacher(k: int, dim: int, generator: torch.Generator | None, dtype: torch.dtype,
+               device: str | torch.device = "cpu") -> Float[Tensor, "k dim"]:
+    """k rows of independent ±1 entries, drawn on the CPU from `generator` (so a seed gives the
+    same probes on every device)."""
+    return torch.randint(0, 2, (k, dim), generator=generator).to(dtype).mul_(2).sub_(1).to(device)
+
+
+def hessian_operator(
+    f: LossFn, theta: Float[Tensor, "D"], M: Float[Tensor, "D d"] | None = None, chunk: int | None = 256
+) -> tuple[Callable[[Tensor], Tensor], int]:
+    """(matmat, dim): rows v ↦ rows ∇²f(θ)v (dim = D), or, with a basis M, rows φ ↦ rows
+    Mᵀ∇²f(θ)Mφ (dim = d); one vmapped HVP call per matmat (`chunk` rows at a time), in θ's dtype.
+    The matrix-free operator the trace and spectrum estimators take."""
+    theta = _check_theta(theta)
+    if M is None:
+        return (lambda V: batched_hvp(f, theta, V.to(theta.dtype), chunk)), theta.shape[0]
+    M = _check_basis(M, theta.shape[0]).to(theta)
+    return (lambda V: batched_hvp(f, theta, V.to(theta.dtype) @ M.T, chunk) @ M), M.shape[1]
 
 
 def restricted_hessian(
@@ -213,35 +238,27 @@ def hutchinson_trace(
     theta = _check_theta(theta)
     check_int("n", n, low=1)
     dim = theta.shape[0] if M is None else _check_basis(M, theta.shape[0]).shape[1]
-    z = torch.randint(0, 2, (n, dim), generator=generator).to(theta.dtype).mul_(2).sub_(1).to(theta.device)
+    z = rademacher(n, dim, generator, theta.dtype, theta.device)
     V = z if M is None else z @ M.to(theta).T                       # [n, D]
     samples = (batched_hvp(f, theta, V, chunk) * V).sum(-1)         # vᵀHv = zᵀ(MᵀHM)z
     stderr = float(samples.std() / math.sqrt(n)) if n > 1 else float("inf")
     return TraceEstimate(value=float(samples.mean()), stderr=stderr, samples=samples.detach())
 
 
-def lanczos(
-    matvec: Callable[[Tensor], Tensor],
-    dim: int,
-    steps: int,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float64,
-    device: str | torch.device = "cpu",
-) -> Float[Tensor, "k"]:
-    """Ritz values (ascending) of a symmetric operator after `steps` Lanczos iterations.
+def lanczos_tridiagonal(
+    matvec: Callable[[Tensor], Tensor], q0: Float[Tensor, "dim"], steps: int
+) -> Float[Tensor, "k k"]:
+    """T = QᵀAQ (k×k tridiagonal, k ≤ steps) of a symmetric operator on the Krylov space of q0.
 
-    Builds an orthonormal Krylov basis Q (full re-orthogonalisation, so no ghost eigenvalues) and
-    the tridiagonal T = QᵀAQ; T's extreme eigenvalues converge first to A's extreme ones. Stops
-    early when the Krylov space is invariant (β ≈ 0). One matvec per step.
-    """
-    check_int("dim", dim, low=1)
-    steps = check_int("steps", steps, low=1, high=dim)
-    q = torch.randn(dim, generator=generator, dtype=dtype).to(device)
-    Q = [q / q.norm()]
+    Builds an orthonormal Krylov basis Q = [q0/‖q0‖, …] with full re-orthogonalisation (so no ghost
+    eigenvalues), one matvec per step, in q0's dtype; stops early when the Krylov space is
+    invariant (β ≈ 0). T's eigenvalues are the Ritz values; with T = UΘUᵀ, Σ_k U_0k² θ_kᵖ =
+    q̂0ᵀAᵖq̂0 exactly for p ≤ 2k − 1 (Gauss quadrature)."""
+    Q = [q0 / q0.norm()]
     alphas: list[Tensor] = []
     betas: list[Tensor] = []
     for j in range(steps):
-        w = matvec(Q[j]).to(dtype)
+        w = matvec(Q[j]).to(q0.dtype)
         alpha = torch.dot(w, Q[j])
         alphas.append(alpha)
         basis = torch.stack(Q)
@@ -252,12 +269,28 @@ def lanczos(
             break
         betas.append(beta)
         Q.append(w / beta)
-    a = torch.stack(alphas)
-    T = torch.diag(a)
+    T = torch.diag(torch.stack(alphas))
     if betas:
         b = torch.stack(betas)
         T = T + torch.diag(b, 1) + torch.diag(b, -1)
-    return torch.linalg.eigvalsh(T)
+    return T
+
+
+def lanczos(
+    matvec: Callable[[Tensor], Tensor],
+    dim: int,
+    steps: int,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> Float[Tensor, "k"]:
+    """Ritz values (ascending) of a symmetric operator after `steps` Lanczos iterations from a
+    random Gaussian start (`lanczos_tridiagonal`); T's extreme eigenvalues converge first to A's
+    extreme ones."""
+    check_int("dim", dim, low=1)
+    steps = check_int("steps", steps, low=1, high=dim)
+    q = torch.randn(dim, generator=generator, dtype=dtype).to(device)
+    return torch.linalg.eigvalsh(lanczos_tridiagonal(matvec, q, steps))
 
 
 def hessian_extremes(
@@ -268,13 +301,6 @@ def hessian_extremes(
     generator: torch.Generator | None = None,
 ) -> tuple[float, float]:
     """(smallest, largest) eigenvalue of ∇²f(θ) — or of Mᵀ∇²f(θ)M — by Lanczos (`steps` HVPs)."""
-    theta = _check_theta(theta)
-    if M is None:
-        dim = theta.shape[0]
-        matvec = lambda v: hvp(f, theta, v.to(theta.dtype))  # noqa: E731
-    else:
-        M = _check_basis(M, theta.shape[0]).to(theta.dtype)
-        dim = M.shape[1]
-        matvec = lambda v: M.T @ hvp(f, theta, M @ v.to(theta.dtype))  # noqa: E731
-    ritz = lanczos(matvec, dim, min(steps, dim), generator=generator, device=theta.device)
+    matmat, dim = hessian_operator(f, theta, M)
+    ritz = lanczos(lambda v: matmat(v[None])[0], dim, min(steps, dim), generator=generator, device=theta.device)
     return float(ritz[0]), float(ritz[-1])
