@@ -7,6 +7,7 @@ flattened parameters θ ∈ R^D) and, where a subspace is involved, a basis M �
     restricted_hessian(f, θ, M)  = Mᵀ ∇²f(θ) M        [d, d]     one vmapped call over M's columns
     restricted_hessians(f, Θ, M) = M_bᵀ ∇²f(θ_p) M_b  [P, B, k, k] P points × B bases, nested vmap
     restricted_eigvals(f, Θ, Ms) eigenvalues of the above          [P, B, d] ascending, float64
+    plane_and_sphere_eigvals     the same for planes and their sphere tangent planes, points on a ray
     eigvals_trace_ratio(λ)       Tr H/‖H‖_F = Σλ/√Σλ²              (trace_ratio(H) = this of eigvalsh H)
     eigvals_positive_fraction(λ) #{λ > 0}/d                        (positive_fraction(H) likewise)
     hutchinson_trace(f, θ, n)    ≈ Tr ∇²f(θ) = E[zᵀ∇²f z]        z Rademacher, n samples, vmapped
@@ -33,6 +34,7 @@ from jaxtyping import Float
 from torch import Tensor
 from torch.func import grad, jvp, vmap
 
+from workbench.tensor.subspaces import sphere_basis
 from workbench.tensor.validation import check_finite_tensor, check_int
 
 LossFn = Callable[[Tensor], Tensor]
@@ -177,6 +179,35 @@ def restricted_eigvals(
     B, D, d = bases.shape
     M = bases.permute(1, 0, 2).reshape(D, B * d)  # column b·d + j is basis b's column j
     return torch.linalg.eigvalsh(restricted_hessians(f, thetas, M, blocks=B, chunk=chunk).double())
+
+
+def plane_and_sphere_eigvals(
+    f: LossFn,
+    thetas: Float[Tensor, "P D"],
+    bases: Float[Tensor, "B D d"],
+    chunk: int | None = None,
+) -> tuple[Float[Tensor, "P B d"], Float[Tensor, "P B d"]]:
+    """Eigenvalues (ascending, float64) of M_bᵀ∇²f(θ_p)M_b and of S_bᵀ∇²f(θ_p)S_b, where
+    S_b = `sphere_basis`(M_b, θ) is M_b's tangent plane of the sphere ‖θ‖ = r, for points θ_p on
+    ONE ray from the origin (so θ̂ and every S_b are the same at every point).
+
+    S_b lies in the span of A_b = [M_b | θ̂], so S_b = A_b C_b with C_b = A_b⁺S_b (least squares in
+    float64, exact up to S_b's rounding) and S_bᵀHS_b = C_bᵀ(A_bᵀHA_b)C_b: one `restricted_hessians`
+    call on the B augmented bases gives both families from d + 1 directions per plane instead of 2d.
+    """
+    if thetas.ndim != 2 or bases.ndim != 3:
+        raise ValueError(f"`thetas` must have shape [P, D] and `bases` [B, D, d]; got {tuple(thetas.shape)}, {tuple(bases.shape)}")
+    check_finite_tensor("thetas", thetas)
+    B, D, d = bases.shape
+    ray = thetas / thetas.norm(dim=1, keepdim=True)
+    if float((ray - ray[0]).norm(dim=1).max()) > 1e-4:
+        raise ValueError("`thetas` must lie on one ray from the origin (positive multiples of one direction)")
+    S = torch.stack([sphere_basis(M, thetas[0]) for M in bases]).double()           # [B, D, d]
+    A = torch.cat([bases, ray[0].to(bases.dtype)[None, :, None].expand(B, D, 1)], 2)  # [B, D, d+1]
+    H = restricted_hessians(f, thetas, A.permute(1, 0, 2).reshape(D, B * (d + 1)), blocks=B, chunk=chunk).double()
+    C = torch.linalg.lstsq(A.double(), S).solution                                   # [B, d+1, d]
+    sphere = torch.einsum("bie,pbij,bjf->pbef", C, H, C)
+    return torch.linalg.eigvalsh(H[..., :d, :d]), torch.linalg.eigvalsh((sphere + sphere.transpose(-1, -2)) / 2)
 
 
 def eigvals_trace_ratio(eigs: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
