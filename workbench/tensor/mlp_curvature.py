@@ -52,6 +52,14 @@ def mlp_forward(layers: Layers, x: Float[Tensor, "n in"], activation: Callable[[
     return h
 
 
+def _add_product(out: Float[Tensor, "r o"], a: Float[Tensor, "r i"], W: Float[Tensor, "o i"]) -> Float[Tensor, "r o"]:
+    """out + aWᵀ, in place. A narrow product (few outputs, e.g. the logits) is formed as (W aᵀ)ᵀ:
+    BLAS runs a tall, 10-column product several times slower than its transpose."""
+    if W.shape[0] >= 32:
+        return out.addmm_(a, W.T)
+    return out.add_((W @ a.T).T)
+
+
 def activation_derivatives(activation: Callable[[Tensor], Tensor], z: Tensor) -> tuple[Tensor, Tensor]:
     """(σ'(z), σ''(z)) of an elementwise σ, by forward-mode AD with a unit tangent (exact; for
     ReLU σ'(0) = 0 as autograd has it, and σ'' ≡ 0)."""
@@ -93,9 +101,9 @@ class MLPCrossEntropy:
         out = []
         for start in range(0, blocks, per):
             cols = M[:, start * k:(start + per) * k]
-            # each layer's increments as GEMM operands: ΔW stacked [fan_in, n·fan_out], ΔWᵀ [n, i·o], Δb [n·o]
-            dirs = [(dW.permute(2, 0, 1).reshape(dW.shape[2], -1), dW.transpose(1, 2).reshape(dW.shape[0], -1),
-                     db.reshape(-1)) for dW, db in vmap(self.unflatten)(cols.T)]
+            # each layer's increments as GEMM operands: ΔW stacked [fan_in, n·fan_out], ΔW [n, o·i], Δb [n·o]
+            dirs = [(dW.permute(2, 0, 1).reshape(dW.shape[2], -1), dW.reshape(dW.shape[0], -1), db.reshape(-1))
+                    for dW, db in vmap(self.unflatten)(cols.T)]
             first = torch.addmm(dirs[0][2], x, dirs[0][0])  # ż_1 [N, n·o]: θ-free, shared by all points
             out.append(torch.stack([self._blocks_at(primal, dirs, first, k) for primal in primals]))
         return torch.cat(out, 1)
@@ -122,7 +130,7 @@ class MLPCrossEntropy:
     def _blocks_at(primal: dict, dirs: list[tuple[Tensor, Tensor, Tensor]], first: Float[Tensor, "N no"],
                    k: int) -> Float[Tensor, "B k k"]:
         """The B = n/k restricted Hessians of one point (its `_primal`) for n directions (`dirs` per
-        layer: ΔW as [fan_in, n·fan_out] and as ΔWᵀ [n, i·o], Δb [n·o]; `first` the first layer's
+        layer: ΔW as [fan_in, n·fan_out] and as [n, o·i], Δb [n·o]; `first` the first layer's
         tangent). The Hessian is a sum over examples, so the tangents run over tiles of examples
         small enough to stay in cache ([T, n, ·], every product one GEMM); δ_ℓᵀȧ_{ℓ-1} accumulates
         over the tiles and meets the ΔW_ℓ once at the end."""
@@ -132,7 +140,7 @@ class MLPCrossEntropy:
         T = max(1, min(N, TILE_FLOATS // (n * max(W.shape[0] for W in Ws))))
         curv = [epss[ell] * d2 for ell, (_, d2) in enumerate(derivs)]        # ε_ℓ⊙σ''(z_ℓ); 0 for ReLU
         curv = [w if bool(w.any()) else None for w in curv]
-        Gts = [p.new_zeros(n * W.shape[1], W.shape[0]) for W in Ws]        # Σ_n ȧ_{ℓ-1}ᵀδ_ℓ at index ℓ-1
+        Gs = [p.new_zeros(W.shape[0], n * W.shape[1]) for W in Ws]         # Σ_n δ_ℓᵀȧ_{ℓ-1} [o, n·i] at index ℓ-1
 
         def gram(U: Tensor, V: Tensor) -> Tensor:  # Σ_{t,c} U[t,b,i,c]·V[t,b,j,c] -> [B, k, k]
             t, _, c = U.shape
@@ -147,15 +155,17 @@ class MLPCrossEntropy:
                 if ell > 1:
                     dWcat, _, db = dirs[ell - 1]
                     at = derivs[ell - 2][0][rows, None, :] * zt              # ȧ_{ℓ-1} [t, n, i]
-                    Gts[ell - 1].addmm_(at.view(at.shape[0], -1).T, deltas[ell - 1][rows])  # Σ_t ȧᵀδ_ℓ
+                    Gs[ell - 1].addmm_(deltas[ell - 1][rows].T, at.view(at.shape[0], -1))
                     zt = torch.addmm(db, acts[ell - 1][rows], dWcat).view(-1, Ws[ell - 1].shape[0])
-                    zt = zt.addmm_(at.view(-1, at.shape[-1]), Ws[ell - 1].T).view(at.shape[0], n, -1)
+                    zt = _add_product(zt, at.view(-1, at.shape[-1]), Ws[ell - 1]).view(at.shape[0], n, -1)
                 if ell < L and curv[ell - 1] is not None:
                     H += gram(zt * curv[ell - 1][rows, None, :], zt)
             pr = p[rows]
             centred = zt - torch.einsum("tnc,tc->tn", zt, pr)[..., None]    # ż_L − pᵀż_L
             H += gram(centred * pr[:, None, :], centred) / N
         for ell in range(2, L + 1):                                          # Σ_n δ_ℓᵀΔW_ℓⁱȧ_{ℓ-1}ʲ
-            cross = torch.bmm(dirs[ell - 1][1].view(B, k, -1), Gts[ell - 1].view(B, k, -1).transpose(1, 2))
+            o, i = Ws[ell - 1].shape
+            G = Gs[ell - 1].view(o, n, i).transpose(0, 1).reshape(B, k, o * i)       # per direction, as ΔW
+            cross = torch.bmm(dirs[ell - 1][1].view(B, k, -1), G.transpose(1, 2))
             H += cross + cross.transpose(1, 2)
         return H
