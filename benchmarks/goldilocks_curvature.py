@@ -10,7 +10,8 @@ the CPU is shared with other jobs, and one thread is also how the suite computes
     seed) cell, as `goldilocks.experiment` runs them (the net's structured restricted Hessians,
     `tensor.mlp_curvature`, all radii of a cell in one call; also the losses and sphere shifts);
     peer = how a reproduction writes it: per point and plane, `torch.autograd.functional.hessian`
-    of g(φ) = L(P + Mφ) at φ = 0, then eigvalsh. ratio = peer_s / ours_s.
+    of g(φ) = L(P + Mφ) at φ = 0, then eigvalsh. Timed once each, cell by cell, the two sides
+    alternating so that load from other jobs falls on both alike. ratio = peer_s / ours_s.
 (b) restricted_hessian: one point, d = 32: ours `restricted_eigvals`; peer a Python loop of 32
     double-backward HVPs sharing one create_graph gradient, then eigvalsh. ratio = peer_s / ours_s.
 (c) hvp_floor: ours = one d = 16 restricted Hessian (`restricted_hessian`); peer = 16 × one full
@@ -90,24 +91,34 @@ def curvature_sweep() -> None:
     r_init = config.spec(config.activations[0]).r_init(config.init)
     cells = [(act, s) for act in config.activations for s in range(config.seeds)]
 
-    def ours() -> list:
-        return [radius_sweep(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype)
-                for act, s in cells]
+    def ours(act: str, s: int):
+        return radius_sweep(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype)
 
-    def peer() -> list:
-        out = []
-        for act, s in cells:
-            spec = config.spec(act)
-            points = points_at_ratios(U[s], config.radii, r_init)
-            planes = list(bases[s]) + [sphere_basis(M, points[0]) for M in bases[s]]
-            eigs = [[torch.linalg.eigvalsh(torch.autograd.functional.hessian(
-                lambda phi, P=P, M=M: spec.loss(P + M @ phi, x, y), torch.zeros(M.shape[1])).double())
-                for P in points] for M in planes]
-            out.append(torch.stack([torch.stack(row) for row in eigs]))  # [2B, R, d]
-        return out
+    def peer(act: str, s: int) -> torch.Tensor:
+        spec = config.spec(act)
+        points = points_at_ratios(U[s], config.radii, r_init)
+        planes = list(bases[s]) + [sphere_basis(M, points[0]) for M in bases[s]]
+        eigs = [[torch.linalg.eigvalsh(torch.autograd.functional.hessian(
+            lambda phi, P=P, M=M: spec.loss(P + M @ phi, x, y), torch.zeros(M.shape[1])).double())
+            for P in points] for M in planes]
+        return torch.stack([torch.stack(row) for row in eigs])  # [2B, R, d]
 
-    ours_s, sweeps = timed(ours)
-    peer_s, loops = timed(peer)
+    act0 = cells[0][0]  # warm-up: forward-mode AD's first use costs seconds
+    radius_sweep(config.spec(act0), x, y, U[0], config.radii[:1], r_init, bases[0], config.sphere, config.dtype)
+    torch.autograd.functional.hessian(lambda phi: config.spec(act0).loss(U[0] + bases[0, 0] @ phi, x, y), torch.zeros(config.hessian_dim))
+    # cell by cell, the two sides alternating (and swapping which goes first), so that the other
+    # jobs' load falls on both alike; the seconds are summed over cells
+    ours_s = peer_s = 0.0
+    sweeps, loops = [], []
+    for c, cell in enumerate(cells):
+        for side in ((0, 1) if c % 2 == 0 else (1, 0)):
+            seconds, out = timed(lambda: ours(*cell)) if side == 0 else timed(lambda: peer(*cell))
+            if side == 0:
+                ours_s += seconds
+                sweeps.append(out)
+            else:
+                peer_s += seconds
+                loops.append(out)
     gap = max(float((torch.cat([sw.plane_eigs, sw.sphere_eigs]) - lp).abs().max() / lp.abs().max())
               for sw, lp in zip(sweeps, loops))
     print(f"# curvature_sweep: {len(cells)} cells × {len(config.radii)} radii × {2 * config.bases} planes, "
