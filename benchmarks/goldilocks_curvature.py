@@ -17,12 +17,14 @@ the CPU is shared with other jobs, and one thread is also how the suite computes
 (c) hvp_floor: ours = one d = 16 restricted Hessian (`restricted_hessian`); peer = 16 × one full
     gradient on the same batch. ratio = ours_s / peer_s (how many gradients a restricted Hessian
     costs per direction; ≤ 1 means cheaper than a gradient per direction).
-(d) hutchinson_trace: Tr ∇²L from n = 100 Rademacher probes, ours vmapped HVPs; peer PyHessian
+(d) hutchinson_trace: Tr ∇²L from n = 100 Rademacher probes, ours `hutchinson_trace` (the net's
+    quadratic forms zᵀ∇²Lz by forward tangents, `curvature.quadratic_forms`); peer PyHessian
     0.1's `hessian(model, criterion, data, cuda=False).trace(maxIter=100, tol=0)` (no early stop).
 (e) trace_at_equal_error: on a small net (64-16-16-10, D = 1,482) with its exact trace, PyHessian's
     Hutchinson at 100 probes has some relative error (RMS over `TRACE_REPEATS` seeds); ours is
-    `hutchpp_trace` at the fewest HVPs m (of a grid) whose RMS relative error is no larger. Time of
-    one such estimate each; ratio = peer_s / ours_s.
+    `hutchpp_trace` at the fewest uses m of ∇²L (of a grid) whose RMS relative error is no larger
+    (m/3 HVPs for the sketch, 2m/3 quadratic forms). Time of one such estimate each; ratio =
+    peer_s / ours_s.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from workbench.tensor.subspaces import point_at_radius, random_orthonormal_basis
 from workbench.tensor.trace_estimators import hutchpp_trace
 
 torch.set_num_threads(1)  # both sides on one thread: the CPU is shared (see the module docstring)
+# PyHessian calls loss.backward(create_graph=True); torch warns about the reference cycle each time
+warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
 
 D_PLANE, N_PROBES, BATCH, REPEATS = 32, 100, 512, 5
 TRACE_WIDTHS, TRACE_REPEATS = (16, 16), 20
@@ -158,8 +162,6 @@ def one_point() -> None:
 
     from pyhessian import hessian as pyhessian
 
-    # PyHessian calls loss.backward(create_graph=True); torch warns about the reference cycle each time
-    warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
     model, criterion = as_module(spec, theta), nn.CrossEntropyLoss()
     ours = best_of(lambda: hutchinson_trace(f, theta, N_PROBES, generator=torch.Generator().manual_seed(1)), 3)
     peer = best_of(lambda: pyhessian(model, criterion, data=(x, y), cuda=False).trace(maxIter=N_PROBES, tol=0.0), 3)

@@ -110,6 +110,16 @@ def hessian_operator(
     return (lambda V: batched_hvp(f, theta, V.to(theta.dtype) @ M.T, chunk) @ M), M.shape[1]
 
 
+def quadratic_forms(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = 256) -> Float[Tensor, "k"]:
+    """vᵀ∇²f(θ)v for every row v of V (the diagonal of V∇²f(θ)Vᵀ), in θ's dtype. A
+    `StructuredHessian` f gives them as k 1×1 restricted Hessians (an MLP: forward tangents, no
+    HVP); any other f through vmapped HVPs (`chunk` rows at a time)."""
+    V = V.to(theta.dtype)
+    if isinstance(f, StructuredHessian):
+        return f.restricted_hessians(theta[None], V.T, V.shape[0], chunk)[0, :, 0, 0]
+    return (batched_hvp(f, theta, V, chunk) * V).sum(-1)
+
+
 def restricted_hessian(
     f: LossFn,
     theta: Float[Tensor, "D"],
@@ -264,14 +274,14 @@ def hutchinson_trace(
     """Tr ∇²f(θ) (or Tr Mᵀ∇²f(θ)M when `M` is given) ≈ (1/n) Σ_i z_iᵀ H z_i, z_i Rademacher.
 
     Unbiased: E[zzᵀ] = I, so E[zᵀHz] = Tr H. The variance of one sample is 2(‖H‖_F² − Σ H_ii²),
-    hence the reported standard error s/√n. The n HVPs are vmapped (`chunk` at a time).
+    hence the reported standard error s/√n. The n quadratic forms are one `quadratic_forms` call.
     """
     theta = _check_theta(theta)
     check_int("n", n, low=1)
     dim = theta.shape[0] if M is None else _check_basis(M, theta.shape[0]).shape[1]
     z = rademacher(n, dim, generator, theta.dtype, theta.device)
     V = z if M is None else z @ M.to(theta).T                       # [n, D]
-    samples = (batched_hvp(f, theta, V, chunk) * V).sum(-1)         # vᵀHv = zᵀ(MᵀHM)z
+    samples = quadratic_forms(f, theta, V, chunk)                   # vᵀHv = zᵀ(MᵀHM)z
     stderr = float(samples.std() / math.sqrt(n)) if n > 1 else float("inf")
     return TraceEstimate(value=float(samples.mean()), stderr=stderr, samples=samples.detach())
 

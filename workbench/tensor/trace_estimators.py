@@ -27,7 +27,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.tensor.curvature import LossFn, TraceEstimate, hessian_operator, rademacher
+from workbench.tensor.curvature import LossFn, TraceEstimate, hessian_operator, quadratic_forms, rademacher
 from workbench.tensor.validation import check_int
 
 MatMat = Callable[[Tensor], Tensor]  # V [k, D] -> (A V^T)^T [k, D]: A applied to each row
@@ -40,8 +40,13 @@ def hutchpp(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
+    quad: Callable[[Tensor], Tensor] | None = None,
 ) -> TraceEstimate:
     """Hutch++ estimate of Tr A from m ≥ 3 products with A (`matmat` maps rows v to rows Av).
+
+    Only the sketch needs the products themselves; the other 2k uses are quadratic forms vᵀAv
+    (Tr(QᵀAQ) = Σ_i q_iᵀAq_i), which `quad` (rows in, forms out) may compute more cheaply;
+    by default (matmat(V)·V).sum(-1).
 
     k = m // 3 sketch, deflation and residual probes each (m rounded down to 3k). The result's
     `samples` are the k residual Hutchinson samples g̃ᵀAg̃ and `stderr` their standard error: the
@@ -50,10 +55,13 @@ def hutchpp(
     k = check_int("m", m, low=3) // 3
     S = rademacher(k, dim, generator, dtype, device)
     G = rademacher(k, dim, generator, dtype, device)
+    if quad is None:
+        def quad(V: Tensor) -> Tensor:
+            return (matmat(V).to(dtype) * V).sum(-1)
     Q, _ = torch.linalg.qr(matmat(S).to(dtype).T)                      # [D, k'], k' = min(D, k)
-    low_rank = torch.einsum("kD,Dk->", matmat(Q.T).to(dtype), Q)        # Tr(QᵀAQ)
+    low_rank = quad(Q.T).to(dtype).sum()                                # Tr(QᵀAQ)
     Gt = G - (G @ Q) @ Q.T                                              # rows (I − QQᵀ)g
-    samples = (matmat(Gt).to(dtype) * Gt).sum(-1)
+    samples = quad(Gt).to(dtype)
     stderr = float(samples.std() / math.sqrt(k)) if k > 1 else float("inf")
     return TraceEstimate(value=float(low_rank + samples.mean()), stderr=stderr, samples=samples.detach())
 
@@ -66,7 +74,11 @@ def hutchpp_trace(
     M: Float[Tensor, "D d"] | None = None,
     chunk: int | None = 256,
 ) -> TraceEstimate:
-    """Tr ∇²f(θ) (or Tr Mᵀ∇²f(θ)M when `M` is given) by Hutch++ from m HVPs, in θ's dtype; each of
-    the three rounds of m/3 HVPs is one vmapped call (`chunk` at a time)."""
+    """Tr ∇²f(θ) (or Tr Mᵀ∇²f(θ)M when `M` is given) by Hutch++ from m uses of ∇²f, in θ's dtype:
+    the m/3 sketch products are one vmapped HVP call (`chunk` at a time), the 2m/3 quadratic forms
+    one `quadratic_forms` call each (for an MLP's cross-entropy: forward tangents, no HVP)."""
     matmat, dim = hessian_operator(f, theta, M, chunk)
-    return hutchpp(matmat, dim, m, generator=generator, dtype=theta.dtype, device=theta.device)
+    dense = None if M is None else (M.to_dense() if M.is_sparse else M).to(theta)
+    lift = (lambda V: V) if dense is None else (lambda V: V.to(theta.dtype) @ dense.T)
+    return hutchpp(matmat, dim, m, generator=generator, dtype=theta.dtype, device=theta.device,
+                   quad=lambda V: quadratic_forms(f, theta, lift(V), chunk))

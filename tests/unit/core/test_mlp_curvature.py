@@ -8,7 +8,7 @@ import torch
 
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor import mlp_curvature
-from workbench.tensor.curvature import StructuredHessian, restricted_eigvals, restricted_hessians
+from workbench.tensor.curvature import StructuredHessian, quadratic_forms, restricted_eigvals, restricted_hessians
 from workbench.tensor.mlp_curvature import MLPCrossEntropy, activation_derivatives
 
 F64 = torch.float64
@@ -73,3 +73,12 @@ def test_the_loss_and_activation_derivatives():
     assert torch.allclose(d1, 1 - t**2) and torch.allclose(d2, -2 * t * (1 - t**2))
     d1, d2 = activation_derivatives(torch.relu, torch.tensor([-1.0, 0.0, 2.0]))
     assert d1.tolist() == [0.0, 0.0, 1.0] and d2.tolist() == [0.0, 0.0, 0.0]  # σ'(0) = 0, as autograd has it
+
+
+def test_quadratic_forms_of_the_structured_path_equal_the_hvp_ones():
+    """More rows than parameters too: each row is its own 1×1 restricted Hessian."""
+    f, theta, g = problem(torch.tanh, seed=2)
+    V = torch.randn(2 * theta.numel() + 3, theta.numel(), generator=g, dtype=F64)
+    forms = quadratic_forms(f, theta, V, chunk=16)
+    assert forms.shape == (V.shape[0],)
+    assert torch.allclose(forms, quadratic_forms(lambda t: f(t), theta, V), atol=1e-11, rtol=1e-11)
