@@ -10,13 +10,15 @@ flattened parameters θ ∈ R^D) and, where a subspace is involved, a basis M �
     plane_and_sphere_eigvals     the same for planes and their sphere tangent planes, points on a ray
     eigvals_trace_ratio(λ)       Tr H/‖H‖_F = Σλ/√Σλ²              (trace_ratio(H) = this of eigvalsh H)
     eigvals_positive_fraction(λ) #{λ > 0}/d                        (positive_fraction(H) likewise)
+    quadratic_forms(f, θ, V)     vᵀ∇²f(θ)v per row of V             [k]
     hutchinson_trace(f, θ, n)    ≈ Tr ∇²f(θ) = E[zᵀ∇²f z]        z Rademacher, n samples, vmapped
     lanczos(matvec, dim, steps)  Ritz values: the top and bottom of the spectrum
     hessian_operator(f, θ, M)    the matrix-free ∇²f (or Mᵀ∇²fM) the estimators take
 
 Beside it: `trace_estimators` (Hutch++), `spectral_density` (stochastic Lanczos quadrature) and
 `mlp_curvature` (an MLP's exact restricted Hessians from forward tangents, used by
-`restricted_hessians` when f is an `MLPCrossEntropy`).
+`restricted_hessians` and `quadratic_forms` when f is a `StructuredHessian` such as
+`MLPCrossEntropy`).
 
 No D×D Hessian is ever formed. Forward-over-reverse (`torch.func.jvp` of `torch.func.grad`) costs
 about one extra forward pass per HVP and, unlike double backward, vmaps: a whole basis of
