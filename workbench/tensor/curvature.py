@@ -116,6 +116,9 @@ def quadratic_forms(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"
     """vᵀ∇²f(θ)v for every row v of V (the diagonal of V∇²f(θ)Vᵀ), in θ's dtype. A
     `StructuredHessian` f gives them as k 1×1 restricted Hessians (an MLP: forward tangents, no
     HVP); any other f through vmapped HVPs (`chunk` rows at a time)."""
+    theta = _check_theta(theta)
+    if V.ndim != 2 or V.shape[1] != theta.shape[0]:
+        raise ValueError(f"`V` must have shape [k, D] with D = {theta.shape[0]} (the length of theta); got {tuple(V.shape)}")
     V = V.to(theta.dtype)
     if isinstance(f, StructuredHessian):
         return f.restricted_hessians(theta[None], V.T, V.shape[0], chunk)[0, :, 0, 0]

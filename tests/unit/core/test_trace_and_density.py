@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from workbench.goldilocks.model import MLPSpec
-from workbench.tensor.curvature import hutchinson_trace
+from workbench.tensor.curvature import hutchinson_trace, plane_and_sphere_eigvals, quadratic_forms
 from workbench.tensor.spectral_density import hessian_density, slq
 from workbench.tensor.subspaces import random_orthonormal_basis
 from workbench.tensor.trace_estimators import hutchpp, hutchpp_trace
@@ -103,3 +103,26 @@ def test_hessian_density_finds_the_exact_eigenvalues_of_a_net_hessian():
     assert gaps.min(1).values.max() < 1e-7 and gaps.min(0).values.max() < 1e-7
     assert dens.moment(1) == pytest.approx(float(H.trace()) / D, abs=0.5 * float(H.norm()) / D)
 
+
+
+def quadratic(t):
+    return (t**2).sum()
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: hutchpp(lambda V: V, 5, 2), r"`m` must be an integer in \[3, inf\]"),
+        (lambda: hutchpp(lambda V: V, 0, 6), r"`dim` must be an integer in \[1, inf\]"),
+        (lambda: hutchpp_trace(quadratic, torch.ones(4), 6, M=torch.ones(3, 2)), r"`M` must have shape \[D, d\]"),
+        (lambda: slq(lambda v: v, 5, 6), r"`steps` must be an integer in \[1, 5\]"),
+        (lambda: slq(lambda v: v, 5, 2, n_vectors=0), r"`n_vectors` must be an integer in \[1, inf\]"),
+        (lambda: slq(lambda v: v, 5, 2).smoothed(torch.zeros(3), 0.0), r"`sigma` must be in \(0"),
+        (lambda: slq(lambda v: v, 5, 2).moment(-1), r"`p` must be an integer in \[0, inf\]"),
+        (lambda: quadratic_forms(quadratic, torch.ones(4), torch.ones(2, 3)), r"`V` must have shape \[k, D\] with D = 4"),
+        (lambda: plane_and_sphere_eigvals(quadratic, torch.ones(4), torch.ones(1, 4, 2)), r"`thetas` must have shape \[P, D\]"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
