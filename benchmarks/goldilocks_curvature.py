@@ -1,17 +1,30 @@
-"""BENCH restricted_hessian and BENCH hutchinson_trace on the goldilocks digits MLP (64-64-64-10,
-ReLU, D = 8,970, at r_init, loss on 512 fixed digits). Ratio = peer_s / ours_s.
+"""BENCH lines of the curvature toolbox on the goldilocks digits MLP (64-64-64-10, D = 8,970, loss on
+512 fixed digits unless said). Every comparison prints one `BENCH <name> ours_s=… peer_s=… ratio=…`.
 
-(a) restricted_hessian: the spectrum of Mᵀ∇²L M for d = 32, ours = `restricted_eigvals`, the call
-    the suite's sweep, selection and probe make (`restricted_hessians`' nested vmap of
-    forward-over-reverse HVPs, then eigvalsh in float64); peer = a Python loop of 32
-    double-backward HVPs sharing one create_graph gradient (the strongest form of the loop: the
-    first backward is paid once), then the same eigvalsh.
-(b) hutchinson_trace: Tr ∇²L from n = 100 Rademacher probes, ours = vmapped HVPs; peer =
-    PyHessian 0.1's `hessian(model, criterion, data, cuda=False).trace(maxIter=100, tol=0)` (tol=0:
-    no early stop, so both sides use exactly n probes) on the same net as an nn.Sequential. The
-    suite itself does not estimate traces; the notebooks call `hutchinson_trace`.
+Both sides run on ONE torch thread (`torch.set_num_threads(1)` below, before anything is timed):
+the CPU is shared with other jobs, and one thread is also how the suite computes its small models
+(`workbench.tensor.threads`). Short comparisons are the best of `REPEATS` runs after a warm-up.
 
-Both sides are warmed up first and timed as the best of `REPEATS` runs (the CPU may be shared).
+(a) curvature_sweep: the default config's whole radius sweep (2 activations × 3 seeds × 19 radii ×
+    (3 planes + their 3 sphere tangent planes), d = 16). Ours = `radius_sweep` on every (activation,
+    seed) cell, as `goldilocks.experiment` runs them (the net's structured restricted Hessians,
+    `tensor.mlp_curvature`, all radii of a cell in one call; also the losses and sphere shifts);
+    peer = how a reproduction writes it: per point and plane, `torch.autograd.functional.hessian`
+    of g(φ) = L(P + Mφ) at φ = 0, then eigvalsh. Timed once each, cell by cell, the two sides
+    alternating so that load from other jobs falls on both alike. ratio = peer_s / ours_s.
+(b) restricted_hessian: one point, d = 32: ours `restricted_eigvals`; peer a Python loop of 32
+    double-backward HVPs sharing one create_graph gradient, then eigvalsh. ratio = peer_s / ours_s.
+(c) hvp_floor: ours = one d = 16 restricted Hessian (`restricted_hessian`); peer = 16 × one full
+    gradient on the same batch. ratio = ours_s / peer_s (how many gradients a restricted Hessian
+    costs per direction; ≤ 1 means cheaper than a gradient per direction).
+(d) hutchinson_trace: Tr ∇²L from n = 100 Rademacher probes, ours `hutchinson_trace` (the net's
+    quadratic forms zᵀ∇²Lz by forward tangents, `curvature.quadratic_forms`); peer PyHessian
+    0.1's `hessian(model, criterion, data, cuda=False).trace(maxIter=100, tol=0)` (no early stop).
+(e) trace_at_equal_error: on a small net (64-16-16-10, D = 1,482) with its exact trace, PyHessian's
+    Hutchinson at 100 probes has some relative error (RMS over `TRACE_REPEATS` seeds); ours is
+    `hutchpp_trace` at the fewest uses m of ∇²L (of a grid) whose RMS relative error is no larger
+    (m/3 HVPs for the sketch, 2m/3 quadratic forms). Time of one such estimate each; ratio =
+    peer_s / ours_s.
 """
 
 from __future__ import annotations
@@ -24,10 +37,20 @@ import torch
 from torch import nn
 
 from workbench.goldilocks import GoldilocksConfig, load_digits
-from workbench.tensor.curvature import hutchinson_trace, restricted_eigvals
-from workbench.tensor.subspaces import point_at_radius, random_orthonormal_basis
+from workbench.goldilocks.data import load_dataset
+from workbench.goldilocks.experiment import directions, hessian_bases
+from workbench.goldilocks.sweep import points_at_ratios, radius_sweep
+from workbench.tensor.curvature import hessian_operator, hutchinson_trace, restricted_eigvals, restricted_hessian
+from workbench.tensor.subspaces import point_at_radius, random_orthonormal_basis, sphere_basis
+from workbench.tensor.trace_estimators import hutchpp_trace
+
+torch.set_num_threads(1)  # both sides on one thread: the CPU is shared (see the module docstring)
+# PyHessian calls loss.backward(create_graph=True); torch warns about the reference cycle each time
+warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
 
 D_PLANE, N_PROBES, BATCH, REPEATS = 32, 100, 512, 5
+TRACE_WIDTHS, TRACE_REPEATS = (16, 16), 20
+HUTCHPP_GRID = (6, 9, 12, 15, 18, 24, 30, 36, 45, 60, 75, 90, 120, 150, 210, 300)
 
 
 def best_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -40,8 +63,18 @@ def best_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     return min(times)
 
 
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def bench(name: str, ours: float, peer: float, ratio: float) -> None:
+    print(f"BENCH {name} ours_s={ours:.4f} peer_s={peer:.4f} ratio={ratio:.2f}", flush=True)
+
+
 def as_module(spec, theta: torch.Tensor) -> nn.Sequential:
-    """The same net as an nn.Sequential holding θ's weights (PyHessian needs a module)."""
+    """The same ReLU net as an nn.Sequential holding θ's weights (PyHessian needs a module)."""
     layers: list[nn.Module] = []
     for k, (W, b) in enumerate(spec.unflatten(theta)):
         lin = nn.Linear(W.shape[1], W.shape[0])
@@ -54,7 +87,50 @@ def as_module(spec, theta: torch.Tensor) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def main() -> None:
+def curvature_sweep() -> None:
+    config = GoldilocksConfig()
+    data = load_dataset(config.dataset, config.data_path, seed=config.seed)
+    x, y = data.subset(config.hessian_batch, seed=config.seed)
+    U, bases = directions(config), hessian_bases(config)
+    r_init = config.spec(config.activations[0]).r_init(config.init)
+    cells = [(act, s) for act in config.activations for s in range(config.seeds)]
+
+    def ours(act: str, s: int):
+        return radius_sweep(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype)
+
+    def peer(act: str, s: int) -> torch.Tensor:
+        spec = config.spec(act)
+        points = points_at_ratios(U[s], config.radii, r_init)
+        planes = list(bases[s]) + [sphere_basis(M, points[0]) for M in bases[s]]
+        eigs = [[torch.linalg.eigvalsh(torch.autograd.functional.hessian(
+            lambda phi, P=P, M=M: spec.loss(P + M @ phi, x, y), torch.zeros(M.shape[1])).double())
+            for P in points] for M in planes]
+        return torch.stack([torch.stack(row) for row in eigs])  # [2B, R, d]
+
+    act0 = cells[0][0]  # warm-up: forward-mode AD's first use costs seconds
+    radius_sweep(config.spec(act0), x, y, U[0], config.radii[:1], r_init, bases[0], config.sphere, config.dtype)
+    torch.autograd.functional.hessian(lambda phi: config.spec(act0).loss(U[0] + bases[0, 0] @ phi, x, y), torch.zeros(config.hessian_dim))
+    # cell by cell, the two sides alternating (and swapping which goes first), so that the other
+    # jobs' load falls on both alike; the seconds are summed over cells
+    ours_s = peer_s = 0.0
+    sweeps, loops = [], []
+    for c, cell in enumerate(cells):
+        for side in ((0, 1) if c % 2 == 0 else (1, 0)):
+            seconds, out = timed(lambda: ours(*cell)) if side == 0 else timed(lambda: peer(*cell))
+            if side == 0:
+                ours_s += seconds
+                sweeps.append(out)
+            else:
+                peer_s += seconds
+                loops.append(out)
+    gap = max(float((torch.cat([sw.plane_eigs, sw.sphere_eigs]) - lp).abs().max() / lp.abs().max())
+              for sw, lp in zip(sweeps, loops))
+    print(f"# curvature_sweep: {len(cells)} cells × {len(config.radii)} radii × {2 * config.bases} planes, "
+          f"d={config.hessian_dim}, batch {config.hessian_batch}; max |λ_ours − λ_peer| / max|λ| = {gap:.1e}")
+    bench("curvature_sweep", ours_s, peer_s, peer_s / ours_s)
+
+
+def one_point() -> None:
     config = GoldilocksConfig()
     spec = config.spec("relu")
     x, y = load_digits().subset(BATCH)
@@ -63,64 +139,74 @@ def main() -> None:
     M = random_orthonormal_basis(spec.n_params, D_PLANE, gen)
     f = spec.loss_fn(x, y)
 
-    # (a) restricted Hessian spectrum, as the suite computes it
-    def spectrum(H: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.eigvalsh(((H + H.T) / 2).double())
-
-    def ours_fn(loss=f) -> torch.Tensor:
-        return restricted_eigvals(loss, theta[None], M[None])[0, 0]
-
     def loop() -> torch.Tensor:
         t = theta.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(f(t), t, create_graph=True)
+        (g,) = torch.autograd.grad(spec.loss(t, x, y), t, create_graph=True)
         cols = [torch.autograd.grad(g, t, M[:, j], retain_graph=True)[0] for j in range(D_PLANE)]
-        return spectrum(M.T @ torch.stack(cols, 1))
+        H = M.T @ torch.stack(cols, 1)
+        return torch.linalg.eigvalsh(((H + H.T) / 2).double())
 
-    def naive_loop() -> torch.Tensor:  # context only: each HVP redoes the forward and first backward
-        cols = []
-        for j in range(D_PLANE):
-            t = theta.clone().requires_grad_(True)
-            (g,) = torch.autograd.grad(f(t), t, create_graph=True)
-            cols.append(torch.autograd.grad(g @ M[:, j], t)[0])
-        return spectrum(M.T @ torch.stack(cols, 1))
+    ours = best_of(lambda: restricted_eigvals(f, theta[None], M[None])[0, 0])
+    peer = best_of(loop)
+    bench("restricted_hessian", ours, peer, peer / ours)
 
-    gap = float((ours_fn() - loop()).abs().max())
-    ours, peer = best_of(ours_fn), best_of(loop)
-    naive = best_of(naive_loop, 2)
-    print(f"# D={spec.n_params} d={D_PLANE} batch={BATCH} threads={torch.get_num_threads()} max|λ_ours - λ_loop|={gap:.1e}; "
-          f"a loop that also redoes the forward per column: {naive:.4f} s (ratio {naive / ours:.2f})")
-    print(f"BENCH restricted_hessian ours_s={ours:.4f} peer_s={peer:.4f} ratio={peer / ours:.2f}")
-    # context: at batch 512 both sides are compute-bound (vmap saves dispatch, not FLOPs); on a small
-    # batch the per-HVP overhead the vmapped call removes dominates
-    xs, ys = x[:32], y[:32]
-    fs = spec.loss_fn(xs, ys)
+    d = config.hessian_dim
+    Md = M[:, :d]
+    t = theta.clone().requires_grad_(True)
+    ours = best_of(lambda: restricted_hessian(f, theta, Md))
+    one_grad = best_of(lambda: torch.autograd.grad(spec.loss(t, x, y), t), 20)
+    generic = best_of(lambda: restricted_hessian(lambda th: spec.loss(th, x, y), theta, Md))
+    print(f"# hvp_floor: one gradient {one_grad * 1e3:.2f} ms; a d={d} restricted Hessian by vmapped "
+          f"forward-over-reverse HVPs (the generic path) {generic:.4f} s = {generic / (d * one_grad):.2f} × d gradients")
+    bench("hvp_floor", ours, d * one_grad, ours / (d * one_grad))
 
-    def loop_small() -> torch.Tensor:
-        t = theta.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(fs(t), t, create_graph=True)
-        return spectrum(M.T @ torch.stack([torch.autograd.grad(g, t, M[:, j], retain_graph=True)[0] for j in range(D_PLANE)], 1))
-
-    small_ours, small_peer = best_of(lambda: ours_fn(fs)), best_of(loop_small)
-    print(f"# the same on a batch of 32: ours {small_ours:.4f} s, loop {small_peer:.4f} s (ratio {small_peer / small_ours:.2f})")
-
-    # (b) Hutchinson trace vs PyHessian at equal probe counts
     from pyhessian import hessian as pyhessian
 
-    # PyHessian calls loss.backward(create_graph=True); torch warns about the reference cycle each time
-    warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
-
     model, criterion = as_module(spec, theta), nn.CrossEntropyLoss()
-    assert torch.allclose(criterion(model(x), y), f(theta), atol=1e-5)  # the same loss on both sides
-    ours_tr = hutchinson_trace(f, theta, N_PROBES, generator=torch.Generator().manual_seed(1))
-
-    def peer_trace() -> float:
-        return float(torch.tensor(pyhessian(model, criterion, data=(x, y), cuda=False).trace(maxIter=N_PROBES, tol=0.0)).mean())
-
-    value = peer_trace()
     ours = best_of(lambda: hutchinson_trace(f, theta, N_PROBES, generator=torch.Generator().manual_seed(1)), 3)
-    peer = best_of(peer_trace, 3)
-    print(f"# n={N_PROBES} probes: ours {ours_tr.value:.2f} ± {ours_tr.stderr:.2f}, PyHessian {value:.2f}")
-    print(f"BENCH hutchinson_trace ours_s={ours:.4f} peer_s={peer:.4f} ratio={peer / ours:.2f}")
+    peer = best_of(lambda: pyhessian(model, criterion, data=(x, y), cuda=False).trace(maxIter=N_PROBES, tol=0.0), 3)
+    bench("hutchinson_trace", ours, peer, peer / ours)
+
+
+def trace_at_equal_error() -> None:
+    from pyhessian import hessian as pyhessian
+
+    config = GoldilocksConfig(widths=TRACE_WIDTHS)
+    spec = config.spec("relu")
+    x, y = load_digits().subset(BATCH)
+    theta = point_at_radius(spec.init(config.init, torch.Generator().manual_seed(0)), spec.r_init(config.init))
+    f = spec.loss_fn(x, y)
+    matmat, D = hessian_operator(f, theta.double(), chunk=256)
+    exact = float(sum(torch.einsum("kD,kD->", matmat(rows), rows) for rows in torch.eye(D, dtype=torch.float64).split(256)))
+    model, criterion = as_module(spec, theta), nn.CrossEntropyLoss()
+
+    def peer_once(seed: int) -> float:
+        torch.manual_seed(seed)  # PyHessian draws its probes from the global generator
+        samples = pyhessian(model, criterion, data=(x, y), cuda=False).trace(maxIter=N_PROBES, tol=0.0)
+        return float(torch.tensor(samples).mean())
+
+    def rms_error(values: list[float]) -> float:
+        return float(torch.tensor([(v - exact) / exact for v in values], dtype=torch.float64).pow(2).mean().sqrt())
+
+    peer_err = rms_error([peer_once(seed) for seed in range(TRACE_REPEATS)])
+    for m in HUTCHPP_GRID:
+        ours_err = rms_error([hutchpp_trace(f, theta, m, generator=torch.Generator().manual_seed(seed)).value
+                              for seed in range(TRACE_REPEATS)])
+        if ours_err <= peer_err:
+            break
+    ours = best_of(lambda: hutchpp_trace(f, theta, m, generator=torch.Generator().manual_seed(0)), 3)
+    peer = best_of(lambda: peer_once(0), 3)
+    print(f"# trace_at_equal_error: D={D}, exact Tr H = {exact:.4f}; RMS relative error over {TRACE_REPEATS} seeds: "
+          f"PyHessian Hutchinson at {N_PROBES} probes {peer_err:.4f}, Hutch++ at m={m} ({m // 3} HVPs + {2 * (m // 3)} "
+          f"quadratic forms) {ours_err:.4f}")
+    bench("trace_at_equal_error", ours, peer, peer / ours)
+
+
+def main() -> None:
+    print(f"# threads={torch.get_num_threads()} (both sides)")
+    one_point()
+    trace_at_equal_error()
+    curvature_sweep()
 
 
 if __name__ == "__main__":

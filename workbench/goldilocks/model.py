@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.tensor.mlp_curvature import MLPCrossEntropy, mlp_forward
 from workbench.tensor.validation import check_choice, check_int
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu, "tanh": torch.tanh}
@@ -96,22 +97,16 @@ class MLPSpec:
 
     def forward(self, theta: Float[Tensor, "D"], x: Float[Tensor, "n in"]) -> Float[Tensor, "n out"]:
         """Logits of the net with parameters θ (vmappable over θ)."""
-        act = ACTIVATIONS[self.activation]
-        layers = self.unflatten(theta)
-        h = x.to(theta.dtype)
-        for k, (W, b) in enumerate(layers):
-            h = h @ W.T + b
-            if k < len(layers) - 1:
-                h = act(h)
-        return h
+        return mlp_forward(self.unflatten(theta), x, ACTIVATIONS[self.activation])
 
     def loss(self, theta: Float[Tensor, "D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, ""]:
         """Mean cross-entropy of the logits on (x, y)."""
         return F.cross_entropy(self.forward(theta, x), y)
 
-    def loss_fn(self, x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Callable[[Tensor], Tensor]:
-        """θ ↦ L(θ) on fixed data: the `f` the curvature functions take."""
-        return lambda theta: self.loss(theta, x, y)
+    def loss_fn(self, x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> MLPCrossEntropy:
+        """θ ↦ L(θ) on fixed data: the `f` the curvature functions take (it also carries the net's
+        exact structured restricted Hessians, `workbench.tensor.mlp_curvature`)."""
+        return MLPCrossEntropy(self.unflatten, ACTIVATIONS[self.activation], x, y)
 
     def accuracy(self, theta: Float[Tensor, "D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, ""]:
         return (self.forward(theta, x).argmax(-1) == y).to(theta.dtype).mean()

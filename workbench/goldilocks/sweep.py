@@ -22,12 +22,11 @@ from torch.func import grad
 from tqdm.auto import tqdm
 
 from workbench.goldilocks.model import MLPSpec
-from workbench.tensor.curvature import resolve_dtype, restricted_eigvals
+from workbench.tensor.curvature import plane_and_sphere_eigvals, resolve_dtype, restricted_eigvals
 from workbench.tensor.subspaces import (
     points_at_radii,
     random_orthonormal_basis,
     sparse_projection,
-    sphere_basis,
     sphere_correction,
 )
 from workbench.tensor.validation import check_range
@@ -82,25 +81,26 @@ def radius_sweep(
     """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii`.
 
     `bases` are hyperplane bases; with `sphere` each is also turned into a tangent basis of the
-    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). At each
-    radius, plane and tangent bases are one `restricted_eigvals` call.
+    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). All radii,
+    plane and tangent bases are one curvature call.
     """
     dt = resolve_dtype(dtype, direction.dtype)
     thetas = points_at_ratios(direction.to(dt), radii, r_init)  # [R, D]
     bases = bases.to(dt)
     f = spec.loss_fn(x.to(dt), y)
     B = bases.shape[0]
-    every = torch.cat([bases, torch.stack([sphere_basis(M, thetas[0]) for M in bases])]) if sphere else bases
-    eigs, loss, shift = [], [], []
-    # One radius per call, not several through restricted_eigvals' point axis: on 2 CPU cores the
-    # batched call was no faster on QUICK and ~2× slower on the full config (its activations
-    # outgrow the caches); one call per radius also reproduces the per-radius results bit for bit.
+    # Every radius in one call (the net's structured Hessian shares the θ-free first-layer tangents
+    # across points); with `sphere`, each plane's tangent plane comes from the same call on [M | θ̂].
+    if sphere:
+        plane_eigs, sphere_eigs = plane_and_sphere_eigvals(f, thetas, bases)             # [R, B, d] each
+    else:
+        plane_eigs = restricted_eigvals(f, thetas, bases)
+        sphere_eigs = plane_eigs.new_zeros(0, B, bases.shape[2])
+    loss, shift = [], []
     for theta in tqdm(thetas, desc=f"{spec.activation} radii", disable=not progress, leave=False):
-        eigs.append(restricted_eigvals(f, theta[None], every)[0])  # [B or 2B, d]
         loss.append(f(theta).detach())
         if sphere:
             shift.append(sphere_correction(grad(f)(theta), theta).detach())
-    eigs = torch.stack(eigs, 1)                                       # [B or 2B, R, d]
-    return Sweep(plane_eigs=eigs[:B], sphere_eigs=eigs[B:] if sphere else eigs.new_zeros(B, 0, bases.shape[2]),
+    return Sweep(plane_eigs=plane_eigs.transpose(0, 1), sphere_eigs=sphere_eigs.transpose(0, 1),
                  shift=torch.stack(shift).double() if shift else torch.zeros(0, dtype=torch.float64),
                  loss=torch.stack(loss).double())

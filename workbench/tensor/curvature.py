@@ -7,10 +7,18 @@ flattened parameters θ ∈ R^D) and, where a subspace is involved, a basis M �
     restricted_hessian(f, θ, M)  = Mᵀ ∇²f(θ) M        [d, d]     one vmapped call over M's columns
     restricted_hessians(f, Θ, M) = M_bᵀ ∇²f(θ_p) M_b  [P, B, k, k] P points × B bases, nested vmap
     restricted_eigvals(f, Θ, Ms) eigenvalues of the above          [P, B, d] ascending, float64
+    plane_and_sphere_eigvals     the same for planes and their sphere tangent planes, points on a ray
     eigvals_trace_ratio(λ)       Tr H/‖H‖_F = Σλ/√Σλ²              (trace_ratio(H) = this of eigvalsh H)
     eigvals_positive_fraction(λ) #{λ > 0}/d                        (positive_fraction(H) likewise)
+    quadratic_forms(f, θ, V)     vᵀ∇²f(θ)v per row of V             [k]
     hutchinson_trace(f, θ, n)    ≈ Tr ∇²f(θ) = E[zᵀ∇²f z]        z Rademacher, n samples, vmapped
     lanczos(matvec, dim, steps)  Ritz values: the top and bottom of the spectrum
+    hessian_operator(f, θ, M)    the matrix-free ∇²f (or Mᵀ∇²fM) the estimators take
+
+Beside it: `trace_estimators` (Hutch++), `spectral_density` (stochastic Lanczos quadrature) and
+`mlp_curvature` (an MLP's exact restricted Hessians from forward tangents, used by
+`restricted_hessians` and `quadratic_forms` when f is a `StructuredHessian` such as
+`MLPCrossEntropy`).
 
 No D×D Hessian is ever formed. Forward-over-reverse (`torch.func.jvp` of `torch.func.grad`) costs
 about one extra forward pass per HVP and, unlike double backward, vmaps: a whole basis of
@@ -21,15 +29,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 from torch.func import grad, jvp, vmap
 
+from workbench.tensor.subspaces import sphere_basis
 from workbench.tensor.validation import check_finite_tensor, check_int
 
 LossFn = Callable[[Tensor], Tensor]
+
+
+@runtime_checkable
+class StructuredHessian(Protocol):
+    """A loss θ ↦ L(θ) that computes its own restricted Hessians exactly (e.g.
+    `workbench.tensor.mlp_curvature.MLPCrossEntropy`): `restricted_hessians` hands over to it."""
+
+    def __call__(self, theta: Tensor) -> Tensor: ...
+
+    def restricted_hessians(self, thetas: Tensor, M: Tensor, blocks: int, chunk: int | None = None) -> Tensor: ...
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -71,6 +92,39 @@ def batched_hvp(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], c
     return vmap(lambda v: hvp(f, theta, v), chunk_size=chunk)(V)
 
 
+def rademacher(k: int, dim: int, generator: torch.Generator | None, dtype: torch.dtype,
+               device: str | torch.device = "cpu") -> Float[Tensor, "k dim"]:
+    """k rows of independent ±1 entries, drawn on the CPU from `generator` (so a seed gives the
+    same probes on every device)."""
+    return torch.randint(0, 2, (k, dim), generator=generator).to(dtype).mul_(2).sub_(1).to(device)
+
+
+def hessian_operator(
+    f: LossFn, theta: Float[Tensor, "D"], M: Float[Tensor, "D d"] | None = None, chunk: int | None = 256
+) -> tuple[Callable[[Tensor], Tensor], int]:
+    """(matmat, dim): rows v ↦ rows ∇²f(θ)v (dim = D), or, with a basis M, rows φ ↦ rows
+    Mᵀ∇²f(θ)Mφ (dim = d); one vmapped HVP call per matmat (`chunk` rows at a time), in θ's dtype.
+    The matrix-free operator the trace and spectrum estimators take."""
+    theta = _check_theta(theta)
+    if M is None:
+        return (lambda V: batched_hvp(f, theta, V.to(theta.dtype), chunk)), theta.shape[0]
+    M = _check_basis(M, theta.shape[0]).to(theta)
+    return (lambda V: batched_hvp(f, theta, V.to(theta.dtype) @ M.T, chunk) @ M), M.shape[1]
+
+
+def quadratic_forms(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = 256) -> Float[Tensor, "k"]:
+    """vᵀ∇²f(θ)v for every row v of V (the diagonal of V∇²f(θ)Vᵀ), in θ's dtype. A
+    `StructuredHessian` f gives them as k 1×1 restricted Hessians (an MLP: forward tangents, no
+    HVP); any other f through vmapped HVPs (`chunk` rows at a time)."""
+    theta = _check_theta(theta)
+    if V.ndim != 2 or V.shape[1] != theta.shape[0]:
+        raise ValueError(f"`V` must have shape [k, D] with D = {theta.shape[0]} (the length of theta); got {tuple(V.shape)}")
+    V = V.to(theta.dtype)
+    if isinstance(f, StructuredHessian):
+        return f.restricted_hessians(theta[None], V.T, V.shape[0], chunk)[0, :, 0, 0]
+    return (batched_hvp(f, theta, V, chunk) * V).sum(-1)
+
+
 def restricted_hessian(
     f: LossFn,
     theta: Float[Tensor, "D"],
@@ -101,7 +155,8 @@ def restricted_hessians(
     `M` holds `blocks` bases side by side ([D, blocks·k]); the result has one k×k Hessian per
     (point, block): out[p, b] = M_bᵀ ∇²f(θ_p) M_b, with (H m_j)·m_k = m_kᵀ H m_j. One call evaluates
     P·blocks·k HVPs (`chunk` of them at a time per point when set). The result is symmetrised,
-    (H + Hᵀ)/2, which removes round-off asymmetry only.
+    (H + Hᵀ)/2, which removes round-off asymmetry only. A `StructuredHessian` f (an MLP's
+    cross-entropy) computes the same matrices with its own exact formula instead of HVPs.
     """
     if thetas.ndim != 2:
         raise ValueError(f"`thetas` must have shape [P, D]; got {tuple(thetas.shape)}")
@@ -112,6 +167,9 @@ def restricted_hessians(
         raise ValueError(f"`blocks` must divide M's {M.shape[1]} columns; got {blocks}")
     M = M.to(thetas.dtype)
     k = M.shape[1] // blocks
+    if isinstance(f, StructuredHessian):  # e.g. an MLP's cross-entropy: its own exact, cheaper formula
+        H = f.restricted_hessians(thetas, M, blocks, chunk)
+        return (H + H.transpose(-1, -2)) / 2
     HM = vmap(lambda th: batched_hvp(f, th, M.T, chunk))(thetas)          # [P, blocks·k, D]
     HM = HM.reshape(thetas.shape[0], blocks, k, -1)
     Mb = M.T.reshape(blocks, k, -1)                                        # [blocks, k, D]
@@ -136,6 +194,35 @@ def restricted_eigvals(
     B, D, d = bases.shape
     M = bases.permute(1, 0, 2).reshape(D, B * d)  # column b·d + j is basis b's column j
     return torch.linalg.eigvalsh(restricted_hessians(f, thetas, M, blocks=B, chunk=chunk).double())
+
+
+def plane_and_sphere_eigvals(
+    f: LossFn,
+    thetas: Float[Tensor, "P D"],
+    bases: Float[Tensor, "B D d"],
+    chunk: int | None = None,
+) -> tuple[Float[Tensor, "P B d"], Float[Tensor, "P B d"]]:
+    """Eigenvalues (ascending, float64) of M_bᵀ∇²f(θ_p)M_b and of S_bᵀ∇²f(θ_p)S_b, where
+    S_b = `sphere_basis`(M_b, θ) is M_b's tangent plane of the sphere ‖θ‖ = r, for points θ_p on
+    ONE ray from the origin (so θ̂ and every S_b are the same at every point).
+
+    S_b lies in the span of A_b = [M_b | θ̂], so S_b = A_b C_b with C_b = A_b⁺S_b (least squares in
+    float64, exact up to S_b's rounding) and S_bᵀHS_b = C_bᵀ(A_bᵀHA_b)C_b: one `restricted_hessians`
+    call on the B augmented bases gives both families from d + 1 directions per plane instead of 2d.
+    """
+    if thetas.ndim != 2 or bases.ndim != 3:
+        raise ValueError(f"`thetas` must have shape [P, D] and `bases` [B, D, d]; got {tuple(thetas.shape)}, {tuple(bases.shape)}")
+    check_finite_tensor("thetas", thetas)
+    B, D, d = bases.shape
+    ray = thetas / thetas.norm(dim=1, keepdim=True)
+    if float((ray - ray[0]).norm(dim=1).max()) > 1e-4:
+        raise ValueError("`thetas` must lie on one ray from the origin (positive multiples of one direction)")
+    S = torch.stack([sphere_basis(M, thetas[0]) for M in bases]).double()           # [B, D, d]
+    A = torch.cat([bases, ray[0].to(bases.dtype)[None, :, None].expand(B, D, 1)], 2)  # [B, D, d+1]
+    H = restricted_hessians(f, thetas, A.permute(1, 0, 2).reshape(D, B * (d + 1)), blocks=B, chunk=chunk).double()
+    C = torch.linalg.lstsq(A.double(), S).solution                                   # [B, d+1, d]
+    sphere = torch.einsum("bie,pbij,bjf->pbef", C, H, C)
+    return torch.linalg.eigvalsh(H[..., :d, :d]), torch.linalg.eigvalsh((sphere + sphere.transpose(-1, -2)) / 2)
 
 
 def eigvals_trace_ratio(eigs: Float[Tensor, "... d"]) -> Float[Tensor, "..."]:
@@ -192,40 +279,32 @@ def hutchinson_trace(
     """Tr ∇²f(θ) (or Tr Mᵀ∇²f(θ)M when `M` is given) ≈ (1/n) Σ_i z_iᵀ H z_i, z_i Rademacher.
 
     Unbiased: E[zzᵀ] = I, so E[zᵀHz] = Tr H. The variance of one sample is 2(‖H‖_F² − Σ H_ii²),
-    hence the reported standard error s/√n. The n HVPs are vmapped (`chunk` at a time).
+    hence the reported standard error s/√n. The n quadratic forms are one `quadratic_forms` call.
     """
     theta = _check_theta(theta)
     check_int("n", n, low=1)
     dim = theta.shape[0] if M is None else _check_basis(M, theta.shape[0]).shape[1]
-    z = torch.randint(0, 2, (n, dim), generator=generator).to(theta.dtype).mul_(2).sub_(1).to(theta.device)
+    z = rademacher(n, dim, generator, theta.dtype, theta.device)
     V = z if M is None else z @ M.to(theta).T                       # [n, D]
-    samples = (batched_hvp(f, theta, V, chunk) * V).sum(-1)         # vᵀHv = zᵀ(MᵀHM)z
+    samples = quadratic_forms(f, theta, V, chunk)                   # vᵀHv = zᵀ(MᵀHM)z
     stderr = float(samples.std() / math.sqrt(n)) if n > 1 else float("inf")
     return TraceEstimate(value=float(samples.mean()), stderr=stderr, samples=samples.detach())
 
 
-def lanczos(
-    matvec: Callable[[Tensor], Tensor],
-    dim: int,
-    steps: int,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float64,
-    device: str | torch.device = "cpu",
-) -> Float[Tensor, "k"]:
-    """Ritz values (ascending) of a symmetric operator after `steps` Lanczos iterations.
+def lanczos_tridiagonal(
+    matvec: Callable[[Tensor], Tensor], q0: Float[Tensor, "dim"], steps: int
+) -> Float[Tensor, "k k"]:
+    """T = QᵀAQ (k×k tridiagonal, k ≤ steps) of a symmetric operator on the Krylov space of q0.
 
-    Builds an orthonormal Krylov basis Q (full re-orthogonalisation, so no ghost eigenvalues) and
-    the tridiagonal T = QᵀAQ; T's extreme eigenvalues converge first to A's extreme ones. Stops
-    early when the Krylov space is invariant (β ≈ 0). One matvec per step.
-    """
-    check_int("dim", dim, low=1)
-    steps = check_int("steps", steps, low=1, high=dim)
-    q = torch.randn(dim, generator=generator, dtype=dtype).to(device)
-    Q = [q / q.norm()]
+    Builds an orthonormal Krylov basis Q = [q0/‖q0‖, …] with full re-orthogonalisation (so no ghost
+    eigenvalues), one matvec per step, in q0's dtype; stops early when the Krylov space is
+    invariant (β ≈ 0). T's eigenvalues are the Ritz values; with T = UΘUᵀ, Σ_k U_0k² θ_kᵖ =
+    q̂0ᵀAᵖq̂0 exactly for p ≤ 2k − 1 (Gauss quadrature)."""
+    Q = [q0 / q0.norm()]
     alphas: list[Tensor] = []
     betas: list[Tensor] = []
     for j in range(steps):
-        w = matvec(Q[j]).to(dtype)
+        w = matvec(Q[j]).to(q0.dtype)
         alpha = torch.dot(w, Q[j])
         alphas.append(alpha)
         basis = torch.stack(Q)
@@ -236,12 +315,28 @@ def lanczos(
             break
         betas.append(beta)
         Q.append(w / beta)
-    a = torch.stack(alphas)
-    T = torch.diag(a)
+    T = torch.diag(torch.stack(alphas))
     if betas:
         b = torch.stack(betas)
         T = T + torch.diag(b, 1) + torch.diag(b, -1)
-    return torch.linalg.eigvalsh(T)
+    return T
+
+
+def lanczos(
+    matvec: Callable[[Tensor], Tensor],
+    dim: int,
+    steps: int,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> Float[Tensor, "k"]:
+    """Ritz values (ascending) of a symmetric operator after `steps` Lanczos iterations from a
+    random Gaussian start (`lanczos_tridiagonal`); T's extreme eigenvalues converge first to A's
+    extreme ones."""
+    check_int("dim", dim, low=1)
+    steps = check_int("steps", steps, low=1, high=dim)
+    q = torch.randn(dim, generator=generator, dtype=dtype).to(device)
+    return torch.linalg.eigvalsh(lanczos_tridiagonal(matvec, q, steps))
 
 
 def hessian_extremes(
@@ -252,13 +347,6 @@ def hessian_extremes(
     generator: torch.Generator | None = None,
 ) -> tuple[float, float]:
     """(smallest, largest) eigenvalue of ∇²f(θ) — or of Mᵀ∇²f(θ)M — by Lanczos (`steps` HVPs)."""
-    theta = _check_theta(theta)
-    if M is None:
-        dim = theta.shape[0]
-        matvec = lambda v: hvp(f, theta, v.to(theta.dtype))  # noqa: E731
-    else:
-        M = _check_basis(M, theta.shape[0]).to(theta.dtype)
-        dim = M.shape[1]
-        matvec = lambda v: M.T @ hvp(f, theta, M @ v.to(theta.dtype))  # noqa: E731
-    ritz = lanczos(matvec, dim, min(steps, dim), generator=generator, device=theta.device)
+    matmat, dim = hessian_operator(f, theta, M)
+    ritz = lanczos(lambda v: matmat(v[None])[0], dim, min(steps, dim), generator=generator, device=theta.device)
     return float(ritz[0]), float(ritz[-1])

@@ -17,6 +17,7 @@ from workbench.tensor.curvature import (
     hessian_extremes,
     hutchinson_trace,
     lanczos,
+    plane_and_sphere_eigvals,
     positive_fraction,
     restricted_hessian,
     restricted_eigvals,
@@ -96,6 +97,21 @@ def test_restricted_eigvals_are_the_spectra_of_the_projected_full_hessians():
             oracle = torch.linalg.eigvalsh(bases[b].T @ H @ bases[b])
             assert torch.allclose(eigs[p, b], oracle, atol=1e-9, rtol=0)
     assert bool((eigs[..., 1:] >= eigs[..., :-1]).all())  # ascending
+
+
+def test_plane_and_sphere_eigvals_equal_the_direct_spectra_of_both_families():
+    """One call on [M | θ̂] == eigvalsh of M_bᵀHM_b and S_bᵀHS_b (S_b = sphere_basis) at every point of a ray."""
+    f, theta, _ = tiny_problem("tanh")
+    thetas = torch.stack([0.5 * theta, theta, 3.0 * theta])
+    g = torch.Generator().manual_seed(20)
+    bases = torch.stack([random_orthonormal_basis(theta.numel(), 4, g, dtype=F64) for _ in range(2)])
+    plane, sphere = plane_and_sphere_eigvals(f, thetas, bases)
+    tangent = torch.stack([sphere_basis(M, theta) for M in bases])
+    assert plane.shape == sphere.shape == (3, 2, 4)
+    assert torch.allclose(plane, restricted_eigvals(f, thetas, bases), atol=1e-10, rtol=0)
+    assert torch.allclose(sphere, restricted_eigvals(f, thetas, tangent), atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="`thetas` must lie on one ray"):
+        plane_and_sphere_eigvals(f, torch.stack([theta, -theta]), bases)
 
 
 def test_restricted_eigvals_of_float32_inputs_come_back_in_float64():
