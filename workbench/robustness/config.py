@@ -53,7 +53,7 @@ class RobustnessConfig:
     max_budget: int = param(4, Int(0, 64))
     candidates: int = param(12, Int(1))
     rounds: int = param(2, Int(0, 10))
-    n_train_attack: int = param(20, Int(1))
+    n_train_attack: int = param(16, Int(1))
     n_paraphrase: int = param(2, Int(0, 20))
     adv_weight: float = param(3.0, POSITIVE)
     seed: int = param(0, Int(0))
@@ -67,6 +67,12 @@ class RobustnessConfig:
     def __post_init__(self) -> None:
         # every rule is declared beside its field; check_fields also stores reals as floats
         check_fields(self)
+
+    @property
+    def query_budget(self) -> int:
+        """Where the effort to first failure is censored: the original plus every candidate of
+        `max_budget` steps, 1 + max_budget · candidates classifier queries."""
+        return 1 + self.max_budget * self.candidates
 
     @classmethod
     def quick(cls) -> Self:

@@ -108,10 +108,6 @@ def _attack_sets(clf: Classifier, stories: list[tuple[str, str]], threshold: flo
     return map_cells(_attack_set, cells, executor, progress=progress, description="attacks")
 
 
-def budget_queries(config: RobustnessConfig) -> int:
-    """The censoring budget of the effort to first failure: the original plus every candidate."""
-    return 1 + config.max_budget * config.candidates
-
 
 @contextmanager
 def _timed(clock: dict[str, float], name: str) -> Iterator[None]:

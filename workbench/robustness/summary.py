@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS
-from workbench.robustness.experiment import budget_queries
 from workbench.robustness.filtering import group_weights, safe_lost
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.survival import kaplan_meier, median_effort, paired_effort_test
@@ -34,7 +33,7 @@ def effort_summary(result: RobustnessResult, round_: int, attack: str) -> dict[s
     """Queries to the first oracle-valid success per attacked text (censored at the budget), the
     Kaplan-Meier curve and its median."""
     e = result.effort[round_, ATTACKS.index(attack)].tolist()
-    budget = budget_queries(result.config)
+    budget = result.config.query_budget
     times, fooled = [budget if q < 0 else q for q in e], [q >= 0 for q in e]
     q, surv = kaplan_meier(times, fooled)
     return {"queries": e, "budget": budget, "fooled": sum(fooled), "n": len(e), "km_queries": q.tolist(),
@@ -45,7 +44,7 @@ def effort_summary(result: RobustnessResult, round_: int, attack: str) -> dict[s
 def effort_to_failure(result: RobustnessResult) -> dict[str, Any]:
     """Per attack: effort per round and the paired test of round 0 against the last round (the
     same texts), and whether the attack was trained on."""
-    c, budget = result.config, budget_queries(result.config)
+    c, budget = result.config, result.config.query_budget
     out = {}
     for a in ATTACKS:
         rounds = {f"round {r}": effort_summary(result, r, a) for r in range(c.rounds + 1)}
@@ -55,6 +54,23 @@ def effort_to_failure(result: RobustnessResult) -> dict[str, Any]:
                            for r in (0, c.rounds))
             entry["paired_test_round0_vs_last"] = _rounded(paired_effort_test(first, last))
         out[a] = entry
+    return out
+
+
+def flagged_by_category(result: RobustnessResult, r: int) -> dict[str, Any]:
+    """At round r's threshold: the share flagged per category, on the test split and (for the
+    injurious categories: the misses that matter) on the scored fresh draws."""
+    t = float(result.thresholds[r])
+    test = result.mask("test").tolist()
+    out: dict[str, Any] = {"test": {}, "fresh_missed": {}}
+    for c in sorted(set(result.categories)):
+        idx = [i for i, (k, ok) in enumerate(zip(result.categories, test)) if k == c and ok]
+        if idx:
+            out["test"][c] = {"flagged": int((result.scores[r][idx] >= t).sum()), "n": len(idx)}
+    cats = result.fresh_info.get("categories", [])
+    for c in sorted({k for k, y in zip(cats, result.fresh_labels.tolist()) if y == 1}):
+        idx = [i for i, k in enumerate(cats) if k == c and int(result.fresh_labels[i]) == 1]
+        out["fresh_missed"][c] = {"missed": int((result.fresh_scores[r][idx] < t).sum()), "n": len(idx)}
     return out
 
 
@@ -78,6 +94,7 @@ def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
         "adversarial_added_after": info["adversarial_added"],
         "adversarial_injurious_after": info["adversarial_injurious"],
         "adversarial_paraphrases_after": info.get("adversarial_paraphrases", 0),
+        "by_category": flagged_by_category(result, r),
         **({"unsafe_after_filter": _rounded(info["fresh"]["unsafe_after_filter"]),
             "quality": {k: _r(v) if isinstance(v, float) else v for k, v in info["fresh"]["quality"].items()}}
            if info.get("fresh") else {}),
