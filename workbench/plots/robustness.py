@@ -3,6 +3,8 @@ picture, of a `Saliency`). The same functions make the notebook's figures, the p
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
@@ -107,16 +109,17 @@ def quality_figure(result: RobustnessResult) -> go.Figure:
         qd = result.rounds_info[r]["fresh"]["quality"]
         cats = list(qd["rejection"])
         rates = [qd["rejection"][c]["rejected"] / max(qd["rejection"][c]["n"], 1) for c in cats]
-        fig.add_trace(go.Bar(x=[f"{c.replace('_', ' ')} (n={qd['rejection'][c]['n']})" for c in cats], y=rates, marker_color=COLORWAY[r],
+        fig.add_trace(go.Bar(x=[f"{c.replace('_', '<br>')}<br>n = {qd['rejection'][c]['n']}" for c in cats], y=rates, marker_color=COLORWAY[r],
                              name=f"round {r}: TV {qd['tv_by_category']:.3f} by category, {qd['tv_by_template']:.3f} "
                                   f"by template; {qd['mean_redraws']:.3f} redraws per prompt",
                              customdata=[[qd["rejection"][c]["rejected"], qd["rejection"][c]["n"]] for c in cats],
                              hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} rejected<extra></extra>"))
     fig.update_layout(title="Quality: fresh safe completions the filter rejects, by category",
                       barmode="group", yaxis=dict(title="share rejected", tickformat=".0%"),
-                      xaxis=dict(title="category of the safe completion"),
-                      legend=dict(orientation="h", y=-0.3, x=0, font=dict(size=11)), margin=dict(b=130))
-    return themed(fig, width=900, height=480)
+                      xaxis=dict(tickangle=0),  # the labels break into lines: nothing to tilt
+                      legend=dict(orientation="h", y=-0.32, x=0, yanchor="top", font=dict(size=11)),
+                      margin=dict(b=150))
+    return themed(fig, width=900, height=500)
 
 
 def attack_success(result: RobustnessResult) -> go.Figure:
@@ -170,7 +173,7 @@ def saliency_traces(sal: Saliency) -> go.Bar:
 
 def saliency_example(sal: Saliency, text: str) -> go.Figure:
     """Figure 4: a saliency-coloured example with the best substitutions per token (the tool)."""
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.45, 0.55], vertical_spacing=0.12,
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.45, 0.55], vertical_spacing=0.2,
                         specs=[[{"type": "xy"}], [{"type": "table"}]])
     fig.add_trace(saliency_traces(sal), 1, 1)
     ranked = sorted(((max((s.drop for s in sug), default=0.0), i) for i, sug in enumerate(sal.suggestions) if sug),
@@ -179,9 +182,13 @@ def saliency_example(sal: Saliency, text: str) -> go.Figure:
              [", ".join(f"{s.replacement} (−{s.drop:.3f})" for s in sal.suggestions[i]) for _, i in ranked]]
     fig.add_trace(go.Table(header=dict(values=["token", "saliency", "best swaps (score drop)"], align="left"),
                            cells=dict(values=cells, align="left"), columnwidth=[1, 1, 4]), 2, 1)
-    fig.update_layout(title=f"The tool: p(injurious) = {sal.prob:.3f} for “{text}”")
+    # a story is longer than the figure is wide: the title wraps, in a smaller font than the headline
+    story = "<br>".join(textwrap.wrap(f"“{text}”", 120))
+    fig.update_layout(title=dict(text=f"The tool: p(injurious) = {sal.prob:.3f} for<br><span style='font-size:12px'>"
+                                      f"{story}</span>"), margin=dict(t=60 + 16 * story.count("<br>") + 30))
     fig.update_yaxes(title_text="‖∂logit/∂e_i‖ (max 1)", row=1, col=1)
-    return themed(fig, width=900, height=560)
+    fig.update_xaxes(tickangle=-60, tickfont=dict(size=10), row=1, col=1)
+    return themed(fig, width=900, height=720)
 
 
 def example_text(result: RobustnessResult) -> str:
