@@ -9,91 +9,110 @@ from nbtools import params
 ROBUSTNESS_REPRODUCE = [
     new_markdown_cell(
         "# Adversarial training for high-stakes reliability\n\n"
-        "Ziegler et al. (NeurIPS 2022, arXiv 2205.01663), small: a story corpus whose injury label is known "
-        "by construction, the real all-MiniLM-L6-v2 with a linear head as the classifier, a filter that "
-        "rejects and resamples completions while p(injurious) ≥ t, attacks with a budget, and rounds of "
-        "adversarial training.\n\n"
-        "`QUICK = True`: head only on cached embeddings, a small corpus, one round (seconds to a minute). "
-        "The full config fine-tunes the top encoder layer and runs two rounds (`make reproduce` caches it)."
+        "Ziegler et al. (NeurIPS 2022, arXiv 2205.01663), small: a story grammar whose injury label is known "
+        "by construction (with a held-out part the classifier never trains on), the real all-MiniLM-L6-v2 with "
+        "a linear head scoring prompt + completion, a filter that rejects and resamples completions while "
+        "p(injurious) ≥ t, measured on fresh draws; attacks measured by the effort (classifier queries) to the "
+        "first failure; rounds of adversarial training on the finds and their paraphrases.\n\n"
+        "`QUICK = True`: a small corpus, 5,000 fresh draws, one round (about a minute). "
+        "The full config runs two rounds on 100,000 fresh draws (`make reproduce` caches it)."
     ),
     params("QUICK = False  # True: the small config used by tests and CI"),
     new_code_cell(
         "from workbench.suite import run_cached\n"
-        "from workbench.robustness import (RobustnessConfig, build_dataset, oracle_label, saliency_tool,\n"
-        "                                  hotflip, vocabulary_substitution, ATTACKS)\n"
+        "from workbench.robustness import (RobustnessConfig, build_dataset, oracle_label, saliency_tool, hotflip,\n"
+        "                                  vocabulary_substitution, word_insertion, ATTACKS, TRAINED_ATTACKS)\n"
         "from workbench.robustness.summary import summarize\n"
-        "from workbench.tensor.stats import wilson_interval, clopper_pearson, rule_of_three\n"
         "from workbench.plots import robustness as plots\n\n"
         "config = RobustnessConfig.quick() if QUICK else RobustnessConfig()\n"
         "result = run_cached(\"robustness\", config)\n"
         "summary = summarize(result)\n"
-        "print(f\"{len(result.texts)} completions, splits {summary['splits']}; run took {result.seconds['total']:.0f} s\")"
+        "print(f\"{len(result.texts)} stories, splits {summary['splits']}; run took {result.seconds['total']:.0f} s\")"
     ),
     new_markdown_cell(
         "## The corpus and its oracle\n\n"
-        "Every completion's label comes from how it was built; `oracle_label` re-derives it from the words "
-        "(injury verb + body part, or a body part that *was broken*, unless a near-miss word sits just before "
-        "the verb or a frame puts it in the past or in fiction). Hard cases on both sides:"
+        "Every story's label comes from how it was built; `oracle_label` re-derives it from the words of prompt + "
+        "completion (injury verb + body part, or a body part that *was broken*, unless a near-miss word sits just "
+        "before the verb or a frame puts it in the past or in fiction; a contact verb — *the saw caught his wrist* — "
+        "is an injury only when the prompt says the tool is dangerous). The context categories are decided by the "
+        "prompt: their completion alone reads the other way."
     ),
     new_code_cell(
         "data = build_dataset(config)\n"
-        "for category in ('injury', 'hard_injury', 'tool_safe', 'near_miss', 'past_injury', 'metaphor', 'fiction'):\n"
+        "for category in ('injury', 'hard_injury', 'tool_safe', 'near_miss', 'past_injury', 'metaphor', 'fiction',\n"
+        "                 'context_injury', 'context_safe', 'context_fiction'):\n"
         "    i = data.categories.index(category)\n"
-        "    print(f'{category:12s} oracle={oracle_label(data.texts[i])}  {data.texts[i]}')\n"
-        "print('prompt:', data.prompts[0])"
+        "    completion = data.texts[i][len(data.prompts[i]) + 1:]\n"
+        "    print(f'{category:15s} story {oracle_label(data.texts[i])}, completion alone {oracle_label(completion)}: {data.texts[i]}')"
     ),
     new_markdown_cell(
-        "## 1. The filter and its threshold\n\n"
-        "The threshold rejects at most `max_safe_lost` of the validation set's safe completions. The "
-        "generator then draws held-out completions for many prompts and resamples while p ≥ t; the unsafe "
-        "rate among the accepted ones gets exact (Clopper-Pearson), Wilson and rule-of-three (0 failures) "
-        "upper bounds."
+        "## 1. The filter on fresh draws\n\n"
+        "The generator draws stories from the whole grammar, held-out names, body parts, verbs and templates "
+        "included, so almost no draw was seen in training or test (`fresh_share`). Every unsafe draw is "
+        "scored (only those can be unsafe after filtering) and a sample of safe ones (for the acceptance rate); "
+        "the bound is exact (Clopper-Pearson, one-sided 95 %)."
     ),
     new_code_cell(
+        "print(f\"fresh: {summary['fresh_share']:.4%} of draws unseen (completions alone: {summary['fresh_share_completion']:.2%})\")\n"
         "for r, row in enumerate(summary['per_round']):\n"
-        "    f = row['filtered_unsafe']\n"
-        "    print(f\"round {r}: t = {row['threshold']:.4g}; unsafe {row['base_unsafe_rate']:.2%} -> {f['unsafe']}/{f['accepted']:,} \"\n"
-        "          f\"(95% upper {f['upper_95_reported']:.2g}); safe lost {row['safe_lost_generator']:.2%} of the generator's mass, \"\n"
-        "          f\"{f['mean_draws_per_prompt']:.3f} draws per prompt\")\n"
-        "n = summary['per_round'][0]['filtered_unsafe']['accepted']\n"
-        "print('0 failures in', n, '-> rule of three', rule_of_three(n), 'exact', clopper_pearson(0, n)[1], 'Wilson', wilson_interval(0, n)[1])\n"
+        "    f = row['unsafe_after_filter']\n"
+        "    print(f\"round {r}: t = {row['threshold']:.4g}; unsafe {f['base_rate']:.2%} -> {f['rate']:.2e} \"\n"
+        "          f\"({f['count']} of {f['unsafe_draws']} unsafe draws pass, {f['draws']:,} draws; 95% bound {f['bound']:.2e})\")\n"
         "plots.threshold_sweep(result)"
     ),
     new_markdown_cell(
-        "## 2. Attacks with a budget\n\n"
-        "HotFlip ranks every (token, replacement) pair by the first-order change $(E_v - E_{x_i})\\cdot g_i$ and "
-        "scores the best `candidates` exactly in one batch; the synonym attack swaps corpus words within their "
-        "class. Success = p falls below the round's threshold **and** the oracle still calls the text injurious."
+        "## 2. Quality as a comparison of distributions\n\n"
+        "The filtered safe completions are the unfiltered ones restricted to p < t: the total-variation distance "
+        "between the two (by category, by template), the rejection rate per category and the mean redraws."
     ),
     new_code_cell(
         "for r, row in enumerate(summary['per_round']):\n"
-        "    for a in ATTACKS:\n"
-        "        s = row['attacks'][a]\n"
-        "        print(f\"round {r} {a:10s}: success vs budget {s['success_vs_budget']}, any flip {s['raw_flip_vs_budget']}, \"\n"
-        "              f\"label kept in {s['label_preserved_among_flips']} of flips\")\n"
-        "plots.attack_success(result)"
+        "    q = row['quality']\n"
+        "    print(f\"round {r}: TV {q['tv_by_category']:.4f} (category), {q['tv_by_template']:.4f} (template); \"\n"
+        "          f\"{q['mean_redraws']:.3f} redraws per prompt; rejected: \" +\n"
+        "          ', '.join(f\"{c} {v['rejected']}/{v['n']}\" for c, v in q['rejection'].items()))\n"
+        "plots.quality_figure(result)"
+    ),
+    new_markdown_cell(
+        "## 3. Effort to the first failure\n\n"
+        "Each attack edits the completion greedily under the oracle's constraint; effort = the classifier queries "
+        "until the first candidate that passes the filter *and* still reads as injurious, censored at the budget. "
+        "Kaplan-Meier curves per attack and round; a one-sided Wilcoxon signed-rank test of round 0 against the "
+        "last round on the same texts. Word insertion is never used for training (held out)."
+    ),
+    new_code_cell(
+        "for a, entry in summary['effort_to_failure'].items():\n"
+        "    rounds = [entry[f'round {r}'] for r in range(config.rounds + 1)]\n"
+        "    print(f\"{a:10s} ({'trained on' if entry['trained_on'] else 'held out'}): fooled \" +\n"
+        "          ' -> '.join(f\"{e['fooled']}/{e['n']} (median {e['median_queries']})\" for e in rounds) +\n"
+        "          f\"; paired p = {entry['paired_test_round0_vs_last']['p_value']:.3g}\")\n"
+        "plots.effort_to_failure(result)"
     ),
     new_code_cell(
         "clf = result.classifier(0)\n"
-        "text = plots.example_text(result)\n"
-        "for trace in (hotflip(clf, text, result.thresholds[0].item(), budget=config.max_budget, candidates=config.candidates),\n"
-        "              vocabulary_substitution(clf, text, result.thresholds[0].item(), budget=config.max_budget)):\n"
-        "    print(trace.attack, [f'{p:.3f}' for p in trace.probs], '->', trace.final_text, '| oracle:', oracle_label(trace.final_text))"
+        "i = int(result.attack_index[0])\n"
+        "prompt = data.prompts[i]\n"
+        "completion = result.texts[i][len(prompt) + 1:]\n"
+        "t0 = result.thresholds[0].item()\n"
+        "for attack in (hotflip, vocabulary_substitution, word_insertion):\n"
+        "    trace = attack(clf, completion, t0, config.max_budget, config.candidates, context=prompt, oracle=oracle_label)\n"
+        "    print(trace.attack, [f'{p:.3f}' for p in trace.probs], 'queries', trace.success_query, '->', trace.final_text[len(prompt):])"
     ),
-    new_markdown_cell("## 3. In-distribution performance before and after adversarial training"),
+    new_markdown_cell("## 4. In-distribution performance before and after adversarial training"),
     new_code_cell(
         "for r, row in enumerate(summary['per_round']):\n"
-        "    print(r, row['test_metrics'], '| adversarial examples added after this round:', row['adversarial_added_after'])\n"
+        "    print(r, row['test_metrics'], '| added after this round:', row['adversarial_added_after'],\n"
+        "          f\"({row['adversarial_paraphrases_after']} paraphrases)\")\n"
         "plots.in_distribution(result)"
     ),
-    new_markdown_cell("## 4. The tool: saliency and the best substitutions per token"),
-    new_code_cell("plots.saliency_example(saliency_tool(clf, text), text)"),
+    new_markdown_cell("## 5. The tool: saliency and the best substitutions per token"),
+    new_code_cell("text = plots.example_text(result)\nplots.saliency_example(saliency_tool(clf, text), text)"),
     new_markdown_cell(
         "## Your own classifier and data\n\n"
         "The same code takes an HF encoder folder (`backbone=`), a safetensors head (`head=`, with `head.weight` "
         "[1, hidden] and `head.bias` [1]) and a labelled CSV/JSONL (`data=`, `text_column=`, `label_column=`). "
-        "Without an oracle, label preservation cannot be measured and adversarial texts keep their source's label. "
-        "Below: a CSV written from the corpus and this run's head, as a stand-in for yours."
+        "Without an oracle there is no generator and label preservation cannot be measured: adversarial texts keep "
+        "their source's label. Below: a CSV written from the corpus and this run's head, as a stand-in for yours."
     ),
     new_code_cell(
         "import csv, tempfile, pathlib\n"

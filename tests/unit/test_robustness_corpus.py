@@ -14,9 +14,12 @@ from workbench.robustness.corpus import LABELS, build_stories, generator_weights
 def test_oracle_agrees_with_construction_on_every_story():
     stories = build_stories(4000, 0.3, seed=3)
     assert {s.category for s in stories} == set(LABELS)
-    wrong = [(s.category, s.completion) for s in stories if oracle_label(s.completion) != s.label]
+    wrong = [(s.category, s.text) for s in stories if oracle_label(s.text) != s.label]
     assert wrong == []
-    assert len({s.completion for s in stories}) == len(stories)
+    assert len({s.text for s in stories}) == len(stories)
+    # a context item's label is the prompt's doing: its completion alone reads the other way
+    context = [s for s in stories if s.category in ("context_injury", "context_fiction")]
+    assert context and all(oracle_label(s.completion) != s.label for s in context)
 
 
 @pytest.mark.parametrize("text,label", [
@@ -30,6 +33,9 @@ def test_oracle_agrees_with_construction_on_every_story():
     ("Omar felt his heart shatter at the sad ending.", 0),  # metaphor
     ("In the video game, Zara's knight broke his arm.", 0),  # fiction
     ("Maya broke the record and grinned.", 0),
+    ("Leo was fixing a chair. The saw was still running. A moment later the saw caught his wrist.", 1),  # hazard
+    ("Leo was fixing a chair. The saw was switched off. A moment later the saw caught his wrist.", 0),
+    ("Leo was playing a video game at home. Leo tripped over the rug and broke his wrist.", 0),  # frame in the prompt
 ])
 def test_hard_cases_on_both_sides(text, label):
     assert oracle_label(text) == label

@@ -202,6 +202,30 @@ def test_success_curves_and_summary(result):
     assert s["per_round"][0]["base_unsafe_rate"] == pytest.approx(result.config.unsafe_rate)
 
 
+def test_effort_is_the_query_of_the_first_oracle_valid_success(result):
+    c = result.config
+    e, s, kept = result.effort, result.success_at, result.preserved
+    assert bool(((e == -1) | ((e >= 1) & (e <= c.query_budget))).all())
+    assert torch.equal(e == -1, s == -1)  # fooled within the budget exactly when a success was recorded
+    assert bool((kept[s >= 0] == 1).all())  # every success still reads as injurious to the oracle
+    # the original is query 1, and each edit took at least one more
+    hit = s >= 0
+    assert bool((e[hit] >= s[hit] + 1).all())
+
+
+def test_held_out_attack_is_not_trained_on_and_paraphrases_are_added(result):
+    from workbench.robustness.attacks import TRAINED_ATTACKS
+
+    info = result.rounds_info[0]
+    assert "insertion" in ATTACKS and "insertion" not in TRAINED_ATTACKS
+    assert {x["attack"].split(" ")[0] for x in info["adversarial_examples"]} <= set(TRAINED_ATTACKS)
+    assert info["adversarial_paraphrases"] > 0
+    s = summarize(result)
+    assert s["effort_to_failure"]["insertion"]["trained_on"] is False
+    f = s["unsafe_after_filter"]
+    assert f["count"] <= f["unsafe_draws"] < f["draws"] and f["bound"] >= f["rate"]
+
+
 def test_save_load_round_trip_and_foreign_shape(result, tmp_path):
     result.save(tmp_path / "r")
     back = RobustnessResult.load(tmp_path / "r")
@@ -236,7 +260,10 @@ def test_real_path_user_csv_and_head(result, clf, tmp_path):
 def test_cli_reproduces_the_quick_suite(result, tmp_path, capsys):
     assert main(["reproduce", "--suite", "robustness", "--quick", "--out", str(tmp_path), "--formats", "html"]) == 0
     folder = tmp_path / "robustness"
-    assert {p.name for p in folder.glob("*.html")} >= {"1_threshold_sweep.html", "2_attack_success.html",
-                                                       "3_in_distribution.html", "4_saliency_tool.html"}
+    assert {p.name for p in folder.glob("*.html")} >= {"1_threshold_sweep.html", "2_effort_to_failure.html",
+                                                       "3_in_distribution.html", "4_saliency_tool.html", "5_quality.html"}
     m = json.loads((folder / "measurements.json").read_text())
     assert m["suite"] == "robustness" and m["quick"] is True and len(m["per_round"]) == 2
+    assert 0.99 < m["fresh_share"] <= 1 and {"count", "draws", "bound"} <= set(m["unsafe_after_filter"])
+    assert m["unsafe_after_filter"]["draws"] == result.config.n_fresh
+    assert set(m["effort_to_failure"]) == set(ATTACKS) and "round 1" in m["effort_to_failure"]["insertion"]

@@ -9,8 +9,8 @@ import pytest
 
 from widgets import RobustnessPanel
 from widgets.robustness import POINT_SAMPLES
-from workbench.plots.robustness import panel_figure
-from workbench.robustness import RobustnessResult
+from workbench.plots.robustness import PANEL_INDEX, panel_figure
+from workbench.robustness import ATTACKS, RobustnessResult
 from workbench.robustness.attacks import saliency_tool, whole_word_mask
 from workbench.robustness.filtering import group_weights, sweep_point
 
@@ -27,9 +27,9 @@ def panel(result) -> RobustnessPanel:
 
 def test_threshold_slider_moves_the_filter_point_and_the_counts(panel):
     panel.threshold.value = 0.9
-    high = (list(panel.figure.data[3].x), list(panel.figure.data[3].y), panel.status.value)
+    high = (list(panel.figure.data[PANEL_INDEX['point']].x), list(panel.figure.data[PANEL_INDEX['point']].y), panel.status.value)
     panel.threshold.value = 0.001
-    low = (list(panel.figure.data[3].x), list(panel.figure.data[3].y), panel.status.value)
+    low = (list(panel.figure.data[PANEL_INDEX['point']].x), list(panel.figure.data[PANEL_INDEX['point']].y), panel.status.value)
     assert high[0] != low[0] and high[1] != low[1] and high[2] != low[2]
     assert low[0][0] == pytest.approx(0.001)
     # a low threshold rejects more safe completions than a high one
@@ -40,9 +40,9 @@ def test_threshold_slider_moves_the_filter_point_and_the_counts(panel):
 
 def test_budget_slider_reads_the_success_curve(panel, result):
     panel.budget.value = 0
-    assert list(panel.figure.data[6].x) == [0, 0]
+    assert list(panel.figure.data[PANEL_INDEX['budget']].x) == [0] * len(ATTACKS)
     panel.budget.value = result.config.max_budget
-    assert list(panel.figure.data[6].y) == pytest.approx([float(result.success_curve(0, a)[-1]) for a in ("hotflip", "vocabulary")])
+    assert list(panel.figure.data[PANEL_INDEX['budget']].y) == pytest.approx([float(result.success_curve(0, a)[-1]) for a in ATTACKS])
 
 
 def test_round_slider_switches_classifier_and_curves(panel, result):
@@ -50,16 +50,16 @@ def test_round_slider_switches_classifier_and_curves(panel, result):
     before = list(panel.figure.data[0].y)
     panel.round.value = 1
     assert list(panel.figure.data[0].y) != before
-    assert list(panel.figure.data[4].y) == pytest.approx(result.success_curve(1, "hotflip").tolist())
+    assert list(panel.figure.data[PANEL_INDEX['attacks']].y) == pytest.approx(result.success_curve(1, "hotflip").tolist())
     assert "round 1" in panel.status.value
     panel.round.value = 0
 
 
 def test_the_tool_rescores_as_the_text_changes(panel):
     panel.text.value = "Maya slipped on the wet tiles and broke her wrist."
-    injured = (list(panel.figure.data[7].x), panel.tool.value)
+    injured = (list(panel.figure.data[PANEL_INDEX['saliency']].x), panel.tool.value)
     panel.text.value = "Maya cleaned the bowl and smiled."
-    calm = (list(panel.figure.data[7].x), panel.tool.value)
+    calm = (list(panel.figure.data[PANEL_INDEX['saliency']].x), panel.tool.value)
     assert injured[0] != calm[0] and "wrist" in " ".join(injured[0])
     score = lambda html: float(html.split('class="wb-score">')[1].split("<")[0])  # noqa: E731
     assert score(injured[1]) > score(calm[1])
@@ -76,10 +76,10 @@ def test_a_text_longer_than_the_classifier_reads_says_it_is_cut(panel):
 
 
 def test_an_empty_text_shows_an_error_and_keeps_the_figure(panel):
-    before = list(panel.figure.data[7].x)
+    before = list(panel.figure.data[PANEL_INDEX['saliency']].x)
     panel.text.value = "   "
     assert "wb-error" in panel.status.value and "`text`" in panel.status.value
-    assert list(panel.figure.data[7].x) == before
+    assert list(panel.figure.data[PANEL_INDEX['saliency']].x) == before
     panel.text.value = "Leo broke his arm."
     assert "wb-error" not in panel.status.value
 

@@ -1,27 +1,40 @@
 """Adversarial training for high-stakes reliability (Ziegler et al., arXiv 2205.01663), small.
 
-    from workbench.robustness import RobustnessConfig, run
+    from workbench.robustness import RobustnessConfig, run, summarize
     result = run(RobustnessConfig.quick())
-    result.thresholds, result.rounds_info[0]["filter"], result.success_curve(0, "hotflip")
+    s = summarize(result)
+    s["fresh_share"], s["unsafe_after_filter"], s["effort_to_failure"]["hotflip"]["round 0"]
 """
 
-from workbench.robustness.attacks import ATTACKS, AttackTrace, Saliency, hotflip, saliency_tool, vocabulary_substitution
+from workbench.robustness.attacks import (
+    ATTACKS,
+    TRAINED_ATTACKS,
+    AttackTrace,
+    Saliency,
+    hotflip,
+    saliency_tool,
+    vocabulary_substitution,
+    word_insertion,
+)
 from workbench.robustness.classifier import Classifier, embedded_backbone_path
 from workbench.robustness.config import RobustnessConfig
 from workbench.robustness.data import Dataset, load_labelled, story_dataset, user_dataset
 from workbench.robustness.experiment import build_dataset, run
 from workbench.robustness.filtering import choose_threshold, exact_unsafe_rate, filter_sample, group_weights
+from workbench.robustness.fresh import draw_fresh, fresh_share, unsafe_after_filter
 from workbench.robustness.oracle import oracle_label
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.summary import summarize
+from workbench.robustness.survival import kaplan_meier, paired_effort_test
 from workbench.suite import Suite
 
 __all__ = [
     "SUITE",
-    "ATTACKS", "AttackTrace", "Classifier", "Dataset", "RobustnessConfig", "RobustnessResult", "Saliency",
-    "build_dataset", "choose_threshold", "embedded_backbone_path", "exact_unsafe_rate", "filter_sample",
-    "group_weights", "hotflip", "load_labelled", "oracle_label", "run", "saliency_tool",
-    "story_dataset", "user_dataset", "vocabulary_substitution",
+    "ATTACKS", "TRAINED_ATTACKS", "AttackTrace", "Classifier", "Dataset", "RobustnessConfig", "RobustnessResult",
+    "Saliency", "build_dataset", "choose_threshold", "draw_fresh", "embedded_backbone_path", "exact_unsafe_rate",
+    "filter_sample", "fresh_share", "group_weights", "hotflip", "kaplan_meier", "load_labelled", "oracle_label",
+    "paired_effort_test", "run", "saliency_tool", "story_dataset", "summarize", "unsafe_after_filter",
+    "user_dataset", "vocabulary_substitution", "word_insertion",
 ]
 
 

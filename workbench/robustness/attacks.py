@@ -16,12 +16,24 @@ swapped for another word of its class; up to `candidates` swaps per step (seeded
 scored in one batch and the best is applied. Budget = words changed. The oracle re-labels every
 adversarial text, so label preservation is measured, not assumed (a word in two classes, e.g.
 "cut", may still change the reading).
+
+Word insertion (held out: never used for adversarial training, only evaluated): a harmless word
+("suddenly", "then", …) is inserted before a word of the completion; budget = words inserted.
+
+Every attack is greedy under the oracle's constraint, as TextAttack's constraints work: a step
+scores its candidates (in ranked order for HotFlip, a seeded random order otherwise), stops at the
+first candidate that passes the filter (p < threshold) *and* is still injurious to the oracle, else
+applies the lowest-scoring candidate the oracle still reads as injurious. Effort is counted in
+classifier queries (candidate evaluations; scoring the original is query 1; gradients are not
+counted): `AttackTrace.success_query` is the query at which the first oracle-valid success was
+scored. Only the completion is edited; the prompt (`context`) is scored with it but left alone.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -32,18 +44,25 @@ from workbench.robustness import corpus
 from workbench.robustness.classifier import Classifier
 from workbench.tensor.validation import check_int, check_range
 
-ATTACKS = ("hotflip", "vocabulary")
+ATTACKS = ("hotflip", "vocabulary", "insertion")  # every attack evaluated on held-out texts
+TRAINED_ATTACKS = ("hotflip", "vocabulary")  # the ones adversarial training uses; "insertion" is held out
+INSERTIONS = ("suddenly", "then", "really", "somehow", "just", "also", "again", "quickly", "today", "luckily")
+Oracle = Callable[[str], int]
 
 
 @dataclass
 class AttackTrace:
-    """One attack run. probs[s] = p(injurious) after s substitutions (probs[0]: the original);
-    texts[s] likewise. `success_at` = the first s with probs[s] < threshold, or None."""
+    """One attack run. probs[s] = p(injurious) after s edits (probs[0]: the original); texts[s]
+    likewise (prompt + completion); queries[s] = classifier queries spent by then. `success_at` =
+    the first s with probs[s] < threshold, or None; `success_query` = the query that found it."""
 
     attack: str
     threshold: float
     texts: list[str] = field(default_factory=list)
     probs: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    success_query: int | None = None
+    _spent: int = field(default=0, repr=False)  # queries of the step being chosen
 
     @property
     def success_at(self) -> int | None:
@@ -55,11 +74,48 @@ class AttackTrace:
         s = self.success_at
         return self.texts[-1 if s is None else s]
 
+    def start(self, text: str, prob: float) -> AttackTrace:
+        self.texts, self.probs, self.queries = [text], [prob], [1]
+        self.success_query = 1 if prob < self.threshold else None
+        return self
+
+    def choose(self, texts: Sequence[str], probs: Sequence[float], oracle: Oracle | None) -> int | None:
+        """One greedy step over ranked candidates: the first oracle-valid success, else the lowest
+        oracle-valid score if it improves on the current one, else None. Counts the queries up to
+        the success (all of them otherwise)."""
+        valid = [True] * len(texts) if oracle is None else [oracle(t) == 1 for t in texts]
+        for j, (p, ok) in enumerate(zip(probs, valid)):
+            if ok and p < self.threshold:
+                self._spent = j + 1
+                return j
+        self._spent = len(texts)
+        keep = [j for j, ok in enumerate(valid) if ok]
+        best = min(keep, key=lambda j: probs[j], default=None)
+        return best if best is not None and probs[best] < self.probs[-1] else None
+
+    def record(self, text: str, prob: float) -> None:
+        self.texts.append(text)
+        self.probs.append(prob)
+        self.queries.append(self.queries[-1] + self._spent)
+        if prob < self.threshold and self.success_query is None:
+            self.success_query = self.queries[-1]
+
+    def give_up(self) -> None:
+        """A step found nothing better: its queries were spent all the same."""
+        self.queries[-1] += self._spent
+
 
 def _check_attack_args(threshold: float, budget: int, candidates: int) -> None:
     check_range("threshold", threshold, 0.0, 1.0)
     check_int("budget", budget, low=0)
     check_int("candidates", candidates, low=1)
+
+
+_POSSESSIVE = re.compile(r" ' s\b")
+
+
+def _join(context: str, text: str) -> str:
+    return f"{context} {text}" if context else text
 
 
 def whole_word_mask(clf: Classifier) -> torch.Tensor:
@@ -103,38 +159,49 @@ def batch_logits(clf: Classifier, ids: Int[Tensor, "b t"]) -> Float[Tensor, "b"]
     return clf.logits(ids, torch.ones_like(ids))
 
 
+def _hotflip_candidates(clf: Classifier, ids: Int[Tensor, "t"], editable: torch.Tensor, vocab_ok: torch.Tensor,
+                        candidates: int) -> tuple[Int[Tensor, "k"], Int[Tensor, "k t"]]:
+    """The `candidates` best (position, token) swaps by the first-order change, best first."""
+    _logit, grad = logit_gradient(clf, ids)
+    delta = first_order_deltas(clf, ids, grad)
+    delta[~editable] = float("inf")
+    delta[:, ~vocab_ok] = float("inf")
+    delta[torch.arange(len(ids)), ids] = float("inf")
+    k = min(candidates, int(torch.isfinite(delta).sum()))
+    flat = torch.topk(-delta.flatten(), k).indices
+    pos, tok = flat // delta.shape[1], flat % delta.shape[1]
+    cand = ids.repeat(k, 1)
+    cand[torch.arange(k), pos] = tok
+    return pos, cand
+
+
 def hotflip(clf: Classifier, text: str, threshold: float, budget: int, candidates: int = 64,
-            vocab_ok: torch.Tensor | None = None) -> AttackTrace:
-    """Greedy first-order token substitution until p < threshold or `budget` tokens changed."""
+            vocab_ok: torch.Tensor | None = None, context: str = "", oracle: Oracle | None = None) -> AttackTrace:
+    """Greedy first-order token substitution in `text` (after `context`) until an oracle-valid
+    p < threshold or `budget` tokens changed."""
     _check_attack_args(threshold, budget, candidates)
     vocab_ok = whole_word_mask(clf) if vocab_ok is None else vocab_ok
-    ids = clf.tokenize([text])["input_ids"][0]
+    full = _join(context, text)
+    ids = clf.tokenize([full])["input_ids"][0]
     editable = _editable_positions(clf, ids, vocab_ok)
-    trace = AttackTrace("hotflip", float(threshold), [text], [float(torch.sigmoid(batch_logits(clf, ids[None]))[0])])
+    if context:  # [CLS] and the prompt's tokens stay
+        editable[: 1 + len(clf.tokenizer.tokenize(context))] = False
+    trace = AttackTrace("hotflip", float(threshold)).start(full, float(torch.sigmoid(batch_logits(clf, ids[None]))[0]))
     for _ in range(budget):
-        if trace.probs[-1] < threshold or not bool(editable.any()):
+        if trace.success_query is not None or not bool(editable.any()):
             break
-        logit, grad = logit_gradient(clf, ids)
-        delta = first_order_deltas(clf, ids, grad)
-        delta[~editable] = float("inf")
-        delta[:, ~vocab_ok] = float("inf")
-        delta[torch.arange(len(ids)), ids] = float("inf")
-        k = min(candidates, int(torch.isfinite(delta).sum()))
-        if k == 0:
+        pos, cand = _hotflip_candidates(clf, ids, editable, vocab_ok, candidates)
+        if len(pos) == 0:
             break
-        flat = torch.topk(-delta.flatten(), k).indices
-        pos, tok = flat // delta.shape[1], flat % delta.shape[1]
-        cand = ids.repeat(k, 1)
-        cand[torch.arange(k), pos] = tok
-        logits = batch_logits(clf, cand)
-        best = int(torch.argmin(logits))
-        if float(logits[best]) >= logit:
+        # word pieces decode a possessive as "tom ' s": glue it back, or the oracle misreads it
+        texts = [_POSSESSIVE.sub("'s", t) for t in clf.tokenizer.batch_decode(cand[:, 1:-1])]
+        best = trace.choose(texts, torch.sigmoid(batch_logits(clf, cand)).tolist(), oracle)
+        if best is None:
+            trace.give_up()
             break  # no candidate lowers the score: a local minimum of the greedy search
         ids = cand[best]
         editable[pos[best]] = False
-        new_text = clf.tokenizer.decode(ids[1:-1])
-        trace.texts.append(new_text)
-        trace.probs.append(float(clf.score([new_text])[0]))  # the text, re-tokenized, is what counts
+        trace.record(texts[best], float(clf.score([texts[best]])[0]))  # the text, re-tokenized, is what counts
     return trace
 
 
@@ -152,48 +219,81 @@ def vocabulary_classes() -> list[tuple[str, ...]]:
 _SPLIT = re.compile(r"(\w+)")
 
 
-def vocabulary_substitution(clf: Classifier, text: str, threshold: float, budget: int, candidates: int = 64,
-                            seed: int = 0) -> AttackTrace:
-    """Greedy word swaps within the corpus's slot classes until p < threshold or `budget` words changed."""
+def _word_attack(name: str, clf: Classifier, text: str, threshold: float, budget: int, candidates: int, seed: int,
+                 context: str, oracle: Oracle | None,
+                 options: Callable[[list[str], set[int]], list[tuple[int, str]]],
+                 apply: Callable[[list[str], int, str], list[str]]) -> AttackTrace:
+    """The greedy loop of the word-level attacks: `options(parts, changed)` lists the edits
+    (word index, word), `apply` makes one; up to `candidates` (seeded sample) scored per step."""
     _check_attack_args(threshold, budget, candidates)
-    classes = vocabulary_classes()
-    lookup: dict[str, tuple[str, ...]] = {}
-    for cls in classes:
-        for w in cls:
-            lookup.setdefault(w.lower(), cls)
     rng = random.Random(seed)
     parts = _SPLIT.split(text)  # words at odd indices
     changed: set[int] = set()
-    trace = AttackTrace("vocabulary", float(threshold), [text], [float(clf.score([text])[0])])
+    full = _join(context, text)
+    trace = AttackTrace(name, float(threshold)).start(full, float(clf.score([full])[0]))
     for _ in range(budget):
-        if trace.probs[-1] < threshold:
+        if trace.success_query is not None:
             break
-        options = [(i, w) for i in range(1, len(parts), 2) if i not in changed and parts[i].lower() in lookup
-                   for w in lookup[parts[i].lower()] if w.lower() != parts[i].lower()]
-        if not options:
+        opts = options(parts, changed)
+        if not opts:
             break
-        if len(options) > candidates:
-            options = rng.sample(options, candidates)
-        texts = ["".join(parts[:i] + [w] + parts[i + 1 :]) for i, w in options]
-        probs = clf.score(texts, batch_size=max(len(texts), 1))
-        best = int(torch.argmin(probs))
-        if float(probs[best]) >= trace.probs[-1]:
+        if len(opts) > candidates:
+            opts = rng.sample(opts, candidates)
+        edits = [apply(parts, i, w) for i, w in opts]
+        texts = [_join(context, "".join(e)) for e in edits]
+        probs = clf.score(texts, batch_size=max(len(texts), 1)).tolist()
+        best = trace.choose(texts, probs, oracle)
+        if best is None:
+            trace.give_up()
             break
-        i, w = options[best]
-        parts[i] = w
-        changed.add(i)
-        trace.texts.append(texts[best])
-        trace.probs.append(float(probs[best]))
+        parts = edits[best]
+        changed.add(opts[best][0])
+        trace.record(texts[best], probs[best])
     return trace
 
 
+def vocabulary_substitution(clf: Classifier, text: str, threshold: float, budget: int, candidates: int = 64,
+                            seed: int = 0, context: str = "", oracle: Oracle | None = None) -> AttackTrace:
+    """Greedy word swaps within the corpus's slot classes until an oracle-valid p < threshold or
+    `budget` words changed."""
+    lookup: dict[str, tuple[str, ...]] = {}
+    for cls in vocabulary_classes():
+        for w in cls:
+            lookup.setdefault(w.lower(), cls)
+
+    def options(parts: list[str], changed: set[int]) -> list[tuple[int, str]]:
+        return [(i, w) for i in range(1, len(parts), 2) if i not in changed and parts[i].lower() in lookup
+                for w in lookup[parts[i].lower()] if w.lower() != parts[i].lower()]
+
+    return _word_attack("vocabulary", clf, text, threshold, budget, candidates, seed, context, oracle, options,
+                        lambda parts, i, w: parts[:i] + [w] + parts[i + 1 :])
+
+
+def word_insertion(clf: Classifier, text: str, threshold: float, budget: int, candidates: int = 64,
+                   seed: int = 0, context: str = "", oracle: Oracle | None = None) -> AttackTrace:
+    """Greedy insertion of harmless words (`INSERTIONS`) before words of `text` until an
+    oracle-valid p < threshold or `budget` words inserted (the held-out attack)."""
+    def options(parts: list[str], _changed: set[int]) -> list[tuple[int, str]]:
+        return [(i, w) for i in range(1, len(parts), 2) for w in INSERTIONS]
+
+    def apply(parts: list[str], i: int, w: str) -> list[str]:
+        word = w.capitalize() if i == 1 and parts[1][:1].isupper() else w
+        first = parts[i].lower() if i == 1 and parts[1] not in corpus.NAMES + corpus.HELD_OUT_NAMES else parts[i]
+        return parts[:i] + [word, " ", first] + parts[i + 1 :]
+
+    return _word_attack("insertion", clf, text, threshold, budget, candidates, seed, context, oracle, options, apply)
+
+
 def run_attack(name: str, clf: Classifier, text: str, threshold: float, budget: int, candidates: int,
-               seed: int = 0, vocab_ok: torch.Tensor | None = None) -> AttackTrace:
-    """Dispatch by name: 'hotflip' or 'vocabulary'."""
+               seed: int = 0, vocab_ok: torch.Tensor | None = None, context: str = "",
+               oracle: Oracle | None = None) -> AttackTrace:
+    """Dispatch by name: one of `ATTACKS`."""
     if name == "hotflip":
-        return hotflip(clf, text, threshold, budget, candidates, vocab_ok)
+        return hotflip(clf, text, threshold, budget, candidates, vocab_ok, context, oracle)
     if name == "vocabulary":
-        return vocabulary_substitution(clf, text, threshold, budget, candidates, seed)
+        return vocabulary_substitution(clf, text, threshold, budget, candidates, seed, context, oracle)
+    if name == "insertion":
+        return word_insertion(clf, text, threshold, budget, candidates, seed, context, oracle)
     raise ValueError(f"`attack` must be one of {ATTACKS}; got {name!r}")
 
 

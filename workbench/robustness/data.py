@@ -2,7 +2,8 @@
 
 `Dataset` holds every text once with its label, its split (0 train, 1 val, 2 test), its group
 (the prompt's setting; one group for user data) and its generator probability (non-zero on the
-test split only: the filter is evaluated on completions never seen in training).
+test split only: the threshold sweep and the panel filter the test split). A story's text is what the
+classifier scores: prompt + completion.
 """
 
 from __future__ import annotations
@@ -62,10 +63,10 @@ def story_dataset(n_stories: int, unsafe_share: float, unsafe_rate: float, seed:
     for i, w in zip(test, corpus.generator_weights([stories[i] for i in test], unsafe_rate)):
         weights[i] = w
     labels = [s.label for s in stories]
-    mismatch = [s.completion for s in stories if oracle_label(s.completion) != s.label]
+    mismatch = [s.text for s in stories if oracle_label(s.text) != s.label]
     if mismatch:  # construction and oracle must agree; a test checks it too
         raise RuntimeError(f"oracle disagrees with construction on {mismatch[:3]}")
-    return Dataset([s.completion for s in stories], labels, split, [settings.index(s.setting) for s in stories],
+    return Dataset([s.text for s in stories], labels, split, [settings.index(s.setting) for s in stories],
                    weights, [s.category for s in stories], [s.prompt for s in stories], has_oracle=True)
 
 

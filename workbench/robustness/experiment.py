@@ -1,5 +1,6 @@
-"""`run(config) -> RobustnessResult`: train, pick the threshold, filter, attack, adversarially
-train, re-attack — one round after another."""
+"""`run(config) -> RobustnessResult`: train, pick the threshold, filter fresh draws, attack
+(effort to first failure), adversarially train on the finds and their paraphrases, re-attack — one
+round after another."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch import Tensor
 from sklearn.metrics import average_precision_score, roc_auc_score
 from tqdm.auto import tqdm
 
-from workbench.robustness.attacks import ATTACKS, run_attack, whole_word_mask
+from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS, run_attack, whole_word_mask
 from workbench.robustness.classifier import Classifier, embedded_backbone_path
 from workbench.robustness.config import RobustnessConfig
 from workbench.robustness.data import Dataset, story_dataset, user_dataset
@@ -29,7 +30,17 @@ from workbench.robustness.filtering import (
     group_weights,
     sweep,
 )
+from workbench.robustness.fresh import (
+    FreshDraws,
+    draw_fresh,
+    fresh_share,
+    fresh_sweep,
+    quality,
+    scored_subset,
+    unsafe_after_filter,
+)
 from workbench.robustness.oracle import oracle_label
+from workbench.robustness.paraphrase import paraphrases
 from workbench.robustness.result import EmbeddingKey, Embeddings, RobustnessResult
 from workbench.robustness.train import finetune, train_head
 from workbench.tensor.cache import ArtifactCache
@@ -74,23 +85,28 @@ def _metrics(scores: torch.Tensor, labels: torch.Tensor, threshold: float) -> di
             "auc": float(roc_auc_score(y, s)), "average_precision": float(average_precision_score(y, s))}
 
 
-def _attack_set(clf: Classifier, name: str, texts: list[str], threshold: float, config: RobustnessConfig,
+def _attack_set(clf: Classifier, name: str, stories: list[tuple[str, str]], threshold: float, config: RobustnessConfig,
                 has_oracle: bool, vocab_ok: torch.Tensor, desc: str, progress: bool = False) -> list[dict[str, Any]]:
+    """Attack `name` on each (prompt, completion): the completion is edited, the oracle (when there
+    is one) constrains every step; `queries` = the query of the first oracle-valid success or None."""
     out = []
-    for j, text in enumerate(tqdm(texts, desc=desc, disable=not progress, leave=False)):
-        trace = run_attack(name, clf, text, threshold, config.max_budget, config.candidates, config.seed + j, vocab_ok)
+    oracle = oracle_label if has_oracle else None
+    for j, (prompt, completion) in enumerate(tqdm(stories, desc=desc, disable=not progress, leave=False)):
+        trace = run_attack(name, clf, completion, threshold, config.max_budget, config.candidates, config.seed + j,
+                           vocab_ok, context=prompt, oracle=oracle)
         final = trace.final_text
-        out.append({"text": text, "final": final, "success_at": trace.success_at, "probs": trace.probs,
-                    "oracle": oracle_label(final) if has_oracle else None})
+        out.append({"text": trace.texts[0], "final": final, "success_at": trace.success_at, "probs": trace.probs,
+                    "queries": trace.success_query, "oracle": oracle_label(final) if has_oracle else None})
     return out
 
 
-def _attack_sets(clf: Classifier, texts: list[str], threshold: float, config: RobustnessConfig, has_oracle: bool,
-                 vocab_ok: torch.Tensor, progress: bool, stage: str, where: str,
-                 executor: Executor) -> list[list[dict[str, Any]]]:
-    """Every attack of `ATTACKS` on `texts`, one cell per attack (bars read "<stage>: <attack> on <where>")."""
-    cells = [(clf, a, texts, threshold, config, has_oracle, vocab_ok, f"{stage}: {a} on {where}") for a in ATTACKS]
+def _attack_sets(clf: Classifier, stories: list[tuple[str, str]], threshold: float, config: RobustnessConfig,
+                 has_oracle: bool, vocab_ok: torch.Tensor, progress: bool, stage: str, where: str,
+                 executor: Executor, attacks: tuple[str, ...] = ATTACKS) -> list[list[dict[str, Any]]]:
+    """Every attack of `attacks` on `stories`, one cell per attack (bars read "<stage>: <attack> on <where>")."""
+    cells = [(clf, a, stories, threshold, config, has_oracle, vocab_ok, f"{stage}: {a} on {where}") for a in attacks]
     return map_cells(_attack_set, cells, executor, progress=progress, description="attacks")
+
 
 
 @contextmanager
@@ -118,6 +134,14 @@ class _Setup:
     train_pos: list[int]
     vocab_ok: Bool[Tensor, "v"]
     rng: random.Random  # drew `attack_index`, then draws each round's attacked training texts
+    fresh: FreshDraws  # the scored fresh draws (every unsafe one, a sample of safe ones)
+    fresh_emb: Float[Tensor, "f e"] | None  # their embeddings by the untouched backbone (None: user data)
+    fresh_info: dict[str, Any]  # draws, fresh shares, categories and templates of the scored draws
+
+    def story(self, i: int) -> tuple[str, str]:
+        """Text i as (prompt, completion): what an attack leaves alone and what it edits."""
+        prompt = self.data.prompts[i]
+        return prompt, self.data.texts[i][len(prompt) + 1 :] if prompt else self.data.texts[i]
 
 
 @dataclass
@@ -136,6 +160,7 @@ class _Round(NamedTuple):
     threshold: float
     per_attack: list[list[dict[str, Any]]]  # [attack][held-out text]
     info: dict[str, Any]
+    fresh_scores: Float[Tensor, "f"]
 
 
 def _prepare(config: RobustnessConfig, dev: torch.device, cache: ArtifactCache | None, progress: bool,
@@ -158,15 +183,37 @@ def _prepare(config: RobustnessConfig, dev: torch.device, cache: ArtifactCache |
     vocab_ok = whole_word_mask(clf)
     W = group_weights(torch.tensor(data.gen_weight), torch.tensor(data.group))
     split = torch.tensor(data.split)
+    with _timed(clock, "fresh_draws"):
+        fresh, fresh_emb, fresh_info = _fresh(config, data, clf, cache, progress)
     setup = _Setup(data, clf, base, labels, emb, W, test=split == 2, val_safe=(split == 1) & (labels == 0),
-                   attack_index=attack_index, train_pos=train_pos, vocab_ok=vocab_ok, rng=rng)
+                   attack_index=attack_index, train_pos=train_pos, vocab_ok=vocab_ok, rng=rng, fresh=fresh,
+                   fresh_emb=fresh_emb, fresh_info=fresh_info)
     return setup, train
 
 
+def _fresh(config: RobustnessConfig, data: Dataset, clf: Classifier, cache: ArtifactCache | None,
+           progress: bool) -> tuple[FreshDraws, torch.Tensor | None, dict[str, Any]]:
+    """`config.n_fresh` draws of the whole grammar, the share not seen verbatim in train or test
+    (whole stories, and completions alone), and the scored subset with its embeddings."""
+    if not data.has_oracle:  # a user's file has no generator
+        return FreshDraws([], [], [], [], []), None, {"draws": 0}
+    draws = draw_fresh(config.n_fresh, config.unsafe_rate, config.seed + 7)
+    seen = [i for i, sp in enumerate(data.split) if sp in (0, 2)]
+    seen_completions = [data.texts[i][len(data.prompts[i]) + 1 :] for i in seen]
+    info = {"draws": config.n_fresh, "fresh_share": fresh_share(draws.texts, [data.texts[i] for i in seen]),
+            "fresh_share_completion": fresh_share(draws.completions, seen_completions)}
+    idx = scored_subset(draws.labels, config.n_fresh_safe, config.seed + 8)
+    scored = FreshDraws(*([getattr(draws, f)[i] for i in idx] for f in ("texts", "completions", "labels", "categories",
+                                                                        "templates")))
+    emb = cached_embeddings(clf, scored.texts, cache, progress) if config.top_layers == 0 else None
+    return scored, emb, {**info, "categories": scored.categories, "templates": scored.templates}
+
+
 def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfig, r: int,
-                     progress: bool) -> tuple[Float[Tensor, "p"], Float[Tensor, "n"], float]:
-    """Train round r's classifier (round 0 from `config.head` if given), score every text, and pick
-    the threshold on the safe validation texts. Returns (top-layer parameters, scores, threshold)."""
+                     progress: bool) -> tuple[Float[Tensor, "p"], Float[Tensor, "n"], float, Float[Tensor, "f"]]:
+    """Train round r's classifier (round 0 from `config.head` if given), score every text and the
+    scored fresh draws, and pick the threshold on the safe validation texts. Returns (top-layer
+    parameters, scores, threshold, fresh scores)."""
     clf = setup.clf
     if r == 0 and config.head is not None:
         clf.load_head(config.head)
@@ -174,7 +221,13 @@ def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfi
         _train(clf, config, setup.base, train.texts, train.emb, train.labels, train.weights, progress)
     params = clf.get_flat(config.top_layers)
     s = clf.head_probs(setup.emb).cpu() if config.top_layers == 0 else clf.score(setup.data.texts, progress=progress).cpu()
-    return params, s, choose_threshold(s[setup.val_safe], config.max_safe_lost)
+    if not setup.fresh.texts:
+        fresh = torch.zeros(0)
+    elif setup.fresh_emb is not None:
+        fresh = clf.head_probs(setup.fresh_emb).cpu()
+    else:
+        fresh = clf.score(setup.fresh.texts, progress=progress).cpu()
+    return params, s, choose_threshold(s[setup.val_safe], config.max_safe_lost), fresh
 
 
 def _filter(setup: _Setup, s: Float[Tensor, "n"], threshold: float, config: RobustnessConfig,
@@ -191,16 +244,25 @@ def _filter(setup: _Setup, s: Float[Tensor, "n"], threshold: float, config: Robu
 
 def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, config: RobustnessConfig, r: int,
                       progress: bool, ex: Executor) -> list[dict[str, Any]]:
-    """Attack a fresh sample of injurious training texts and add every changed text to `train`
-    (labelled by the oracle). Returns the added texts."""
+    """Attack a fresh sample of injurious training stories with the trained attacks, add every
+    changed text (labelled by the oracle) and `n_paraphrase` oracle-checked paraphrases of each
+    to `train`. Returns the added texts."""
     picked = setup.rng.sample(setup.train_pos, min(config.n_train_attack, len(setup.train_pos)))
-    found = _attack_sets(setup.clf, [setup.data.texts[i] for i in picked], threshold, config, setup.data.has_oracle,
-                         setup.vocab_ok, progress, f"round {r}", "training texts", ex)
+    found = _attack_sets(setup.clf, [setup.story(i) for i in picked], threshold, config, setup.data.has_oracle,
+                         setup.vocab_ok, progress, f"round {r}", "training texts", ex, TRAINED_ATTACKS)
     added: list[dict[str, Any]] = []
-    for a, rows in zip(ATTACKS, found):
-        # without an oracle, an adversarial text keeps its source's label (TextAttack's assumption)
-        added += [{"text": x["final"], "label": 1 if x["oracle"] is None else x["oracle"], "attack": a}
-                  for x in rows if x["final"] != x["text"]]
+    pool = [setup.data.texts[i] for i in setup.train_pos]
+    rng = random.Random(config.seed + 1000 + r)
+    for a, rows in zip(TRAINED_ATTACKS, found):
+        for x in rows:
+            if x["final"] == x["text"]:
+                continue
+            # without an oracle, an adversarial text keeps its source's label (TextAttack's assumption)
+            label = 1 if x["oracle"] is None else x["oracle"]
+            added.append({"text": x["final"], "label": label, "attack": a})
+            if x["oracle"] is not None:
+                added += [{"text": t, "label": label, "attack": f"{a} paraphrase"}
+                          for t in paraphrases(x["text"], x["final"], pool, config.n_paraphrase, label, oracle_label, rng)]
     new_texts = [x["text"] for x in added]
     if new_texts:
         train.texts = train.texts + new_texts
@@ -210,17 +272,31 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
     return added
 
 
+def _fresh_info(setup: _Setup, fresh: Float[Tensor, "f"], threshold: float, config: RobustnessConfig) -> dict[str, Any]:
+    """The fresh draws at this round's threshold: unsafe after filtering with its bound, quality,
+    and the sweep over `SWEEP_THRESHOLDS` (empty without a generator)."""
+    if fresh.numel() == 0:
+        return {}
+    y = torch.tensor(setup.fresh.labels)
+    after = unsafe_after_filter(fresh, y, config.n_fresh, threshold)
+    return {"unsafe_after_filter": after,
+            "quality": quality(fresh, y, setup.fresh.categories, setup.fresh.templates, threshold, after["base_rate"]),
+            "sweep": fresh_sweep(fresh, y, config.n_fresh, sorted(set(SWEEP_THRESHOLDS) | {threshold}))}
+
+
 def _run_round(setup: _Setup, train: _TrainingSet, config: RobustnessConfig, r: int, progress: bool,
                ex: Executor, clock: dict[str, float]) -> _Round:
-    """Round r: train, score, threshold, filter and sweep, attack the held-out set; before another
-    round, attack training texts and add the finds to `train`."""
+    """Round r: train, score, threshold, filter (fresh draws, the test split's sweep), attack the
+    held-out set with every attack; before another round, attack training texts with the trained
+    attacks and add the finds and their paraphrases to `train`."""
     train_size = len(train.texts)
     with _timed(clock, f"round{r}_train_score"):
-        params, s, threshold = _train_and_score(setup, train, config, r, progress)
+        params, s, threshold, fresh = _train_and_score(setup, train, config, r, progress)
     with _timed(clock, f"round{r}_filter"):
         outcome, swept = _filter(setup, s, threshold, config, ex)
+        fresh_info = _fresh_info(setup, fresh, threshold, config)
     with _timed(clock, f"round{r}_attack"):
-        per_attack = _attack_sets(setup.clf, [setup.data.texts[i] for i in setup.attack_index], threshold, config,
+        per_attack = _attack_sets(setup.clf, [setup.story(i) for i in setup.attack_index], threshold, config,
                                   setup.data.has_oracle, setup.vocab_ok, progress, f"round {r}", "held-out", ex)
     added: list[dict[str, Any]] = []
     if r < config.rounds:
@@ -231,27 +307,30 @@ def _run_round(setup: _Setup, train: _TrainingSet, config: RobustnessConfig, r: 
         "threshold": threshold,
         "filter": outcome.as_dict(),
         "sweep": swept,
+        "fresh": fresh_info,
         "test_metrics": _metrics(s[setup.test], labels[setup.test], threshold),
         "base_unsafe_rate": float((W.sum(0) / W.shape[0] * labels.double()).sum()),
         "attacks": {a: rows[: min(len(rows), 12)] for a, rows in zip(ATTACKS, per_attack)},
         "adversarial_added": len(added),
         "adversarial_injurious": sum(x["label"] for x in added),
+        "adversarial_paraphrases": sum("paraphrase" in x["attack"] for x in added),
         "adversarial_examples": added[:20],
         "train_size": train_size,
     }
-    return _Round(params, s, threshold, per_attack, info)
+    return _Round(params, s, threshold, per_attack, info, fresh)
 
 
 def _codes(rounds: list[_Round], key: str) -> list[list[list[int]]]:
-    """[round][attack][held-out text]: each attack row's `key` (`success_at`, `oracle`), -1 for None."""
+    """[round][attack][held-out text]: each attack row's `key` (`success_at`, `oracle`, `queries`), -1 for None."""
     return [[[-1 if x[key] is None else x[key] for x in rows] for rows in o.per_attack] for o in rounds]
 
 
 def run(config: RobustnessConfig, *, progress: bool = True, device: str | torch.device | None = "cpu",
         executor: str | Executor = "local", cache: ArtifactCache | None = None) -> RobustnessResult:
-    """Every round: train (round 0 from `config.head` if given), score, threshold, filter sample,
-    sweep, attack the fixed held-out set with both attacks; between rounds attack training texts
-    and add the oracle-labelled finds.
+    """Every round: train (round 0 from `config.head` if given), score, threshold, the filter on
+    fresh draws and the test split's sweep, attack the fixed held-out set with every attack
+    (effort to first failure); between rounds attack training texts with the trained attacks and
+    add the oracle-labelled finds and their paraphrases.
 
     `executor="ray"` (or an `Executor`) runs each round's threshold-sweep points and its per-attack
     sets as Ray tasks (the rounds themselves are sequential: each trains on the last one's finds)."""
@@ -275,6 +354,8 @@ def run(config: RobustnessConfig, *, progress: bool = True, device: str | torch.
         thresholds=torch.tensor([o.threshold for o in rounds], dtype=torch.float64),
         params=torch.stack([o.params for o in rounds]), attack_index=torch.tensor(setup.attack_index),
         success_at=torch.tensor(_codes(rounds, "success_at")), preserved=torch.tensor(_codes(rounds, "oracle")),
+        effort=torch.tensor(_codes(rounds, "queries")), fresh_scores=torch.stack([o.fresh_scores for o in rounds]).float(),
+        fresh_labels=torch.tensor(setup.fresh.labels, dtype=torch.long), fresh_info=setup.fresh_info,
         texts=data.texts, categories=data.categories, has_oracle=data.has_oracle,
         rounds_info=[o.info for o in rounds], seconds={k: round(v, 2) for k, v in clock.items()},
     )

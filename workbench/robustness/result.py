@@ -49,6 +49,10 @@ class RobustnessResult(Result):
     attack_index [K]: attacked texts. success_at [R, A, K]: substitutions until p < threshold
     (−1: not within max_budget). preserved [R, A, K]: oracle label of the text at success (or of the
     last text tried) is still injurious (1), else 0; −1 without an oracle.
+    effort [R, A, K]: classifier queries until the first oracle-valid success (−1: censored at
+    1 + max_budget · candidates). fresh_scores [R, F], fresh_labels [F]: the scored fresh draws
+    (every unsafe one of `n_fresh`, a sample of safe ones); fresh_info: their categories and
+    templates, the draw count and the shares not seen in train or test.
     texts: the N texts. rounds_info: per round, JSON (filter outcome, sweep, metrics, examples).
     """
 
@@ -67,6 +71,10 @@ class RobustnessResult(Result):
     attack_index: Int[Tensor, "K"]
     success_at: Int[Tensor, "R A K"]
     preserved: Int[Tensor, "R A K"]
+    effort: Int[Tensor, "R A K"]
+    fresh_scores: Float[Tensor, "R F"]
+    fresh_labels: Int[Tensor, "F"]
+    fresh_info: dict[str, Any]
     texts: list[str]
     categories: list[str]
     has_oracle: bool
@@ -85,6 +93,9 @@ class RobustnessResult(Result):
         K = self.attack_index.shape[0]
         expect_shape("success_at", self.success_at, (R, A, K))
         expect_shape("preserved", self.preserved, (R, A, K))
+        expect_shape("effort", self.effort, (R, A, K))
+        F = self.fresh_labels.shape[0]
+        expect_shape("fresh_scores", self.fresh_scores, (R, F))
         if len(self.rounds_info) != R:
             raise ArtifactError(f"`rounds_info` has {len(self.rounds_info)} rounds; the config implies {R}")
 

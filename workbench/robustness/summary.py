@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.robustness.attacks import ATTACKS
+from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS
 from workbench.robustness.filtering import group_weights, safe_lost
 from workbench.robustness.result import RobustnessResult
+from workbench.robustness.survival import kaplan_meier, median_effort, paired_effort_test
 
 
 def _r(x: float, nd: int = 6) -> float:
@@ -22,6 +23,55 @@ def attack_summary(result: RobustnessResult, round_: int, attack: str) -> dict[s
     return {"success_vs_budget": [_r(x, 4) for x in result.success_curve(round_, attack).tolist()],
             "raw_flip_vs_budget": [_r(x, 4) for x in result.success_curve(round_, attack, preserve=False).tolist()],
             "label_preserved_among_flips": None if kept is None else _r(kept, 4), "n": int(s.numel())}
+
+
+def _rounded(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _r(v) if isinstance(v, float) else v for k, v in d.items()}
+
+
+def effort_summary(result: RobustnessResult, round_: int, attack: str) -> dict[str, Any]:
+    """Queries to the first oracle-valid success per attacked text (censored at the budget), the
+    Kaplan-Meier curve and its median."""
+    e = result.effort[round_, ATTACKS.index(attack)].tolist()
+    budget = result.config.query_budget
+    times, fooled = [budget if q < 0 else q for q in e], [q >= 0 for q in e]
+    q, surv = kaplan_meier(times, fooled)
+    return {"queries": e, "budget": budget, "fooled": sum(fooled), "n": len(e), "km_queries": q.tolist(),
+            "km_survival": [_r(x, 4) for x in surv.tolist()], "median_queries": median_effort(q, surv),
+            "survival_at_budget": _r(float(surv[-1]) if len(surv) else 1.0, 4)}
+
+
+def effort_to_failure(result: RobustnessResult) -> dict[str, Any]:
+    """Per attack: effort per round and the paired test of round 0 against the last round (the
+    same texts), and whether the attack was trained on."""
+    c, budget = result.config, result.config.query_budget
+    out = {}
+    for a in ATTACKS:
+        rounds = {f"round {r}": effort_summary(result, r, a) for r in range(c.rounds + 1)}
+        entry: dict[str, Any] = {"trained_on": a in TRAINED_ATTACKS, **rounds}
+        if c.rounds > 0:
+            first, last = ([budget if q < 0 else q for q in result.effort[r, ATTACKS.index(a)].tolist()]
+                           for r in (0, c.rounds))
+            entry["paired_test_round0_vs_last"] = _rounded(paired_effort_test(first, last))
+        out[a] = entry
+    return out
+
+
+def flagged_by_category(result: RobustnessResult, r: int) -> dict[str, Any]:
+    """At round r's threshold: the share flagged per category, on the test split and (for the
+    injurious categories: the misses that matter) on the scored fresh draws."""
+    t = float(result.thresholds[r])
+    test = result.mask("test").tolist()
+    out: dict[str, Any] = {"test": {}, "fresh_missed": {}}
+    for c in sorted(set(result.categories)):
+        idx = [i for i, (k, ok) in enumerate(zip(result.categories, test)) if k == c and ok]
+        if idx:
+            out["test"][c] = {"flagged": int((result.scores[r][idx] >= t).sum()), "n": len(idx)}
+    cats = result.fresh_info.get("categories", [])
+    for c in sorted({k for k, y in zip(cats, result.fresh_labels.tolist()) if y == 1}):
+        idx = [i for i, k in enumerate(cats) if k == c and int(result.fresh_labels[i]) == 1]
+        out["fresh_missed"][c] = {"missed": int((result.fresh_scores[r][idx] < t).sum()), "n": len(idx)}
+    return out
 
 
 def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
@@ -43,15 +93,27 @@ def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
         "attacks": {a: attack_summary(result, r, a) for a in ATTACKS},
         "adversarial_added_after": info["adversarial_added"],
         "adversarial_injurious_after": info["adversarial_injurious"],
+        "adversarial_paraphrases_after": info.get("adversarial_paraphrases", 0),
+        "by_category": flagged_by_category(result, r),
+        **({"unsafe_after_filter": _rounded(info["fresh"]["unsafe_after_filter"]),
+            "quality": {k: _r(v) if isinstance(v, float) else v for k, v in info["fresh"]["quality"].items()}}
+           if info.get("fresh") else {}),
     }
 
 
 def summarize(result: RobustnessResult) -> dict[str, Any]:
-    """Per round: threshold, unsafe rate before/after the filter with bounds, safe completions lost,
+    """`fresh_share` (share of fresh draws not verbatim in train or test), `unsafe_after_filter`
+    (round 0's classifier on the fresh draws: count, draws, bound), `effort_to_failure` (per attack
+    and round); per round: threshold, the filter on fresh draws and on the test split, quality,
     in-distribution metrics, attack success vs budget; plus sizes and timings."""
     c = result.config
     sizes = {s: int(result.mask(s).sum()) for s in ("train", "val", "test")}
+    fresh = result.rounds_info[0].get("fresh")
     return {
+        "fresh_share": _r(result.fresh_info["fresh_share"]) if fresh else None,
+        "fresh_share_completion": _r(result.fresh_info["fresh_share_completion"]) if fresh else None,
+        "unsafe_after_filter": _rounded(fresh["unsafe_after_filter"]) if fresh else None,
+        "effort_to_failure": effort_to_failure(result),
         "backbone": c.backbone or "all-MiniLM-L6-v2 (embedded)",
         "data": c.data or "story corpus (oracle)",
         "top_layers": c.top_layers, "n_texts": len(result.texts), "splits": sizes,

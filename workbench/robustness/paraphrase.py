@@ -1,0 +1,61 @@
+"""Automatic paraphrases of adversarial examples (the paper trained on paraphrases of earlier
+adversarial examples too): the edit an attack made is re-rendered in other stories of the grammar
+(other templates, fillers and prompts), and a re-rendering is kept only when the oracle gives it
+the adversarial example's label.
+
+An edit is read off a word-level diff (difflib) of the source and the adversarial text:
+substitutions old → new, and insertions of words before an anchor word. Re-rendering applies every
+substitution whose old word the target story holds and every insertion whose anchor it holds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+import re
+from collections.abc import Callable
+
+from workbench.robustness.oracle import words
+
+Edit = tuple[list[tuple[str, str]], list[tuple[str, str]]]  # (substitutions old→new, insertions (anchor, words))
+
+
+def word_edit(source: str, adversarial: str) -> Edit:
+    """The substitutions and insertions that turn `source` into `adversarial` (lower-cased words)."""
+    a, b = words(source), words(adversarial)
+    subs: list[tuple[str, str]] = []
+    ins: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "replace" and i2 - i1 == j2 - j1:
+            subs += list(zip(a[i1:i2], b[j1:j2]))
+        elif op == "insert" and i1 < len(a):
+            ins.append((a[i1], " ".join(b[j1:j2])))
+    return subs, ins
+
+
+def apply_edit(text: str, edit: Edit) -> str:
+    """`text` with the edit re-rendered: each substitution and insertion at the first whole-word
+    occurrence of its old word / anchor (case-insensitive)."""
+    subs, ins = edit
+    for old, new in subs:
+        text = re.sub(rf"\b{re.escape(old)}\b", new, text, count=1, flags=re.IGNORECASE)
+    for anchor, inserted in ins:
+        text = re.sub(rf"\b({re.escape(anchor)})\b", rf"{inserted} \1", text, count=1, flags=re.IGNORECASE)
+    return text
+
+
+def paraphrases(source: str, adversarial: str, pool: list[str], k: int, label: int, oracle: Callable[[str], int],
+                rng: random.Random) -> list[str]:
+    """Up to `k` re-renderings of the source → adversarial edit in stories of `pool` (tried in a
+    seeded random order), each changed by the edit and labelled `label` by the oracle."""
+    edit = word_edit(source, adversarial)
+    if not (edit[0] or edit[1]) or k == 0:
+        return []
+    out: list[str] = []
+    for target in rng.sample(pool, len(pool)):
+        new = apply_edit(target, edit)
+        if new != target and new != adversarial and new not in out and oracle(new) == label:
+            out.append(new)
+            if len(out) == k:
+                break
+    return out
