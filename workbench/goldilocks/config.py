@@ -39,8 +39,11 @@ class GoldilocksConfig:
         (1 ≤ d ≤ D; `basis` 'orthonormal' = QR of a Gaussian, or 'sparse' = Li et al.'s sparse ±1
         projection, for very large D); the loss is the mean cross-entropy on `hessian_batch` fixed training examples.
         `sphere`: also the tangent plane of the sphere ‖θ‖ = r (radial direction removed).
-    Hyperplane training: only φ in θ = P + Mφ (φ₀ = 0) is trained, for each d in `train_dims`
-        and each r/r_init in `train_radii`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`.
+    Hyperplane and hypersphere training: only φ in θ = P + Mφ (plane) or θ = r·(P + Mφ)/‖P + Mφ‖
+        (origin-centred sphere, ‖θ‖ = r) is trained (φ₀ = 0), for each d in `train_dims` and each
+        r/r_init in `train_radii`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`. The
+        full-space reference trains all D parameters from r_init (Adam, lr `full_lr`); d₉₀(r) is the
+        smallest d reaching `intrinsic_fraction` of its test accuracy.
     Init selection: `selection_inits` inits at r_init of a `selection_activation` net, each ranked
         by `selection_rank_by` (mean over `bases` random d-planes, or the loss); the top
         `selection_top` vs the rest in steps of full-space SGD (lr `selection_lr`) to reach test
@@ -63,11 +66,13 @@ class GoldilocksConfig:
     hessian_batch: int = param(512, Int(1))
     sphere: bool = param(True, Flag())
     dtype: str = param("float32", Choice(tuple(DTYPES)))
-    train_dims: tuple[int, ...] = param((8, 32, 128), Many(Int(1, lambda c: c.n_params), allow_empty=True))
+    train_dims: tuple[int, ...] = param((8, 16, 32, 64, 128, 256), Many(Int(1, lambda c: c.n_params), allow_empty=True))
     train_radii: tuple[float, ...] = param(log_radii(0.1, 31.62, 9), Many(RADIUS, allow_empty=True))
     train_steps: int = param(200, Int(1))
     train_batch: int = param(128, Int(1))
     train_lr: float = param(0.05, POSITIVE)
+    full_lr: float = param(1e-3, POSITIVE)
+    intrinsic_fraction: float = param(0.9, Number(0.0, 1.0, low_open=True))
     selection_inits: int = param(40, Int(4, allowed=(0,)))  # 0 skips the study; 4 leave a top and a rest
     selection_activation: str = param("relu", Choice(tuple(ACTIVATIONS)))
     selection_rank_by: str = param("trace_ratio", Choice(RANK_BY))

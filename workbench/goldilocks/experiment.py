@@ -9,7 +9,14 @@ from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
-from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss, train_on_hyperplanes
+from workbench.goldilocks.intrinsic import (
+    SURFACES,
+    members_accuracy,
+    members_loss,
+    surface_points,
+    train_full,
+    train_on_surfaces,
+)
 from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import train_full_space
@@ -52,36 +59,55 @@ def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.d
     return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss")
 
 
-def _hyperplane_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, config: GoldilocksConfig,
-                     seed: int, progress: bool) -> tuple[Tensor, Tensor]:
-    """Train φ on every (seed, radius) plane of one (d, activation) at once; test accuracy and
-    training loss per member, on the CPU."""
-    phi = train_on_hyperplanes(spec, points, bases, data.x_train, data.y_train, config.train_steps,
-                               config.train_lr, config.train_batch, seed=seed, progress=progress)
-    thetas = points + torch.einsum("eDd,ed->eD", bases, phi)
-    acc = ensemble_accuracy(spec, thetas, data.x_test, data.y_test)
-    with torch.no_grad():
-        loss = ensemble_loss(spec, thetas, data.x_train, data.y_train)
-    return acc.cpu(), loss.cpu()
+def _surface_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, config: GoldilocksConfig,
+                  seed: int, progress: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Train φ on every (seed, radius) member of one (d, activation), on the plane and on the
+    origin-centred sphere (same point, basis and batches); test accuracy per surface and member,
+    and the plane's training loss, on the CPU. points [S, Q, D], bases [S, D, d]."""
+    accs, plane_loss = [], None
+    for surface in SURFACES:
+        phi = train_on_surfaces(spec, points, bases, data.x_train, data.y_train, config.train_steps, config.train_lr,
+                                config.train_batch, surface=surface, seed=seed, progress=progress)
+        thetas = surface_points(points, bases, phi, surface).flatten(0, 1)
+        accs.append(members_accuracy(spec, thetas, data.x_test, data.y_test).cpu())
+        if surface == "plane":
+            with torch.no_grad():
+                plane_loss = members_loss(spec, thetas, data.x_train, data.y_train).cpu()
+    return accs[0], accs[1], plane_loss
+
+
+def _full_space(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool) -> Tensor:
+    """[A, S]: test accuracy of the full-space reference (all D parameters trained by Adam from
+    each seed's init at r_init, same steps and batch): the 100 % of d₉₀."""
+    start = points_at_ratios(directions(config, dev), [1.0], r_init)[:, 0]
+    out = []
+    for act in config.activations:
+        spec = config.spec(act)
+        theta = train_full(spec, start, data.x_train, data.y_train, config.train_steps, config.full_lr,
+                           config.train_batch, seed=config.seed + 50, progress=progress)
+        out.append(members_accuracy(spec, theta, data.x_test, data.y_test).cpu())
+    return torch.stack(out).float()
 
 
 def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
                  executor: Executor):
-    """One cell per (d, activation): an ensemble over seeds × radii, trained on random d-planes."""
+    """One cell per (d, activation): an ensemble over seeds × radii, trained on random d-planes
+    and on the d-spheres through the same points."""
     A, T, S, Q = len(config.activations), len(config.train_dims), config.seeds, len(config.train_radii)
     if not T:
-        return torch.zeros(A, 0, S, 0), torch.zeros(A, 0, S, 0)
-    points = points_at_ratios(directions(config, dev), config.train_radii, r_init).reshape(S * Q, -1)  # [seed·radius, D]
+        empty = torch.zeros(A, 0, S, 0)
+        return empty, empty, empty, torch.zeros(A, 0)
+    points = points_at_ratios(directions(config, dev), config.train_radii, r_init)  # [seed, radius, D]
     cells = []
     for ti, d in enumerate(config.train_dims):
         gen = torch.Generator().manual_seed(config.seed + 100 + d)
-        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)                    # one plane per seed
-        bases = bases.repeat_interleave(Q, dim=0)                                     # shared across radii
+        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)  # one plane per seed, shared across radii
         cells += [(config.spec(act), points, bases, data, config, config.seed + ti) for act in config.activations]
-    out = map_cells(_hyperplane_cell, cells, executor, progress=progress, description="hyperplane training")
-    acc = torch.stack([a for a, _ in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
-    loss = torch.stack([lo for _, lo in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
-    return acc, loss
+    out = map_cells(_surface_cell, cells, executor, progress=progress, description="hyperplane and sphere training")
+
+    def stack(k: int) -> Tensor:
+        return torch.stack([o[k] for o in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
+    return stack(0), stack(1), stack(2), _full_space(config, data, r_init, dev, progress)
 
 
 def selection_measures(config: GoldilocksConfig, thetas: Tensor, data: Dataset, progress: bool = False) -> Tensor:
@@ -142,7 +168,7 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
         plane, sphere, shift, loss = _sweeps(config, data, r_init, dev, progress, ex)
         seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
         t = time.perf_counter()
-        acc, plane_loss = _hyperplanes(config, data, r_init, dev, progress, ex)
+        acc, sphere_acc, plane_loss, full_acc = _hyperplanes(config, data, r_init, dev, progress, ex)
         seconds["hyperplane_training"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
         measures, curves = _selection(config, data, r_init, dev, progress)
@@ -150,5 +176,5 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
     seconds["total"] = round(time.perf_counter() - start, 2)
     return GoldilocksResult(
         config=config, r_init=r_init, plane_eigs=plane, sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
-        plane_acc=acc, plane_loss=plane_loss, sel_measures=measures, sel_curves=curves, stage_seconds=seconds,
+        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures, sel_curves=curves, stage_seconds=seconds,
     )

@@ -10,6 +10,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
+from workbench.goldilocks.intrinsic import intrinsic_dimension
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 from workbench.tensor.result import Result, expect_shape
 
@@ -25,6 +26,8 @@ class GoldilocksResult(Result):
         the geodesic term −(∇L·P)/r² (R' = R with `sphere`, else 0).
     point_loss [A, S, R]: L(r·u) on the curvature batch.
     plane_acc, plane_loss [A, T, S, Q]: test accuracy / training loss after training φ only.
+    sphere_acc [A, T, S, Q]: test accuracy after training φ on the origin-centred d-sphere.
+    full_acc [A, S']: full-space reference accuracy from r_init (S' = S when T > 0, else 0).
     sel_measures [N, 3]: each init's trace ratio, positive fraction, initial loss (RANK_BY order).
     sel_curves [N, K]: test accuracy at steps 0, k, 2k, … of full-space SGD.
     stage_seconds: wall time per stage.
@@ -33,7 +36,8 @@ class GoldilocksResult(Result):
     kind: ClassVar[str] = "GoldilocksResult"
     value_sources: ClassVar[dict[str, str]] = {
         **dict.fromkeys(("plane_eigs", "sphere_eigs", "sphere_shift", "point_loss"), "`radii` and `dtype`"),
-        **dict.fromkeys(("plane_acc", "plane_loss"), "`train_radii`, `train_lr` and `dtype`"),
+        **dict.fromkeys(("plane_acc", "plane_loss", "sphere_acc"), "`train_radii`, `train_lr` and `dtype`"),
+        "full_acc": "`full_lr` and `dtype`",
         **dict.fromkeys(("sel_measures", "sel_curves"), "`selection_lr` and `dtype`")}
 
     config: GoldilocksConfig
@@ -44,6 +48,8 @@ class GoldilocksResult(Result):
     point_loss: Float[Tensor, "A S R"]
     plane_acc: Float[Tensor, "A T S Q"]
     plane_loss: Float[Tensor, "A T S Q"]
+    sphere_acc: Float[Tensor, "A T S Q"]
+    full_acc: Float[Tensor, "A S"]
     sel_measures: Float[Tensor, "N 3"]
     sel_curves: Float[Tensor, "N K"]
     stage_seconds: dict
@@ -60,6 +66,8 @@ class GoldilocksResult(Result):
         expect_shape("point_loss", self.point_loss, (A, S, R))
         expect_shape("plane_acc", self.plane_acc, (A, T, S, Q if T else 0))
         expect_shape("plane_loss", self.plane_loss, (A, T, S, Q if T else 0))
+        expect_shape("sphere_acc", self.sphere_acc, (A, T, S, Q if T else 0))
+        expect_shape("full_acc", self.full_acc, (A, S if T else 0))
         expect_shape("sel_measures", self.sel_measures, (N, len(RANK_BY)))
         expect_shape("sel_curves", self.sel_curves, (N, K))
 
@@ -88,6 +96,19 @@ class GoldilocksResult(Result):
 
     def radii(self) -> Tensor:
         return torch.tensor(self.config.radii, dtype=torch.float64)
+
+    def surface_acc(self, surface: str) -> Float[Tensor, "A T S Q"]:
+        """Test accuracy after training on 'plane' or 'sphere'."""
+        if surface not in ("plane", "sphere"):
+            raise ValueError(f"`surface` must be 'plane' or 'sphere'; got {surface!r}")
+        return self.plane_acc if surface == "plane" else self.sphere_acc
+
+    def intrinsic_dimension(self, surface: str) -> Float[Tensor, "A Q"]:
+        """d₉₀(r) per activation and training radius: the smallest d of `train_dims` whose mean
+        accuracy over seeds reaches `intrinsic_fraction` of the mean full-space accuracy (NaN: none)."""
+        acc = self.surface_acc(surface).mean(2).transpose(1, 2)          # [A, Q, T]
+        ref = self.full_acc.double().mean(1)[:, None]                     # [A, 1]
+        return intrinsic_dimension(acc, self.config.train_dims, ref, self.config.intrinsic_fraction)
 
     def selection_measure(self) -> Float[Tensor, "N"]:
         return self.sel_measures[:, RANK_BY.index(self.config.selection_rank_by)]

@@ -49,6 +49,32 @@ def _hyperplanes(result: GoldilocksResult) -> dict[str, Any]:
             for a, act in enumerate(c.activations)}
 
 
+def _nan_none(x: float) -> float | None:
+    return None if math.isnan(x) else _r(x)
+
+
+def _sphere_training(result: GoldilocksResult) -> dict[str, Any]:
+    """Mean test accuracy per activation, d and radius on planes and on origin-centred spheres."""
+    c = result.config
+    out: dict[str, Any] = {"radii": list(c.train_radii), "dims": list(c.train_dims),
+                           "full_space_accuracy": {act: _r(result.full_acc[a].mean()) for a, act in enumerate(c.activations)}}
+    for surface in ("plane", "sphere"):
+        acc = result.surface_acc(surface).mean(2)  # [A, T, Q]
+        out[surface] = {act: {str(d): [_r(x) for x in acc[a, t].tolist()] for t, d in enumerate(c.train_dims)}
+                        for a, act in enumerate(c.activations)}
+    return out
+
+
+def _intrinsic(result: GoldilocksResult) -> dict[str, Any]:
+    """d₉₀(r) per surface and activation (None: no d of the grid reaches the target)."""
+    c = result.config
+    out: dict[str, Any] = {"fraction": c.intrinsic_fraction, "radii": list(c.train_radii), "dims": list(c.train_dims)}
+    for surface in ("plane", "sphere"):
+        d90 = result.intrinsic_dimension(surface)
+        out[surface] = {act: [_nan_none(x) for x in d90[a].tolist()] for a, act in enumerate(c.activations)}
+    return out
+
+
 def selection_tests(result: GoldilocksResult) -> dict[str, SelectionTest]:
     """The top-vs-rest test for each ranking measure (the configured one is the pre-registered one)."""
     c = result.config
@@ -89,6 +115,8 @@ def summarize(result: GoldilocksResult) -> dict[str, Any]:
         out["sphere_tangent_only"] = _curvature(result, "sphere", geodesic=False)
     if c.train_dims:
         out["hyperplane_training"] = _hyperplanes(result)
+        out["sphere_training"] = _sphere_training(result)
+        out["intrinsic_dimension"] = _intrinsic(result)
     if c.selection_inits:
         out["init_selection"] = _selection(result)
     return out

@@ -114,5 +114,6 @@ def goldilocks_result(c: GoldilocksConfig) -> GoldilocksResult:
     z = torch.zeros
     return GoldilocksResult(
         config=c, r_init=1.0, plane_eigs=z(A, S, B, R, d), sphere_eigs=z(A, S, B, Rs, d), sphere_shift=z(A, S, Rs),
-        point_loss=z(A, S, R), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sel_measures=z(N, len(RANK_BY)),
+        point_loss=z(A, S, R), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sphere_acc=z(A, T, S, Q),
+        full_acc=z(A, S if T else 0), sel_measures=z(N, len(RANK_BY)),
         sel_curves=z(N, K), stage_seconds={})
