@@ -41,12 +41,18 @@ def test_sphere_points_keep_the_radius_exactly_while_training_and_planes_drift()
     assert float((out["plane"] - radii).abs().max()) > 0.1
 
 
-def test_sphere_points_are_the_radial_projection_of_the_plane_points():
+def test_sphere_steps_turn_by_the_same_angle_at_every_radius():
     spec, points, bases = _setup()
-    phi = torch.randn(2, 3, 6, generator=torch.Generator().manual_seed(1))
-    plane, sphere = surface_points(points, bases, phi, "plane"), surface_points(points, bases, phi, "sphere")
-    cos = torch.nn.functional.cosine_similarity(plane, sphere, dim=-1)
-    assert torch.allclose(cos, torch.ones_like(cos), atol=1e-6)
+    r_init = spec.r_init("xavier")                     # points[:, 1] sit at exactly r_init
+    phi = torch.randn(2, 1, 6, generator=torch.Generator().manual_seed(1)).expand(2, 3, 6)
+    plane = surface_points(points, bases, phi, "plane")
+    sphere = surface_points(points, bases, phi, "sphere", r_init)
+    cos = torch.nn.functional.cosine_similarity
+    # at r_init the sphere's point is the plane's, projected radially
+    assert torch.allclose(cos(plane[:, 1], sphere[:, 1], dim=-1), torch.ones(2), atol=1e-6)
+    # the same φ turns θ away from P by the same angle at 0.3, 1 and 4 r_init
+    turn = cos(sphere, points, dim=-1)
+    assert torch.allclose(turn, turn[:, 1:2].expand(2, 3), atol=1e-6) and float(turn.max()) < 0.999
     with pytest.raises(ValueError, match="`surface` must be one of"):
         surface_points(points, bases, phi, "torus")
 

@@ -3,14 +3,18 @@ intrinsic dimension d₉₀ (Li et al. 2018) per radius.
 
 From a point P = r·u/‖u‖ and a D×d basis M (orthonormal columns) only φ ∈ R^d is trained (φ₀ = 0):
 
-    plane:   θ(φ) = P + Mφ                         ‖θ‖ = √(r² + ‖φ‖²) ≥ r for M ⊥ P: the radius drifts
-    sphere:  θ(φ) = r · (P + Mφ)/‖P + Mφ‖          ‖θ‖ = r exactly, at every step
+    plane:   θ(φ) = P + Mφ                                 ‖θ‖ = √(r² + ‖φ‖²) for M ⊥ P: the radius drifts
+    sphere:  θ(φ) = r · (P/r + Mφ/r_init)/‖P/r + Mφ/r_init‖   ‖θ‖ = r exactly, at every step
 
-The sphere is the plane's points projected radially back onto ‖θ‖ = r: the same point, basis,
-optimizer and batches, so the two arms differ ONLY in whether the radius may change. This is
-what separates "the Goldilocks zone helps" from "any small radius helps" (a plane started below
-the zone crosses it; a sphere cannot). The CS229 reproduction's θ = M w with ‖w‖ = r is the
-special case where P lies in span(M); ours keeps the structured init direction u at φ = 0.
+The sphere is the origin-centred d-sphere through P in span(P, M): the same point, basis,
+optimizer, learning rate and batches as the plane, so the two arms differ in whether the radius
+may change. φ is measured in units of r_init on the unit sphere, so a step turns θ by the same
+angle at every radius — the angle the plane's step turns it by at r = r_init (where the sphere's
+points are the plane's projected radially). With φ in absolute units instead, the angular step
+would grow as 1/r, and the small radii would be a different learning rate, not a different
+radius. This separates "the Goldilocks zone helps" from "any small radius helps" (a plane started
+below the zone crosses it; a sphere cannot). The CS229 reproduction's θ = M w with ‖w‖ = r is the
+case where P lies in span(M); ours keeps the structured init direction u at φ = 0.
 
 d₉₀(r): the smallest d of the grid whose mean test accuracy reaches 90 % of the full-space
 accuracy (a net of the same shape trained on all D parameters from r_init), Li et al.'s
@@ -35,14 +39,16 @@ SURFACES = ("plane", "sphere")
 
 
 def surface_points(points: Float[Tensor, "S Q D"], bases: Float[Tensor, "S D d"], phi: Float[Tensor, "S Q d"],
-                   surface: str) -> Float[Tensor, "S Q D"]:
-    """θ = P + Mφ ('plane') or r·(P + Mφ)/‖P + Mφ‖ with r = ‖P‖ ('sphere'); one basis per S,
-    shared by its Q points (one batched matmul, not Q copies of M)."""
+                   surface: str, r_init: float = 1.0) -> Float[Tensor, "S Q D"]:
+    """θ = P + Mφ ('plane') or r·(P/r + Mφ/r_init)/‖P/r + Mφ/r_init‖ with r = ‖P‖ ('sphere'); one
+    basis per S, shared by its Q points (one batched matmul, not Q copies of M)."""
     check_choice("surface", surface, SURFACES)
-    theta = points + torch.bmm(phi, bases.transpose(1, 2))
-    if surface == "sphere":
-        theta = theta * (points.norm(dim=-1, keepdim=True) / theta.norm(dim=-1, keepdim=True))
-    return theta
+    step = torch.bmm(phi, bases.transpose(1, 2))
+    if surface == "plane":
+        return points + step
+    r = points.norm(dim=-1, keepdim=True)
+    theta = points / r + step / check_range("r_init", r_init, low=0.0, low_open=True)
+    return theta * (r / theta.norm(dim=-1, keepdim=True))
 
 
 def members_loss(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, "E"]:
@@ -64,6 +70,7 @@ def train_on_surfaces(
     lr: float,
     batch: int,
     surface: str = "plane",
+    r_init: float = 1.0,
     seed: int = 0,
     progress: bool = True,
 ) -> Float[Tensor, "S Q d"]:
@@ -81,7 +88,7 @@ def train_on_surfaces(
 
     def loss_fn(_step: int) -> Tensor:
         idx = torch.randint(0, n, (min(batch, n),), generator=gen).to(x_train.device)
-        thetas = surface_points(points, bases, phi, surface).reshape(S * Q, D)
+        thetas = surface_points(points, bases, phi, surface, r_init).reshape(S * Q, D)
         return members_loss(spec, thetas, x_train[idx], y_train[idx])
 
     train_ensemble([phi], loss_fn, steps, lr, progress=progress,

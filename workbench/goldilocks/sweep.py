@@ -12,6 +12,7 @@ the `shift`, so both readings are available). Radii are ratios r/r_init througho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,13 @@ from torch.func import grad
 from tqdm.auto import tqdm
 
 from workbench.goldilocks.model import MLPSpec
-from workbench.tensor.curvature import resolve_dtype, restricted_eigvals
+from workbench.tensor.curvature import (
+    eigvals_positive_fraction,
+    eigvals_trace_ratio,
+    resolve_dtype,
+    restricted_eigvals,
+    restricted_hessians,
+)
 from workbench.tensor.subspaces import (
     points_at_radii,
     random_orthonormal_basis,
@@ -77,30 +84,74 @@ def radius_sweep(
     bases: Float[Tensor, "B D d"],
     sphere: bool = True,
     dtype: str | torch.dtype | None = None,
+    float64_from: float | None = None,
     progress: bool = False,
 ) -> Sweep:
     """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii`.
 
     `bases` are hyperplane bases; with `sphere` each is also turned into a tangent basis of the
     sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). At each
-    radius, plane and tangent bases are one `restricted_eigvals` call.
+    radius, plane and tangent bases are one `restricted_eigvals` call. Ratios ≥ `float64_from` are
+    computed in float64 whatever `dtype` says: far out the softmax saturates and float32 round-off
+    of the tiny curvature decides the measures.
     """
     dt = resolve_dtype(dtype, direction.dtype)
     thetas = points_at_ratios(direction.to(dt), radii, r_init)  # [R, D]
     bases = bases.to(dt)
-    f = spec.loss_fn(x.to(dt), y)
     B = bases.shape[0]
     every = torch.cat([bases, torch.stack([sphere_basis(M, thetas[0]) for M in bases])]) if sphere else bases
+    far = _far_flags(radii, float64_from)
+    wide = {False: (spec.loss_fn(x.to(dt), y), thetas, every)}
+    if any(far):
+        wide[True] = (spec.loss_fn(x.double(), y), points_at_ratios(direction.double(), radii, r_init), every.double())
     eigs, loss, shift = [], [], []
     # One radius per call, not several through restricted_eigvals' point axis: on 2 CPU cores the
     # batched call was no faster on QUICK and ~2× slower on the full config (its activations
     # outgrow the caches); one call per radius also reproduces the per-radius results bit for bit.
-    for theta in tqdm(thetas, desc=f"{spec.activation} radii", disable=not progress, leave=False):
-        eigs.append(restricted_eigvals(f, theta[None], every)[0])  # [B or 2B, d]
-        loss.append(f(theta).detach())
+    for i in tqdm(range(len(thetas)), desc=f"{spec.activation} radii", disable=not progress, leave=False):
+        f, points, basis = wide[far[i]]
+        theta = points[i]
+        eigs.append(restricted_eigvals(f, theta[None], basis)[0])  # [B or 2B, d]
+        loss.append(f(theta).detach().double())
         if sphere:
-            shift.append(sphere_correction(grad(f)(theta), theta).detach())
+            shift.append(sphere_correction(grad(f)(theta), theta).detach().double())
     eigs = torch.stack(eigs, 1)                                       # [B or 2B, R, d]
     return Sweep(plane_eigs=eigs[:B], sphere_eigs=eigs[B:] if sphere else eigs.new_zeros(B, 0, bases.shape[2]),
                  shift=torch.stack(shift).double() if shift else torch.zeros(0, dtype=torch.float64),
                  loss=torch.stack(loss).double())
+
+
+def _far_flags(radii: Sequence[float] | Tensor, float64_from: float | None) -> list[bool]:
+    return [float64_from is not None and float(r) >= float64_from for r in radii]
+
+
+def nested_dim_measures(
+    spec: MLPSpec,
+    x: Float[Tensor, "n in"],
+    y: Tensor,
+    direction: Float[Tensor, "D"],
+    radii: Sequence[float],
+    r_init: float,
+    bases: Float[Tensor, "B D dmax"],
+    dims: Sequence[int],
+    float64_from: float | None = None,
+) -> tuple[Float[Tensor, "K B R"], Float[Tensor, "K B R"]]:
+    """Tr(H_k)/(√k‖H_k‖_F) and the positive share for every k in `dims`, on nested planes: H_k is
+    the leading k×k block of H_dmax = Mᵀ∇²L M (the first k columns of a Haar-random frame are a
+    Haar-random k-frame), so one d_max-plane serves every k. The √k makes the measure comparable
+    across d: 1 for a round bowl, ≈ 0 for a random symmetric matrix, whatever d."""
+    dmax = bases.shape[2]
+    if max(dims) > dmax:
+        raise ValueError(f"`dims` must not exceed the bases' {dmax} columns; got {max(dims)}")
+    B, D, _ = bases.shape
+    far = _far_flags(radii, float64_from)
+    ratio, pos = [], []
+    for i, r in enumerate(radii):
+        dt = torch.float64 if far[i] else bases.dtype
+        theta = points_at_ratios(direction.to(dt), [r], r_init)  # [1, D]
+        M = bases.to(dt).permute(1, 0, 2).reshape(D, B * dmax)
+        H = restricted_hessians(spec.loss_fn(x.to(dt), y), theta, M, blocks=B)[0].double()  # [B, dmax, dmax]
+        eigs = [torch.linalg.eigvalsh(H[:, :k, :k]) for k in dims]
+        ratio.append(torch.stack([eigvals_trace_ratio(e) / math.sqrt(k) for e, k in zip(eigs, dims)]))
+        pos.append(torch.stack([eigvals_positive_fraction(e) for e in eigs]))
+    return torch.stack(ratio, -1), torch.stack(pos, -1)
