@@ -9,7 +9,11 @@ import pytest
 import torch
 
 from workbench.goldilocks import GoldilocksConfig, load_digits
-from workbench.goldilocks.intrinsic import intrinsic_dimension, surface_points, train_on_surfaces
+from workbench.goldilocks.intrinsic import (
+    intrinsic_dimension,
+    surface_points,
+    train_on_surfaces,
+)
 from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.sweep import points_at_ratios, random_bases
 

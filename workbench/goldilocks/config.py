@@ -64,7 +64,7 @@ class GoldilocksConfig:
     widths: tuple[int, ...] = param((64, 64), Many(Int(1), allow_empty=True))
     activations: tuple[str, ...] = param(("relu", "tanh"), Many(Choice(tuple(ACTIVATIONS))))
     init: str = param("xavier", Choice(INIT_SCHEMES))
-    radii: tuple[float, ...] = param(log_radii(0.1, 100.0, 19), Many(RADIUS))
+    radii: tuple[float, ...] = param(log_radii(0.1, 100.0, 13), Many(RADIUS))
     seeds: int = param(3, Int(1))
     bases: int = param(3, Int(1))
     # a plane in the sphere's tangent space has one dimension fewer than the space

@@ -11,10 +11,9 @@ from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
+from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss
 from workbench.goldilocks.intrinsic import (
     SURFACES,
-    members_accuracy,
-    members_loss,
     surface_points,
     train_full,
     train_on_surfaces,
@@ -23,7 +22,12 @@ from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import score_inits
 from workbench.goldilocks.selection import train_full_space
-from workbench.goldilocks.sweep import nested_dim_measures, points_at_ratios, radius_sweep, random_bases
+from workbench.goldilocks.sweep import (
+    nested_dim_measures,
+    points_at_ratios,
+    radius_sweep,
+    random_bases,
+)
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.curvature import resolve_dtype
 from workbench.tensor.executor import Executor, as_executor, map_cells
@@ -99,10 +103,10 @@ def _surface_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, c
         phi = train_on_surfaces(spec, points, bases, data.x_train, data.y_train, config.train_steps, config.train_lr,
                                 config.train_batch, surface=surface, r_init=r_init, seed=seed, progress=progress)
         thetas = surface_points(points, bases, phi, surface, r_init).flatten(0, 1)
-        accs.append(members_accuracy(spec, thetas, data.x_test, data.y_test).cpu())
+        accs.append(ensemble_accuracy(spec, thetas, data.x_test, data.y_test).cpu())
         if surface == "plane":
             with torch.no_grad():
-                plane_loss = members_loss(spec, thetas, data.x_train, data.y_train).cpu()
+                plane_loss = ensemble_loss(spec, thetas, data.x_train, data.y_train).cpu()
     return accs[0], accs[1], plane_loss
 
 
@@ -115,7 +119,7 @@ def _full_space(config: GoldilocksConfig, data: Dataset, r_init: float, dev: tor
         spec = config.spec(act)
         theta = train_full(spec, start, data.x_train, data.y_train, config.train_steps, config.full_lr,
                            config.train_batch, seed=config.seed + 50, progress=progress)
-        out.append(members_accuracy(spec, theta, data.x_test, data.y_test).cpu())
+        out.append(ensemble_accuracy(spec, theta, data.x_test, data.y_test).cpu())
     return torch.stack(out).float()
 
 

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from torch.func import vmap
 
+from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
 from workbench.tensor.validation import check_choice, check_int, check_range
@@ -49,15 +49,6 @@ def surface_points(points: Float[Tensor, "S Q D"], bases: Float[Tensor, "S D d"]
     r = points.norm(dim=-1, keepdim=True)
     theta = points / r + step / check_range("r_init", r_init, low=0.0, low_open=True)
     return theta * (r / theta.norm(dim=-1, keepdim=True))
-
-
-def members_loss(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, "E"]:
-    return vmap(spec.loss, in_dims=(0, None, None))(thetas, x, y)
-
-
-def members_accuracy(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, "E"]:
-    with torch.no_grad():
-        return vmap(spec.accuracy, in_dims=(0, None, None))(thetas, x, y)
 
 
 def train_on_surfaces(
@@ -89,7 +80,7 @@ def train_on_surfaces(
     def loss_fn(_step: int) -> Tensor:
         idx = torch.randint(0, n, (min(batch, n),), generator=gen).to(x_train.device)
         thetas = surface_points(points, bases, phi, surface, r_init).reshape(S * Q, D)
-        return members_loss(spec, thetas, x_train[idx], y_train[idx])
+        return ensemble_loss(spec, thetas, x_train[idx], y_train[idx])
 
     train_ensemble([phi], loss_fn, steps, lr, progress=progress,
                    description=f"{spec.activation} d={bases.shape[2]} {surface}s")
@@ -105,7 +96,7 @@ def train_full(spec: MLPSpec, thetas: Float[Tensor, "E D"], x_train: Float[Tenso
 
     def loss_fn(_step: int) -> Tensor:
         idx = torch.randint(0, n, (min(batch, n),), generator=gen).to(x_train.device)
-        return members_loss(spec, theta, x_train[idx], y_train[idx])
+        return ensemble_loss(spec, theta, x_train[idx], y_train[idx])
 
     train_ensemble([theta], loss_fn, steps, lr, progress=progress, description=f"{spec.activation} full space")
     return theta.detach()

@@ -12,7 +12,12 @@ from workbench.goldilocks.config import RANK_BY
 from workbench.goldilocks.model import INIT_SCHEMES
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import reliability
-from workbench.goldilocks.selection import SelectionTest, association, selection_test, steps_to_target
+from workbench.goldilocks.selection import (
+    SelectionTest,
+    association,
+    selection_test,
+    steps_to_target,
+)
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
 

@@ -10,12 +10,12 @@ import math
 
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from jaxtyping import Float
+from plotly.subplots import make_subplots
 from torch import Tensor
 
-from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.config import RANK_BY
+from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import reliability
 from workbench.goldilocks.selection import association
 from workbench.goldilocks.summary import init_radii
