@@ -46,7 +46,7 @@ def test_result_shapes(gl_quick):
     M = c.selection_inits + c.selection_controls
     assert gl_quick.sel_curves.shape == (M, c.selection_steps // c.selection_eval_every + 1)
     assert gl_quick.sel_losses.shape == (M, c.selection_steps) and gl_quick.sel_retest.shape == (M, 2)
-    assert gl_quick.iso_plane_eigs.shape == gl_quick.plane_eigs.shape
+    assert gl_quick.iso_plane_eigs.shape == (A, 1, c.bases, R, c.hessian_dim)
     assert gl_quick.r_init == pytest.approx(c.spec("relu").r_init(c.init))
 
 

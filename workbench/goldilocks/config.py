@@ -39,8 +39,8 @@ class GoldilocksConfig:
         (1 ≤ d ≤ D; `basis` 'orthonormal' = QR of a Gaussian, or 'sparse' = Li et al.'s sparse ±1
         projection, for very large D); the loss is the mean cross-entropy on `hessian_batch` fixed training examples.
         `sphere`: also the tangent plane of the sphere ‖θ‖ = r (radial direction removed).
-        Radii ≥ `float64_from` (× r_init) are computed in float64. `isotropic`: also directions
-        u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's), on planes.
+        Radii ≥ `float64_from` (× r_init) are computed in float64. `isotropic`: also one direction
+        u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's), on seed 0's planes.
         `compare_dims`: Tr/(√d‖H_d‖) for each d on nested planes (leading blocks of one
         max(compare_dims)-plane per basis, seed 0's direction).
     Hyperplane and hypersphere training: only φ in θ = P + Mφ (plane) or θ = r·(P + Mφ)/‖P + Mφ‖
@@ -73,7 +73,7 @@ class GoldilocksConfig:
     hessian_batch: int = param(1437, Int(1))  # every training digit of the embedded split
     sphere: bool = param(True, Flag())
     dtype: str = param("float32", Choice(tuple(DTYPES)))
-    float64_from: float = param(10.0, RADIUS)
+    float64_from: float = param(20.0, RADIUS)
     isotropic: bool = param(True, Flag())
     compare_dims: tuple[int, ...] = param((10, 16, 50), Many(Int(1, lambda c: c.n_params), allow_empty=True))
     train_dims: tuple[int, ...] = param((8, 16, 32, 64, 128, 256), Many(Int(1, lambda c: c.n_params), allow_empty=True))

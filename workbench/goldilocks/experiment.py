@@ -50,7 +50,8 @@ def hessian_bases(config: GoldilocksConfig, d: int | None = None, device: torch.
 
 
 def isotropic_directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
-    """[S, D]: u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's P)."""
+    """[S, D]: u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's P).
+    The sweep uses the first (one direction × seed 0's planes)."""
     gen = torch.Generator().manual_seed(config.seed + 7)
     return torch.randn(config.seeds, config.n_params, generator=gen).to(device)
 
@@ -66,16 +67,21 @@ def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.d
     planes (and spheres, for the init family)."""
     x, y = _hessian_data(config, data, dev)
     bases = hessian_bases(config, device=dev)
-    families = [(directions(config, dev), config.sphere)] + ([(isotropic_directions(config, dev), False)] if config.isotropic else [])
-    cells = [(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], sphere, config.dtype, config.float64_from)
-             for U, sphere in families for act in config.activations for s in range(config.seeds)]
-    sweeps = map_cells(radius_sweep, cells, executor, progress=progress, description="radius sweeps")
     A, S = len(config.activations), config.seeds
+    U = directions(config, dev)
+    cells = [(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype, config.float64_from)
+             for act in config.activations for s in range(S)]
+    # the isotropic arm: seed 0's planes through ONE isotropic direction (planes only), to fit the budget
+    iso_u = isotropic_directions(config, dev)[0]
+    cells += [(config.spec(act), x, y, iso_u, config.radii, r_init, bases[0], False, config.dtype, config.float64_from)
+              for act in config.activations if config.isotropic]
+    sweeps = map_cells(radius_sweep, cells, executor, progress=progress, description="radius sweeps")
 
-    def stack(field: str, family: int = 0) -> Tensor:
-        rows = [sweeps[(family * A + a) * S:(family * A + a + 1) * S] for a in range(A)]
+    def stack(field: str) -> Tensor:
+        rows = [sweeps[a * S:(a + 1) * S] for a in range(A)]
         return torch.stack([torch.stack([getattr(sw, field) for sw in row]) for row in rows]).float().cpu()
-    iso = stack("plane_eigs", 1) if config.isotropic else torch.zeros(A, 0, config.bases, len(config.radii), config.hessian_dim)
+    iso = (torch.stack([sw.plane_eigs for sw in sweeps[A * S:]])[:, None].float().cpu() if config.isotropic
+           else torch.zeros(A, 0, config.bases, len(config.radii), config.hessian_dim))
     return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss"), iso
 
 

@@ -25,8 +25,8 @@ class GoldilocksResult(Result):
     sphere_eigs [A, S, B, R', d], sphere_shift [A, S, R']: the sphere's tangent-plane spectra and
         the geodesic term −(∇L·P)/r² (R' = R with `sphere`, else 0).
     point_loss [A, S, R]: L(r·u) on the curvature batch.
-    iso_plane_eigs [A, S', B, R, d]: plane spectra at r·u for isotropic u ~ N(0, I_D), biases
-        included (S' = S with `isotropic`, else 0); same planes as plane_eigs.
+    iso_plane_eigs [A, S', B, R, d]: plane spectra at r·u for ONE isotropic u ~ N(0, I_D), biases
+        included (S' = 1 with `isotropic`, else 0), on seed 0's planes.
     dims_ratio, dims_positive [A, K, B, R]: Tr(H_d)/(√d‖H_d‖_F) and positive share for each d of
         `compare_dims` (K of them) on nested planes, seed 0's direction.
     plane_acc, plane_loss [A, T, S, Q]: test accuracy / training loss after training φ only.
@@ -80,7 +80,7 @@ class GoldilocksResult(Result):
         expect_shape("sphere_eigs", self.sphere_eigs, (A, S, B, Rs, d))
         expect_shape("sphere_shift", self.sphere_shift, (A, S, Rs))
         expect_shape("point_loss", self.point_loss, (A, S, R))
-        expect_shape("iso_plane_eigs", self.iso_plane_eigs, (A, S if c.isotropic else 0, B, R, d))
+        expect_shape("iso_plane_eigs", self.iso_plane_eigs, (A, 1 if c.isotropic else 0, B, R, d))
         expect_shape("dims_ratio", self.dims_ratio, (A, len(c.compare_dims), B, R))
         expect_shape("dims_positive", self.dims_positive, (A, len(c.compare_dims), B, R))
         expect_shape("plane_acc", self.plane_acc, (A, T, S, Q if T else 0))
