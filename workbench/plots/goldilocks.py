@@ -74,7 +74,8 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
     _radius_marks(fig, result, tuple(range(1, cols + 1)))
     fig.update_xaxes(type="log", title_text="radius r / r_init")
     fig.update_yaxes(title_text=yaxis, row=1, col=1)
-    fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes, loss on "
+    iso = f" (isotropic: 1 × {c.bases})" if c.isotropic else ""
+    fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes{iso}, loss on "
                             f"{c.hessian_batch} training digits; radii ≥ {c.float64_from:g} r_init in float64</sup>",
                       legend=dict(orientation="h", y=-0.2, entrywidth=230))
     return themed(fig, width=1000, height=540).update_layout(margin=dict(t=100, b=140))
