@@ -292,6 +292,14 @@ D_QUICK = GoldilocksConfig.quick().n_params
         ({"selection_top": 12}, r"`selection_top` must be an integer in \[1, 11\]"),
         ({"selection_target": 1.5}, r"`selection_target` must be in \(0, 1\]"),
         ({"widths": (0,)}, r"`widths\[0\]` must be an integer in \[1, inf\]"),
+        ({"selection_control_radii": (2.0, 0.5)}, r"`selection_control_radii` must be \(low, high\)"),
+        ({"selection_control_radii": (0.5, 1.0, 2.0)}, r"`selection_control_radii` must be \(low, high\)"),
+        ({"selection_controls": -1}, r"`selection_controls` must be an integer in \[0, inf\]"),
+        ({"selection_probes": 0}, r"`selection_probes` must be an integer in \[1, inf\]"),
+        ({"compare_dims": (D_QUICK + 1,)}, rf"`compare_dims\[0\]` must be an integer in \[1, {D_QUICK}\]"),
+        ({"float64_from": 0.0}, r"`float64_from` must be in \(0, inf\]"),
+        ({"intrinsic_fraction": 1.5}, r"`intrinsic_fraction` must be in \(0, 1\]"),
+        ({"full_lr": 0.0}, r"`full_lr` must be"),
     ],
 )
 def test_bad_config_names_the_parameter(changes, match):
