@@ -43,7 +43,10 @@ def test_result_shapes(gl_quick):
     assert gl_quick.plane_eigs.shape == (A, c.seeds, c.bases, R, c.hessian_dim)
     assert gl_quick.sphere_eigs.shape == gl_quick.plane_eigs.shape
     assert gl_quick.plane_acc.shape == (A, len(c.train_dims), c.seeds, len(c.train_radii))
-    assert gl_quick.sel_curves.shape == (c.selection_inits, c.selection_steps // c.selection_eval_every + 1)
+    M = c.selection_inits + c.selection_controls
+    assert gl_quick.sel_curves.shape == (M, c.selection_steps // c.selection_eval_every + 1)
+    assert gl_quick.sel_losses.shape == (M, c.selection_steps) and gl_quick.sel_retest.shape == (M, 2)
+    assert gl_quick.iso_plane_eigs.shape == (A, 1, c.bases, R, c.hessian_dim)
     assert gl_quick.r_init == pytest.approx(c.spec("relu").r_init(c.init))
 
 
@@ -117,7 +120,7 @@ def test_sparse_bases_and_a_minimal_run_on_them():
     result = run(config, progress=False)
     assert result.plane_eigs.shape == (2, 1, 1, 2, config.hessian_dim) and result.sphere_eigs.shape[3] == 0
     assert bool(torch.isfinite(result.plane_eigs).all()) and result.plane_acc.numel() == 0
-    assert set(all_figures(result)) == {"1_trace_ratio", "2_positive_fraction", "3_spectra"}
+    assert set(all_figures(result)) == {"1_trace_ratio", "2_positive_fraction", "3_spectra", "7_trace_ratio_by_d"}
     assert set(summarize(result)) >= {"plane", "r_init"} and "init_selection" not in summarize(result)
 
 
@@ -137,6 +140,10 @@ def test_curve_peak():
     out = curve_peak((0.1, 1.0, 10.0), torch.tensor([1.0, 4.0, 2.0]))
     assert out["peak_radius"] == 1.0 and out["peak"] == 4.0 and out["at_r_init"] == 4.0
     assert out["half_peak_range"] == [1.0, 10.0]
+    # a positive share: halfway from the 0.5 of a random matrix to the peak (0.75), not half the peak
+    share = curve_peak((0.1, 1.0, 10.0), torch.tensor([0.55, 1.0, 0.8]), baseline=0.5)
+    assert share["half_peak_range"] == [1.0, 10.0]
+    assert curve_peak((0.1, 1.0), torch.tensor([0.4, 0.45]), baseline=0.5)["half_peak_range"] is None
 
 
 def test_save_load_round_trip_and_foreign_shape(gl_quick, tmp_path):
@@ -154,11 +161,16 @@ def test_save_load_round_trip_and_foreign_shape(gl_quick, tmp_path):
 def test_figures_are_functions_of_the_result(gl_quick):
     figs = all_figures(gl_quick)
     assert list(figs) == ["1_trace_ratio", "2_positive_fraction", "3_spectra", "4_hyperplane_training",
-                          "5_init_selection"]
+                          "5_init_selection", "6_intrinsic_dimension", "7_trace_ratio_by_d"]
     relu_plane = [t for t in figs["1_trace_ratio"].data if t.name == "relu, hyperplane"][0]
     assert list(relu_plane.y) == pytest.approx(gl_quick.trace_ratio()[0].mean((0, 1)).tolist())
-    acc = [t for t in figs["4_hyperplane_training"].data if t.name == "tanh, d = 16"][0]
-    assert list(acc.y) == pytest.approx(gl_quick.plane_acc[1, 1].mean(0).tolist())
+    acc = [t for t in figs["4_hyperplane_training"].data if t.name == "d = 16" and list(t.customdata[0]) == ["tanh", "sphere"]][0]
+    assert list(acc.y) == pytest.approx(gl_quick.sphere_acc[1, 1].mean(0).tolist())
+    d90 = [t for t in figs["6_intrinsic_dimension"].data if t.name == "relu, hyperspheres"][0]
+    assert [math.nan if v is None else v for v in d90.y] == pytest.approx(
+        gl_quick.intrinsic_dimension("sphere")[0].tolist(), nan_ok=True)
+    iso = [t for t in figs["1_trace_ratio"].data if t.name == "relu, hyperplane, isotropic u"][0]
+    assert list(iso.y) == pytest.approx(gl_quick.trace_ratio("isotropic")[0].mean((0, 1)).tolist())
     c = gl_quick.config
     panel = panel_figure(list(c.radii), gl_quick.plane_eigs[0, 0], 2.0, gl_quick.plane_eigs[0, 0, :, 4], "relu")
     assert list(panel.data[1].x) == [2.0] and len(panel.data[4].y) == c.hessian_dim
@@ -172,8 +184,12 @@ def test_summary_reports_what_the_docs_table_needs(gl_quick):
     curve = gl_quick.trace_ratio()[0].mean((0, 1))
     assert relu["peak"] == pytest.approx(float(curve.max()), abs=1e-4)
     sel = s["init_selection"]
-    assert set(sel) >= {"trace_ratio", "positive_fraction", "initial_loss"}
-    assert 0.0 <= sel["trace_ratio"]["p_value"] <= 1.0
+    assert set(sel["at_r_init"]) >= {"trace_ratio", "trace", "initial_loss", "reliability"}
+    assert 0.0 <= sel["at_r_init"]["trace_ratio"]["p_value"] <= 1.0 and "control" in sel
+    assert s["intrinsic_dimension"]["radii"] == list(c.train_radii)
+    assert set(s["sphere_training"]["sphere"]["relu"]) == {str(d) for d in c.train_dims}
+    assert s["init_radii"]["xavier"] == 1.0 and s["init_radii"]["he"] > 1.0
+    assert set(s["compare_dims"]["tanh"]) == {str(d) for d in c.compare_dims}
     assert set(s["hyperplane_training"]["relu"]) == {str(d) for d in c.train_dims}
     json.dumps(s)  # JSON-able
 
@@ -276,6 +292,14 @@ D_QUICK = GoldilocksConfig.quick().n_params
         ({"selection_top": 12}, r"`selection_top` must be an integer in \[1, 11\]"),
         ({"selection_target": 1.5}, r"`selection_target` must be in \(0, 1\]"),
         ({"widths": (0,)}, r"`widths\[0\]` must be an integer in \[1, inf\]"),
+        ({"selection_control_radii": (2.0, 0.5)}, r"`selection_control_radii` must be \(low, high\)"),
+        ({"selection_control_radii": (0.5, 1.0, 2.0)}, r"`selection_control_radii` must be \(low, high\)"),
+        ({"selection_controls": -1}, r"`selection_controls` must be an integer in \[0, inf\]"),
+        ({"selection_probes": 0}, r"`selection_probes` must be an integer in \[1, inf\]"),
+        ({"compare_dims": (D_QUICK + 1,)}, rf"`compare_dims\[0\]` must be an integer in \[1, {D_QUICK}\]"),
+        ({"float64_from": 0.0}, r"`float64_from` must be in \(0, inf\]"),
+        ({"intrinsic_fraction": 1.5}, r"`intrinsic_fraction` must be in \(0, 1\]"),
+        ({"full_lr": 0.0}, r"`full_lr` must be"),
     ],
 )
 def test_bad_config_names_the_parameter(changes, match):

@@ -11,7 +11,7 @@ from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.tensor.curvature import DTYPES
 from workbench.tensor.validation import POSITIVE, Choice, Flag, Int, Many, Number, Text, check_fields, param
 
-RANK_BY = ("trace_ratio", "positive_fraction", "initial_loss")
+RANK_BY = ("trace_ratio", "trace", "initial_loss")
 
 
 def log_radii(low: float, high: float, n: int) -> tuple[float, ...]:
@@ -39,13 +39,23 @@ class GoldilocksConfig:
         (1 ≤ d ≤ D; `basis` 'orthonormal' = QR of a Gaussian, or 'sparse' = Li et al.'s sparse ±1
         projection, for very large D); the loss is the mean cross-entropy on `hessian_batch` fixed training examples.
         `sphere`: also the tangent plane of the sphere ‖θ‖ = r (radial direction removed).
-    Hyperplane training: only φ in θ = P + Mφ (φ₀ = 0) is trained, for each d in `train_dims`
-        and each r/r_init in `train_radii`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`.
-    Init selection: `selection_inits` inits at r_init of a `selection_activation` net, each ranked
-        by `selection_rank_by` (mean over `bases` random d-planes, or the loss); the top
-        `selection_top` vs the rest in steps of full-space SGD (lr `selection_lr`) to reach test
-        accuracy `selection_target` (evaluated every `selection_eval_every` steps, at most
-        `selection_steps`). Zero inits skips the study.
+        Radii ≥ `float64_from` (× r_init) are computed in float64. `isotropic`: also one direction
+        u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's), on seed 0's planes.
+        `compare_dims`: Tr/(√d‖H_d‖) for each d on nested planes (leading blocks of one
+        max(compare_dims)-plane per basis, seed 0's direction).
+    Hyperplane and hypersphere training: only φ in θ = P + Mφ (plane) or θ = r·(P + Mφ)/‖P + Mφ‖
+        (origin-centred sphere, ‖θ‖ = r) is trained (φ₀ = 0), for each d in `train_dims` and each
+        r/r_init in `train_radii`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`. The
+        full-space reference trains all D parameters from r_init (Adam, lr `full_lr`); d₉₀(r) is the
+        smallest d reaching `intrinsic_fraction` of its test accuracy.
+    Init selection: `selection_inits` inits at r_init of a `selection_activation` net, plus
+        `selection_controls` inits at radii log-uniform in `selection_control_radii` (× r_init, the
+        positive control), each scored on the full space by Hutchinson (2 × `selection_probes`
+        Rademacher probes: Tr/‖H‖_F, Tr H, and the loss; `selection_rank_by` is the pre-registered
+        one); all train by full-space SGD (lr `selection_lr`, `selection_steps` steps). Outcomes:
+        the area under the training-loss curve, and steps to test accuracy `selection_target`
+        (evaluated every `selection_eval_every` steps); top `selection_top` vs the rest. Zero
+        inits skips the study.
     """
 
     dataset: str = param("digits", Choice(tuple(DATASETS)))
@@ -54,26 +64,34 @@ class GoldilocksConfig:
     widths: tuple[int, ...] = param((64, 64), Many(Int(1), allow_empty=True))
     activations: tuple[str, ...] = param(("relu", "tanh"), Many(Choice(tuple(ACTIVATIONS))))
     init: str = param("xavier", Choice(INIT_SCHEMES))
-    radii: tuple[float, ...] = param(log_radii(0.1, 100.0, 19), Many(RADIUS))
+    radii: tuple[float, ...] = param(log_radii(0.1, 100.0, 13), Many(RADIUS))
     seeds: int = param(3, Int(1))
     bases: int = param(3, Int(1))
     # a plane in the sphere's tangent space has one dimension fewer than the space
     hessian_dim: int = param(16, Int(1, lambda c: c.n_params - 1 if c.sphere else c.n_params))
     basis: str = param("orthonormal", Choice(("orthonormal", "sparse")))
-    hessian_batch: int = param(512, Int(1))
+    hessian_batch: int = param(1437, Int(1))  # every training digit of the embedded split
     sphere: bool = param(True, Flag())
     dtype: str = param("float32", Choice(tuple(DTYPES)))
-    train_dims: tuple[int, ...] = param((8, 32, 128), Many(Int(1, lambda c: c.n_params), allow_empty=True))
+    float64_from: float = param(20.0, RADIUS)
+    isotropic: bool = param(True, Flag())
+    compare_dims: tuple[int, ...] = param((10, 16, 50), Many(Int(1, lambda c: c.n_params), allow_empty=True))
+    train_dims: tuple[int, ...] = param((8, 16, 32, 64, 128, 256), Many(Int(1, lambda c: c.n_params), allow_empty=True))
     train_radii: tuple[float, ...] = param(log_radii(0.1, 31.62, 9), Many(RADIUS, allow_empty=True))
     train_steps: int = param(200, Int(1))
     train_batch: int = param(128, Int(1))
     train_lr: float = param(0.05, POSITIVE)
-    selection_inits: int = param(40, Int(4, allowed=(0,)))  # 0 skips the study; 4 leave a top and a rest
+    full_lr: float = param(1e-3, POSITIVE)
+    intrinsic_fraction: float = param(0.9, Number(0.0, 1.0, low_open=True))
+    selection_inits: int = param(200, Int(4, allowed=(0,)))  # 0 skips the study; 4 leave a top and a rest
+    selection_controls: int = param(100, Int(0))
+    selection_control_radii: tuple[float, ...] = param((0.5, 2.0), Many(RADIUS))
+    selection_probes: int = param(8, Int(1))
     selection_activation: str = param("relu", Choice(tuple(ACTIVATIONS)))
     selection_rank_by: str = param("trace_ratio", Choice(RANK_BY))
-    selection_top: int = param(10, Int(1, lambda c: c.selection_inits - 1, when=lambda c: c.selection_inits > 0))
+    selection_top: int = param(50, Int(1, lambda c: c.selection_inits - 1, when=lambda c: c.selection_inits > 0))
     selection_target: float = param(0.9, Number(0.0, 1.0, low_open=True))
-    selection_steps: int = param(300, Int(1))
+    selection_steps: int = param(200, Int(1))
     selection_eval_every: int = param(5, Int(1, lambda c: c.selection_steps))
     selection_lr: float = param(0.05, POSITIVE)
     selection_batch: int = param(64, Int(1))
@@ -85,6 +103,8 @@ class GoldilocksConfig:
         check_fields(self)
         if self.dataset != "digits" and self.data_path is None:
             raise ValueError(f"`data_path` must name local {self.dataset} files (nothing is downloaded)")
+        if len(self.selection_control_radii) != 2 or self.selection_control_radii[0] > self.selection_control_radii[1]:
+            raise ValueError(f"`selection_control_radii` must be (low, high) with 0 < low ≤ high; got {self.selection_control_radii}")
         if self.train_dims and not self.train_radii:
             raise ValueError("`train_radii` must be non-empty when `train_dims` is")
 
@@ -111,10 +131,13 @@ class GoldilocksConfig:
             bases=2,
             hessian_dim=8,
             hessian_batch=256,
+            compare_dims=(4, 8),
             train_dims=(4, 16),
             train_radii=log_radii(0.1, 10.0, 5),
             train_steps=100,
             selection_inits=12,
+            selection_controls=8,
+            selection_probes=4,
             selection_top=4,
             selection_target=0.8,
             selection_steps=120,

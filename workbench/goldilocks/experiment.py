@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
-from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss, train_on_hyperplanes
+from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss
+from workbench.goldilocks.intrinsic import (
+    SURFACES,
+    surface_points,
+    train_full,
+    train_on_surfaces,
+)
 from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
+from workbench.goldilocks.scoring import score_inits
 from workbench.goldilocks.selection import train_full_space
-from workbench.goldilocks.sweep import points_at_ratios, radius_sweep, random_bases
+from workbench.goldilocks.sweep import (
+    nested_dim_measures,
+    points_at_ratios,
+    radius_sweep,
+    random_bases,
+)
 from workbench.tensor.cache import ArtifactCache
-from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio, resolve_dtype, restricted_eigvals
+from workbench.tensor.curvature import resolve_dtype
 from workbench.tensor.executor import Executor, as_executor, map_cells
 from workbench.tensor.seeding import choose_device, seed_everything
 from workbench.tensor.threads import thread_policy
@@ -35,89 +49,143 @@ def hessian_bases(config: GoldilocksConfig, d: int | None = None, device: torch.
     return torch.stack([random_bases(config.n_params, d, config.bases, gen, kind=config.basis) for _ in range(config.seeds)]).to(device)
 
 
+def isotropic_directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
+    """[S, D]: u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's P).
+    The sweep uses the first (one direction × seed 0's planes)."""
+    gen = torch.Generator().manual_seed(config.seed + 7)
+    return torch.randn(config.seeds, config.n_params, generator=gen).to(device)
+
+
+def _hessian_data(config: GoldilocksConfig, data: Dataset, dev: torch.device) -> tuple[Tensor, Tensor]:
+    x, y = data.subset(min(config.hessian_batch, len(data.y_train)), seed=config.seed)
+    return x.to(dev), y.to(dev)
+
+
 def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
             executor: Executor):
-    """One cell per (activation, seed): that direction's spectra at every radius on its planes."""
-    x, y = data.subset(config.hessian_batch, seed=config.seed)
-    x, y = x.to(dev), y.to(dev)
-    U, bases = directions(config, dev), hessian_bases(config, device=dev)
-    cells = [(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype)
-             for act in config.activations for s in range(config.seeds)]
+    """One cell per (family, activation, seed): that direction's spectra at every radius on its
+    planes (and spheres, for the init family)."""
+    x, y = _hessian_data(config, data, dev)
+    bases = hessian_bases(config, device=dev)
+    A, S = len(config.activations), config.seeds
+    U = directions(config, dev)
+    cells = [(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype, config.float64_from)
+             for act in config.activations for s in range(S)]
+    # the isotropic arm: seed 0's planes through ONE isotropic direction (planes only), to fit the budget
+    iso_u = isotropic_directions(config, dev)[0]
+    cells += [(config.spec(act), x, y, iso_u, config.radii, r_init, bases[0], False, config.dtype, config.float64_from)
+              for act in config.activations if config.isotropic]
     sweeps = map_cells(radius_sweep, cells, executor, progress=progress, description="radius sweeps")
-    S = config.seeds
-    per_act = [sweeps[a * S:(a + 1) * S] for a in range(len(config.activations))]
 
     def stack(field: str) -> Tensor:
-        return torch.stack([torch.stack([getattr(sw, field) for sw in row]) for row in per_act]).float().cpu()
-    return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss")
+        rows = [sweeps[a * S:(a + 1) * S] for a in range(A)]
+        return torch.stack([torch.stack([getattr(sw, field) for sw in row]) for row in rows]).float().cpu()
+    iso = (torch.stack([sw.plane_eigs for sw in sweeps[A * S:]])[:, None].float().cpu() if config.isotropic
+           else torch.zeros(A, 0, config.bases, len(config.radii), config.hessian_dim))
+    return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss"), iso
 
 
-def _hyperplane_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, config: GoldilocksConfig,
-                     seed: int, progress: bool) -> tuple[Tensor, Tensor]:
-    """Train φ on every (seed, radius) plane of one (d, activation) at once; test accuracy and
-    training loss per member, on the CPU."""
-    phi = train_on_hyperplanes(spec, points, bases, data.x_train, data.y_train, config.train_steps,
-                               config.train_lr, config.train_batch, seed=seed, progress=progress)
-    thetas = points + torch.einsum("eDd,ed->eD", bases, phi)
-    acc = ensemble_accuracy(spec, thetas, data.x_test, data.y_test)
-    with torch.no_grad():
-        loss = ensemble_loss(spec, thetas, data.x_train, data.y_train)
-    return acc.cpu(), loss.cpu()
+def _dims(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device) -> tuple[Tensor, Tensor]:
+    """[A, K, B, R] Tr/(√d‖H_d‖_F) and positive share for d in `compare_dims`, nested planes."""
+    A, B, R = len(config.activations), config.bases, len(config.radii)
+    if not config.compare_dims:
+        return torch.zeros(A, 0, B, R), torch.zeros(A, 0, B, R)
+    x, y = _hessian_data(config, data, dev)
+    gen = torch.Generator().manual_seed(config.seed + 8)
+    bases = random_bases(config.n_params, max(config.compare_dims), B, gen, kind=config.basis).to(dev)
+    u = directions(config, dev)[0]
+    out = [nested_dim_measures(config.spec(act), x, y, u, config.radii, r_init, bases, config.compare_dims,
+                               config.float64_from) for act in config.activations]
+    return torch.stack([o[0] for o in out]).float().cpu(), torch.stack([o[1] for o in out]).float().cpu()
+
+
+def _surface_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, config: GoldilocksConfig,
+                  r_init: float, seed: int, progress: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Train φ on every (seed, radius) member of one (d, activation), on the plane and on the
+    origin-centred sphere (same point, basis and batches); test accuracy per surface and member,
+    and the plane's training loss, on the CPU. points [S, Q, D], bases [S, D, d]."""
+    accs, plane_loss = [], None
+    for surface in SURFACES:
+        phi = train_on_surfaces(spec, points, bases, data.x_train, data.y_train, config.train_steps, config.train_lr,
+                                config.train_batch, surface=surface, r_init=r_init, seed=seed, progress=progress)
+        thetas = surface_points(points, bases, phi, surface, r_init).flatten(0, 1)
+        accs.append(ensemble_accuracy(spec, thetas, data.x_test, data.y_test).cpu())
+        if surface == "plane":
+            with torch.no_grad():
+                plane_loss = ensemble_loss(spec, thetas, data.x_train, data.y_train).cpu()
+    return accs[0], accs[1], plane_loss
+
+
+def _full_space(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool) -> Tensor:
+    """[A, S]: test accuracy of the full-space reference (all D parameters trained by Adam from
+    each seed's init at r_init, same steps and batch): the 100 % of d₉₀."""
+    start = points_at_ratios(directions(config, dev), [1.0], r_init)[:, 0]
+    out = []
+    for act in config.activations:
+        spec = config.spec(act)
+        theta = train_full(spec, start, data.x_train, data.y_train, config.train_steps, config.full_lr,
+                           config.train_batch, seed=config.seed + 50, progress=progress)
+        out.append(ensemble_accuracy(spec, theta, data.x_test, data.y_test).cpu())
+    return torch.stack(out).float()
 
 
 def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
                  executor: Executor):
-    """One cell per (d, activation): an ensemble over seeds × radii, trained on random d-planes."""
+    """One cell per (d, activation): an ensemble over seeds × radii, trained on random d-planes
+    and on the d-spheres through the same points."""
     A, T, S, Q = len(config.activations), len(config.train_dims), config.seeds, len(config.train_radii)
     if not T:
-        return torch.zeros(A, 0, S, 0), torch.zeros(A, 0, S, 0)
-    points = points_at_ratios(directions(config, dev), config.train_radii, r_init).reshape(S * Q, -1)  # [seed·radius, D]
+        empty = torch.zeros(A, 0, S, 0)
+        return empty, empty, empty, torch.zeros(A, 0)
+    points = points_at_ratios(directions(config, dev), config.train_radii, r_init)  # [seed, radius, D]
     cells = []
     for ti, d in enumerate(config.train_dims):
         gen = torch.Generator().manual_seed(config.seed + 100 + d)
-        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)                    # one plane per seed
-        bases = bases.repeat_interleave(Q, dim=0)                                     # shared across radii
-        cells += [(config.spec(act), points, bases, data, config, config.seed + ti) for act in config.activations]
-    out = map_cells(_hyperplane_cell, cells, executor, progress=progress, description="hyperplane training")
-    acc = torch.stack([a for a, _ in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
-    loss = torch.stack([lo for _, lo in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
-    return acc, loss
+        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)  # one plane per seed, shared across radii
+        cells += [(config.spec(act), points, bases, data, config, r_init, config.seed + ti) for act in config.activations]
+    out = map_cells(_surface_cell, cells, executor, progress=progress, description="hyperplane and sphere training")
+
+    def stack(k: int) -> Tensor:
+        return torch.stack([o[k] for o in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
+    return stack(0), stack(1), stack(2), _full_space(config, data, r_init, dev, progress)
 
 
-def selection_measures(config: GoldilocksConfig, thetas: Tensor, data: Dataset, progress: bool = False) -> Tensor:
-    """[N, 3]: mean Tr(H_d)/‖H_d‖_F and positive fraction over `bases` random d-planes, and the loss."""
+def selection_inits(config: GoldilocksConfig, r_init: float) -> tuple[Float[Tensor, "M D"], Float[Tensor, "M"]]:
+    """The N inits at exactly r_init, then the positive control's at log-uniform radii in
+    `selection_control_radii`·r_init; their θ and r/r_init."""
     spec = config.spec(config.selection_activation)
-    x, y = data.subset(config.hessian_batch, seed=config.seed)
-    dt = resolve_dtype(config.dtype, thetas.dtype)
-    f = spec.loss_fn(x.to(thetas.device, dt), y.to(thetas.device))
-    gen = torch.Generator().manual_seed(config.seed + 2)
-    rows = []
-    for theta in thetas.to(dt):  # each init has its own planes, so no point axis to share them over
-        bases = random_bases(config.n_params, config.hessian_dim, config.bases, gen, dt, config.basis).to(theta.device)
-        eigs = restricted_eigvals(f, theta[None], bases)[0]
-        rows.append(torch.stack([eigvals_trace_ratio(eigs).mean(), eigvals_positive_fraction(eigs).mean(),
-                                 f(theta).detach().double()]))
-    return torch.stack(rows).float().cpu()  # columns in RANK_BY order
+    gen = torch.Generator().manual_seed(config.seed + 3)
+    M = config.selection_inits + config.selection_controls
+    inits = torch.stack([spec.init(config.init, gen) for _ in range(M)])
+    low, high = (math.log(r) for r in config.selection_control_radii)
+    control = torch.exp(low + (high - low) * torch.rand(config.selection_controls, generator=gen, dtype=torch.float64))
+    ratios = torch.cat([torch.ones(config.selection_inits, dtype=torch.float64), control])
+    thetas = inits / inits.norm(dim=-1, keepdim=True) * (ratios * r_init)[:, None].float()
+    return thetas, ratios
 
 
 def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool):
     N = config.selection_inits
     if not N:
-        return torch.zeros(0, len(RANK_BY)), torch.zeros(0, 0)
+        z = torch.zeros
+        return z(0, len(RANK_BY)), z(0, 2), z(0), z(0, 0), z(0, 0)
     spec = config.spec(config.selection_activation)
-    gen = torch.Generator().manual_seed(config.seed + 3)
-    inits = torch.stack([spec.init(config.init, gen) for _ in range(N)])
-    thetas = points_at_ratios(inits, [1.0], r_init)[:, 0].to(dev)  # every init scaled onto ‖θ‖ = r_init
-    measures = selection_measures(config, thetas, data, progress)
-    curves = train_full_space(spec, thetas, data.x_train, data.y_train, data.x_test, data.y_test,
-                              config.selection_steps, config.selection_lr, config.selection_batch,
-                              config.selection_eval_every, seed=config.seed + 4, progress=progress)
-    return measures, curves.cpu()
+    thetas, ratios = selection_inits(config, r_init)
+    thetas = thetas.to(dev)
+    x, y = _hessian_data(config, data, dev)
+    dt = resolve_dtype(config.dtype, thetas.dtype)
+    f = spec.loss_fn(x.to(dt), y)
+    measures, retest = score_inits(f, thetas.to(dt), config.selection_probes, seed=config.seed + 2, progress=progress)
+    curves, losses = train_full_space(spec, thetas, data.x_train, data.y_train, data.x_test, data.y_test,
+                                      config.selection_steps, config.selection_lr, config.selection_batch,
+                                      config.selection_eval_every, seed=config.seed + 4, progress=progress)
+    return measures.float(), retest.float(), ratios.float(), curves.cpu(), losses.cpu()
 
 
 def _parameters(config: GoldilocksConfig) -> int:
     """Parameters of the widest ensemble `run` computes with (every member): the thread policy's work."""
-    members = max(config.seeds * max(len(config.train_radii), 1), config.selection_inits, len(config.activations))
+    members = max(config.seeds * max(len(config.train_radii), 1), config.selection_inits + config.selection_controls,
+                  len(config.activations))
     return members * config.n_params
 
 
@@ -139,16 +207,19 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     with thread_policy(dev, _parameters(config)):  # small MLPs: one thread on the CPU (tensor.threads)
-        plane, sphere, shift, loss = _sweeps(config, data, r_init, dev, progress, ex)
+        plane, sphere, shift, loss, iso = _sweeps(config, data, r_init, dev, progress, ex)
+        dims_ratio, dims_positive = _dims(config, data, r_init, dev)
         seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
         t = time.perf_counter()
-        acc, plane_loss = _hyperplanes(config, data, r_init, dev, progress, ex)
+        acc, sphere_acc, plane_loss, full_acc = _hyperplanes(config, data, r_init, dev, progress, ex)
         seconds["hyperplane_training"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
-        measures, curves = _selection(config, data, r_init, dev, progress)
+        measures, retest, ratios, curves, losses = _selection(config, data, r_init, dev, progress)
         seconds["init_selection"] = round(time.perf_counter() - t, 2)
     seconds["total"] = round(time.perf_counter() - start, 2)
     return GoldilocksResult(
-        config=config, r_init=r_init, plane_eigs=plane, sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
-        plane_acc=acc, plane_loss=plane_loss, sel_measures=measures, sel_curves=curves, stage_seconds=seconds,
+        config=config, r_init=r_init, plane_eigs=plane, iso_plane_eigs=iso, dims_ratio=dims_ratio,
+        dims_positive=dims_positive, sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
+        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures, sel_retest=retest, sel_radii=ratios,
+        sel_curves=curves, sel_losses=losses, stage_seconds=seconds,
     )

@@ -10,6 +10,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
+from workbench.goldilocks.intrinsic import intrinsic_dimension
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 from workbench.tensor.result import Result, expect_shape
 
@@ -24,17 +25,29 @@ class GoldilocksResult(Result):
     sphere_eigs [A, S, B, R', d], sphere_shift [A, S, R']: the sphere's tangent-plane spectra and
         the geodesic term −(∇L·P)/r² (R' = R with `sphere`, else 0).
     point_loss [A, S, R]: L(r·u) on the curvature batch.
+    iso_plane_eigs [A, S', B, R, d]: plane spectra at r·u for ONE isotropic u ~ N(0, I_D), biases
+        included (S' = 1 with `isotropic`, else 0), on seed 0's planes.
+    dims_ratio, dims_positive [A, K, B, R]: Tr(H_d)/(√d‖H_d‖_F) and positive share for each d of
+        `compare_dims` (K of them) on nested planes, seed 0's direction.
     plane_acc, plane_loss [A, T, S, Q]: test accuracy / training loss after training φ only.
-    sel_measures [N, 3]: each init's trace ratio, positive fraction, initial loss (RANK_BY order).
-    sel_curves [N, K]: test accuracy at steps 0, k, 2k, … of full-space SGD.
+    sphere_acc [A, T, S, Q]: test accuracy after training φ on the origin-centred d-sphere.
+    full_acc [A, S']: full-space reference accuracy from r_init (S' = S when T > 0, else 0).
+    Init selection, M = N inits at r_init then the positive control's (M = 0 without the study):
+    sel_measures [M, 3]: each init's Hutchinson Tr/‖H‖_F, Tr H, initial loss (RANK_BY order).
+    sel_retest [M, 2]: Tr/‖H‖_F from the first and from the second probe set (test, retest).
+    sel_radii [M]: each init's r/r_init (1 for the first N).
+    sel_curves [M, K]: test accuracy at steps 0, k, 2k, … of full-space SGD.
+    sel_losses [M, steps]: minibatch training loss at every step.
     stage_seconds: wall time per stage.
     """
 
     kind: ClassVar[str] = "GoldilocksResult"
     value_sources: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(("plane_eigs", "sphere_eigs", "sphere_shift", "point_loss"), "`radii` and `dtype`"),
-        **dict.fromkeys(("plane_acc", "plane_loss"), "`train_radii`, `train_lr` and `dtype`"),
-        **dict.fromkeys(("sel_measures", "sel_curves"), "`selection_lr` and `dtype`")}
+        **dict.fromkeys(("plane_eigs", "sphere_eigs", "sphere_shift", "point_loss", "iso_plane_eigs", "dims_ratio",
+                         "dims_positive"), "`radii` and `dtype`"),
+        **dict.fromkeys(("plane_acc", "plane_loss", "sphere_acc"), "`train_radii`, `train_lr` and `dtype`"),
+        "full_acc": "`full_lr` and `dtype`",
+        **dict.fromkeys(("sel_measures", "sel_retest", "sel_radii", "sel_curves", "sel_losses"), "`selection_lr` and `dtype`")}
 
     config: GoldilocksConfig
     r_init: float
@@ -42,10 +55,18 @@ class GoldilocksResult(Result):
     sphere_eigs: Float[Tensor, "A S B Rs d"]
     sphere_shift: Float[Tensor, "A S Rs"]
     point_loss: Float[Tensor, "A S R"]
+    iso_plane_eigs: Float[Tensor, "A Si B R d"]
+    dims_ratio: Float[Tensor, "A K B R"]
+    dims_positive: Float[Tensor, "A K B R"]
     plane_acc: Float[Tensor, "A T S Q"]
     plane_loss: Float[Tensor, "A T S Q"]
-    sel_measures: Float[Tensor, "N 3"]
-    sel_curves: Float[Tensor, "N K"]
+    sphere_acc: Float[Tensor, "A T S Q"]
+    full_acc: Float[Tensor, "A S"]
+    sel_measures: Float[Tensor, "M 3"]
+    sel_retest: Float[Tensor, "M 2"]
+    sel_radii: Float[Tensor, "M"]
+    sel_curves: Float[Tensor, "M K"]
+    sel_losses: Float[Tensor, "M steps"]
     stage_seconds: dict
 
     def validate(self) -> None:
@@ -53,15 +74,24 @@ class GoldilocksResult(Result):
         A, S, B, R, d = len(c.activations), c.seeds, c.bases, len(c.radii), c.hessian_dim
         Rs = R if c.sphere else 0
         T, Q, N = len(c.train_dims), len(c.train_radii), c.selection_inits
+        M = N + c.selection_controls if N else 0
         K = c.selection_steps // c.selection_eval_every + 1 if N else 0
         expect_shape("plane_eigs", self.plane_eigs, (A, S, B, R, d))
         expect_shape("sphere_eigs", self.sphere_eigs, (A, S, B, Rs, d))
         expect_shape("sphere_shift", self.sphere_shift, (A, S, Rs))
         expect_shape("point_loss", self.point_loss, (A, S, R))
+        expect_shape("iso_plane_eigs", self.iso_plane_eigs, (A, 1 if c.isotropic else 0, B, R, d))
+        expect_shape("dims_ratio", self.dims_ratio, (A, len(c.compare_dims), B, R))
+        expect_shape("dims_positive", self.dims_positive, (A, len(c.compare_dims), B, R))
         expect_shape("plane_acc", self.plane_acc, (A, T, S, Q if T else 0))
         expect_shape("plane_loss", self.plane_loss, (A, T, S, Q if T else 0))
-        expect_shape("sel_measures", self.sel_measures, (N, len(RANK_BY)))
-        expect_shape("sel_curves", self.sel_curves, (N, K))
+        expect_shape("sphere_acc", self.sphere_acc, (A, T, S, Q if T else 0))
+        expect_shape("full_acc", self.full_acc, (A, S if T else 0))
+        expect_shape("sel_measures", self.sel_measures, (M, len(RANK_BY)))
+        expect_shape("sel_retest", self.sel_retest, (M, 2))
+        expect_shape("sel_radii", self.sel_radii, (M,))
+        expect_shape("sel_curves", self.sel_curves, (M, K))
+        expect_shape("sel_losses", self.sel_losses, (M, c.selection_steps if N else 0))
 
     # --- views used by figures, widgets and docs -------------------------------------------
     def activation_index(self, activation: str) -> int:
@@ -70,11 +100,16 @@ class GoldilocksResult(Result):
         return self.config.activations.index(activation)
 
     def eigs(self, surface: str = "plane", geodesic: bool = True) -> Float[Tensor, "A S B R d"]:
-        """Spectra on 'plane' or 'sphere' (with the geodesic term unless `geodesic=False`)."""
+        """Spectra on 'plane', 'sphere' (with the geodesic term unless `geodesic=False`) or
+        'isotropic' (planes through isotropic directions, biases included)."""
         if surface == "plane":
             return self.plane_eigs
+        if surface == "isotropic":
+            if not self.config.isotropic:
+                raise ValueError("this result has no isotropic-direction spectra (config.isotropic was False)")
+            return self.iso_plane_eigs
         if surface != "sphere":
-            raise ValueError(f"`surface` must be 'plane' or 'sphere'; got {surface!r}")
+            raise ValueError(f"`surface` must be 'plane', 'sphere' or 'isotropic'; got {surface!r}")
         if not self.config.sphere:
             raise ValueError("this result has no sphere spectra (config.sphere was False)")
         return self.sphere_eigs + self.sphere_shift[:, :, None, :, None] if geodesic else self.sphere_eigs
@@ -89,5 +124,27 @@ class GoldilocksResult(Result):
     def radii(self) -> Tensor:
         return torch.tensor(self.config.radii, dtype=torch.float64)
 
-    def selection_measure(self) -> Float[Tensor, "N"]:
+    def surface_acc(self, surface: str) -> Float[Tensor, "A T S Q"]:
+        """Test accuracy after training on 'plane' or 'sphere'."""
+        if surface not in ("plane", "sphere"):
+            raise ValueError(f"`surface` must be 'plane' or 'sphere'; got {surface!r}")
+        return self.plane_acc if surface == "plane" else self.sphere_acc
+
+    def intrinsic_dimension(self, surface: str) -> Float[Tensor, "A Q"]:
+        """d₉₀(r) per activation and training radius: the smallest d of `train_dims` whose mean
+        accuracy over seeds reaches `intrinsic_fraction` of the mean full-space accuracy (NaN: none)."""
+        acc = self.surface_acc(surface).mean(2).transpose(1, 2)          # [A, Q, T]
+        ref = self.full_acc.double().mean(1)[:, None]                     # [A, 1]
+        return intrinsic_dimension(acc, self.config.train_dims, ref, self.config.intrinsic_fraction)
+
+    def selection_measure(self) -> Float[Tensor, "M"]:
         return self.sel_measures[:, RANK_BY.index(self.config.selection_rank_by)]
+
+    def selection_groups(self) -> dict[str, slice]:
+        """Rows of the sel_* tensors: 'at_r_init' (the test) and 'control' (radii varied)."""
+        N = self.config.selection_inits
+        return {"at_r_init": slice(0, N), "control": slice(N, self.sel_radii.shape[0])}
+
+    def loss_auc(self) -> Float[Tensor, "M"]:
+        """Area under the training-loss curve per init (mean minibatch loss over the steps)."""
+        return self.sel_losses.double().mean(-1)

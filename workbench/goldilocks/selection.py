@@ -5,6 +5,8 @@ All N inits train at once as an ensemble (θ: [N, D], plain minibatch SGD, the s
 every member), so the comparison is paired on data order. The test is Mann–Whitney U (one-sided:
 top-ranked need fewer steps), with Spearman's ρ between the measure and the steps beside it.
 Inits that never reach the target count as `steps + eval_every` (censored; ranks handle ties).
+The continuous outcome is the area under the training-loss curve (mean minibatch loss over the
+steps); `association` rank-correlates a score with it (one-sided: a better score, a lower area).
 """
 
 from __future__ import annotations
@@ -35,22 +37,26 @@ def train_full_space(
     eval_every: int,
     seed: int = 0,
     progress: bool = True,
-) -> Float[Tensor, "N K"]:
-    """SGD on all N parameter vectors at once; eval accuracy at steps 0, k, 2k, … (K = steps//k + 1)."""
+) -> tuple[Float[Tensor, "N K"], Float[Tensor, "N steps"]]:
+    """SGD on all N parameter vectors at once; eval accuracy at steps 0, k, 2k, … (K = steps//k + 1),
+    and every member's minibatch training loss at every step (its mean is the area under the
+    loss curve, the continuous outcome)."""
     check_int("eval_every", eval_every, low=1, high=steps)
     theta = thetas.detach().clone().requires_grad_(True)
     opt = torch.optim.SGD([theta], lr=lr)
     gen = torch.Generator().manual_seed(seed)
     n = len(y_train)
-    curves = [ensemble_accuracy(spec, theta.detach(), x_eval, y_eval)]
+    curves, losses = [ensemble_accuracy(spec, theta.detach(), x_eval, y_eval)], []
     for step in tqdm(range(1, steps + 1), desc="init selection", disable=not progress, leave=False):
         idx = torch.randint(0, n, (min(batch, n),), generator=gen).to(x_train.device)
         opt.zero_grad(set_to_none=True)
-        ensemble_loss(spec, theta, x_train[idx], y_train[idx]).sum().backward()
+        loss = ensemble_loss(spec, theta, x_train[idx], y_train[idx])
+        loss.sum().backward()
+        losses.append(loss.detach())
         opt.step()
         if step % eval_every == 0:
             curves.append(ensemble_accuracy(spec, theta.detach(), x_eval, y_eval))
-    return torch.stack(curves, -1)
+    return torch.stack(curves, -1), torch.stack(losses, -1)
 
 
 def steps_to_target(curves: Float[Tensor, "N K"], target: float, eval_every: int) -> Float[Tensor, "N"]:
@@ -98,3 +104,14 @@ def selection_test(measure: Float[Tensor, "N"], steps: Float[Tensor, "N"], top: 
         rho, rho_p = float(res_rho.statistic), float(res_rho.pvalue)
     censored = int((steps >= censored_at).sum()) if censored_at is not None else 0
     return SelectionTest(a, b, u, p, rho, rho_p, censored)
+
+
+def association(measure: Float[Tensor, "N"], outcome: Float[Tensor, "N"], higher_is_better: bool = True) -> dict[str, float]:
+    """Spearman ρ between the score (signed so that larger = better) and the outcome (lower =
+    better), with its one-sided p-value for ρ < 0 (better scores, lower outcomes)."""
+    sign = 1.0 if higher_is_better else -1.0
+    a, b = (sign * measure.double()).tolist(), outcome.double().tolist()
+    if len(set(a)) < 2 or len(set(b)) < 2:
+        return {"spearman_rho": 0.0, "p_value": 1.0}
+    res = stats.spearmanr(a, b, alternative="less")
+    return {"spearman_rho": float(res.statistic), "p_value": float(res.pvalue)}

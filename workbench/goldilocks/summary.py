@@ -9,8 +9,15 @@ import torch
 from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY
+from workbench.goldilocks.model import INIT_SCHEMES
 from workbench.goldilocks.result import GoldilocksResult
-from workbench.goldilocks.selection import SelectionTest, selection_test, steps_to_target
+from workbench.goldilocks.scoring import reliability
+from workbench.goldilocks.selection import (
+    SelectionTest,
+    association,
+    selection_test,
+    steps_to_target,
+)
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
 
@@ -18,15 +25,20 @@ def _r(x: float, digits: int = 4) -> float:
     return round(float(x), digits)
 
 
-def curve_peak(radii: tuple[float, ...], curve: Tensor) -> dict[str, Any]:
+def curve_peak(radii: tuple[float, ...], curve: Tensor, baseline: float = 0.0) -> dict[str, Any]:
     """Where a curve over r/r_init peaks, its value there and at the radius nearest r_init, and the
-    radii where it stays ≥ half its peak (the 'zone' as measured)."""
+    radii where it stays ≥ halfway from `baseline` to its peak (the 'zone' as measured).
+
+    The baseline is what no structure gives: 0 for Tr/‖H‖, 0.5 for the positive share (a random
+    symmetric matrix). Half of the peak itself would be meaningless for the share: with a peak
+    below 1, half of it lies under the 0.5 every random matrix reaches."""
     i = int(torch.argmax(curve))
     at_one = min(range(len(radii)), key=lambda k: abs(math.log(radii[k])))
     peak = float(curve[i])
-    half = [radii[k] for k in range(len(radii)) if peak > 0 and float(curve[k]) >= peak / 2]
+    level = baseline + (peak - baseline) / 2
+    half = [radii[k] for k in range(len(radii)) if peak > baseline and float(curve[k]) >= level]
     return {"peak_radius": radii[i], "peak": _r(peak), "at_r_init": _r(curve[at_one]),
-            "at_smallest_r": _r(curve[0]), "at_largest_r": _r(curve[-1]),
+            "at_smallest_r": _r(curve[0]), "at_largest_r": _r(curve[-1]), "baseline": baseline,
             "half_peak_range": [min(half), max(half)] if half else None}
 
 
@@ -35,9 +47,27 @@ def _curvature(result: GoldilocksResult, surface: str, geodesic: bool = True) ->
     eigs = result.eigs(surface, geodesic)
     tr = eigvals_trace_ratio(eigs).mean((1, 2))          # [A, R]: mean over seeds and bases
     pos = eigvals_positive_fraction(eigs).mean((1, 2))
-    return {act: {"trace_ratio": curve_peak(c.radii, tr[a]), "positive_fraction": curve_peak(c.radii, pos[a]),
-                  "trace_ratio_curve": [_r(x) for x in tr[a].tolist()]}
+    return {act: {"trace_ratio": curve_peak(c.radii, tr[a]), "positive_fraction": curve_peak(c.radii, pos[a], 0.5),
+                  "trace_ratio_curve": [_r(x) for x in tr[a].tolist()],
+                  "positive_fraction_curve": [_r(x) for x in pos[a].tolist()]}
             for a, act in enumerate(c.activations)}
+
+
+def _dims(result: GoldilocksResult) -> dict[str, Any]:
+    """Tr/(√d‖H_d‖) per d of `compare_dims`: its peak and curve (mean over the nested planes)."""
+    c = result.config
+    ratio, pos = result.dims_ratio.mean(2), result.dims_positive.mean(2)  # [A, K, R]
+    return {act: {str(d): {"normalized_trace_ratio": curve_peak(c.radii, ratio[a, k]),
+                           "positive_fraction": curve_peak(c.radii, pos[a, k], 0.5),
+                           "normalized_curve": [_r(x) for x in ratio[a, k].tolist()]}
+                  for k, d in enumerate(c.compare_dims)}
+            for a, act in enumerate(c.activations)}
+
+
+def init_radii(result: GoldilocksResult) -> dict[str, float]:
+    """r_init of every named init scheme, in units of the config's r_init (where He and LeCun sit)."""
+    spec = result.config.spec(result.config.activations[0])
+    return {scheme: _r(spec.r_init(scheme) / result.r_init) for scheme in INIT_SCHEMES}
 
 
 def _hyperplanes(result: GoldilocksResult) -> dict[str, Any]:
@@ -49,26 +79,79 @@ def _hyperplanes(result: GoldilocksResult) -> dict[str, Any]:
             for a, act in enumerate(c.activations)}
 
 
-def selection_tests(result: GoldilocksResult) -> dict[str, SelectionTest]:
-    """The top-vs-rest test for each ranking measure (the configured one is the pre-registered one)."""
+def _nan_none(x: float) -> float | None:
+    return None if math.isnan(x) else _r(x)
+
+
+def _sphere_training(result: GoldilocksResult) -> dict[str, Any]:
+    """Mean test accuracy per activation, d and radius on planes and on origin-centred spheres."""
     c = result.config
-    steps = steps_to_target(result.sel_curves, c.selection_target, c.selection_eval_every)
-    censored_at = (result.sel_curves.shape[-1]) * c.selection_eval_every
-    return {name: selection_test(result.sel_measures[:, k].double(), steps, c.selection_top,
+    out: dict[str, Any] = {"radii": list(c.train_radii), "dims": list(c.train_dims),
+                           "full_space_accuracy": {act: _r(result.full_acc[a].mean()) for a, act in enumerate(c.activations)}}
+    for surface in ("plane", "sphere"):
+        acc = result.surface_acc(surface).mean(2)  # [A, T, Q]
+        out[surface] = {act: {str(d): [_r(x) for x in acc[a, t].tolist()] for t, d in enumerate(c.train_dims)}
+                        for a, act in enumerate(c.activations)}
+    return out
+
+
+def _intrinsic(result: GoldilocksResult) -> dict[str, Any]:
+    """d₉₀(r) per surface and activation (None: no d of the grid reaches the target)."""
+    c = result.config
+    out: dict[str, Any] = {"fraction": c.intrinsic_fraction, "radii": list(c.train_radii), "dims": list(c.train_dims)}
+    for surface in ("plane", "sphere"):
+        d90 = result.intrinsic_dimension(surface)
+        out[surface] = {act: [_nan_none(x) for x in d90[a].tolist()] for a, act in enumerate(c.activations)}
+    return out
+
+
+def selection_tests(result: GoldilocksResult, outcome: str = "loss_auc") -> dict[str, SelectionTest]:
+    """The top-vs-rest test of the inits at r_init for each ranking measure (the configured one is
+    the pre-registered one), on `outcome`: 'loss_auc' (area under the training-loss curve) or
+    'steps' (steps to the target accuracy)."""
+    c = result.config
+    rows = result.selection_groups()["at_r_init"]
+    values = _outcome(result, outcome)[rows]
+    censored_at = result.sel_curves.shape[-1] * c.selection_eval_every if outcome == "steps" else None
+    return {name: selection_test(result.sel_measures[rows, k].double(), values, c.selection_top,
                                  higher_is_better=name != "initial_loss", censored_at=censored_at)
             for k, name in enumerate(RANK_BY)}
 
 
+def _outcome(result: GoldilocksResult, outcome: str) -> Tensor:
+    c = result.config
+    if outcome == "loss_auc":
+        return result.loss_auc()
+    if outcome == "steps":
+        return steps_to_target(result.sel_curves, c.selection_target, c.selection_eval_every)
+    raise ValueError(f"`outcome` must be 'loss_auc' or 'steps'; got {outcome!r}")
+
+
 def _selection(result: GoldilocksResult) -> dict[str, Any]:
     c = result.config
+    groups = result.selection_groups()
+    auc = result.loss_auc()
     out: dict[str, Any] = {"activation": c.selection_activation, "inits": c.selection_inits, "top": c.selection_top,
-                           "target_accuracy": c.selection_target, "rank_by": c.selection_rank_by}
-    for name, t in selection_tests(result).items():
-        out[name] = {"median_steps_top": float(torch.tensor(t.top_steps).median()),
-                     "median_steps_rest": float(torch.tensor(t.rest_steps).median()),
-                     "median_difference": t.median_difference, "mann_whitney_u": _r(t.u_statistic, 2),
-                     "p_value": _r(t.p_value, 5), "spearman_rho": _r(t.spearman_rho), "spearman_p": _r(t.spearman_p, 5),
-                     "censored": t.censored}
+                           "controls": c.selection_controls, "control_radii": list(c.selection_control_radii),
+                           "probes_per_score": 2 * c.selection_probes, "target_accuracy": c.selection_target,
+                           "rank_by": c.selection_rank_by, "outcome": "area under the training-loss curve"}
+    for group, rows in groups.items():
+        if rows.stop <= rows.start + 2:
+            continue
+        rel = reliability(result.sel_retest[rows, 0], result.sel_retest[rows, 1])
+        block: dict[str, Any] = {"reliability": {k: _r(v) for k, v in rel.items()}}
+        for k, name in enumerate(RANK_BY):
+            block[name] = {k2: _r(v, 6) for k2, v in
+                           association(result.sel_measures[rows, k], auc[rows], name != "initial_loss").items()}
+        # ρ < 0: inits at larger radii train faster (what the positive control varies)
+        block["radius"] = {k2: _r(v, 6) for k2, v in association(result.sel_radii[rows], auc[rows]).items()}
+        out[group] = block
+    for outcome in ("loss_auc", "steps"):
+        for name, t in selection_tests(result, outcome).items():
+            out["at_r_init"][f"{name}_top_vs_rest_{outcome}"] = {
+                "median_top": _r(torch.tensor(t.top_steps).median(), 5),
+                "median_rest": _r(torch.tensor(t.rest_steps).median(), 5), "mann_whitney_u": _r(t.u_statistic, 2),
+                "p_value": _r(t.p_value, 6), "censored": t.censored}
     return out
 
 
@@ -80,6 +163,8 @@ def summarize(result: GoldilocksResult) -> dict[str, Any]:
         "dataset": c.dataset, "widths": list(c.widths), "n_params": c.n_params, "init": c.init,
         "r_init": _r(result.r_init), "hessian_dim": c.hessian_dim, "max_trace_ratio": _r(math.sqrt(c.hessian_dim)),
         "seeds": c.seeds, "bases": c.bases, "radii": list(c.radii),
+        "init_radii": init_radii(result), "float64_from": c.float64_from,
+        "hessian_batch": c.hessian_batch,
         "plane": _curvature(result, "plane"),
         "stage_seconds": result.stage_seconds,
     }
@@ -87,8 +172,14 @@ def summarize(result: GoldilocksResult) -> dict[str, Any]:
         out["sphere"] = _curvature(result, "sphere")
         # the tangent plane alone (no geodesic term): what the sphere's curvature adds is the difference
         out["sphere_tangent_only"] = _curvature(result, "sphere", geodesic=False)
+    if c.isotropic:
+        out["isotropic"] = _curvature(result, "isotropic")
+    if c.compare_dims:
+        out["compare_dims"] = _dims(result)
     if c.train_dims:
         out["hyperplane_training"] = _hyperplanes(result)
+        out["sphere_training"] = _sphere_training(result)
+        out["intrinsic_dimension"] = _intrinsic(result)
     if c.selection_inits:
         out["init_selection"] = _selection(result)
     return out

@@ -12,6 +12,7 @@ the `shift`, so both readings are available). Radii are ratios r/r_init througho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,14 @@ from torch.func import grad
 from tqdm.auto import tqdm
 
 from workbench.goldilocks.model import MLPSpec
-from workbench.tensor.curvature import plane_and_sphere_eigvals, resolve_dtype, restricted_eigvals
+from workbench.tensor.curvature import (
+    eigvals_positive_fraction,
+    eigvals_trace_ratio,
+    plane_and_sphere_eigvals,
+    resolve_dtype,
+    restricted_eigvals,
+    restricted_hessians,
+)
 from workbench.tensor.subspaces import (
     points_at_radii,
     random_orthonormal_basis,
@@ -45,6 +53,14 @@ def random_bases(D: int, d: int, count: int, generator: torch.Generator, dtype: 
     if kind == "sparse":
         return torch.stack([sparse_projection(D, d, generator=generator, dtype=dtype).to_dense() for _ in range(count)])
     return torch.stack([random_orthonormal_basis(D, d, generator, dtype) for _ in range(count)])
+
+
+def hvp_chunk(n: int, width: int) -> int:
+    """HVPs per vmapped call such that one activation tensor (chunk × n examples × width floats)
+    stays near 8 MB. Larger blocks are served by mmap and unmapped on free, so every call faults
+    them in again: unchunked at 1,437 digits, system time was 55 % of the sweep's CPU time;
+    at 24 HVPs per call it vanished and one restricted Hessian ran 2.2× faster (measured here)."""
+    return max(1, (2 << 20) // max(1, n * width))
 
 
 @dataclass(frozen=True)
@@ -76,31 +92,80 @@ def radius_sweep(
     bases: Float[Tensor, "B D d"],
     sphere: bool = True,
     dtype: str | torch.dtype | None = None,
+    float64_from: float | None = None,
     progress: bool = False,
 ) -> Sweep:
     """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii`.
 
     `bases` are hyperplane bases; with `sphere` each is also turned into a tangent basis of the
-    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). All radii,
-    plane and tangent bases are one curvature call.
+    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). Radii below
+    `float64_from` are one curvature call, the rest (in float64, whatever `dtype` says: far out the
+    softmax saturates and float32 round-off of the tiny curvature decides the measures) another;
+    with `sphere`, each plane's tangent plane comes from the same call on [M | θ̂].
     """
     dt = resolve_dtype(dtype, direction.dtype)
     thetas = points_at_ratios(direction.to(dt), radii, r_init)  # [R, D]
     bases = bases.to(dt)
-    f = spec.loss_fn(x.to(dt), y)
     B = bases.shape[0]
-    # Every radius in one call (the net's structured Hessian shares the θ-free first-layer tangents
-    # across points); with `sphere`, each plane's tangent plane comes from the same call on [M | θ̂].
-    if sphere:
-        plane_eigs, sphere_eigs = plane_and_sphere_eigvals(f, thetas, bases)             # [R, B, d] each
-    else:
-        plane_eigs = restricted_eigvals(f, thetas, bases)
-        sphere_eigs = plane_eigs.new_zeros(0, B, bases.shape[2])
-    loss, shift = [], []
-    for theta in tqdm(thetas, desc=f"{spec.activation} radii", disable=not progress, leave=False):
-        loss.append(f(theta).detach())
+    far = _far_flags(radii, float64_from)
+    groups = {False: [i for i, f in enumerate(far) if not f], True: [i for i, f in enumerate(far) if f]}
+    R, d = len(thetas), bases.shape[2]
+    plane_eigs = torch.zeros(R, B, d, dtype=torch.float64)
+    sphere_eigs = torch.zeros(R if sphere else 0, B, d, dtype=torch.float64)
+    loss = torch.zeros(R, dtype=torch.float64)
+    shift = torch.zeros(R if sphere else 0, dtype=torch.float64)
+    for wide, index in groups.items():
+        if not index:
+            continue
+        gdt = torch.float64 if wide else dt
+        f = spec.loss_fn(x.to(gdt), y)
+        points = points_at_ratios(direction.to(gdt), [float(radii[i]) for i in index], r_init)  # [r, D]
+        # the net's structured Hessian shares the θ-free first-layer tangents across the points
         if sphere:
-            shift.append(sphere_correction(grad(f)(theta), theta).detach())
-    return Sweep(plane_eigs=plane_eigs.transpose(0, 1), sphere_eigs=sphere_eigs.transpose(0, 1),
-                 shift=torch.stack(shift).double() if shift else torch.zeros(0, dtype=torch.float64),
-                 loss=torch.stack(loss).double())
+            plane, tangent = plane_and_sphere_eigvals(f, points, bases.to(gdt))            # [r, B, d] each
+            sphere_eigs[index] = tangent.double()
+        else:
+            plane = restricted_eigvals(f, points, bases.to(gdt))
+        plane_eigs[index] = plane.double()
+        for j, theta in zip(index, tqdm(points, desc=f"{spec.activation} radii", disable=not progress, leave=False)):
+            loss[j] = f(theta).detach().double()
+            if sphere:
+                shift[j] = sphere_correction(grad(f)(theta), theta).detach().double()
+    return Sweep(plane_eigs=plane_eigs.transpose(0, 1), sphere_eigs=sphere_eigs.transpose(0, 1), shift=shift, loss=loss)
+
+
+def _far_flags(radii: Sequence[float] | Tensor, float64_from: float | None) -> list[bool]:
+    return [float64_from is not None and float(r) >= float64_from for r in radii]
+
+
+def nested_dim_measures(
+    spec: MLPSpec,
+    x: Float[Tensor, "n in"],
+    y: Tensor,
+    direction: Float[Tensor, "D"],
+    radii: Sequence[float],
+    r_init: float,
+    bases: Float[Tensor, "B D dmax"],
+    dims: Sequence[int],
+    float64_from: float | None = None,
+) -> tuple[Float[Tensor, "K B R"], Float[Tensor, "K B R"]]:
+    """Tr(H_k)/(√k‖H_k‖_F) and the positive share for every k in `dims`, on nested planes: H_k is
+    the leading k×k block of H_dmax = Mᵀ∇²L M (the first k columns of a Haar-random frame are a
+    Haar-random k-frame), so one d_max-plane serves every k. The √k makes the measure comparable
+    across d: 1 for a round bowl, ≈ 0 for a random symmetric matrix, whatever d."""
+    dmax = bases.shape[2]
+    if max(dims) > dmax:
+        raise ValueError(f"`dims` must not exceed the bases' {dmax} columns; got {max(dims)}")
+    B, D, _ = bases.shape
+    far = _far_flags(radii, float64_from)
+    ratio, pos = [], []
+    for i, r in enumerate(radii):
+        dt = torch.float64 if far[i] else bases.dtype
+        theta = points_at_ratios(direction.to(dt), [r], r_init)  # [1, D]
+        M = bases.to(dt).permute(1, 0, 2).reshape(D, B * dmax)
+        H = restricted_hessians(spec.loss_fn(x.to(dt), y), theta, M, blocks=B,
+                                chunk=hvp_chunk(len(y), max(spec.widths, default=spec.out_dim)))[0].double()  # [B, dmax, dmax]
+        eigs = [torch.linalg.eigvalsh(H[:, :k, :k]) for k in dims]
+        ratio.append(torch.stack([eigvals_trace_ratio(e) / math.sqrt(k) for e, k in zip(eigs, dims)]))
+        pos.append(torch.stack([eigvals_positive_fraction(e) for e in eigs]))
+    return torch.stack(ratio, -1), torch.stack(pos, -1)

@@ -10,13 +10,15 @@ import math
 
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from jaxtyping import Float
+from plotly.subplots import make_subplots
 from torch import Tensor
 
+from workbench.goldilocks.config import RANK_BY
 from workbench.goldilocks.result import GoldilocksResult
-from workbench.goldilocks.selection import steps_to_target
-from workbench.goldilocks.summary import selection_tests
+from workbench.goldilocks.scoring import reliability
+from workbench.goldilocks.selection import association
+from workbench.goldilocks.summary import init_radii
 from workbench.plots.theme import COLORWAY, reference_line, themed
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
@@ -39,21 +41,44 @@ def _band(fig: go.Figure, x: list[float], values: Tensor, name: str, color: str,
     fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line=dict(color=color, dash=dash)), **kw)
 
 
+SCHEME_NAMES = {"he": "He", "lecun": "LeCun", "xavier": "Xavier"}
+
+
+def _radius_marks(fig: go.Figure, result: GoldilocksResult, cols: tuple[int, ...] = (1,)) -> None:
+    """Vertical lines at r_init and at the other init schemes' radii (He, LeCun), every panel."""
+    c = result.config
+    marks = {"r_init" if k == c.init else SCHEME_NAMES[k]: v for k, v in init_radii(result).items()}
+    for col in cols:
+        domain = "y domain" if col == 1 else f"y{col} domain"
+        for i, (name, ratio) in enumerate(sorted(marks.items(), key=lambda kv: kv[1])):
+            reference_line(fig, x=ratio, text=name, log=True, row=1, col=col, label_at=0.02 + 0.07 * i, yref=domain,
+                           line=dict(color="#999" if name == "r_init" else "#ccc", dash="dash"))
+
+
 def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: str) -> go.Figure:
+    """Left: hyperplanes through the init direction (solid, min–max band) and through isotropic
+    directions with biases (dashed); right: the hypersphere with its geodesic term (its own axis:
+    it falls far below the plane curves)."""
     c = result.config
     x = list(c.radii)
-    fig = go.Figure()
-    surfaces = ["plane"] + (["sphere"] if c.sphere else [])
-    for surface in surfaces:
+    cols = 2 if c.sphere else 1
+    fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.12, subplot_titles=(
+        "hyperplanes", "hyperspheres (with the geodesic term)")[:cols])
+    rows = [("plane", "hyperplane", "solid", 1)] + ([("isotropic", "hyperplane, isotropic u", "dash", 1)] if c.isotropic else [])
+    rows += [("sphere", "hypersphere", "dot", 2)] if c.sphere else []
+    for surface, label, dash, col in rows:
         values = getattr(result, measure)(surface)  # [A, S, B, R]
         for a, act in enumerate(c.activations):
-            label = f"{act}, {'hyperplane' if surface == 'plane' else 'hypersphere'}"
-            _band(fig, x, values[a].reshape(-1, len(x)), label, ACT_COLORS.get(act, COLORWAY[a + 2]),
-                  dash="solid" if surface == "plane" else "dot", band=surface == "plane")
-    reference_line(fig, x=1.0, text="r_init", log=True)
-    fig.update_xaxes(type="log", title="radius r / r_init")
-    fig.update_layout(title=title, yaxis_title=yaxis, legend_title=f"d = {c.hessian_dim}, {c.seeds}×{c.bases} planes")
-    return themed(fig)
+            _band(fig, x, values[a].reshape(-1, len(x)), f"{act}, {label}", ACT_COLORS.get(act, COLORWAY[a + 2]),
+                  dash=dash, band=surface != "isotropic", row=1, col=col)
+    _radius_marks(fig, result, tuple(range(1, cols + 1)))
+    fig.update_xaxes(type="log", title_text="radius r / r_init")
+    fig.update_yaxes(title_text=yaxis, row=1, col=1)
+    iso = f" (isotropic: 1 × {c.bases})" if c.isotropic else ""
+    fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes{iso}, loss on "
+                            f"{c.hessian_batch} training digits; radii ≥ {c.float64_from:g} r_init in float64</sup>",
+                      legend=dict(orientation="h", y=-0.2, entrywidth=230))
+    return themed(fig, width=1000, height=540).update_layout(margin=dict(t=100, b=140))
 
 
 def trace_ratio_figure(result: GoldilocksResult) -> go.Figure:
@@ -61,16 +86,37 @@ def trace_ratio_figure(result: GoldilocksResult) -> go.Figure:
     c = result.config
     fig = _measure_figure(result, "trace_ratio", f"Tr(H)/‖H‖_F of the restricted Hessian (max √d = {math.sqrt(c.hessian_dim):.2f})",
                           "Tr(H_d) / ‖H_d‖_F")
-    fig.add_hline(y=0.0, line=dict(color="#bbb", width=1))
+    for col in range(1, 3 if c.sphere else 2):
+        fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=col)
     return fig
 
 
 def positive_fraction_figure(result: GoldilocksResult) -> go.Figure:
-    """Figure 2: share of positive eigenvalues of H_d vs r/r_init."""
+    """Figure 2: share of positive eigenvalues of H_d vs r/r_init (0.5: a random symmetric matrix)."""
+    c = result.config
     fig = _measure_figure(result, "positive_fraction", "Share of positive eigenvalues of the restricted Hessian",
                           "fraction of eigenvalues > 0")
+    for col in range(1, 3 if c.sphere else 2):
+        fig.add_hline(y=0.5, line=dict(color="#bbb", width=1), row=1, col=col)
     fig.update_yaxes(range=[-0.02, 1.02])
     return fig
+
+
+def dims_figure(result: GoldilocksResult) -> go.Figure:
+    """Figure 7: Tr(H_d)/(√d‖H_d‖_F) for each d of `compare_dims` (nested planes), per activation."""
+    c = result.config
+    fig = make_subplots(rows=1, cols=len(c.activations), subplot_titles=list(c.activations), shared_yaxes=True)
+    for a, act in enumerate(c.activations):
+        for k, d in enumerate(c.compare_dims):
+            _band(fig, list(c.radii), result.dims_ratio[a, k], f"d = {d}", COLORWAY[(k + 2) % len(COLORWAY)],
+                  row=1, col=a + 1, band=False)
+            fig.data[-1].update(legendgroup=str(d), showlegend=a == 0)
+        fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=a + 1)
+    _radius_marks(fig, result, tuple(range(1, len(c.activations) + 1)))
+    fig.update_xaxes(type="log", title_text="radius r / r_init")
+    fig.update_yaxes(title_text="Tr(H_d) / (√d ‖H_d‖_F)", row=1, col=1)
+    fig.update_layout(title=f"Trace ratio normalised by √d, comparable across d ({c.bases} nested planes, seed 0)")
+    return themed(fig, width=1000, height=460).update_layout(margin=dict(t=90))
 
 
 def zone_radii(result: GoldilocksResult) -> tuple[int, int, int]:
@@ -109,48 +155,106 @@ def spectrum_figure(result: GoldilocksResult, radius_indices: tuple[int, ...] | 
 
 
 def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
-    """Figure 4: test accuracy after training only φ on a random d-plane from r·u, vs r/r_init."""
+    """Figure 4: test accuracy after training only φ on a random d-plane from r·u (left) and on
+    the origin-centred d-sphere through the same point (right), vs r/r_init; rows: activations."""
     c = result.config
+    A = len(c.activations)
+    fig = make_subplots(rows=A, cols=2, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[f"{act}, {surface}" for act in c.activations
+                                        for surface in ("hyperplanes", "hyperspheres")])
+    x = list(c.train_radii)
+    shades = [COLORWAY[(t + 2) % len(COLORWAY)] if t < 6 else COLORWAY[t % len(COLORWAY)] for t in range(len(c.train_dims))]
+    for a, act in enumerate(c.activations):
+        for col, surface in enumerate(("plane", "sphere"), start=1):
+            for t, d in enumerate(c.train_dims):
+                acc = result.surface_acc(surface)[a, t]  # [S, Q]
+                fig.add_trace(go.Scatter(
+                    x=x, y=acc.mean(0).tolist(), mode="lines+markers", name=f"d = {d}", legendgroup=str(d),
+                    showlegend=a == 0 and col == 1, line=dict(color=shades[t]),
+                    customdata=[[act, surface]] * len(x)), row=a + 1, col=col)
+            full = float(result.full_acc[a].mean())
+            fig.add_hline(y=full, line=dict(color="#555", dash="dot", width=1), row=a + 1, col=col)
+            fig.add_hline(y=c.intrinsic_fraction * full, line=dict(color="#999", dash="dash", width=1), row=a + 1, col=col)
+            fig.add_vline(x=1.0, line=dict(color="#ccc", dash="dash"), row=a + 1, col=col)
+    fig.update_xaxes(type="log")
+    fig.update_xaxes(title_text="radius r / r_init of the start", row=A, col=1)
+    fig.update_xaxes(title_text="radius r / r_init of the start", row=A, col=2)
+    for a in range(A):
+        fig.update_yaxes(title_text="test accuracy", range=[0, 1], row=a + 1, col=1)
+        fig.update_yaxes(range=[0, 1], row=a + 1, col=2)
+    fig.update_layout(title=f"Training only φ ({c.train_steps} Adam steps); dotted: full space, dashed: "
+                            f"{c.intrinsic_fraction:.0%} of it; grey: r_init")
+    return themed(fig, width=1000, height=380 * A).update_layout(margin=dict(t=90))
+
+
+def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
+    """Figure 6: d₉₀ (smallest d reaching 90 % of the full-space accuracy) vs r/r_init, planes vs
+    spheres; radii where no d of the grid reaches it are drawn as open markers above the grid."""
+    c = result.config
+    above = 2 * max(c.train_dims)
     fig = go.Figure()
     x = list(c.train_radii)
-    for t, d in enumerate(c.train_dims):
-        for a, act in enumerate(c.activations):
-            acc = result.plane_acc[a, t]  # [S, Q]
-            fig.add_trace(go.Scatter(
-                x=x, y=acc.mean(0).tolist(), mode="lines+markers", name=f"{act}, d = {d}",
-                line=dict(color=COLORWAY[t % len(COLORWAY)], dash="solid" if a == 0 else "dash"),
-                error_y=dict(type="data", symmetric=False, array=(acc.max(0).values - acc.mean(0)).tolist(),
-                             arrayminus=(acc.mean(0) - acc.min(0).values).tolist(), thickness=1)))
+    for a, act in enumerate(c.activations):
+        for k, (surface, dash, symbol) in enumerate((("plane", "solid", "circle"), ("sphere", "dot", "diamond"))):
+            d90 = result.intrinsic_dimension(surface)[a]
+            color = ACT_COLORS.get(act, COLORWAY[a + 2])
+            name = f"{act}, {'hyperplanes' if surface == 'plane' else 'hyperspheres'}"
+            fig.add_trace(go.Scatter(x=x, y=[None if math.isnan(v) else v for v in d90.tolist()], mode="lines+markers",
+                                     name=name, legendgroup=name, line=dict(color=color, dash=dash), marker=dict(symbol=symbol)))
+            missed = [r for r, v in zip(x, d90.tolist()) if math.isnan(v)]
+            fig.add_trace(go.Scatter(x=missed, y=[above * 1.15 ** (2 * a + k)] * len(missed),
+                                     mode="markers", legendgroup=name, showlegend=False, hoverinfo="x+name", name=name,
+                                     marker=dict(symbol=f"{symbol}-open", color=color, size=9)))
     reference_line(fig, x=1.0, text="r_init", log=True)
-    reference_line(fig, y=0.1, text="chance", line=dict(color="#bbb", width=1, dash="solid"))
-    fig.update_xaxes(type="log", title="radius r / r_init of the plane's origin")
-    fig.update_layout(title=f"Training only φ on random hyperplanes ({c.train_steps} Adam steps; test accuracy)",
-                      yaxis_title="test accuracy", yaxis_range=[0, 1])
-    return themed(fig)
+    reference_line(fig, y=max(c.train_dims), text=f"largest d tried ({max(c.train_dims)}); open markers: not reached",
+                   log=True, label_at=0.98, line=dict(color="#bbb", dash="dot"))
+    fig.update_xaxes(type="log", title="radius r / r_init of the start")
+    fig.update_yaxes(type="log", title=f"d₉₀ (smallest d with ≥ {c.intrinsic_fraction:.0%} of full-space accuracy)",
+                     tickvals=list(c.train_dims), range=[math.log10(min(c.train_dims)) - 0.15, math.log10(above) + 0.35])
+    fig.update_layout(title="Intrinsic dimension per radius: hyperplanes vs origin-centred hyperspheres",
+                      legend=dict(orientation="h", y=-0.22))
+    return themed(fig, width=900, height=520).update_layout(margin=dict(b=120))
+
+
+SCORE_LABELS = {"trace_ratio": "Tr(H) / ‖H‖_F (full space, Hutchinson)", "trace": "Tr(H) (full space, Hutchinson)",
+                "initial_loss": "initial training loss"}
 
 
 def selection_figure(result: GoldilocksResult) -> go.Figure:
-    """Figure 5: steps to the target accuracy, top-ranked inits vs the rest (Mann–Whitney U), and
-    the mean accuracy curves of both groups."""
+    """Figure 5: each init's score vs the area under its training-loss curve (inits at r_init, and
+    the positive control at varied radii coloured by r/r_init), and the score's test vs retest."""
     c = result.config
-    test = selection_tests(result)[c.selection_rank_by]
-    steps = steps_to_target(result.sel_curves, c.selection_target, c.selection_eval_every)
-    order = torch.argsort(result.selection_measure(), descending=c.selection_rank_by != "initial_loss")
-    top, rest = order[: c.selection_top], order[c.selection_top:]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"steps to {c.selection_target:.0%} test accuracy",
-                                                        "mean test accuracy during training"))
-    for name, idx, color in (("top-ranked", top, COLORWAY[2]), ("rest", rest, COLORWAY[7])):
-        fig.add_trace(go.Box(y=steps[idx].tolist(), name=name, boxpoints="all", jitter=0.4, marker_color=color,
-                             legendgroup=name), row=1, col=1)
-        k = torch.arange(result.sel_curves.shape[-1]) * c.selection_eval_every
-        fig.add_trace(go.Scatter(x=k.tolist(), y=result.sel_curves[idx].mean(0).tolist(), mode="lines", name=name,
-                                 line=dict(color=color), legendgroup=name, showlegend=False), row=1, col=2)
-    fig.add_hline(y=c.selection_target, line=dict(color="#999", dash="dash"), row=1, col=2)
-    fig.update_xaxes(title_text="SGD step", row=1, col=2)
-    fig.update_yaxes(title_text="steps", row=1, col=1)
-    fig.update_layout(title=f"Init selection by {c.selection_rank_by} ({c.selection_top} of {c.selection_inits}): "
-                            f"Mann–Whitney p = {test.p_value:.3g}, Spearman ρ = {test.spearman_rho:.2f}")
-    return themed(fig, width=900).update_layout(margin=dict(t=90))
+    k = RANK_BY.index(c.selection_rank_by)
+    score, auc, groups = result.sel_measures[:, k], result.loss_auc(), result.selection_groups()
+    rel = reliability(result.sel_retest[groups["at_r_init"], 0], result.sel_retest[groups["at_r_init"], 1])
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=(
+        "score vs training speed", f"test vs retest of the score (r = {rel['pearson']:.2f} at r_init)"))
+    sides = {}
+    for group, rows in groups.items():
+        if rows.stop <= rows.start:
+            continue
+        at = group == "at_r_init"
+        sides[group] = association(score[rows], auc[rows], c.selection_rank_by != "initial_loss")
+        marker = (dict(color=COLORWAY[7], size=5, opacity=0.6) if at else
+                  dict(color=result.sel_radii[rows].tolist(), colorscale="Viridis", size=6, showscale=True,
+                       colorbar=dict(title="r / r_init", x=1.02)))
+        name = "at r_init" if at else f"control, r ∈ [{c.selection_control_radii[0]:g}, {c.selection_control_radii[1]:g}]·r_init"
+        fig.add_trace(go.Scatter(x=score[rows].tolist(), y=auc[rows].tolist(), mode="markers", name=name,
+                                 marker=marker, legendgroup=group), row=1, col=1)
+        fig.add_trace(go.Scatter(x=result.sel_retest[rows, 0].tolist(), y=result.sel_retest[rows, 1].tolist(),
+                                 mode="markers", marker=marker | dict(showscale=False), name=name, legendgroup=group,
+                                 showlegend=False), row=1, col=2)
+    fig.update_xaxes(title_text=SCORE_LABELS[c.selection_rank_by], row=1, col=1)
+    fig.update_yaxes(title_text="training-loss AUC (mean loss per step)", row=1, col=1)
+    fig.update_xaxes(title_text="Tr(H)/‖H‖_F, probe set 1", row=1, col=2)
+    fig.update_yaxes(title_text="Tr(H)/‖H‖_F, probe set 2", row=1, col=2)
+    words = "; ".join(f"{'at r_init' if g == 'at_r_init' else 'control'}: ρ = {v['spearman_rho']:.2f}, p = {v['p_value']:.2g}"
+                      for g, v in sides.items())
+    fig.update_layout(title=f"Init selection by {SCORE_LABELS[c.selection_rank_by].split(' (')[0]}: "
+                            f"{c.selection_inits} inits + {c.selection_controls} controls<br><sup>one-sided Spearman "
+                            f"(better score → faster): {words}</sup>", title_x=0.02,
+                      legend=dict(orientation="h", y=-0.22))
+    return themed(fig, width=980, height=520).update_layout(margin=dict(t=100, b=120))
 
 
 def all_figures(result: GoldilocksResult) -> dict[str, go.Figure]:
@@ -161,6 +265,10 @@ def all_figures(result: GoldilocksResult) -> dict[str, go.Figure]:
         figs["4_hyperplane_training"] = hyperplane_accuracy_figure(result)
     if result.config.selection_inits:
         figs["5_init_selection"] = selection_figure(result)
+    if result.config.train_dims:
+        figs["6_intrinsic_dimension"] = intrinsic_dimension_figure(result)
+    if result.config.compare_dims:
+        figs["7_trace_ratio_by_d"] = dims_figure(result)
     return figs
 
 

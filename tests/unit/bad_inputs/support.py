@@ -111,8 +111,11 @@ def goldilocks_result(c: GoldilocksConfig) -> GoldilocksResult:
     A, S, B, R, d = len(c.activations), c.seeds, c.bases, len(c.radii), c.hessian_dim
     Rs, T, Q, N = R if c.sphere else 0, len(c.train_dims), len(c.train_radii), c.selection_inits
     K = c.selection_steps // c.selection_eval_every + 1 if N else 0
+    M = N + c.selection_controls if N else 0
     z = torch.zeros
     return GoldilocksResult(
         config=c, r_init=1.0, plane_eigs=z(A, S, B, R, d), sphere_eigs=z(A, S, B, Rs, d), sphere_shift=z(A, S, Rs),
-        point_loss=z(A, S, R), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sel_measures=z(N, len(RANK_BY)),
-        sel_curves=z(N, K), stage_seconds={})
+        point_loss=z(A, S, R), iso_plane_eigs=z(A, 1 if c.isotropic else 0, B, R, d),
+        dims_ratio=z(A, len(c.compare_dims), B, R), dims_positive=z(A, len(c.compare_dims), B, R), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sphere_acc=z(A, T, S, Q),
+        full_acc=z(A, S if T else 0), sel_measures=z(M, len(RANK_BY)), sel_retest=z(M, 2), sel_radii=z(M),
+        sel_curves=z(M, K), sel_losses=z(M, c.selection_steps if N else 0), stage_seconds={})
