@@ -9,7 +9,7 @@ from nbtools import params
 ACE_REPRODUCE = [
     new_markdown_cell(
         "# Affine concept editing of refusal\n\n"
-        "Marshall, Paren, Belrose et al. (arXiv 2411.09003). At one residual-stream hook point, with "
+        "Marshall, Scherlis, Belrose (arXiv 2411.09003). At one residual-stream hook point, with "
         "$r = \\mu^+ - \\mu^-$ (harmful minus harmless mean at the last prompt token) and "
         "$\\hat r = r/\\|r\\|$:\n\n"
         "$$v' = v - \\hat r\\hat r^\\top (v - \\mu^-) + \\alpha r$$\n\n"
