@@ -154,14 +154,13 @@ def test_summary_and_figures(result):
     assert llama["reference_coordinate"] == pytest.approx(result.reference_coordinate("llama"), abs=1e-3)
     json.dumps(summary)
     figures = all_figures(result)
-    assert list(figures) == ["1_refusal_vs_alpha", "2_verdict_shares", "3_layer_sweep", "4_projection",
-                             "5_unembedding_cosine"]
+    assert list(figures) == ["1_refusal_vs_alpha", "2_verdict_shares", "3_layer_sweep", "4_projection"]
     fig1 = figures["1_refusal_vs_alpha"]
     assert list(fig1.data[0].y) == [float(x) for x in result.refusal_rate(result.sweep[0, 0, :, 0])]
     assert list(fig1.data[1].y) == [float(x) for x in result.share(result.sweep[0, 0, :, 0], "incoherent")]  # row 2
     assert fig1.data[1].yaxis != fig1.data[0].yaxis
-    fig5 = figures["5_unembedding_cosine"]
-    assert list(fig5.data[1].y) == [float(x) for x in result.unembed_cosine[1]]
+    fig3 = figures["3_layer_sweep"]  # its bottom row: the unembedding cosine per layer, one line per model
+    assert list(fig3.data[-1].y) == [float(x) for x in result.unembed_cosine[1]] and fig3.data[-1].yaxis == "y2"
 
 
 @pytest.mark.parametrize("changes, match", [

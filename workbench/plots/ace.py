@@ -106,7 +106,7 @@ def verdict_shares(result: AceResult) -> go.Figure:
     fig.update_annotations(font_size=12)
     fig.update_xaxes(tickangle=-50, tickfont_size=10)
     themed(fig, width=260 * C + 200, height=300 * 2 * M + 330)
-    fig.update_layout(margin=dict(t=90, b=230), legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0))
+    fig.update_layout(margin=dict(t=150, b=200), legend=dict(orientation="h", y=1.045, yanchor="bottom", x=0))
     return fig
 
 
@@ -123,8 +123,10 @@ def _wrap(text: str, width: int = 26) -> str:
 
 
 def layer_sweep(result: AceResult) -> go.Figure:
-    """Figure 3: harmful prompts' refusal rate under ACE α=0 (and directional ablation) per layer."""
-    fig = go.Figure()
+    """Figure 3: per layer, harmful prompts' refusal rate under ACE α=0 and directional ablation
+    with one block's residual hook edited (top), and how next-token-like that block's direction is:
+    cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])) (bottom, `unembedding_cosine`)."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.6, 0.4])
     L = result.direction.shape[1]
     dashes = ("solid", "dash", "dot", "dashdot")
     for m, label in enumerate(result.labels):
@@ -134,10 +136,14 @@ def layer_sweep(result: AceResult) -> go.Figure:
                 x=list(range(L)), y=[float(x) for x in rates], mode="lines+markers",
                 name=f"{label}: {METHOD_NAMES[method]}{' α=0' if method == 'ace' else ''}",
                 line=dict(color=METHOD_COLORS[method], dash=dashes[m % len(dashes)]),
-            ))
-    fig.update_layout(title="Harmful prompts still refused, edit at one block's residual hook (greedy)", xaxis_title="layer (block index)",
-                      yaxis_title="refusal rate", yaxis_range=[-0.03, 1.03], xaxis=dict(dtick=1))
-    return themed(fig)
+            ), row=1, col=1)
+    for trace in unembedding_cosine(result).data:
+        fig.add_trace(trace, row=2, col=1)
+    fig.update_layout(title="One block's residual hook edited (greedy): refusal left, and how next-token-like r̂ is")
+    fig.update_yaxes(title_text="refusal rate", range=[-0.03, 1.03], row=1, col=1)
+    fig.update_yaxes(title_text="cos(r̂, W_U refusal − answer)", range=[-1.03, 1.03], row=2, col=1)
+    fig.update_xaxes(title_text=f"layer (block index, {result.config.hook})", dtick=1, row=2, col=1)
+    return themed(fig, width=900, height=620)
 
 
 def projection_histogram(result: AceResult) -> go.Figure:
@@ -165,13 +171,14 @@ def projection_histogram(result: AceResult) -> go.Figure:
 
 
 def unembedding_cosine(result: AceResult) -> go.Figure:
-    """Figure 5: per layer, cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])): how much the
+    """Per layer (figure 3's bottom row), cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])): how much the
     refusal direction is "say the refusal word next" (the words after the shared opener)."""
     fig = go.Figure()
     L = result.direction.shape[1]
+    dashes = ("solid", "dash", "dot", "dashdot")
     for m, label in enumerate(result.labels):
         fig.add_trace(go.Scatter(x=list(range(L)), y=[float(x) for x in result.unembed_cosine[m]], mode="lines+markers",
-                                 name=label, line=dict(color=COLORWAY[m % len(COLORWAY)])))
+                                 name=f"{label}: cos(r̂, unembedding)", line=dict(color="#444", dash=dashes[m % len(dashes)])))
     fig.add_hline(y=0.0, line=dict(color="#888", width=1))
     fig.update_layout(title="Refusal direction vs the unembedding of refusal − answer words", yaxis_range=[-1.03, 1.03],
                       xaxis=dict(title=f"layer (block index, {result.config.hook})", dtick=1), yaxis_title="cosine")
@@ -198,5 +205,4 @@ def all_figures(result: AceResult) -> dict[str, go.Figure]:
         "2_verdict_shares": verdict_shares(result),
         "3_layer_sweep": layer_sweep(result),
         "4_projection": projection_histogram(result),
-        "5_unembedding_cosine": unembedding_cosine(result),
     }
