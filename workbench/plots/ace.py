@@ -18,7 +18,7 @@ SET_DASH = {"harmful": "solid", "harmless": "dot"}
 SHORT_NAMES = {"ActAdd α=−1": "ActAdd −1", "directional ablation": "dir. abl.", "Arditi ablation": "Arditi abl.",
                "midpoint projection": "midpoint proj."}
 OTHER_NAMES = {"none": "unsteered", "directional_ablation": "directional ablation"}
-OTHER_COLORS = {"none": ("#7a7a7a", "#b8b8b8"), "directional_ablation": (COLORWAY[1], "#9fc9a0")}
+OTHER_COLORS = {"none": ("#7a7a7a", "#b8b8b8"), "directional_ablation": (COLORWAY[1], "#e8a48c")}  # harmful, harmless
 
 
 def sweep_curve(result: AceResult, model: int | str, method: str, prompt_set: str) -> tuple[list[float], list[float]]:
