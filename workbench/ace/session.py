@@ -180,17 +180,30 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     tokenizer = model.tokenizer
     names = hook_names(model, config.hook)
     n_layers = len(names)
-    sublayers, inputs = sublayer_names(model, n_layers), input_names(model, n_layers)
+    check_hook_outputs(model, tokenizer, names)
+    sublayers = _usable(model, tokenizer, sublayer_names(model, n_layers), required=config.sites == "sublayers")
+    inputs = _usable(model, tokenizer, input_names(model, n_layers), required=False)
     if config.sites == "sublayers" and not sublayers:
         raise ValueError(f"`sites`='sublayers': {label} has no attention / MLP output hooks "
                          "(workbench.ace.sites.SUBLAYER_HOOKS); use `sites`='residual'")
-    check_hook_outputs(model, tokenizer, [*names, *sublayers, *inputs])
     openers = config.refusal_openers or (EMBEDDED_OPENERS if config.is_embedded else derive_refusal_openers(tokenizer))
     return ModelSession(label, folder, model, tokenizer, judge, names, refusal_token_ids(tokenizer, openers),
                         threads=1 if config.is_embedded else None, temperature=config.temperature,
                         top_p=config.top_p, seed=config.seed, sublayer_names=sublayers, input_names=inputs,
                         answer_ids=_answer_ids(tokenizer, config.is_embedded),
                         score_prefix=EMBEDDED_SCORE_PREFIX if config.is_embedded else "")
+
+
+def _usable(model: nn.Module, tokenizer, names: list[str], required: bool) -> list[str]:
+    """`names` when each hook gives [batch, pos, d_model]; else [] (OPT's MLP output comes
+    flattened: such a model keeps its residual sites only), or the ValueError when `required`."""
+    try:
+        check_hook_outputs(model, tokenizer, names)
+    except ValueError as err:
+        if required:
+            raise ValueError(f"`sites`='sublayers' cannot be steered on this model: {err}; use `sites`='residual'") from None
+        return []
+    return names
 
 
 def _answer_ids(tokenizer, embedded: bool) -> list[int]:
