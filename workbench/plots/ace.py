@@ -12,7 +12,9 @@ from workbench.plots.theme import COLORWAY, themed
 
 SETS = ("harmful", "harmless")
 VERDICT_COLORS = {"refusal": "#d1603d", "compliance": "#3b6fb6", "incoherent": "#b0b0b0"}
-METHOD_NAMES = {"ace": "ACE", "actadd": "ActAdd", "directional_ablation": "directional ablation"}
+METHOD_NAMES = {"ace": "ACE", "actadd": "ActAdd", "directional_ablation": "directional ablation",
+                "arditi_ablation": "Arditi ablation", "midpoint_projection": "midpoint projection (α=½)",
+                "affine_ablation": "affine ablation"}  # every name in workbench.ace.config.METHODS but "none"
 METHOD_COLORS = {"ace": COLORWAY[0], "actadd": COLORWAY[2], "directional_ablation": COLORWAY[1]}
 SET_DASH = {"harmful": "solid", "harmless": "dot"}
 SHORT_NAMES = {"ActAdd α=−1": "ActAdd −1", "directional ablation": "dir. abl.", "Arditi ablation": "Arditi abl.",
