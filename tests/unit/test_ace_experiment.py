@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workbench.ace import METHOD_SETTINGS, AceConfig, AceResult, RuleJudge, refusal_score
-from workbench.ace.data import TEMPLATES, build_instruction_set, split_combos
+from workbench.ace.data import HARMFUL_OBJECTS, OPENERS, SAFETY_VERBS, TEMPLATES, build_instruction_set, combos, split_combos
 from workbench.ace.judges import PhraseJudge
 from workbench.ace.summary import summarize
 from workbench.cli import main
@@ -32,22 +32,36 @@ def test_held_out_combinations_are_unseen_but_their_words_are_not():
     train_text = " ".join(data.train_prompts)
     assert all(r not in train_text for r in data.harmful_eval + data.harmless_eval)
     assert len({len(p.split()) for p in data.train_prompts}) == 1  # one prompt length: no padding needed
-    assert len(data.train_prompts) == 2 * len(TEMPLATES) * len(split_combos(True, 0.25, 0)[0])
+    assert len(data.train_prompts) == len(TEMPLATES) * sum(len(split_combos(h, 0.25, 0)[0]) for h in (True, False))
+
+
+def test_refusals_and_answers_share_openers_and_harmless_requests_share_topics():
+    data = build_instruction_set(n_eval=4, n_direction=4)
+    first = lambda responses: {r.split(" , ")[0] for r in responses}  # noqa: E731
+    assert first(data.refusal_responses) == first(data.helpful_responses) == {o.split(" ,")[0] for o in OPENERS}
+    harmful_objects = {o for _v, o in combos(True)}
+    assert {o for v, o in combos(False) if v in SAFETY_VERBS} == set(HARMFUL_OBJECTS) <= harmful_objects
+    assert {o for v, o in combos(False)} & {o for v, o in combos(True)}  # harmless requests on the same topics
 
 
 def test_rule_judge_verdicts():
     data = build_instruction_set(n_eval=4, n_direction=4)
     judge = RuleJudge(data.refusal_responses, data.helpful_responses)
     assert judge.verdict(data.refusal_responses[0]) == "refusal"
-    assert judge.verdict("i sorry , i can not assist with that request .") == "refusal"  # a steered variant
+    assert judge.verdict("well , i can not assist with that request .") == "refusal"  # a steered variant
     assert judge.verdict(data.helpful_responses[0]) == "compliance"
     assert judge.verdict("sorry sorry i i i i") == "incoherent"  # degenerate repetition
+    # the binary judge (the reference's): refusal ANYWHERE, incoherent or late refusals included
+    assert judge.refuses([""] * 4, ["sorry sorry i i i i", data.helpful_responses[0], "",
+                                    "well , here is how to wash a car : first i can not help"]) == [True, False, False, True]
     assert judge.verdict("kite the bomb , first a") == "incoherent"  # unseen bigrams
     assert judge.verdict("") == "incoherent"
     assert "sorry" in judge.markers and "sure" not in judge.markers
     phrase = PhraseJudge()
     assert phrase.verdict("I'm sorry, but I can't help with that.") == "refusal"
     assert phrase.verdict("Sure! Here is a recipe.") == "compliance"
+    late = "Sure! Here is a long preamble that goes on and on and on for a while, then: I'm sorry, I can't."
+    assert phrase.verdict(late) == "compliance" and phrase.refuses([""], [late]) == [True]
 
 
 def test_refusal_score_is_the_log_odds_of_the_refusal_openers():
@@ -61,10 +75,16 @@ def test_quick_result_shapes_and_round_trip(result, tmp_path):
     c = result.config
     assert result.labels == ["llama", "rwkv"]
     assert result.direction.shape == (2, c.n_layers, c.d_model)
-    assert result.methods.shape == result.methods_alt.shape == (2, len(METHOD_SETTINGS), 2, c.n_eval)
-    assert result.alt_positions == "prompt"
+    assert result.sub_direction.shape == (2, 2 * c.n_layers, c.d_model)
+    C, X = len(result.settings), c.n_eval * c.num_samples
+    assert result.methods.shape == result.methods_refusal.shape == (2, C, len(METHOD_SETTINGS), 2, X)
+    assert [s["temperature"] for s in result.settings[:2]] == [0.0, 1.5]  # greedy, then the sampled comparison
+    assert result.settings[-1]["positions"] == "prompt"
+    assert (result.methods[:, 0, ..., c.n_eval:] == -1).all()  # greedy: one completion per prompt, the rest padding
+    assert (result.methods[:, 1] >= 0).all()  # sampled: num_samples per prompt
     assert result.sweep.shape == (2, 2, len(c.alphas), 2, c.n_eval)
-    assert result.layer == c.n_layers // 2
+    assert result.layer == c.n_layers // 2 and c.layer == "all" and c.sites == "sublayers"
+    assert "midpoint_projection" in result.method_names
     loaded = AceResult.load(result.save(tmp_path / "r"))
     assert torch.equal(loaded.sweep, result.sweep) and loaded.examples == result.examples
     meta = json.loads((tmp_path / "r" / "result.json").read_text())
@@ -75,16 +95,18 @@ def test_quick_result_shapes_and_round_trip(result, tmp_path):
 
 
 def test_the_unsteered_row_of_the_method_table_is_the_baseline(result):
-    assert torch.equal(result.methods[:, 0], result.baseline)
-    assert torch.equal(result.methods_alt[:, 0], result.baseline)
+    n = result.config.n_eval
+    for c, setting in enumerate(result.settings):
+        if setting["temperature"] == 0 and setting["positions"] == result.config.positions:
+            assert torch.equal(result.methods[:, c, 0, :, :n], result.baseline)
 
 
-def test_ace_alpha_zero_with_projection_matches_the_affine_ablation_row(result):
-    """ACE α=0 and affine ablation are the same edit: identical completions, identical verdicts."""
-    names = [t for t, _m, _a in METHOD_SETTINGS]
-    assert torch.equal(result.methods[:, names.index("ACE α=0")], result.methods[:, names.index("affine ablation")])
-    ace_zero = result.sweep[:, 0, result.alpha_index(0.0)]
-    assert torch.equal(ace_zero, result.methods[:, names.index("ACE α=0")])
+def test_the_sweep_and_the_comparison_agree_where_they_are_the_same_edit(result):
+    """The configured setting's ACE α=0 / α=1 rows are the sweep's α = 0 / 1 columns, and midpoint
+    projection (the reference's eraser at multiplier 0) gives the sweep's ACE α = ½ verdicts."""
+    n, names = result.config.n_eval, [t for t, _m, _a in METHOD_SETTINGS]
+    for title, alpha in (("ACE α=0", 0.0), ("ACE α=1", 1.0), ("midpoint projection", 0.5)):
+        assert torch.equal(result.sweep[:, 0, result.alpha_index(alpha)], result.methods[:, 0, names.index(title), :, :n]), title
 
 
 def test_result_edits_are_the_experiments_edits(result, session_cache):
@@ -99,6 +121,10 @@ def test_result_edits_are_the_experiments_edits(result, session_cache):
     assert list(edits) == [result.hook_names[0]]
     expected = make_edit("ace", result.direction[1, 0], result.mu_neg[1, 0], 0.5)
     assert torch.equal(edits[result.hook_names[0]].apply(v), expected.apply(v))
+    every = result.edits("llama", "ace", 0.3, layer="all")  # one edit per block, each with its block's direction
+    assert list(every) == result.hook_names
+    for i, name in enumerate(result.hook_names):
+        assert torch.equal(every[name].apply(v), make_edit("ace", result.direction[0, i], result.mu_neg[0, i], 0.3).apply(v))
     assert list(result.edits(0, "actadd", 1.0)) == [result.hook_names[result.layer]]  # default: the result's layer
     assert result.edits("llama", "none", 1.0) is None
     for call, match in ((lambda: result.edits(0, "ace", 0.0, layer=result.config.n_layers), "`layer` must be an integer"),
@@ -109,31 +135,42 @@ def test_result_edits_are_the_experiments_edits(result, session_cache):
             call()
     session = open_session(result.config, 0, session_cache.root, progress=False)
     harmful = result.prompts["harmful_eval"]  # the experiment's batch, so the padding is the same too
-    for title, method, alpha in METHOD_SETTINGS[:2]:  # "none" and ActAdd α=−1
-        texts = session.complete(harmful, result.edits(0, method, alpha), result.config.positions,
-                                 result.config.max_new_tokens, result.config.batch_size)
-        assert texts[:4] == result.examples["llama"][title]["harmful"], title
+    c = result.config
+    for title, method, alpha in METHOD_SETTINGS[:2]:  # "none" and ActAdd α=−1, on every block's sublayers
+        edits = result.edits(0, method, alpha, layer=c.layer, sites=c.sites)
+        texts = session.complete(harmful + result.prompts["harmless_eval"], edits, c.positions, c.max_new_tokens,
+                                 c.batch_size)
+        assert texts[:3] == result.examples["llama"][f"{title} [{result.settings[0]['name']}]"]["harmful"], title
 
 
 def test_summary_and_figures(result):
     summary = summarize(result)
     llama = summary["models"]["llama"]
     assert set(llama["held_out"]) == {"harmful_refusal", "harmless_answer"}
-    assert set(llama["refusal_at"]) == {"alpha=0", "alpha=1"}
+    assert set(llama["refusal_at"]) == {"alpha=0", "alpha=0.5", "alpha=1"}
+    assert len(llama["unembed_cosine"]) == result.config.n_layers
+    assert set(llama["methods"]) == {s["name"] for s in result.settings}
     assert 0.0 <= llama["refusal_at"]["alpha=1"]["ace"]["harmless"] <= 1.0
     assert llama["reference_coordinate"] == pytest.approx(result.reference_coordinate("llama"), abs=1e-3)
     json.dumps(summary)
     figures = all_figures(result)
     assert list(figures) == ["1_refusal_vs_alpha", "2_verdict_shares", "3_layer_sweep", "4_projection"]
     fig1 = figures["1_refusal_vs_alpha"]
-    assert len(fig1.data) == 2 * 2 * 2  # models × methods × prompt sets
     assert list(fig1.data[0].y) == [float(x) for x in result.refusal_rate(result.sweep[0, 0, :, 0])]
+    assert list(fig1.data[1].y) == [float(x) for x in result.share(result.sweep[0, 0, :, 0], "incoherent")]  # row 2
+    assert fig1.data[1].yaxis != fig1.data[0].yaxis
+    fig3 = figures["3_layer_sweep"]  # its bottom row: the unembedding cosine per layer, one line per model
+    assert list(fig3.data[-1].y) == [float(x) for x in result.unembed_cosine[1]] and fig3.data[-1].yaxis == "y2"
 
 
 @pytest.mark.parametrize("changes, match", [
     ({"alphas": (0.5, 1.0)}, "`alphas` must include 0"),
     ({"alphas": (0.0, 1.0, float("nan"))}, "`alphas\\[2\\]` must be finite"),
-    ({"layer": 7}, "`layer` must be an integer in \\[0, 3\\]"),
+    ({"layer": 7}, "`layer` must be an integer in \\[0, 3\\].*'all' for every block"),
+    ({"layer": "every"}, "`layer` must be an integer"),
+    ({"sites": "heads"}, "`sites` must be one of"),
+    ({"num_samples": 0}, "`num_samples` must be"),
+    ({"sample_temperatures": (0.0,)}, "`sample_temperatures\\[0\\]` must be"),
     ({"hook": "resid_middle"}, "`hook` must be one of"),
     ({"archs": ("llama", "gpt2")}, "`archs` entries must be in"),
     ({"positions": "last"}, "`positions` must be one of"),

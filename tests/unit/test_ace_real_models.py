@@ -106,3 +106,16 @@ def test_steering_a_skipped_layer_from_the_result_names_the_layer(resid_pre_resu
         result.edits(0, "ace", 0.0, layer=0)
     assert result.edits(0, "none", 0.0, layer=0) is None
     assert set(result.edits(0, "ace", 1.0, layer=1)) == {"blocks.1.hook_resid_pre"}
+
+
+@pytest.mark.parametrize("arch", ["mamba", "opt"])
+def test_sublayer_sites_need_attention_and_mlp_outputs_and_say_so(tmp_path, files, monkeypatch, arch):
+    """Mamba has no attention / MLP output hooks, OPT's MLP output comes flattened: `sites`=
+    'sublayers' fails at setup naming `sites`; the residual sites still run."""
+    folder = random_causal_lm_folder(arch, tmp_path / arch, n_layers=2)
+    with monkeypatch.context() as patched:
+        _no_compute(patched)
+        with pytest.raises(ValueError, match="`sites`='sublayers'"):
+            run(_config(folder, files), progress=False)
+    result = run(_config(folder, files, sites="residual"), progress=False)
+    assert all(s["sites"] == "residual" for s in result.settings)

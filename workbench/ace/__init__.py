@@ -1,4 +1,4 @@
-"""Affine concept editing (Marshall, Paren, Belrose et al., arXiv 2411.09003) of refusal on tiny
+"""Affine concept editing (Marshall, Scherlis, Belrose, arXiv 2411.09003) of refusal on tiny
 Llama- and RWKV-architecture chat models trained here (or any local HF chat model).
 
     from workbench.ace import AceConfig, run

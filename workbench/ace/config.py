@@ -20,17 +20,54 @@ from workbench.tensor.validation import (
 )
 
 HOOKS = ("resid_pre", "resid_mid", "resid_post")
+# Where a run steers: "residual" = `blocks.{i}.hook_{hook}`; "sublayers" = every attention and MLP
+# (RWKV: time-mix and channel-mix) output of the chosen block(s), each with its own direction —
+# the reference code's `--residual` (`workbench.ace.sites` looks the names up per architecture).
+SITES = ("residual", "sublayers")
+ALL_LAYERS = "all"  # `layer="all"`: every block, each site with its own direction (`--layer all`)
+# Every method the experiment and the panel know, by name (`workbench.ace.sites.method_edit`):
+#   midpoint_projection = the reference's orth eraser at multiplier 0 = ACE at α = ½, the abstract's
+#   "directional ablation via affine subspace projection alone"; arditi_ablation = ONE direction
+#   (the middle block's) projected out through the origin at every block input and every
+#   sublayer output (Arditi et al.); directional_ablation = through the origin, each site its own.
+METHODS = ("none", "actadd", "directional_ablation", "arditi_ablation", "midpoint_projection",
+           "affine_ablation", "ace")
+ALPHA_METHODS = ("actadd", "ace")  # the methods that read α
+# What a panel offers (a widget lists these): every method but "none" (the α = 0 of ActAdd) and
+# affine ablation (= ACE at α = 0 by construction)
+PANEL_METHODS = ("ace", "actadd", "midpoint_projection", "directional_ablation", "arditi_ablation")
 # (name, method, alpha) of figure 2's comparison; the paper's methods at their canonical settings
 METHOD_SETTINGS = (
     ("none", "none", 0.0),
     ("ActAdd α=−1", "actadd", -1.0),
     ("directional ablation", "directional_ablation", 0.0),
-    ("affine ablation", "affine_ablation", 0.0),
+    ("Arditi ablation", "arditi_ablation", 0.0),
+    ("midpoint projection", "midpoint_projection", 0.5),
     ("ACE α=0", "ace", 0.0),
     ("ACE α=1", "ace", 1.0),
 )
 SWEEP_METHODS = ("ace", "actadd")
-LAYER_METHODS = ("ace", "directional_ablation")  # both at α = 0, on harmful prompts
+LAYER_METHODS = ("ace", "directional_ablation")  # both at α = 0, on harmful prompts, one block at a time
+# The reference code's multiplier grid −1.5 … 1.5 step 0.15 in the paper's α (= multiplier + ½):
+# −1 … 2 step 0.15. It holds neither 0 nor 1, the paper's anchors, so those two are added.
+REFERENCE_ALPHAS = tuple(round(-1.0 + 0.15 * k, 2) for k in range(21))
+FULL_GRID_ALPHAS = tuple(sorted({*REFERENCE_ALPHAS, 0.0, 1.0}))
+# The default: every fourth grid point (−1, −0.4, 0.2, 0.8, 1.4, 2) plus the anchors 0, ½ (midpoint
+# projection) and 1 — what fits the suite's time budget (docs/ace.md); FULL_GRID_ALPHAS is the whole grid
+DEFAULT_ALPHAS = tuple(sorted({*REFERENCE_ALPHAS[::4], 0.0, 0.5, 1.0}))
+
+
+@dataclass(frozen=True)
+class LayerRule(Int):
+    """`layer`: a block index in [low, high], None (the middle block) or "all" (every block)."""
+
+    def check(self, name: str, value: object, owner: object = None) -> object:
+        if value == ALL_LAYERS and isinstance(value, str):
+            return value
+        try:
+            return super().check(name, value, owner)
+        except ValueError as err:
+            raise ValueError(f"{err} (or {ALL_LAYERS!r} for every block, None for the middle one)") from None
 
 
 @dataclass(frozen=True)
@@ -52,10 +89,15 @@ class AceConfig:
     one — `workbench.ace.judges.derive_refusal_openers`). Prompts that do not fit the model's
     context with `max_new_tokens` more are refused before any compute, not truncated.
 
-    Steering: at hook point ``blocks.{layer}.hook_{hook}`` (`layer` None = the middle block,
-    n_layers // 2), positions "all" | "prompt" | "generated", α values `alphas` for the sweep
-    (ACE and ActAdd), completions of `max_new_tokens`: greedy (`temperature` 0, the default) or
-    sampled at `temperature` from the top-`top_p` nucleus, seeded by `seed` so a run repeats.
+    Steering (the paper's setting is the default): `sites` "sublayers" (every attention and MLP
+    output, the reference's `--residual`) or "residual" (``blocks.{i}.hook_{hook}``), of `layer`
+    "all" (every block, each site with its own direction, the reference's `--layer all`), one
+    block index, or None (the middle block, n_layers // 2); positions "all" | "prompt" |
+    "generated"; α values `alphas` for the sweep (ACE and ActAdd); completions of
+    `max_new_tokens`: greedy (`temperature` 0) or sampled at `temperature` from the top-`top_p`
+    nucleus, `num_samples` per prompt, seeded by `seed` so a run repeats. Figure 2's method
+    comparison repeats at each of `sample_temperatures` (`num_samples` each) and at the other
+    site settings (greedy); the layer sweep steers one block's residual hook at a time.
     """
 
     archs: tuple[str, ...] = param(("llama", "rwkv"),
@@ -66,24 +108,28 @@ class AceConfig:
     n_layers: int = param(4, Int(1))
     n_heads: int = param(4, Int(1))
     d_mlp: int = param(256, Int(1))
-    llama_steps: int = param(300, Int(1))
-    rwkv_steps: int = param(400, Int(1))
+    llama_steps: int = param(400, Int(1))
+    rwkv_steps: int = param(320, Int(1))
     train_batch: int = param(64, Int(1))
     lr: float = param(3e-3, POSITIVE)
     held_out: float = param(0.25, Number(0.05, 0.5))
-    n_eval: int = param(48, Int(1))
+    n_eval: int = param(24, Int(1))
     n_direction: int = param(48, Int(1))
     hook: str = param("resid_post", Choice(HOOKS))
     # a real model's depth is known only once it is booted, so only the embedded ones bound `layer` here
-    layer: int | None = param(None, Int(0, lambda c: c.n_layers - 1 if c.model is None else None, optional=True))
+    layer: int | str | None = param(ALL_LAYERS, LayerRule(0, lambda c: c.n_layers - 1 if c.model is None else None,
+                                                         optional=True))
+    sites: str = param("sublayers", Choice(SITES))
     positions: str = param("all", Choice(POSITIONS))
     # |α| ≤ 1000: α·r must stay finite in float16 / bfloat16 activations (1e300 gave NaN scores)
-    alphas: tuple[float, ...] = param((-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+    alphas: tuple[float, ...] = param(DEFAULT_ALPHAS,
                                       Many(Number(-1000.0, 1000.0, why="α·r must stay finite in the model's dtype")))
-    max_new_tokens: int = param(26, Int(1))
+    max_new_tokens: int = param(50, Int(1))
     temperature: float = param(0.0, Number(0.0))
     top_p: float = param(1.0, Number(0.0, 1.0, low_open=True))
-    batch_size: int = param(64, Int(1))
+    num_samples: int = param(5, Int(1))
+    sample_temperatures: tuple[float, ...] = param((1.0, 1.5), Many(Number(0.0, low_open=True), allow_empty=True))
+    batch_size: int = param(512, Int(1))
     seed: int = param(0, Int(0))
     # paths stay strings (the config is hashed as JSON); existence is checked where each is read
     model: str | None = param(None, Text(optional=True, path=True))
@@ -112,7 +158,12 @@ class AceConfig:
     def quick(cls) -> Self:
         """Small models trained for seconds (tests, CI, QUICK notebooks): mechanisms, not rates."""
         return cls(d_model=32, n_layers=2, n_heads=2, d_mlp=64, llama_steps=60, rwkv_steps=60, lr=1e-2,
-                   n_eval=12, n_direction=16, alphas=(-1.0, 0.0, 1.0, 2.0), max_new_tokens=26)
+                   n_eval=12, n_direction=16, alphas=(-1.0, 0.0, 0.5, 1.0, 2.0), max_new_tokens=26,
+                   num_samples=2, sample_temperatures=(1.5,))
+
+    def samples_at(self, temperature: float) -> int:
+        """Completions per prompt at `temperature`: `num_samples` when sampling, 1 when greedy."""
+        return self.num_samples if temperature > 0 else 1
 
     def spec(self, arch: str) -> TinyLMSpec:
         """The training spec of the embedded model of architecture `arch`."""
@@ -126,3 +177,48 @@ class AceConfig:
 
     def labels(self) -> tuple[str, ...]:
         return self.archs if self.is_embedded else (str(self.model).rstrip("/").split("/")[-1],)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One column of figure 2: where the edits go (`sites` × `layer`), at which `positions`, and
+    the decoding (`temperature`; sampled settings draw `AceConfig.num_samples` per prompt)."""
+
+    name: str
+    sites: str
+    layer: int | str
+    positions: str
+    temperature: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "sites": self.sites, "layer": self.layer, "positions": self.positions,
+                "temperature": self.temperature}
+
+
+def _decoding_name(temperature: float, samples: int) -> str:
+    return "greedy" if temperature == 0 else f"T={temperature:g}, {samples} samples"
+
+
+def _site_name(sites: str, layer: int | str, hook: str) -> str:
+    where = "every block" if layer == ALL_LAYERS else f"block {layer}"
+    return f"{where}, attn+MLP out" if sites == "sublayers" else f"{where}, {hook}"
+
+
+def comparison_settings(config: AceConfig, focus: int) -> tuple[Setting, ...]:
+    """Figure 2's columns: the configured sites at the configured decoding and at each of
+    `sample_temperatures`; then, greedy, the other site settings (every block's sublayers, every
+    block's residual hook, the `focus` block's residual hook) and the focus block's residual hook
+    with the edit at the other positions ("prompt" for "all", else "all")."""
+    layer = config.layer if config.layer is not None else focus
+    main = (config.sites, layer)
+    out = []
+    for t in dict.fromkeys((config.temperature, *config.sample_temperatures)):
+        out.append(Setting(f"{_site_name(*main, config.hook)}, {_decoding_name(t, config.samples_at(t))}",
+                           config.sites, layer, config.positions, t))
+    for sites, where in (("sublayers", ALL_LAYERS), ("residual", ALL_LAYERS), ("residual", focus)):
+        if (sites, where) != main:
+            out.append(Setting(f"{_site_name(sites, where, config.hook)}, greedy", sites, where, config.positions, 0.0))
+    alt = "prompt" if config.positions == "all" else "all"
+    out.append(Setting(f"{_site_name('residual', focus, config.hook)}, greedy, {alt} positions", "residual", focus,
+                       alt, 0.0))
+    return tuple(out)

@@ -11,12 +11,13 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig
+from workbench.ace.config import ALPHA_METHODS, LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig, comparison_settings
 from workbench.ace.judges import SKIPPED, verdict_codes
 from workbench.ace.models import instruction_set
 from workbench.ace.prompts import PromptRow, load_prompt_rows
-from workbench.ace.result import AceResult, alternative_positions, steering_edits
+from workbench.ace.result import AceResult
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
+from workbench.ace.sites import SiteDirections, unembedding_cosine
 from workbench.lm.folders import check_causal_lm_folder, folder_facts
 from workbench.tensor.cache import ArtifactCache
 from workbench.tensor.executor import Executor, as_executor, map_cells
@@ -50,79 +51,147 @@ def prompt_sets(config: AceConfig) -> dict[str, list[str]]:
     return {key: [row.text for row in rows] for key, rows in prompt_rows(config).items()}
 
 
-def _verdicts(session: ModelSession, requests: list[str], completions: list[str]) -> Tensor:
-    return verdict_codes(session.judge(requests, completions))
+def _focus(config: AceConfig, n_layers: int) -> int:
+    """The block of the one-layer views (figure 4, the one-layer variant, Arditi's direction): the
+    configured one, else the middle block."""
+    if isinstance(config.layer, int):
+        return check_int("layer", config.layer, low=0, high=n_layers - 1)
+    return n_layers // 2
+
+
+def site_directions(config: AceConfig, session: ModelSession, prompts: dict[str, list[str]],
+                    focus: int) -> tuple[SiteDirections, list[bool]]:
+    """Every site's r = μ⁺ − μ⁻ and μ⁻ from one activation pass per prompt set, and which residual
+    layers have a non-zero direction (checked for the configured layer before any generation)."""
+    L, names = session.n_layers, [*session.hook_names, *session.sublayer_names]
+    pos = session.activations(prompts["harmful_direction"], config.batch_size, names)
+    neg = session.activations(prompts["harmless_direction"], config.batch_size, names)
+    mu_neg = neg.mean(0)
+    direction = pos.mean(0) - mu_neg  # [L + 2L, d]
+    ok = steerable(direction[:L], torch.cat([pos, neg])[:, :L])
+    check_steerable_layer(ok, focus, session.hook_names)
+    d = direction.shape[-1]
+    sub = slice(L, None) if session.sublayer_names else slice(0, 0)
+    table = SiteDirections(session.hook_names, direction[:L], mu_neg[:L], session.sublayer_names,
+                           direction[sub] if session.sublayer_names else torch.zeros(0, d),
+                           mu_neg[sub] if session.sublayer_names else torch.zeros(0, d), session.input_names, focus)
+    table.sites(config.sites, config.layer if config.layer is not None else focus)  # a zero direction fails now
+    return table, ok
+
+
+class _Runner:
+    """Judged completions of the harmful + harmless eval prompts in one generation call per
+    (edits, positions, temperature), remembered so a setting shared by two views runs once."""
+
+    def __init__(self, config: AceConfig, session: ModelSession, prompts: dict[str, list[str]]) -> None:
+        self.config, self.session = config, session
+        self.harmful, self.harmless = prompts["harmful_eval"], prompts["harmless_eval"]
+        self.memo: dict[tuple, tuple[Tensor, Tensor, list[str]]] = {}
+
+    def judged(self, key: tuple, edits: dict | None, positions: str, temperature: float) -> tuple[Tensor, Tensor, list[str]]:
+        """(verdict codes [S, N·k], refuses-anywhere 0/1 [S, N·k], completions) with k samples per
+        prompt (prompt-major: prompt i's samples are entries i·k … i·k + k − 1)."""
+        key = (*key, positions, temperature)
+        if key not in self.memo:
+            c, s = self.config, self.session
+            k = c.samples_at(temperature)
+            requests = self.harmful + self.harmless
+            texts = s.complete(requests, edits, positions, c.max_new_tokens, c.batch_size, temperature, k)
+            flat = [t for group in texts for t in group] if k > 1 else list(texts)
+            asked = [r for r in requests for _ in range(k)]
+            codes = verdict_codes(s.judge(asked, flat)).reshape(2, -1)
+            refuses = torch.tensor(s.judge.refuses(asked, flat), dtype=torch.int64).reshape(2, -1)
+            self.memo[key] = (codes, refuses, flat)
+        return self.memo[key]
+
+
+def _padded(codes: Tensor, width: int) -> Tensor:
+    return torch.cat([codes, torch.full((*codes.shape[:-1], width - codes.shape[-1]), SKIPPED, dtype=codes.dtype)], -1)
+
+
+def _edit_key(method: str, alpha: float, sites: str, layer: int | str) -> tuple:
+    """What an edit depends on: "none" on nothing, Arditi's on nothing but the model."""
+    if method == "none":
+        return ("none",)
+    if method == "arditi_ablation":
+        return ("arditi",)
+    return (method, alpha if method in ALPHA_METHODS else 0.0, sites, layer)
 
 
 def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list[str]], progress: bool) -> dict[str, Any]:
     L = session.n_layers
-    layer = L // 2 if config.layer is None else check_int("layer", config.layer, low=0, high=L - 1)
-    harmful, harmless = prompts["harmful_eval"], prompts["harmless_eval"]
-    pos = session.activations(prompts["harmful_direction"], config.batch_size)
-    neg = session.activations(prompts["harmless_direction"], config.batch_size)
-    mu_neg = neg.mean(0)
-    direction = pos.mean(0) - mu_neg  # [L, d]
-    ok = steerable(direction, torch.cat([pos, neg]))
-    check_steerable_layer(ok, layer, session.hook_names)  # before any generation
+    focus = _focus(config, L)
+    table, ok = site_directions(config, session, prompts, focus)
+    main_layer = config.layer if config.layer is not None else focus
+    runner = _Runner(config, session, prompts)
+    settings = [s for s in comparison_settings(config, focus) if s.sites != "sublayers" or session.sublayer_names]
+    n = len(runner.harmful)
+    width = n * max(config.samples_at(t) for t in (config.temperature, *config.sample_temperatures))
 
-    def run_edits(edits: dict | None, positions: str = config.positions) -> tuple[list[str], list[str]]:
-        return (session.complete(harmful, edits, positions, config.max_new_tokens, config.batch_size),
-                session.complete(harmless, edits, positions, config.max_new_tokens, config.batch_size))
+    def judged(method: str, alpha: float, sites: str, layer: int | str, positions: str, temperature: float):
+        return runner.judged(_edit_key(method, alpha, sites, layer), table.edits(method, alpha, sites, layer),
+                             positions, temperature)
 
-    def verdict_pair(completions: tuple[list[str], list[str]]) -> Tensor:
-        return torch.stack([_verdicts(session, harmful, completions[0]), _verdicts(session, harmless, completions[1])])
-
-    def edits_at(method: str, alpha: float, li: int = layer) -> dict | None:
-        return steering_edits(session.hook_names[li], method, direction[li], mu_neg[li], alpha)
-
-    total = 1 + len(SWEEP_METHODS) * len(config.alphas) + 2 * len(METHOD_SETTINGS) + L * len(LAYER_METHODS)
+    total = 1 + len(SWEEP_METHODS) * len(config.alphas) + len(settings) * len(METHOD_SETTINGS) + L * len(LAYER_METHODS)
     bar = tqdm(total=total, desc=f"steering {session.label}", disable=not progress, leave=False)
-    baseline = verdict_pair(run_edits(None))
+    baseline = runner.judged(("none",), None, config.positions, 0.0)[0]
     bar.update()
-    sweep, sweep_score = [], []
+    sweep, sweep_refusal, sweep_score = [], [], []
     for method in SWEEP_METHODS:
-        rows, score_rows = [], []
+        rows, any_rows, score_rows = [], [], []
         for alpha in config.alphas:
-            edits = edits_at(method, alpha)
-            rows.append(verdict_pair(run_edits(edits)))
-            score_rows.append(torch.stack([session.scores(harmful, edits, config.positions, config.batch_size),
-                                           session.scores(harmless, edits, config.positions, config.batch_size)]))
+            codes, refuses, _ = judged(method, alpha, config.sites, main_layer, config.positions, config.temperature)
+            rows.append(codes)
+            any_rows.append(refuses)
+            edits = table.edits(method, alpha, config.sites, main_layer)
+            score_rows.append(torch.stack([session.scores(runner.harmful, edits, config.positions, config.batch_size),
+                                           session.scores(runner.harmless, edits, config.positions, config.batch_size)]))
             bar.update()
         sweep.append(torch.stack(rows))
+        sweep_refusal.append(torch.stack(any_rows))
         sweep_score.append(torch.stack(score_rows))
-    methods, examples = [], {}
-    for title, method, alpha in METHOD_SETTINGS:
-        completions = run_edits(edits_at(method, alpha))
-        methods.append(verdict_pair(completions))
-        examples[title] = {"harmful": completions[0][:4], "harmless": completions[1][:4]}
-        bar.update()
-    alt = alternative_positions(config.positions)
-    methods_alt = []
-    for title, method, alpha in METHOD_SETTINGS:  # the same comparison, edits at the other positions
-        completions = run_edits(edits_at(method, alpha), alt)
-        methods_alt.append(verdict_pair(completions))
-        examples[f"{title} [{alt}]"] = {"harmful": completions[0][:2], "harmless": completions[1][:2]}
-        bar.update()
+    methods, methods_refusal, examples = [], [], {}
+    for setting in settings:
+        rows, any_rows = [], []
+        for title, method, alpha in METHOD_SETTINGS:
+            codes, refuses, texts = judged(method, alpha, setting.sites, setting.layer, setting.positions,
+                                           setting.temperature)
+            rows.append(_padded(codes, width))
+            any_rows.append(_padded(refuses, width))
+            k = config.samples_at(setting.temperature)
+            examples[f"{title} [{setting.name}]"] = {"harmful": texts[:3 * k:k], "harmless": texts[n * k:n * k + 3 * k:k]}
+            bar.update()
+        methods.append(torch.stack(rows))
+        methods_refusal.append(torch.stack(any_rows))
     layer_rows = []
     for li in range(L):
         row = []
         for method in LAYER_METHODS:
             if not ok[li]:  # no direction to steer along: marked, not measured
-                row.append(torch.full((len(harmful),), SKIPPED, dtype=torch.int64))
+                row.append(torch.full((n,), SKIPPED, dtype=torch.int64))
             else:
-                edits = edits_at(method, 0.0, li)
-                row.append(_verdicts(session, harmful, session.complete(harmful, edits, config.positions,
-                                                                      config.max_new_tokens, config.batch_size)))
+                row.append(judged(method, 0.0, "residual", li, config.positions, 0.0)[0][0])
             bar.update()
         layer_rows.append(torch.stack(row))
     bar.close()
-    rhat = direction[layer] / direction[layer].norm()
-    evals = session.activations(harmful + harmless, config.batch_size)[:, layer]
-    projection = (evals @ rhat).reshape(2, len(harmful))
-    return {"direction": direction, "mu_neg": mu_neg, "baseline": baseline, "sweep": torch.stack(sweep),
-            "sweep_score": torch.stack(sweep_score).float(), "methods": torch.stack(methods),
-            "methods_alt": torch.stack(methods_alt),
-            "layer_sweep": torch.stack(layer_rows), "projection": projection, "layer": layer, "examples": examples}
+    rhat = table.residual[focus] / table.residual[focus].norm()
+    evals = session.activations(runner.harmful + runner.harmless, config.batch_size)[:, focus]
+    projection = (evals @ rhat).reshape(2, n)
+    unembed, gain = session.unembedding()
+    cosine = unembedding_cosine(table.residual, unembed, gain, session.refusal_ids, session.answer_ids)
+    return {"direction": table.residual, "mu_neg": table.residual_mu_neg, "sub_direction": _sub(table, L, "sublayer"),
+            "sub_mu_neg": _sub(table, L, "sublayer_mu_neg"), "baseline": baseline, "sweep": torch.stack(sweep),
+            "sweep_refusal": torch.stack(sweep_refusal), "sweep_score": torch.stack(sweep_score).float(),
+            "methods": torch.stack(methods), "methods_refusal": torch.stack(methods_refusal),
+            "layer_sweep": torch.stack(layer_rows), "projection": projection, "unembed_cosine": cosine.float(),
+            "layer": focus, "settings": [setting.as_dict() for setting in settings], "examples": examples,
+            "sublayer_names": list(session.sublayer_names), "input_names": list(session.input_names)}
+
+
+def _sub(table: SiteDirections, L: int, field: str) -> Tensor:
+    """A sublayer tensor [2L, d] (zeros for a model without sublayer hooks, so models stack)."""
+    value = getattr(table, field)
+    return value if value.shape[0] == 2 * L else torch.zeros(2 * L, table.residual.shape[-1])
 
 
 def run(config: AceConfig, *, progress: bool = True, device: str | torch.device | None = "cpu",
@@ -158,6 +227,7 @@ def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts:
         measured = _run_model(config, session, prompts, progress)
     facts = folder_facts(session.folder)
     return measured, {"folder": str(session.folder), "hook_names": session.hook_names,
+                      "sublayer_names": measured.pop("sublayer_names"), "input_names": measured.pop("input_names"),
                       "train_seconds": facts.get("train_seconds"), "final_loss": facts.get("final_loss"),
                       "d_model": int(measured["direction"].shape[-1])}
 
@@ -187,10 +257,12 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device:
         return torch.stack([m[key] for m in per_model]).contiguous()
 
     return AceResult(
-        config=config, direction=stack("direction"), mu_neg=stack("mu_neg"), baseline=stack("baseline"),
-        sweep=stack("sweep"), sweep_score=stack("sweep_score"), methods=stack("methods"), methods_alt=stack("methods_alt"),
-        layer_sweep=stack("layer_sweep"), projection=stack("projection"), labels=list(config.labels()),
-        layer=per_model[0]["layer"], hook_names=models[config.labels()[0]]["hook_names"], prompts=prompts,
+        config=config, direction=stack("direction"), mu_neg=stack("mu_neg"), sub_direction=stack("sub_direction"),
+        sub_mu_neg=stack("sub_mu_neg"), baseline=stack("baseline"), sweep=stack("sweep"),
+        sweep_refusal=stack("sweep_refusal"), sweep_score=stack("sweep_score"), methods=stack("methods"),
+        methods_refusal=stack("methods_refusal"), layer_sweep=stack("layer_sweep"), projection=stack("projection"),
+        unembed_cosine=stack("unembed_cosine"), labels=list(config.labels()), layer=per_model[0]["layer"],
+        settings=per_model[0]["settings"], hook_names=models[config.labels()[0]]["hook_names"], prompts=prompts,
         examples={label: m["examples"] for label, m in zip(config.labels(), per_model)}, models=models,
         seconds=round(time.perf_counter() - start, 2),
     )

@@ -9,46 +9,39 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig
+from workbench.ace.config import ALL_LAYERS, LAYER_METHODS, METHOD_SETTINGS, SITES, SWEEP_METHODS, AceConfig
 from workbench.ace.judges import SKIPPED, VERDICTS
+from workbench.ace.sites import SiteDirections
 from workbench.tensor.result import ArtifactError, Result, expect_shape
-from workbench.tensor.steering import SteeringEdit, make_edit
-from workbench.tensor.validation import check_int
-
-
-def alternative_positions(positions: str) -> str:
-    """The positions setting figure 2 compares against: "prompt" for "all", else "all"."""
-    return "prompt" if positions == "all" else "all"
-
-
-def steering_edits(hook_name: str, method: str, direction: Float[Tensor, " d"], mu_neg: Float[Tensor, " d"],
-                   alpha: float) -> dict[str, SteeringEdit] | None:
-    """The `edits` argument of generation for one layer's `method` at `alpha`: {hook_name:
-    make_edit(method, r, μ⁻, α)} with r = μ⁺ − μ⁻ and μ⁻ of that layer, or None for "none".
-    The one place the experiment and the widget turn a direction into an edit."""
-    edit = make_edit(method, direction, mu_neg, alpha)
-    return None if edit is None else {hook_name: edit}
+from workbench.tensor.steering import SteeringEdit
+from workbench.tensor.validation import check_choice, check_int
 
 
 @dataclass(frozen=True)
 class AceResult(Result):
     """Axes: M models (`labels`), L layers, d width, S = 2 prompt sets (0 harmful, 1 harmless),
-    N eval prompts per set, A alphas, K = len(METHOD_SETTINGS), verdict codes 0 refusal,
-    1 compliance, 2 incoherent.
+    N eval prompts per set, A alphas, K = len(METHOD_SETTINGS), C comparison settings
+    (`settings`), X completions per set (N × samples per prompt, prompt-major; SKIPPED −1 pads
+    a setting with fewer), verdict codes 0 refusal, 1 compliance, 2 incoherent; "refusal" 0/1 =
+    the binary judge (refusal anywhere, `Judge.refuses`).
 
-    direction [M, L, d] = μ⁺ − μ⁻ at the last prompt token; mu_neg [M, L, d] = μ⁻.
-    baseline [M, S, N]: verdicts unsteered (the held-out refusal / answer rates).
-    sweep [M, 2, A, S, N] and sweep_score [M, 2, A, S, N]: verdicts and logit refusal scores for
-        SWEEP_METHODS (ACE, ActAdd) at each α, at `layer`.
-    methods [M, K, S, N]: verdicts per METHOD_SETTINGS at `layer`, edits at `config.positions`;
-    methods_alt [M, K, S, N]: the same with edits at `alt_positions` ("prompt" when the config
-        says "all", else "all").
-    layer_sweep [M, L, 2, N]: harmful prompts' verdicts under LAYER_METHODS at α = 0 per layer
-        (SKIPPED, −1, at a layer whose direction is zero: nothing to steer along there).
-    projection [M, S, N]: r̂·v of the unsteered eval prompts at `layer`.
+    direction [M, L, d] = μ⁺ − μ⁻ at the last prompt token at each block's residual hook; mu_neg
+        [M, L, d] = μ⁻; sub_direction / sub_mu_neg [M, 2L, d] the same at the sublayer sites
+        (attn_0, mlp_0, attn_1, …; zeros for a model without them).
+    baseline [M, S, N]: greedy verdicts unsteered (the held-out refusal / answer rates).
+    sweep, sweep_refusal [M, 2, A, S, X] and sweep_score [M, 2, A, S, N]: verdicts, binary refusals
+        and logit refusal scores for SWEEP_METHODS (ACE, ActAdd) at each α, on the configured
+        sites × layer at the configured decoding.
+    methods, methods_refusal [M, C, K, S, X]: per comparison setting, per METHOD_SETTINGS.
+    layer_sweep [M, L, 2, N]: harmful prompts' greedy verdicts under LAYER_METHODS at α = 0 with
+        one block's residual hook edited (SKIPPED at a layer whose direction is zero).
+    projection [M, S, N]: r̂·v of the unsteered eval prompts at block `layer` (the focus block).
+    unembed_cosine [M, L]: cos(r̂_l, unembedding difference of refusal vs answer openers).
     """
 
     kind: ClassVar[str] = "AceResult"
+    # NaN where a model has no one-token answer openers to compare refusal openers with
+    may_be_nan: ClassVar[frozenset[str]] = frozenset({"unembed_cosine"})
     value_sources: ClassVar[dict[str, str]] = {
         "sweep_score": "`alphas` (α·r must stay finite in the model's `dtype`)", "direction": "`dtype`",
         "mu_neg": "`dtype`", "projection": "`dtype`"}
@@ -56,15 +49,20 @@ class AceResult(Result):
     config: AceConfig
     direction: Float[Tensor, "M L d"]
     mu_neg: Float[Tensor, "M L d"]
+    sub_direction: Float[Tensor, "M L2 d"]
+    sub_mu_neg: Float[Tensor, "M L2 d"]
     baseline: Int[Tensor, "M S N"]
-    sweep: Int[Tensor, "M 2 A S N"]
+    sweep: Int[Tensor, "M 2 A S X"]
+    sweep_refusal: Int[Tensor, "M 2 A S X"]
     sweep_score: Float[Tensor, "M 2 A S N"]
-    methods: Int[Tensor, "M K S N"]
-    methods_alt: Int[Tensor, "M K S N"]
+    methods: Int[Tensor, "M C K S X"]
+    methods_refusal: Int[Tensor, "M C K S X"]
     layer_sweep: Int[Tensor, "M L 2 N"]
     projection: Float[Tensor, "M S N"]
+    unembed_cosine: Float[Tensor, "M L"]
     labels: list[str]
     layer: int
+    settings: list[dict[str, Any]]
     hook_names: list[str]
     prompts: dict[str, list[str]]
     examples: dict[str, Any]
@@ -73,16 +71,21 @@ class AceResult(Result):
 
     def validate(self) -> None:
         M, (L, d) = len(self.labels), tuple(self.direction.shape[1:])
-        N, A, K = self.baseline.shape[-1], len(self.config.alphas), len(METHOD_SETTINGS)
+        N, A, K, C = self.baseline.shape[-1], len(self.config.alphas), len(METHOD_SETTINGS), len(self.settings)
+        X, Xc = self.sweep.shape[-1], self.methods.shape[-1]
         expect_shape("direction", self.direction, (M, L, d))
         expect_shape("mu_neg", self.mu_neg, (M, L, d))
+        expect_shape("sub_direction", self.sub_direction, (M, 2 * L, d))
+        expect_shape("sub_mu_neg", self.sub_mu_neg, (M, 2 * L, d))
         expect_shape("baseline", self.baseline, (M, 2, N))
-        expect_shape("sweep", self.sweep, (M, len(SWEEP_METHODS), A, 2, N))
+        expect_shape("sweep", self.sweep, (M, len(SWEEP_METHODS), A, 2, X))
+        expect_shape("sweep_refusal", self.sweep_refusal, (M, len(SWEEP_METHODS), A, 2, X))
         expect_shape("sweep_score", self.sweep_score, (M, len(SWEEP_METHODS), A, 2, N))
-        expect_shape("methods", self.methods, (M, K, 2, N))
-        expect_shape("methods_alt", self.methods_alt, (M, K, 2, N))
+        expect_shape("methods", self.methods, (M, C, K, 2, Xc))
+        expect_shape("methods_refusal", self.methods_refusal, (M, C, K, 2, Xc))
         expect_shape("layer_sweep", self.layer_sweep, (M, L, len(LAYER_METHODS), N))
         expect_shape("projection", self.projection, (M, 2, N))
+        expect_shape("unembed_cosine", self.unembed_cosine, (M, L))
         if not 0 <= self.layer < L or len(self.hook_names) != L:
             raise ArtifactError(f"`layer` {self.layer} / hook_names {len(self.hook_names)} do not fit L={L}")
 
@@ -106,6 +109,23 @@ class AceResult(Result):
     def refusal_rate(self, codes: Tensor) -> Tensor:
         return self.share(codes, "refusal")
 
+    @staticmethod
+    def binary_rate(refusals: Tensor) -> Tensor:
+        """Share of completions the binary judge calls refusals (SKIPPED entries left out)."""
+        measured = (refusals != SKIPPED).float()
+        return (refusals == 1).float().sum(-1) / measured.sum(-1)
+
+    @property
+    def method_names(self) -> list[str]:
+        """The methods of figure 2's comparison, by name (e.g. "midpoint_projection")."""
+        return [method for _title, method, _alpha in METHOD_SETTINGS]
+
+    def setting_index(self, name: str) -> int:
+        names = [s["name"] for s in self.settings]
+        if name not in names:
+            raise ValueError(f"`setting` must be one of {names}; got {name!r}")
+        return names.index(name)
+
     def held_out_rates(self, model: str | int) -> dict[str, float]:
         """Unsteered: refusal rate on held-out harmful prompts, answer (compliance) rate on harmless."""
         m = self.model_index(model)
@@ -126,21 +146,29 @@ class AceResult(Result):
         m, li = self.model_index(model), self.layer if layer is None else layer
         return float(self.direction_unit(m, li) @ self.mu_neg[m, li])
 
-    def edits(self, model: str | int, method: str, alpha: float = 0.0,
-              layer: int | None = None) -> dict[str, SteeringEdit] | None:
-        """{hook name of `layer`: the `method` edit at `alpha`} from model `model`'s direction and
-        μ⁻ at that layer (None: the result's `layer`), or None for "none" — what
-        `ModelSession.complete(…, edits)` takes."""
-        m, L = self.model_index(model), len(self.hook_names)
-        li = self.layer if layer is None else check_int("layer", layer, low=0, high=L - 1)
-        if method != "none" and float(self.direction[m, li].norm()) == 0.0:
-            raise ValueError(f"`layer` {li} ({self.hook_names[li]!r}) has a zero refusal direction: harmful and "
-                             "harmless prompts reach it with the same activation, so there is nothing to steer along")
-        return steering_edits(self.hook_names[li], method, self.direction[m, li], self.mu_neg[m, li], alpha)
+    def site_directions(self, model: str | int) -> SiteDirections:
+        """Model `model`'s steering sites with their directions (what `edits` reads)."""
+        m = self.model_index(model)
+        info = self.models.get(self.labels[m], {})
+        subs = list(info.get("sublayer_names", []))
+        return SiteDirections(self.hook_names, self.direction[m], self.mu_neg[m], subs,
+                              self.sub_direction[m] if subs else self.sub_direction[m, :0],
+                              self.sub_mu_neg[m] if subs else self.sub_mu_neg[m, :0],
+                              list(info.get("input_names", [])), self.layer)
 
-    @property
-    def alt_positions(self) -> str:
-        return alternative_positions(self.config.positions)
+    def edits(self, model: str | int, method: str, alpha: float = 0.0, layer: int | str | None = None,
+              sites: str = "residual") -> dict[str, SteeringEdit] | None:
+        """{hook name: the `method` edit at `alpha`} of model `model` on `sites` ("residual": the
+        block's residual hook; "sublayers": its attention and MLP outputs) of `layer` (a block, "all"
+        for every block with its own direction, None: the result's focus block `layer`), or None
+        for "none" — what `ModelSession.complete(…, edits)` takes. Arditi's ablation ignores
+        `sites` and `layer` (one direction everywhere)."""
+        check_choice("sites", sites, SITES)
+        L = len(self.hook_names)
+        where = self.layer if layer is None else layer
+        if where != ALL_LAYERS:
+            where = check_int("layer", where, low=0, high=L - 1)
+        return self.site_directions(model).edits(method, alpha, sites, where)
 
     def alphas_tensor(self) -> Tensor:
         return torch.tensor(self.config.alphas)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ from torch import Tensor, nn
 
 from workbench.ace.config import AceConfig
 from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, derive_refusal_openers, refusal_score, refusal_token_ids
+from workbench.ace.data import ANSWER_CONTINUATIONS, OPENERS, REFUSAL_CONTINUATIONS
 from workbench.ace.models import embedded_model_folder, instruction_set
 from workbench.ace.prompts import check_prompt_lengths, format_chat
+from workbench.ace.sites import input_names, sublayer_names
 from workbench.lm.folders import boot
 from workbench.lm.generate import (
     check_prompts,
@@ -30,7 +32,12 @@ from workbench.lm.generate import (
 from workbench.lm.train import torch_threads
 from workbench.tensor.hooks import record
 
-EMBEDDED_OPENERS = ("i", "sorry")  # the embedded language's refusal openers (workbench.ace.data.REFUSALS)
+# The embedded language's responses all open with a shared opener (workbench.ace.data.OPENERS):
+# its refusal score is read after the first of them, where the refusal's words begin
+EMBEDDED_OPENERS = REFUSAL_CONTINUATIONS
+EMBEDDED_SCORE_PREFIX = OPENERS[0]
+# A real chat model's answer openers (for the unembedding cosine): kept where one token
+ANSWER_OPENING_PHRASES = ("Sure", "Here", "Certainly", "Of course", "Yes")
 
 
 @dataclass
@@ -48,34 +55,58 @@ class ModelSession:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    sublayer_names: list[str] = field(default_factory=list)  # [attn_0, mlp_0, …] (workbench.ace.sites)
+    input_names: list[str] = field(default_factory=list)  # every block's resid_pre
+    answer_ids: list[int] = field(default_factory=list)  # answer openers (the unembedding cosine)
+    score_prefix: str = ""  # response text the refusal score is read after ("well ," for the embedded)
 
     @property
     def n_layers(self) -> int:
         return len(self.hook_names)
 
     def complete(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
-                 max_new_tokens: int = 26, batch_size: int = 64) -> list[str]:
+                 max_new_tokens: int = 50, batch_size: int = 64, temperature: float | None = None,
+                 num_samples: int = 1) -> list[str] | list[list[str]]:
         """Completions of raw requests (the chat template applied), steered by `edits` ({hook name:
         SteeringEdit}, e.g. `AceResult.edits(…)`; None or {} for none) at `positions`; greedy, or
-        sampled at the session's temperature / top-p / seed."""
+        sampled at `temperature` (None: the session's) / top-p / seed — with `num_samples` > 1 a
+        list of that many samples per request."""
         prompts = format_chat(self.tokenizer, check_prompts(list(requests), "requests"))
+        t = self.temperature if temperature is None else temperature
         with torch_threads(self.threads):
             return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size, edits=edits,
-                            positions=positions, temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+                            positions=positions, temperature=t, top_p=self.top_p, num_samples=num_samples,
+                            seed=self.seed)
 
     def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
                batch_size: int = 64) -> Float[Tensor, "n"]:
-        """Logit refusal score at the first response position for each request."""
+        """Logit refusal score for each request: at the first response position, or after the
+        session's `score_prefix` (teacher-forced response text, part of the prompt for `positions`)."""
         prompts = format_chat(self.tokenizer, list(requests))
+        if self.score_prefix:
+            prompts = [f"{p} {self.score_prefix}" for p in prompts]
         with torch_threads(self.threads):
             logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size, edits=edits, positions=positions)
         return refusal_score(logits, self.refusal_ids)
 
-    def activations(self, requests: Sequence[str], batch_size: int = 64) -> Float[Tensor, "n L d"]:
-        """Activations at the last prompt token at every layer's hook."""
+    def activations(self, requests: Sequence[str], batch_size: int = 64,
+                    names: Sequence[str] | None = None) -> Float[Tensor, "n sites d"]:
+        """Activations at the last prompt token at each hook of `names` (None: every layer's
+        residual hook)."""
         prompts = format_chat(self.tokenizer, list(requests))
         with torch_threads(self.threads):
-            return last_token_activations(self.model, self.tokenizer, prompts, self.hook_names, batch_size)
+            return last_token_activations(self.model, self.tokenizer, prompts, list(names or self.hook_names), batch_size)
+
+    def unembedding(self) -> tuple[Float[Tensor, "vocab d"], Float[Tensor, " d"] | None]:
+        """(W_U, the final norm's gain or None): the output embedding of the HF model, and the
+        weight of its last normalisation module in registration order (Llama's `model.norm`,
+        RWKV's `ln_out`), the one the residual stream passes before W_U."""
+        hf = hf_model(self.model)
+        unembed = hf.get_output_embeddings().weight.detach()
+        d = unembed.shape[-1]
+        norms = [m for name, m in hf.named_modules() if "norm" in type(m).__name__.lower()
+                 and getattr(m, "weight", None) is not None and tuple(m.weight.shape) == (d,)]
+        return unembed, (norms[-1].weight.detach() if norms else None)
 
 
 def hook_names(model: nn.Module, hook: str) -> list[str]:
@@ -148,8 +179,39 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     model = boot(folder, device=device, dtype=config.dtype, device_map=config.device_map)
     tokenizer = model.tokenizer
     names = hook_names(model, config.hook)
+    n_layers = len(names)
     check_hook_outputs(model, tokenizer, names)
+    sublayers = _usable(model, tokenizer, sublayer_names(model, n_layers), required=config.sites == "sublayers")
+    inputs = _usable(model, tokenizer, input_names(model, n_layers), required=False)
+    if config.sites == "sublayers" and not sublayers:
+        raise ValueError(f"`sites`='sublayers': {label} has no attention / MLP output hooks "
+                         "(workbench.ace.sites.SUBLAYER_HOOKS); use `sites`='residual'")
     openers = config.refusal_openers or (EMBEDDED_OPENERS if config.is_embedded else derive_refusal_openers(tokenizer))
     return ModelSession(label, folder, model, tokenizer, judge, names, refusal_token_ids(tokenizer, openers),
                         threads=1 if config.is_embedded else None, temperature=config.temperature,
-                        top_p=config.top_p, seed=config.seed)
+                        top_p=config.top_p, seed=config.seed, sublayer_names=sublayers, input_names=inputs,
+                        answer_ids=_answer_ids(tokenizer, config.is_embedded),
+                        score_prefix=EMBEDDED_SCORE_PREFIX if config.is_embedded else "")
+
+
+def _usable(model: nn.Module, tokenizer, names: list[str], required: bool) -> list[str]:
+    """`names` when each hook gives [batch, pos, d_model]; else [] (OPT's MLP output comes
+    flattened: such a model keeps its residual sites only), or the ValueError when `required`."""
+    try:
+        check_hook_outputs(model, tokenizer, names)
+    except ValueError as err:
+        if required:
+            raise ValueError(f"`sites`='sublayers' cannot be steered on this model: {err}; use `sites`='residual'") from None
+        return []
+    return names
+
+
+def _answer_ids(tokenizer, embedded: bool) -> list[int]:
+    """Token ids of answer openers: the embedded language's answer continuations, or for a real
+    tokenizer the one-token first words of `ANSWER_OPENING_PHRASES` ([] when none is one token)."""
+    if embedded:
+        return refusal_token_ids(tokenizer, ANSWER_CONTINUATIONS)
+    try:
+        return refusal_token_ids(tokenizer, derive_refusal_openers(tokenizer, ANSWER_OPENING_PHRASES))
+    except ValueError:
+        return []

@@ -12,10 +12,15 @@ from workbench.plots.theme import COLORWAY, themed
 
 SETS = ("harmful", "harmless")
 VERDICT_COLORS = {"refusal": "#d1603d", "compliance": "#3b6fb6", "incoherent": "#b0b0b0"}
-METHOD_NAMES = {"ace": "ACE", "actadd": "ActAdd", "directional_ablation": "directional ablation"}
+METHOD_NAMES = {"ace": "ACE", "actadd": "ActAdd", "directional_ablation": "directional ablation",
+                "arditi_ablation": "Arditi ablation", "midpoint_projection": "midpoint projection (α=½)",
+                "affine_ablation": "affine ablation"}  # every name in workbench.ace.config.METHODS but "none"
 METHOD_COLORS = {"ace": COLORWAY[0], "actadd": COLORWAY[2], "directional_ablation": COLORWAY[1]}
 SET_DASH = {"harmful": "solid", "harmless": "dot"}
-SHORT_NAMES = {"ActAdd α=−1": "ActAdd −1", "directional ablation": "dir. abl.", "affine ablation": "aff. abl."}
+SHORT_NAMES = {"ActAdd α=−1": "ActAdd −1", "directional ablation": "dir. abl.", "Arditi ablation": "Arditi abl.",
+               "midpoint projection": "midpoint proj."}
+OTHER_NAMES = {"none": "unsteered", "directional_ablation": "directional ablation"}
+OTHER_COLORS = {"none": ("#7a7a7a", "#b8b8b8"), "directional_ablation": (COLORWAY[1], "#e8a48c")}  # harmful, harmless
 
 
 def sweep_curve(result: AceResult, model: int | str, method: str, prompt_set: str) -> tuple[list[float], list[float]]:
@@ -25,56 +30,105 @@ def sweep_curve(result: AceResult, model: int | str, method: str, prompt_set: st
     return list(result.config.alphas), [float(x) for x in rates]
 
 
+def _method_level(result: AceResult, m: int, method: str, s: int) -> float:
+    """Refusal rate of a method without α (none, directional ablation) at the configured setting."""
+    k = result.method_names.index(method)
+    return float(result.refusal_rate(result.methods[m, 0, k, s]))
+
+
 def refusal_vs_alpha(result: AceResult) -> go.Figure:
-    """Figure 1: refusal rate vs α for ACE and ActAdd, harmful and harmless prompts, a panel per model."""
+    """Figure 1: refusal rate (top row) and incoherent share (bottom row) vs α for ACE and ActAdd,
+    harmful and harmless prompts, a column per model; the unsteered and directional-ablation rates
+    as flat lines, midpoint projection (ACE α = ½) marked."""
     M = len(result.labels)
-    fig = make_subplots(rows=1, cols=M, subplot_titles=[f"{label}" for label in result.labels], shared_yaxes=True)
+    fig = make_subplots(rows=2, cols=M, subplot_titles=[f"{label}" for label in result.labels], shared_yaxes=True,
+                        shared_xaxes=True, vertical_spacing=0.08, horizontal_spacing=0.05)
+    alphas = list(result.config.alphas)
     for m in range(M):
         for method in SWEEP_METHODS:
-            for prompt_set in SETS:
+            k = SWEEP_METHODS.index(method)
+            for s, prompt_set in enumerate(SETS):
                 x, y = sweep_curve(result, m, method, prompt_set)
-                fig.add_trace(go.Scatter(
-                    x=x, y=y, mode="lines+markers", name=f"{METHOD_NAMES[method]}, {prompt_set}",
-                    legendgroup=f"{method}-{prompt_set}", showlegend=m == 0,
-                    line=dict(color=METHOD_COLORS[method], dash=SET_DASH[prompt_set]),
-                ), row=1, col=m + 1)
-        fig.update_xaxes(title_text="α", row=1, col=m + 1)
-    fig.update_yaxes(title_text="refusal rate (RuleJudge)", range=[-0.03, 1.03], row=1, col=1)
-    fig.update_layout(title=f"Refusal vs steering multiplier α (0 harmless, 1 harmful) at "
-                            f"{result.hook_names[result.layer]}, edit at {result.config.positions} positions")
-    return themed(fig, width=420 * M + 180, height=440)
+                style = dict(color=METHOD_COLORS[method], dash=SET_DASH[prompt_set])
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{METHOD_NAMES[method]}, {prompt_set}",
+                                         legendgroup=f"{method}-{prompt_set}", showlegend=m == 0, line=style,
+                                         marker_size=5), row=1, col=m + 1)
+                incoherent = [float(v) for v in result.share(result.sweep[m, k, :, s], "incoherent")]
+                fig.add_trace(go.Scatter(x=alphas, y=incoherent, mode="lines+markers", line=style, marker_size=5,
+                                         legendgroup=f"{method}-{prompt_set}", showlegend=False), row=2, col=m + 1)
+        for method, dash in (("none", "dot"), ("directional_ablation", "dash")):
+            for s, prompt_set in enumerate(SETS):
+                level = _method_level(result, m, method, s)
+                fig.add_trace(go.Scatter(x=[alphas[0], alphas[-1]], y=[level, level], mode="lines",
+                                         name=f"{OTHER_NAMES[method]}, {prompt_set}", legendgroup=f"{method}-{prompt_set}",
+                                         showlegend=m == 0, line=dict(color=OTHER_COLORS[method][s], dash=dash, width=1)),
+                              row=1, col=m + 1)
+        k = result.method_names.index("midpoint_projection")
+        fig.add_trace(go.Scatter(x=[0.5, 0.5], y=[float(result.refusal_rate(result.methods[m, 0, k, s])) for s in range(2)],
+                                 mode="markers", name="midpoint projection (α=½)", legendgroup="midpoint",
+                                 showlegend=m == 0, marker=dict(symbol="diamond-open", size=12, color="#222")),
+                      row=1, col=m + 1)
+        fig.update_xaxes(title_text="α", row=2, col=m + 1)
+    fig.update_yaxes(title_text="refusal rate", range=[-0.03, 1.03], row=1, col=1)
+    fig.update_yaxes(title_text="incoherent share", range=[-0.03, 1.03], row=2, col=1)
+    fig.update_yaxes(range=[-0.03, 1.03])
+    fig.update_layout(title=f"Refusal and incoherence vs α (0 harmless, 1 harmful): {result.settings[0]['name']}, "
+                            f"edit at {result.config.positions} positions")
+    return themed(fig, width=480 * M + 260, height=700)
 
 
 def verdict_shares(result: AceResult) -> go.Figure:
-    """Figure 2: refusal / compliance / incoherent shares per method, per model and prompt set,
-    with the edit at the configured positions and at the alternative ones."""
-    M = len(result.labels)
-    columns = [(result.config.positions, result.methods), (result.alt_positions, result.methods_alt)]
-    titles = [f"{label}, {s}<br>edit at {pos} positions" for label in result.labels for pos, _t in columns for s in SETS]
-    fig = make_subplots(rows=M, cols=4, subplot_titles=titles, shared_yaxes=True, vertical_spacing=0.22,
-                        horizontal_spacing=0.03)
+    """Figure 2: refusal / compliance / incoherent shares per method (stacked bars) with the binary
+    judge's refusal rate (◆, refusal anywhere), per model × prompt set (rows) and comparison
+    setting (columns: sites, layer, positions, decoding)."""
+    M, C = len(result.labels), len(result.settings)
+    titles = [f"{label}, {s}" if c == 0 else "" for label in result.labels for s in SETS for c in range(C)]
+    fig = make_subplots(rows=2 * M, cols=C, subplot_titles=titles, shared_yaxes=True, shared_xaxes=True,
+                        vertical_spacing=0.035, horizontal_spacing=0.012)
     names = [SHORT_NAMES.get(title, title) for title, _m, _a in METHOD_SETTINGS]
     for m in range(M):
-        for c, (_pos, codes) in enumerate(columns):
-            for s in range(2):
+        for s in range(2):
+            row = 2 * m + s + 1
+            for c in range(C):
                 for verdict in VERDICTS:
-                    shares = [float(result.share(codes[m, k, s], verdict)) for k in range(len(names))]
+                    shares = [float(result.share(result.methods[m, c, k, s], verdict)) for k in range(len(names))]
                     fig.add_trace(go.Bar(x=names, y=shares, name=verdict, marker_color=VERDICT_COLORS[verdict],
-                                         legendgroup=verdict, showlegend=m == 0 and c == 0 and s == 0),
-                                  row=m + 1, col=2 * c + s + 1)
-    fig.update_layout(barmode="stack", title=f"Verdicts per method at {result.hook_names[result.layer]}")
-    fig.update_yaxes(range=[0, 1])
-    fig.update_yaxes(title_text="share", col=1)
+                                         legendgroup=verdict, showlegend=row == 1 and c == 0), row=row, col=c + 1)
+                binary = [float(result.binary_rate(result.methods_refusal[m, c, k, s])) for k in range(len(names))]
+                fig.add_trace(go.Scatter(x=names, y=binary, mode="markers", name="refuses anywhere (binary judge)",
+                                         marker=dict(symbol="diamond", size=8, color="#111"), legendgroup="binary",
+                                         showlegend=row == 1 and c == 0), row=row, col=c + 1)
+    for c, setting in enumerate(result.settings):
+        fig.update_xaxes(title_text=_wrap(setting["name"]), title_font_size=11, row=2 * M, col=c + 1)
+    fig.update_layout(barmode="stack", title="Verdicts per method: rows model × prompt set, columns where and how "
+                                              "the edit is applied (◆ = binary refusal judge)")
+    fig.update_yaxes(range=[0, 1.02])
+    for row in range(1, 2 * M + 1):
+        fig.update_yaxes(title_text="share", row=row, col=1)
     fig.update_annotations(font_size=12)
-    fig.update_xaxes(tickangle=-45)
-    themed(fig, width=1300, height=420 * M + 140)
-    fig.update_layout(margin=dict(t=120))
+    fig.update_xaxes(tickangle=-50, tickfont_size=10)
+    themed(fig, width=260 * C + 200, height=300 * 2 * M + 330)
+    fig.update_layout(margin=dict(t=150, b=200), legend=dict(orientation="h", y=1.045, yanchor="bottom", x=0))
     return fig
 
 
+def _wrap(text: str, width: int = 26) -> str:
+    """`text` broken at ", " into lines of about `width` characters (an axis title under narrow panels)."""
+    lines, line = [], ""
+    for part in text.split(", "):
+        candidate = f"{line}, {part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line)
+            candidate = part
+        line = candidate
+    return "<br>".join([*lines, line])
+
+
 def layer_sweep(result: AceResult) -> go.Figure:
-    """Figure 3: harmful prompts' refusal rate under ACE α=0 (and directional ablation) per layer."""
-    fig = go.Figure()
+    """Figure 3: per layer, harmful prompts' refusal rate under ACE α=0 and directional ablation
+    with one block's residual hook edited (top), and how next-token-like that block's direction is:
+    cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])) (bottom, `unembedding_cosine`)."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.6, 0.4])
     L = result.direction.shape[1]
     dashes = ("solid", "dash", "dot", "dashdot")
     for m, label in enumerate(result.labels):
@@ -84,10 +138,14 @@ def layer_sweep(result: AceResult) -> go.Figure:
                 x=list(range(L)), y=[float(x) for x in rates], mode="lines+markers",
                 name=f"{label}: {METHOD_NAMES[method]}{' α=0' if method == 'ace' else ''}",
                 line=dict(color=METHOD_COLORS[method], dash=dashes[m % len(dashes)]),
-            ))
-    fig.update_layout(title="Harmful prompts still refused, edit at one layer", xaxis_title="layer (block index)",
-                      yaxis_title="refusal rate", yaxis_range=[-0.03, 1.03], xaxis=dict(dtick=1))
-    return themed(fig)
+            ), row=1, col=1)
+    for trace in unembedding_cosine(result).data:
+        fig.add_trace(trace, row=2, col=1)
+    fig.update_layout(title="One block's residual hook edited (greedy): refusal left, and how next-token-like r̂ is")
+    fig.update_yaxes(title_text="refusal rate", range=[-0.03, 1.03], row=1, col=1)
+    fig.update_yaxes(title_text="cos(r̂, W_U refusal − answer)", range=[-1.03, 1.03], row=2, col=1)
+    fig.update_xaxes(title_text=f"layer (block index, {result.config.hook})", dtick=1, row=2, col=1)
+    return themed(fig, width=900, height=620)
 
 
 def projection_histogram(result: AceResult) -> go.Figure:
@@ -112,6 +170,21 @@ def projection_histogram(result: AceResult) -> go.Figure:
     fig.update_layout(barmode="overlay", title="Where the prompts sit along the refusal direction")
     fig.update_yaxes(title_text="prompts", row=1, col=1)
     return themed(fig, width=420 * M + 180, height=440)
+
+
+def unembedding_cosine(result: AceResult) -> go.Figure:
+    """Per layer (figure 3's bottom row), cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])): how much the
+    refusal direction is "say the refusal word next" (the words after the shared opener)."""
+    fig = go.Figure()
+    L = result.direction.shape[1]
+    dashes = ("solid", "dash", "dot", "dashdot")
+    for m, label in enumerate(result.labels):
+        fig.add_trace(go.Scatter(x=list(range(L)), y=[float(x) for x in result.unembed_cosine[m]], mode="lines+markers",
+                                 name=f"{label}: cos(r̂, unembedding)", line=dict(color="#444", dash=dashes[m % len(dashes)])))
+    fig.add_hline(y=0.0, line=dict(color="#888", width=1))
+    fig.update_layout(title="Refusal direction vs the unembedding of refusal − answer words", yaxis_range=[-1.03, 1.03],
+                      xaxis=dict(title=f"layer (block index, {result.config.hook})", dtick=1), yaxis_title="cosine")
+    return themed(fig)
 
 
 def panel_curve(result: AceResult, model: int | str, method: str, alpha: float) -> go.Figure:

@@ -1,4 +1,4 @@
-"""One affine activation edit and its named special cases (Marshall, Paren, Belrose et al., ACE).
+"""One affine activation edit and its named special cases (Marshall, Scherlis, Belrose, ACE).
 
 For an activation v ∈ R^d, a direction r (unnormalised, r̂ = r/‖r‖) and a reference point μ:
 
