@@ -1,8 +1,11 @@
-"""The ACE panel: α slider, layer slider, method and model toggles, a prompt box -> the steered
-completion, its verdict, and the refusal-vs-α curve with a marker at the current α.
+"""The ACE panel: α slider, layer and sites choices, method and model toggles, a prompt box -> the
+steered completion, its verdict (and the binary refusal-anywhere judge), and the refusal-vs-α curve
+with a marker at the current α.
 
-The curve comes from the precomputed `AceResult` (its layer); the completion is generated live
-from the booted model at the slider's layer, so dragging α or the layer changes the text at once.
+The curve comes from the precomputed `AceResult` (its configured layer and sites); the completion
+is generated live from the booted model at the panel's layer and sites, so every control changes the
+text at once. Methods without α (the projections and ablations) grey the α slider out; midpoint
+projection is ACE at α = ½ and is marked there.
 """
 
 from __future__ import annotations
@@ -12,17 +15,18 @@ import html
 import ipywidgets as widgets
 
 from workbench.ace import AceConfig, AceResult, ModelSession, open_session
-from workbench.ace.config import SWEEP_METHODS
+from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SITES, SWEEP_METHODS
 from workbench.plots.ace import METHOD_NAMES, SETS, VERDICT_COLORS, panel_curve, sweep_curve
 from workbench.suite import CacheLike, as_cache, run_cached
 from widgets.base import Panel
-from widgets.controls import FloatSlider, IntSlider
+from widgets.controls import FloatSlider
 
-PANEL_METHODS = ("ace", "actadd", "directional_ablation", "affine_ablation")
+MIDPOINT_ALPHA = 0.5  # midpoint projection = ACE at α = ½ (an identity the suite's tests check)
 
 
 class AcePanel(Panel):
-    """Attributes: `alpha`, `layer` (sliders), `method`, `model` (toggles), `prompt` (text box),
+    """Attributes: `alpha` (slider), `layer` ("all" or a block), `sites`, `method`, `model`
+    (toggles), `prompt` (text box),
     `completion` (HTML: text and verdict), `figure`, `status`, `result`, `last_completion`,
     `last_verdict`. `progress`: bars while a missing result trains and sweeps.
 
@@ -38,10 +42,13 @@ class AcePanel(Panel):
         self.result = result if result is not None else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=progress)
         r = self.result
         self._sessions: dict[int, ModelSession] = {}
-        L = int(r.direction.shape[1])
+        L = len(r.hook_names)
         self.alpha = FloatSlider(value=0.0, min=min(-1.0, *r.config.alphas), max=max(2.0, *r.config.alphas),
-                                         step=0.05, description="α", readout_format=".2f", continuous_update=True)
-        self.layer = IntSlider(value=r.layer, min=0, max=L - 1, description="layer", continuous_update=True)
+                                 step=0.05, description="α", readout_format=".2f", continuous_update=True)
+        layer = r.config.layer if r.config.layer == ALL_LAYERS else r.layer
+        self.layer = widgets.SelectionSlider(options=[(ALL_LAYERS, ALL_LAYERS), *[(str(i), i) for i in range(L)]],
+                                             value=layer, description="layer", continuous_update=True)
+        self.sites = widgets.ToggleButtons(options=list(SITES), value=r.config.sites, description="sites")
         self.method = widgets.ToggleButtons(options=[(METHOD_NAMES.get(m, m.replace("_", " ")), m) for m in PANEL_METHODS],
                                             value="ace", description="method")
         self.model = widgets.ToggleButtons(options=list(r.labels), value=r.labels[0], description="model")
@@ -50,7 +57,7 @@ class AcePanel(Panel):
                                    tooltip="press Enter to generate", layout=widgets.Layout(width="640px"))
         self.completion = widgets.HTML()
         self.last_completion, self.last_verdict = "", ""
-        super().__init__([self.alpha, self.layer, self.method, self.model, self.prompt],
+        super().__init__([self.alpha, self.layer, self.sites, self.method, self.model, self.prompt],
                          panel_curve(r, 0, "ace", 0.0), debounce_s)
         self.layout_children(self.completion, self.figure_box)
         self.refresh()
@@ -68,27 +75,34 @@ class AcePanel(Panel):
     def recompute(self) -> None:
         r = self.result
         m = r.model_index(self.model.value)
-        method, alpha, layer = self.method.value, float(self.alpha.value), int(self.layer.value)
+        method, alpha, layer, sites = self.method.value, float(self.alpha.value), self.layer.value, self.sites.value
         if not self.prompt.value.strip():
             raise ValueError("`prompt` must be a non-empty request")
+        self.alpha.disabled = method not in SWEEP_METHODS  # the projections and ablations have no α
         session = self.session(m)
-        edits = r.edits(m, method, alpha, layer)
+        edits = r.edits(m, method, alpha, layer, sites=sites)
         text = session.complete([self.prompt.value], edits, r.config.positions, r.config.max_new_tokens)[0]
         verdict = session.judge([self.prompt.value], [text])[0]
+        refuses = session.judge.refuses([self.prompt.value], [text])[0]
         curve_method = method if method in SWEEP_METHODS else "ace"
-        marker = alpha if method in SWEEP_METHODS else 0.0
+        marker = {"midpoint_projection": [MIDPOINT_ALPHA] * 2}.get(method, [alpha] * 2 if method in SWEEP_METHODS else [])
         with self.figure.batch_update():
             for trace, prompt_set in zip(self.figure.data, SETS):
                 trace.x, trace.y = sweep_curve(r, m, curve_method, prompt_set)
-            self.figure.data[2].x = [marker, marker]
-            self.figure.layout.title.text = (f"{r.labels[m]}: {METHOD_NAMES[curve_method]} refusal vs α "
-                                             f"(precomputed at layer {r.layer})")
+            self.figure.data[2].x = marker
+            self.figure.data[2].y = [0, 1] if marker else []
+            self.figure.layout.title.text = (f"{r.labels[m]}: {METHOD_NAMES[curve_method]} refusal vs α<br>"
+                                             f"<sup>precomputed on {r.settings[0]['name']}</sup>")
         self.last_completion, self.last_verdict = text, verdict
         color = VERDICT_COLORS[verdict]
+        binary = "refusal anywhere" if refuses else "no refusal"
         self.completion.value = (f'<div class="wb-completion"><b>completion:</b> {html.escape(text) or "<i>(empty)</i>"}'
-                                 f' &nbsp; <b style="color:{color}" class="wb-verdict">{verdict}</b></div>')
+                                 f' &nbsp; <b style="color:{color}" class="wb-verdict">{verdict}</b>'
+                                 f' <span class="wb-binary">(binary judge: {binary})</span></div>')
 
     def describe(self) -> str:
         method = self.method.value
-        alpha = f", α = {self.alpha.value:.2f}" if method in ("ace", "actadd") else ""
-        return f"{self.model.value}: {method.replace('_', ' ')}{alpha} at layer {self.layer.value} → {self.last_verdict}"
+        alpha = f", α = {self.alpha.value:.2f}" if method in SWEEP_METHODS else ""
+        where = "every block" if self.layer.value == ALL_LAYERS else f"block {self.layer.value}"
+        return (f"{self.model.value}: {METHOD_NAMES.get(method, method)}{alpha} on {where}'s {self.sites.value} sites "
+                f"→ {self.last_verdict}")

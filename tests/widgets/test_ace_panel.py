@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from widgets import AcePanel
@@ -24,29 +26,47 @@ def test_alpha_slider_moves_the_marker_and_changes_the_completion(panel):
     assert list(panel.figure.data[2].x) == [2.0, 2.0]
     assert panel.last_completion != before
     assert panel.last_verdict in ("refusal", "compliance", "incoherent")
-    assert panel.last_verdict in panel.completion.value and "α = 2.00" in panel.status.value
-    assert "wb-info" in panel.status.value
+    assert panel.last_verdict in panel.completion.value and "α = 2.00" in html.unescape(panel.status.value)
+    assert "wb-info" in html.unescape(panel.status.value)
 
 
 def test_method_and_model_toggles_switch_the_curve(panel, result):
     panel.method.value = "actadd"
     actadd_y = list(panel.figure.data[0].y)
     assert actadd_y == [float(x) for x in result.refusal_rate(result.sweep[0, 1, :, 0])]
-    panel.model.value = "rwkv"
+    second = result.labels[1]
+    panel.model.value = second
     assert list(panel.figure.data[0].y) == [float(x) for x in result.refusal_rate(result.sweep[1, 1, :, 0])]
-    assert "rwkv" in panel.figure.layout.title.text and panel.status.value.count("rwkv") == 1
+    assert second in panel.figure.layout.title.text and panel.status.value.count(second) == 1
 
 
 def test_layer_slider_and_ablation_steer_the_live_completion(panel):
     panel.method.value = "directional_ablation"
-    assert list(panel.figure.data[2].x) == [0.0, 0.0]  # no α for an ablation: marker at 0
+    assert list(panel.figure.data[2].x) == [] and panel.alpha.disabled  # no α for an ablation: no marker
     panel.layer.value = 0
-    assert "layer 0" in panel.status.value and "directional ablation" in panel.status.value
+    assert "block 0" in panel.status.value and "directional ablation" in html.unescape(panel.status.value)
     texts = {panel.last_completion}
     panel.method.value = "actadd"
     panel.alpha.value = 2.0
     texts.add(panel.last_completion)
     assert len(texts) == 2
+
+
+def test_midpoint_projection_sits_at_half_and_sites_change_the_edit(panel, result):
+    panel.method.value = "midpoint_projection"
+    assert list(panel.figure.data[2].x) == [0.5, 0.5] and panel.alpha.disabled
+    assert "midpoint projection" in panel.status.value and "binary judge" in panel.completion.value
+    panel.method.value = "ace"
+    assert not panel.alpha.disabled
+    panel.layer.value = "all"
+    panel.sites.value = "sublayers"
+    assert "every block's sublayers sites" in html.unescape(panel.status.value)
+    sub = panel.last_completion
+    panel.sites.value = "residual"
+    assert panel.sites.value == "residual" and "every block's residual sites" in html.unescape(panel.status.value)
+    edits = result.edits(0, "ace", float(panel.alpha.value), "all", sites="sublayers")
+    assert len(edits) > len(result.edits(0, "ace", float(panel.alpha.value), "all", sites="residual"))
+    assert isinstance(sub, str)
 
 
 def test_prompt_box_drives_the_completion(panel, result):
@@ -56,7 +76,7 @@ def test_prompt_box_drives_the_completion(panel, result):
     assert list(panel.figure.data[2].x) == [0.0, 0.0]
     panel.prompt.value = result.prompts["harmful_eval"][1]
     assert panel.last_completion and panel.last_completion in panel.completion.value
-    assert harmless != "" and "wb-info" in panel.status.value
+    assert harmless != "" and "wb-info" in html.unescape(panel.status.value)
     panel.prompt.value = ""  # empty prompt: an error in the status line, the figure kept
     assert "wb-error" in panel.status.value and "`prompt` must be a non-empty request" in panel.status.value.replace("&#x27;", "'")
     slot = panel._errors[panel._control_list.index(panel.prompt)]
