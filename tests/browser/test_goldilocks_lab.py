@@ -23,7 +23,7 @@ def test_drag_radius_slider_moves_marker_and_spectrum(lab_server, tmp_path: Path
         status = page.locator(".wb-status").first
         readout_before, status_before = readout(radius), status.inner_text()
         # the notebook's last cell sets the radius to 10·r_init; the slider's first sync must keep it
-        assert readout_before == "10", f"the last cell's radius was lost: readout {readout_before!r}"
+        assert float(readout_before) == 10.0, f"the last cell's radius was lost: readout {readout_before!r}"
         # (the browser's log slider may hand back 10 as 9.999999999999995)
         assert marker_before is not None and abs(json.loads(marker_before)[0] - 10.0) < 1e-6, \
             f"marker at {marker_before}, expected [10]"
