@@ -48,10 +48,12 @@ class AcePanel(Panel):
         layer = r.config.layer if r.config.layer == ALL_LAYERS else r.layer
         self.layer = widgets.SelectionSlider(options=[(ALL_LAYERS, ALL_LAYERS), *[(str(i), i) for i in range(L)]],
                                              value=layer, description="layer", continuous_update=True)
-        self.sites = widgets.ToggleButtons(options=list(SITES), value=r.config.sites, description="sites")
+        self.sites = widgets.ToggleButtons(options=list(SITES), value=r.config.sites, description="sites",
+                                           style={"button_width": "auto"})
         self.method = widgets.ToggleButtons(options=[(METHOD_NAMES.get(m, m.replace("_", " ")), m) for m in PANEL_METHODS],
-                                            value="ace", description="method")
-        self.model = widgets.ToggleButtons(options=list(r.labels), value=r.labels[0], description="model")
+                                            value="ace", description="method", style={"button_width": "auto"})
+        self.model = widgets.ToggleButtons(options=list(r.labels), value=r.labels[0], description="model",
+                                           style={"button_width": "auto"})
         self.prompt = widgets.Text(value=prompt or r.prompts["harmful_eval"][0], description="prompt ⏎",
                                    placeholder="type a request, then press Enter", continuous_update=False,
                                    tooltip="press Enter to generate", layout=widgets.Layout(width="640px"))

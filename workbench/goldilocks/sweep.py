@@ -127,7 +127,8 @@ def radius_sweep(
         else:
             plane = restricted_eigvals(f, points, bases.to(gdt))
         plane_eigs[index] = plane.double()
-        for j, theta in zip(index, tqdm(points, desc=f"{spec.activation} radii", disable=not progress, leave=False)):
+        for j, theta in tqdm(list(zip(index, points)), desc=f"{spec.activation} radii", disable=not progress,
+                             leave=False):
             loss[j] = f(theta).detach().double()
             if sphere:
                 shift[j] = sphere_correction(grad(f)(theta), theta).detach().double()
