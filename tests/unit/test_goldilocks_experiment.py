@@ -31,8 +31,8 @@ from workbench.goldilocks import (
 )
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
-from workbench.plots.goldilocks import all_figures, panel_figure
-from workbench.tensor.curvature import positive_fraction, restricted_hessian, trace_ratio
+from workbench.plots.goldilocks import all_figures, panel_figure, zone_radii
+from workbench.tensor.curvature import batched_hvp, positive_fraction, rademacher, restricted_hessian, trace_ratio
 from workbench.tensor.result import ArtifactError
 from workbench.tensor.subspaces import sphere_basis
 
@@ -48,6 +48,28 @@ def test_result_shapes(gl_quick):
     assert gl_quick.sel_losses.shape == (M, c.selection_steps) and gl_quick.sel_retest.shape == (M, 2)
     assert gl_quick.iso_plane_eigs.shape == (A, 1, c.bases, R, c.hessian_dim)
     assert gl_quick.r_init == pytest.approx(c.spec("relu").r_init(c.init))
+
+
+def test_the_slq_densities_are_quadratures_of_their_probe_at_the_zone_radii(gl_quick):
+    """Each probe's quadrature weights sum to 1 and its first two moments are zᵀHz/D and zᵀH²z/D
+    (Lanczos' exactness for polynomials of degree < 2k), recomputed with the same probe."""
+    c = gl_quick.config
+    assert [int(i) for i in gl_quick.density_at] == list(zone_radii(gl_quick))
+    assert torch.allclose(gl_quick.density_weights.sum(-1), torch.ones(1, dtype=torch.float64))
+    x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
+    a, z = 0, 1  # relu at the trace-ratio peak
+    ri = int(gl_quick.density_at[z])
+    u = directions(c)[0]
+    theta = u / u.norm() * c.radii[ri] * gl_quick.r_init
+    f = c.spec(c.activations[a]).loss_fn(x, y)
+    probe = rademacher(1, theta.shape[0], torch.Generator().manual_seed(c.seed + 1000 * a + z), torch.float64)[0]
+    Hz = batched_hvp(f, theta, probe.float()[None])[0].double()
+    nodes, weights = gl_quick.density_nodes[a, z, 0].double(), gl_quick.density_weights[a, z, 0].double()
+    D = theta.shape[0]
+    assert float((weights * nodes).sum()) == pytest.approx(float(probe @ Hz) / D, rel=1e-3)
+    assert float((weights * nodes**2).sum()) == pytest.approx(float(Hz @ Hz) / D, rel=1e-3)
+    fig = all_figures(gl_quick)["3_spectra"]
+    assert sum(1 for t in fig.data if t.xaxis in ("x3", "x4")) == 3 * len(c.activations)  # the density row
 
 
 def test_stored_spectra_are_the_restricted_hessians_they_claim(gl_quick):

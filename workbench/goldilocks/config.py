@@ -42,7 +42,9 @@ class GoldilocksConfig:
         Radii ≥ `float64_from` (× r_init) are computed in float64. `isotropic`: also one direction
         u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's), on seed 0's planes.
         `compare_dims`: Tr/(√d‖H_d‖) for each d on nested planes (leading blocks of one
-        max(compare_dims)-plane per basis, seed 0's direction).
+        max(compare_dims)-plane per basis, seed 0's direction). The full-space Hessian's spectral
+        density at three radii (below, at and above the trace-ratio peak) by SLQ: `density_probes`
+        Rademacher probes of `density_steps` Lanczos steps (0: skipped).
     Hyperplane and hypersphere training: only φ in θ = P + Mφ (plane) or θ = r·(P + Mφ)/‖P + Mφ‖
         (origin-centred sphere, ‖θ‖ = r) is trained (φ₀ = 0), for each d in `train_dims` and each
         r/r_init in `train_radii`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`. The
@@ -76,6 +78,8 @@ class GoldilocksConfig:
     float64_from: float = param(20.0, RADIUS)
     isotropic: bool = param(True, Flag())
     compare_dims: tuple[int, ...] = param((10, 16, 50), Many(Int(1, lambda c: c.n_params), allow_empty=True))
+    density_steps: int = param(80, Int(0, lambda c: c.n_params))  # 0 skips the SLQ densities
+    density_probes: int = param(1, Int(1))
     train_dims: tuple[int, ...] = param((8, 16, 32, 64, 128, 256), Many(Int(1, lambda c: c.n_params), allow_empty=True))
     train_radii: tuple[float, ...] = param(log_radii(0.1, 31.62, 9), Many(RADIUS, allow_empty=True))
     train_steps: int = param(200, Int(1))
@@ -132,6 +136,7 @@ class GoldilocksConfig:
             hessian_dim=8,
             hessian_batch=256,
             compare_dims=(4, 8),
+            density_steps=16,
             train_dims=(4, 16),
             train_radii=log_radii(0.1, 10.0, 5),
             train_steps=100,

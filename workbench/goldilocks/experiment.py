@@ -11,6 +11,7 @@ from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
+from workbench.goldilocks.density import zone_densities, zone_indices
 from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss
 from workbench.goldilocks.intrinsic import (
     SURFACES,
@@ -97,6 +98,18 @@ def _dims(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.dev
     out = [nested_dim_measures(config.spec(act), x, y, u, config.radii, r_init, bases, config.compare_dims,
                                config.float64_from) for act in config.activations]
     return torch.stack([o[0] for o in out]).float().cpu(), torch.stack([o[1] for o in out]).float().cpu()
+
+
+def _densities(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, plane: Tensor
+               ) -> tuple[Tensor, Tensor, Tensor]:
+    """[Z] radius indices and [A, Z, V, k] SLQ nodes / weights of the full-space Hessian (Z = 0 when skipped)."""
+    A, V, k = len(config.activations), config.density_probes, config.density_steps
+    if not k:
+        return torch.zeros(0), torch.zeros(A, 0, V, 0), torch.zeros(A, 0, V, 0)
+    indices = zone_indices(config, plane)
+    x, y = _hessian_data(config, data, dev)
+    nodes, weights = zone_densities(config, x, y, directions(config, dev)[0], r_init, indices)
+    return torch.tensor(indices, dtype=torch.float64), nodes, weights
 
 
 def _surface_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, config: GoldilocksConfig,
@@ -209,6 +222,7 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
     with thread_policy(dev, _parameters(config)):  # small MLPs: one thread on the CPU (tensor.threads)
         plane, sphere, shift, loss, iso = _sweeps(config, data, r_init, dev, progress, ex)
         dims_ratio, dims_positive = _dims(config, data, r_init, dev)
+        density_at, nodes, weights = _densities(config, data, r_init, dev, plane)
         seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
         t = time.perf_counter()
         acc, sphere_acc, plane_loss, full_acc = _hyperplanes(config, data, r_init, dev, progress, ex)
@@ -219,7 +233,8 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
     seconds["total"] = round(time.perf_counter() - start, 2)
     return GoldilocksResult(
         config=config, r_init=r_init, plane_eigs=plane, iso_plane_eigs=iso, dims_ratio=dims_ratio,
-        dims_positive=dims_positive, sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
+        dims_positive=dims_positive, density_at=density_at, density_nodes=nodes, density_weights=weights,
+        sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
         plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures, sel_retest=retest, sel_radii=ratios,
         sel_curves=curves, sel_losses=losses, stage_seconds=seconds,
     )

@@ -29,6 +29,9 @@ class GoldilocksResult(Result):
         included (S' = 1 with `isotropic`, else 0), on seed 0's planes.
     dims_ratio, dims_positive [A, K, B, R]: Tr(H_d)/(√d‖H_d‖_F) and positive share for each d of
         `compare_dims` (K of them) on nested planes, seed 0's direction.
+    density_at [Z]: indices of the radii of the full-space SLQ densities (Z = 3 with
+        `density_steps`, else 0); density_nodes, density_weights [A, Z, V, k]: Ritz values and
+        weights per probe (V = `density_probes`, k = `density_steps`), seed 0's direction.
     plane_acc, plane_loss [A, T, S, Q]: test accuracy / training loss after training φ only.
     sphere_acc [A, T, S, Q]: test accuracy after training φ on the origin-centred d-sphere.
     full_acc [A, S']: full-space reference accuracy from r_init (S' = S when T > 0, else 0).
@@ -44,7 +47,7 @@ class GoldilocksResult(Result):
     kind: ClassVar[str] = "GoldilocksResult"
     value_sources: ClassVar[dict[str, str]] = {
         **dict.fromkeys(("plane_eigs", "sphere_eigs", "sphere_shift", "point_loss", "iso_plane_eigs", "dims_ratio",
-                         "dims_positive"), "`radii` and `dtype`"),
+                         "dims_positive", "density_nodes", "density_weights"), "`radii` and `dtype`"),
         **dict.fromkeys(("plane_acc", "plane_loss", "sphere_acc"), "`train_radii`, `train_lr` and `dtype`"),
         "full_acc": "`full_lr` and `dtype`",
         **dict.fromkeys(("sel_measures", "sel_retest", "sel_radii", "sel_curves", "sel_losses"), "`selection_lr` and `dtype`")}
@@ -58,6 +61,9 @@ class GoldilocksResult(Result):
     iso_plane_eigs: Float[Tensor, "A Si B R d"]
     dims_ratio: Float[Tensor, "A K B R"]
     dims_positive: Float[Tensor, "A K B R"]
+    density_at: Float[Tensor, "Z"]
+    density_nodes: Float[Tensor, "A Z V k"]
+    density_weights: Float[Tensor, "A Z V k"]
     plane_acc: Float[Tensor, "A T S Q"]
     plane_loss: Float[Tensor, "A T S Q"]
     sphere_acc: Float[Tensor, "A T S Q"]
@@ -83,6 +89,10 @@ class GoldilocksResult(Result):
         expect_shape("iso_plane_eigs", self.iso_plane_eigs, (A, 1 if c.isotropic else 0, B, R, d))
         expect_shape("dims_ratio", self.dims_ratio, (A, len(c.compare_dims), B, R))
         expect_shape("dims_positive", self.dims_positive, (A, len(c.compare_dims), B, R))
+        Z = 3 if c.density_steps else 0
+        expect_shape("density_at", self.density_at, (Z,))
+        expect_shape("density_nodes", self.density_nodes, (A, Z, c.density_probes, c.density_steps))
+        expect_shape("density_weights", self.density_weights, (A, Z, c.density_probes, c.density_steps))
         expect_shape("plane_acc", self.plane_acc, (A, T, S, Q if T else 0))
         expect_shape("plane_loss", self.plane_loss, (A, T, S, Q if T else 0))
         expect_shape("sphere_acc", self.sphere_acc, (A, T, S, Q if T else 0))

@@ -155,6 +155,24 @@ def _selection(result: GoldilocksResult) -> dict[str, Any]:
     return out
 
 
+def _density(result: GoldilocksResult) -> dict[str, Any]:
+    """Per activation and radius of the SLQ densities: the extreme Ritz values (≈ λ_min, λ_max of
+    the full-space Hessian), the negative share of the spectral mass and the mean eigenvalue Tr H/D."""
+    c = result.config
+    out: dict[str, Any] = {"probes": c.density_probes, "lanczos_steps": c.density_steps}
+    for a, act in enumerate(c.activations):
+        rows = {}
+        for z, ri in enumerate(int(i) for i in result.density_at):
+            nodes, weights = result.density_nodes[a, z].double(), result.density_weights[a, z].double()
+            live = weights > 0
+            rows[f"{c.radii[ri]:g}"] = {
+                "lambda_min": _r(float(nodes[live].min())), "lambda_max": _r(float(nodes[live].max())),
+                "negative_mass": _r(float((weights * (nodes < 0)).sum(-1).mean())),
+                "mean_eigenvalue": _r(float((weights * nodes).sum(-1).mean()))}
+        out[act] = rows
+    return out
+
+
 def summarize(result: GoldilocksResult) -> dict[str, Any]:
     """Peaks of Tr/‖H‖ and positive share over r/r_init (plane and sphere, per activation), the
     hyperplane-training accuracy peaks, the init-selection tests, and the stage timings."""
@@ -176,6 +194,8 @@ def summarize(result: GoldilocksResult) -> dict[str, Any]:
         out["isotropic"] = _curvature(result, "isotropic")
     if c.compare_dims:
         out["compare_dims"] = _dims(result)
+    if c.density_steps:
+        out["full_space_density"] = _density(result)
     if c.train_dims:
         out["hyperplane_training"] = _hyperplanes(result)
         out["sphere_training"] = _sphere_training(result)

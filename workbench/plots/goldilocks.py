@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 
 import plotly.graph_objects as go
-import torch
 from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY
+from workbench.goldilocks.density import density_curve, zone_indices
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import reliability
 from workbench.goldilocks.selection import association
@@ -121,10 +121,7 @@ def dims_figure(result: GoldilocksResult) -> go.Figure:
 
 def zone_radii(result: GoldilocksResult) -> tuple[int, int, int]:
     """Indices of three radii: the first activation's trace-ratio peak, and about 10× below / above."""
-    c = result.config
-    peak = int(torch.argmax(result.trace_ratio("plane")[0].mean((0, 1))))
-    r = c.radii[peak]
-    return c.nearest_radius(r / 10), peak, c.nearest_radius(r * 10)
+    return zone_indices(result.config, result.plane_eigs)
 
 
 def mean_scaled_spectrum(eigs: Float[Tensor, "N d"]) -> Float[Tensor, "d"]:
@@ -136,10 +133,16 @@ def mean_scaled_spectrum(eigs: Float[Tensor, "N d"]) -> Float[Tensor, "d"]:
 
 def spectrum_figure(result: GoldilocksResult, radius_indices: tuple[int, ...] | None = None) -> go.Figure:
     """Figure 3: the sorted spectrum of H_d (λ/‖H_d‖_F, averaged order statistics over seeds × bases)
-    at three radii: below, in and above the zone."""
+    at three radii: below, in and above the zone; with SLQ densities in the result, a second row:
+    the full-space Hessian's smoothed spectral density at those radii (λ / max |Ritz value|)."""
     c = result.config
     idx = radius_indices if radius_indices is not None else zone_radii(result)
-    fig = make_subplots(rows=1, cols=len(c.activations), subplot_titles=list(c.activations), shared_yaxes=True)
+    dense = c.density_steps > 0 and radius_indices is None
+    rows = 2 if dense else 1
+    titles = [f"{act}: d = {c.hessian_dim} planes" for act in c.activations]
+    if dense:
+        titles += [f"{act}: full space, SLQ density" for act in c.activations]
+    fig = make_subplots(rows=rows, cols=len(c.activations), subplot_titles=titles, vertical_spacing=0.16)
     shades = [COLORWAY[5], COLORWAY[2], COLORWAY[4]]
     for a, act in enumerate(c.activations):
         for k, ri in enumerate(idx):
@@ -147,11 +150,25 @@ def spectrum_figure(result: GoldilocksResult, radius_indices: tuple[int, ...] | 
             fig.add_trace(go.Scatter(x=list(range(1, c.hessian_dim + 1)), y=y, mode="lines+markers",
                                      name=f"r = {c.radii[ri]:g}·r_init", legendgroup=str(ri), showlegend=a == 0,
                                      line=dict(color=shades[k % 3])), row=1, col=a + 1)
+            if dense:
+                nodes, weights = result.density_nodes[a, k].double(), result.density_weights[a, k].double()
+                scale = float(nodes.abs().max()) or 1.0
+                grid, density = density_curve(nodes / scale, weights)
+                fig.add_trace(go.Scatter(x=grid.tolist(), y=density.clamp_min(1e-6).tolist(), mode="lines",
+                                         name=f"r = {c.radii[ri]:g}·r_init", legendgroup=str(ri), showlegend=False,
+                                         line=dict(color=shades[k % 3])), row=2, col=a + 1)
         fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=a + 1)
         fig.update_xaxes(title_text="eigenvalue rank", row=1, col=a + 1)
+        if dense:
+            fig.update_xaxes(title_text="λ / max |λ| (full-space Hessian)", row=2, col=a + 1)
+            fig.update_yaxes(type="log", range=[-4, 2], row=2, col=a + 1)
     fig.update_yaxes(title_text="λ / ‖H_d‖_F", row=1, col=1)
-    fig.update_layout(title=f"Spectrum of the restricted Hessian (d = {c.hessian_dim}) below, in and above the zone")
-    return themed(fig, width=900).update_layout(margin=dict(t=90))
+    if dense:
+        fig.update_yaxes(title_text="density (smoothed)", row=2, col=1)
+    fig.update_layout(title=f"Spectrum of the Hessian below, in and above the zone<br><sup>top: restricted to "
+                            f"d = {c.hessian_dim} planes; bottom: full space by stochastic Lanczos quadrature "
+                            f"({c.density_probes} probe × {c.density_steps} steps, seed 0's direction)</sup>")
+    return themed(fig, width=900, height=760 if dense else 460).update_layout(margin=dict(t=100))
 
 
 def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:

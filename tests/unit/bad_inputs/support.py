@@ -116,6 +116,9 @@ def goldilocks_result(c: GoldilocksConfig) -> GoldilocksResult:
     return GoldilocksResult(
         config=c, r_init=1.0, plane_eigs=z(A, S, B, R, d), sphere_eigs=z(A, S, B, Rs, d), sphere_shift=z(A, S, Rs),
         point_loss=z(A, S, R), iso_plane_eigs=z(A, 1 if c.isotropic else 0, B, R, d),
-        dims_ratio=z(A, len(c.compare_dims), B, R), dims_positive=z(A, len(c.compare_dims), B, R), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sphere_acc=z(A, T, S, Q),
+        dims_ratio=z(A, len(c.compare_dims), B, R), dims_positive=z(A, len(c.compare_dims), B, R),
+        density_at=z(3 if c.density_steps else 0),
+        density_nodes=z(A, 3 if c.density_steps else 0, c.density_probes, c.density_steps),
+        density_weights=z(A, 3 if c.density_steps else 0, c.density_probes, c.density_steps), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sphere_acc=z(A, T, S, Q),
         full_acc=z(A, S if T else 0), sel_measures=z(M, len(RANK_BY)), sel_retest=z(M, 2), sel_radii=z(M),
         sel_curves=z(M, K), sel_losses=z(M, c.selection_steps if N else 0), stage_seconds={})
