@@ -111,7 +111,7 @@ class AceConfig:
     n_heads: int = param(4, Int(1))
     d_mlp: int = param(256, Int(1))
     llama_steps: int = param(400, Int(1))
-    rwkv5_steps: int = param(320, Int(1))
+    rwkv5_steps: int = param(400, Int(1))  # 320 left 22 of 24 held-out harmful prompts refused (91.7 %)
     rwkv_steps: int = param(320, Int(1))  # RWKV-4 (arch "rwkv"), outside the default archs
     train_batch: int = param(64, Int(1))
     lr: float = param(3e-3, POSITIVE)
