@@ -105,7 +105,7 @@ class AceConfig:
     archs: tuple[str, ...] = param(("llama", "rwkv5"),
                                    Many(Choice(ARCHITECTURES, "entries must be in"), unique=True, indexed=False))
     # the model's shape: positive here; TinyLMSpec (`spec`) holds the stricter rules of each
-    # architecture (d_model ≥ 4, heads divide d_model, RWKV needs 2 layers)
+    # architecture (d_model ≥ 4, heads divide d_model, RWKV-4 needs 2 layers)
     d_model: int = param(128, Int(1))
     n_layers: int = param(4, Int(1))
     n_heads: int = param(4, Int(1))
@@ -170,7 +170,9 @@ class AceConfig:
 
     def spec(self, arch: str) -> TinyLMSpec:
         """The training spec of the embedded model of architecture `arch`."""
-        steps = {"llama": self.llama_steps, "rwkv5": self.rwkv5_steps, "rwkv": self.rwkv_steps}[arch]
+        steps = {"llama": self.llama_steps, "rwkv5": self.rwkv5_steps, "rwkv": self.rwkv_steps}.get(arch)
+        if steps is None:
+            raise ValueError(f"`arch` must be one of {ARCHITECTURES}; got {arch!r}")
         return TinyLMSpec(arch=arch, d_model=self.d_model, n_layers=self.n_layers, n_heads=self.n_heads,
                           d_mlp=self.d_mlp, steps=steps, batch=self.train_batch, lr=self.lr, seed=self.seed)
 
