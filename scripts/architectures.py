@@ -2,7 +2,10 @@
 (random weights, 2 layers, d 64, a byte-level BPE tokenizer with a chat template and no pad
 token), whether it boots through the bridge, whether cached decoding equals full recomputation
 token for token (edits at all / prompt / generated, prompts of mixed lengths in one batch),
-whether the bridge-free path gives the bridge's tokens, and whether `ace.run` completes end to end.
+whether the bridge-free path gives the bridge's tokens, and whether `ace.run` completes end to end
+— on the paper's sites (`sites="sublayers"`, every attention and MLP output) where the model has
+them, else (Mamba: no such hooks; OPT: a flattened MLP output) on the residual stream, after
+`run` refused "sublayers" naming `sites`.
 
     python scripts/architectures.py      # prints a markdown table
 """
@@ -13,11 +16,12 @@ import tempfile
 import time
 import traceback
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from workbench.ace import AceConfig, run
+from workbench.ace import AceConfig, AceResult, run
 from workbench.ace.example import example_inputs
 from workbench.lm import boot, torch_threads
 from workbench.lm.fastpath import fast_path_applies
@@ -49,13 +53,25 @@ def check(arch: str, root: Path, files: tuple[str, str]) -> list[str]:
     finally:
         handle.remove()
     start = time.perf_counter()
-    config = AceConfig(model=str(folder), harmful_file=files[0], harmless_file=files[1], n_eval=4, n_direction=4,
-                       alphas=(0.0, 1.0), max_new_tokens=8)
-    result = run(config, progress=False)
+    result, sites = run_ace(folder, files)
     seconds = time.perf_counter() - start
     return [arch, type(model.original_model).__name__, "yes", _mark(cached_ok),
             _mark(fast_path_applies(model, edits) and torch.equal(fast, slow)),
-            f"yes ({seconds:.1f} s, d={result.direction.shape[-1]}, L={result.direction.shape[1]})"]
+            f"yes ({sites}, {seconds:.1f} s, d={result.direction.shape[-1]}, L={result.direction.shape[1]})"]
+
+
+def run_ace(folder: Path, files: tuple[str, str]) -> tuple[AceResult, str]:
+    """`ace.run` on the sublayer sites, or on the residual ones when the model has no usable
+    sublayer hooks (`run` says so naming `sites`); the result and the sites it ran on."""
+    config = AceConfig(model=str(folder), harmful_file=files[0], harmless_file=files[1], n_eval=4, n_direction=4,
+                       alphas=(0.0, 1.0), max_new_tokens=8)
+    try:
+        return run(config, progress=False), config.sites
+    except ValueError as err:
+        if "`sites`" not in str(err):
+            raise
+    config = replace(config, sites="residual")
+    return run(config, progress=False), config.sites
 
 
 def main() -> None:

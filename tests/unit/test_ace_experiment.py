@@ -73,7 +73,7 @@ def test_refusal_score_is_the_log_odds_of_the_refusal_openers():
 
 def test_quick_result_shapes_and_round_trip(result, tmp_path):
     c = result.config
-    assert result.labels == ["llama", "rwkv"]
+    assert result.labels == ["llama", "rwkv5"]
     assert result.direction.shape == (2, c.n_layers, c.d_model)
     assert result.sub_direction.shape == (2, 2 * c.n_layers, c.d_model)
     C, X = len(result.settings), c.n_eval * c.num_samples
@@ -117,7 +117,7 @@ def test_result_edits_are_the_experiments_edits(result, session_cache):
     from workbench.tensor.steering import make_edit
 
     v = torch.randn(3, result.config.d_model)
-    edits = result.edits("rwkv", "ace", 0.5, layer=0)
+    edits = result.edits("rwkv5", "ace", 0.5, layer=0)
     assert list(edits) == [result.hook_names[0]]
     expected = make_edit("ace", result.direction[1, 0], result.mu_neg[1, 0], 0.5)
     assert torch.equal(edits[result.hook_names[0]].apply(v), expected.apply(v))
@@ -173,6 +173,8 @@ def test_summary_and_figures(result):
     ({"sample_temperatures": (0.0,)}, "`sample_temperatures\\[0\\]` must be"),
     ({"hook": "resid_middle"}, "`hook` must be one of"),
     ({"archs": ("llama", "gpt2")}, "`archs` entries must be in"),
+    ({"rwkv5_steps": 0}, "`rwkv5_steps` must be an integer in \\[1"),
+    ({"archs": ("rwkv",), "n_layers": 1}, "`n_layers` must be an integer in \\[2"),  # RWKV-4 only (HF's init)
     ({"positions": "last"}, "`positions` must be one of"),
     ({"model": "/some/folder"}, "`harmful_file` and `harmless_file` are required"),
     ({"dtype": "float64"}, "`dtype` must be one of"),
@@ -186,5 +188,5 @@ def test_reproduce_quick_from_the_command_line(result, tmp_path, capsys):
     assert main(["reproduce", "--suite", "ace", "--quick", "--out", str(tmp_path), "--formats", "html"]) == 0
     measurements = json.loads((tmp_path / "ace" / "measurements.json").read_text())
     assert measurements["quick"] is True
-    assert set(measurements["models"]) == {"llama", "rwkv"}
+    assert set(measurements["models"]) == {"llama", "rwkv5"}
     assert (tmp_path / "ace" / "1_refusal_vs_alpha.html").is_file()

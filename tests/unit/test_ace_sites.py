@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from workbench.ace import AceResult, open_session
-from workbench.ace.sites import SUBLAYER_HOOKS, method_edit
-from workbench.lm import torch_threads
+from workbench.ace.sites import SUBLAYER_HOOKS, method_edit, sublayer_names
+from workbench.lm import boot, random_causal_lm_folder, torch_threads
+from workbench.lm.generate import hf_model
 from workbench.tensor.hooks import record, steer
 
 
@@ -37,7 +38,7 @@ def test_midpoint_projection_is_ace_at_one_half():
         assert torch.allclose(mid @ rhat, (mu + r / 2) @ rhat * torch.ones(7, dtype=torch.float64), atol=1e-12)
 
 
-@pytest.mark.parametrize("model, pair", [("llama", SUBLAYER_HOOKS[0]), ("rwkv", SUBLAYER_HOOKS[1])])
+@pytest.mark.parametrize("model, pair", [("llama", SUBLAYER_HOOKS[0]), ("rwkv5", SUBLAYER_HOOKS[1])])
 def test_sublayer_sites_are_the_attention_and_mlp_outputs_each_with_its_own_edit(result, session_cache, model, pair):
     """`sites="sublayers"`, `layer="all"`: 2 edits per block on that architecture's attention and
     MLP outputs; in a forward, each of those outputs leaves with its component along its own r̂
@@ -49,12 +50,19 @@ def test_sublayer_sites_are_the_attention_and_mlp_outputs_each_with_its_own_edit
     session = open_session(result.config, m, session_cache.root, progress=False)
     ids = torch.tensor([session.tokenizer(result.prompts["harmful_eval"][0] + " <assistant>")["input_ids"]])
     with torch.no_grad(), steer(session.model, edits, "all"), record(session.model, names, position=None) as seen:
-        session.model.original_model(input_ids=ids)
+        hf_model(session.model)(input_ids=ids)  # the bridge's HF model; rwkv5 is its own
     for j, name in enumerate(names):
         r, mu = result.sub_direction[m, j], result.sub_mu_neg[m, j]
         rhat = r / r.norm()
         coordinate = seen[name][0][0] @ rhat
         assert torch.allclose(coordinate, ((mu + alpha * r) @ rhat).expand_as(coordinate), atol=1e-4), name
+
+
+def test_rwkv4_sublayer_sites_are_its_time_mix_and_channel_mix_outputs(tmp_path):
+    """RWKV-4 (arch "rwkv", outside the default `archs`) keeps its sublayer sites: the bridge's
+    time-mix / channel-mix output hooks, the same names as the v5.2 model's."""
+    bridge = boot(random_causal_lm_folder("rwkv", tmp_path / "rwkv", n_layers=2, d_model=16))
+    assert sublayer_names(bridge, 2) == [f"blocks.{i}.{hook}" for i in range(2) for hook in SUBLAYER_HOOKS[1]]
 
 
 def test_arditi_ablation_removes_one_direction_at_every_block_input_and_sublayer(result):

@@ -74,10 +74,12 @@ class LayerRule(Int):
 class AceConfig:
     """One ACE experiment.
 
-    Embedded models (used when `model` is None): one tiny chat LM per entry of `archs`
-    ("llama", "rwkv"), `n_layers` × `d_model` (MLP `d_mlp`, `n_heads` heads for Llama), trained
-    `llama_steps` / `rwkv_steps` steps of `train_batch` at `lr` on the synthetic instruction set
-    (`held_out` share of (verb, object) combinations kept for evaluation).
+    Embedded models (used when `model` is None): one tiny chat LM per entry of `archs` — "llama",
+    "rwkv5" (RWKV v5.2 "Eagle", the paper's RWKV family; the default pair) or "rwkv" (transformers'
+    RWKV-4, available but not in the default) — `n_layers` × `d_model` (MLP `d_mlp`, `n_heads`
+    heads for Llama and RWKV v5.2), trained `llama_steps` / `rwkv5_steps` / `rwkv_steps` steps of
+    `train_batch` at `lr` on the synthetic instruction set (`held_out` share of (verb, object)
+    combinations kept for evaluation).
 
     Real path: `model` = a local HF causal-LM folder, booted in `dtype` on `run`'s `device` (or spread
     over the visible GPUs with `device_map`, e.g. "auto", for a model too big for one); prompts from
@@ -100,16 +102,17 @@ class AceConfig:
     site settings (greedy); the layer sweep steers one block's residual hook at a time.
     """
 
-    archs: tuple[str, ...] = param(("llama", "rwkv"),
+    archs: tuple[str, ...] = param(("llama", "rwkv5"),
                                    Many(Choice(ARCHITECTURES, "entries must be in"), unique=True, indexed=False))
     # the model's shape: positive here; TinyLMSpec (`spec`) holds the stricter rules of each
-    # architecture (d_model ≥ 4, heads divide d_model, RWKV needs 2 layers)
+    # architecture (d_model ≥ 4, heads divide d_model, RWKV-4 needs 2 layers)
     d_model: int = param(128, Int(1))
     n_layers: int = param(4, Int(1))
     n_heads: int = param(4, Int(1))
     d_mlp: int = param(256, Int(1))
     llama_steps: int = param(400, Int(1))
-    rwkv_steps: int = param(320, Int(1))
+    rwkv5_steps: int = param(400, Int(1))  # 320 left 22 of 24 held-out harmful prompts refused (91.7 %)
+    rwkv_steps: int = param(320, Int(1))  # RWKV-4 (arch "rwkv"), outside the default archs
     train_batch: int = param(64, Int(1))
     lr: float = param(3e-3, POSITIVE)
     held_out: float = param(0.25, Number(0.05, 0.5))
@@ -157,8 +160,8 @@ class AceConfig:
     @classmethod
     def quick(cls) -> Self:
         """Small models trained for seconds (tests, CI, QUICK notebooks): mechanisms, not rates."""
-        return cls(d_model=32, n_layers=2, n_heads=2, d_mlp=64, llama_steps=60, rwkv_steps=60, lr=1e-2,
-                   n_eval=12, n_direction=16, alphas=(-1.0, 0.0, 0.5, 1.0, 2.0), max_new_tokens=26,
+        return cls(d_model=32, n_layers=2, n_heads=2, d_mlp=64, llama_steps=60, rwkv5_steps=60, rwkv_steps=60,
+                   lr=1e-2, n_eval=12, n_direction=16, alphas=(-1.0, 0.0, 0.5, 1.0, 2.0), max_new_tokens=26,
                    num_samples=2, sample_temperatures=(1.5,))
 
     def samples_at(self, temperature: float) -> int:
@@ -167,7 +170,9 @@ class AceConfig:
 
     def spec(self, arch: str) -> TinyLMSpec:
         """The training spec of the embedded model of architecture `arch`."""
-        steps = self.llama_steps if arch == "llama" else self.rwkv_steps
+        steps = {"llama": self.llama_steps, "rwkv5": self.rwkv5_steps, "rwkv": self.rwkv_steps}.get(arch)
+        if steps is None:
+            raise ValueError(f"`arch` must be one of {ARCHITECTURES}; got {arch!r}")
         return TinyLMSpec(arch=arch, d_model=self.d_model, n_layers=self.n_layers, n_heads=self.n_heads,
                           d_mlp=self.d_mlp, steps=steps, batch=self.train_batch, lr=self.lr, seed=self.seed)
 

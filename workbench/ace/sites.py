@@ -3,8 +3,9 @@
 Sites. Each block i has one residual site (``blocks.{i}.hook_{hook}``) and two sublayer sites,
 the outputs of its attention and MLP (RWKV: time-mix and channel-mix) — the reference code's
 `--residual` hooks every `self_attn` and `mlp` output. Their names differ per architecture, so
-they are looked up on the model: the first pair of `SUBLAYER_HOOKS` that every block has. A new
-architecture (the v5.2 RWKV's own module names, say) is one more pair there. Every site has its
+they are looked up on the model: the first pair of `SUBLAYER_HOOKS` that every block has (the
+RWKV-4 bridge and the project's RWKV v5.2 model share one pair). A new architecture's names are one
+more pair there. Every site has its
 own direction r = μ⁺ − μ⁻ and its own μ⁻ (last prompt token, as for the residual one).
 
 Layer. One block (its residual site, or its two sublayer sites), or "all": every block, each site
@@ -42,7 +43,8 @@ from workbench.tensor.steering import SteeringEdit, make_edit
 from workbench.tensor.validation import check_choice, check_int, check_number
 
 # (attention output, MLP output) hook names inside `blocks.{i}.`, per architecture family:
-# TransformerLens bridges of attention models, then of RWKV (time mix / channel mix)
+# TransformerLens bridges of attention models, then RWKV's time mix / channel mix (the RWKV-4 bridge's
+# names, which `workbench.lm.rwkv5` gives its v5.2 blocks too)
 SUBLAYER_HOOKS = (("hook_attn_out", "hook_mlp_out"), ("hook_time_mix_out", "hook_channel_mix_out"))
 INPUT_HOOK = "hook_resid_pre"  # a block's input: where Arditi et al. also ablate
 ZERO = 1e-6  # a site's direction counts as zero below this share of the largest one's norm

@@ -32,7 +32,9 @@ BLANK = st.text(alphabet=" \t\n", max_size=3)
 CODE_RULES: dict[type, dict[str, tuple[object, ...]]] = {
     GoldilocksConfig: {"train_radii": ((),)},  # empty while train_dims is not
     AceConfig: {
-        "d_model": (2, 3), "n_layers": (1,), "n_heads": (3, 5, 7),  # TinyLMSpec: ≥ 4, RWKV ≥ 2, heads divide
+        # TinyLMSpec: d_model ≥ 4, heads divide (RWKV-4's n_layers ≥ 2 is a test_ace_experiment row:
+        # the default archs, Llama and RWKV v5.2, take one layer)
+        "d_model": (2, 3), "n_heads": (3, 5, 7),
         "alphas": ((0.5,), (0.0, 2.0), (1.0, -1.0)),  # α = 0 and α = 1 are the paper's anchors
     },
 }
