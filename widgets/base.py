@@ -198,7 +198,7 @@ class Panel(widgets.VBox):
                  else export_figures(figures, folder, formats=formats))
         self.last_export = paths
         self.set_status(f"exported {', '.join(str(p) for p in paths)} — Markdown:",
-                        code=markdown_snippet(paths) if folder is None else markdown_snippet(paths, Path(folder)))
+                        code=markdown_snippet(paths, None if folder is None else paths[0].parent))
         return paths
 
     def _export_clicked(self) -> None:

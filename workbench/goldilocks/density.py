@@ -15,8 +15,8 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.goldilocks.config import GoldilocksConfig
-from workbench.goldilocks.sweep import points_at_ratios
-from workbench.tensor.curvature import eigvals_trace_ratio
+from workbench.goldilocks.sweep import far_flags, points_at_ratios
+from workbench.tensor.curvature import eigvals_trace_ratio, resolve_dtype
 from workbench.tensor.spectral_density import SpectralDensity, hessian_density
 
 
@@ -33,14 +33,17 @@ def zone_densities(
     indices: tuple[int, ...],
 ) -> tuple[Float[Tensor, "A Z V k"], Float[Tensor, "A Z V k"]]:
     """SLQ nodes and weights of ∇²L at r·u/‖u‖ for every activation and every radius index
-    (V = `density_probes`, k = `density_steps`; float64, in float64 from `float64_from`)."""
+    (V = `density_probes`, k = `density_steps`), in the config's dtype, float64 from `float64_from`
+    as the radius sweep (Lanczos itself runs in float64)."""
     A, Z, V, k = len(config.activations), len(indices), config.density_probes, config.density_steps
     nodes = torch.zeros(A, Z, V, k, dtype=torch.float64)
     weights = torch.zeros(A, Z, V, k, dtype=torch.float64)
+    far = far_flags([config.radii[ri] for ri in indices], config.float64_from)
+    near_dt = resolve_dtype(config.dtype, direction.dtype)
     for a, act in enumerate(config.activations):
         for z, ri in enumerate(indices):
             ratio = config.radii[ri]
-            dt = torch.float64 if ratio >= config.float64_from else x.dtype
+            dt = torch.float64 if far[z] else near_dt
             f = config.spec(act).loss_fn(x.to(dt), y)
             theta = points_at_ratios(direction.to(dt), [ratio], r_init)[0]
             gen = torch.Generator().manual_seed(config.seed + 1000 * a + z)

@@ -104,12 +104,9 @@ def radius_sweep(
     with `sphere`, each plane's tangent plane comes from the same call on [M | θ̂].
     """
     dt = resolve_dtype(dtype, direction.dtype)
-    thetas = points_at_ratios(direction.to(dt), radii, r_init)  # [R, D]
-    bases = bases.to(dt)
-    B = bases.shape[0]
-    far = _far_flags(radii, float64_from)
+    far = far_flags(radii, float64_from)
     groups = {False: [i for i, f in enumerate(far) if not f], True: [i for i, f in enumerate(far) if f]}
-    R, d = len(thetas), bases.shape[2]
+    R, (B, _, d) = len(far), bases.shape
     plane_eigs = torch.zeros(R, B, d, dtype=torch.float64)
     sphere_eigs = torch.zeros(R if sphere else 0, B, d, dtype=torch.float64)
     loss = torch.zeros(R, dtype=torch.float64)
@@ -135,7 +132,8 @@ def radius_sweep(
     return Sweep(plane_eigs=plane_eigs.transpose(0, 1), sphere_eigs=sphere_eigs.transpose(0, 1), shift=shift, loss=loss)
 
 
-def _far_flags(radii: Sequence[float] | Tensor, float64_from: float | None) -> list[bool]:
+def far_flags(radii: Sequence[float] | Tensor, float64_from: float | None) -> list[bool]:
+    """Which ratios are computed in float64 (those ≥ `float64_from`; none when it is None)."""
     return [float64_from is not None and float(r) >= float64_from for r in radii]
 
 
@@ -158,7 +156,7 @@ def nested_dim_measures(
     if max(dims) > dmax:
         raise ValueError(f"`dims` must not exceed the bases' {dmax} columns; got {max(dims)}")
     B, D, _ = bases.shape
-    far = _far_flags(radii, float64_from)
+    far = far_flags(radii, float64_from)
     ratio, pos = [], []
     for i, r in enumerate(radii):
         dt = torch.float64 if far[i] else bases.dtype
