@@ -2,7 +2,7 @@
 Ratio = peer_s / ours_s: 1.0 means a neighbour costs nothing; the goal is ≥ 0.6.
 
 Why: a researcher's machine always has something else running, and torch's intra-op threads spin
-at every op's barrier when a core is taken (`workbench.tensor.threads`). The '#' line is the same
+at every op's barrier when a core is taken (`workbench.core.threads`). The '#' line is the same
 measurement with the policy off (torch's default thread count): what the policy buys.
 Best of a few repeats each, alone and busy alternated, so a burst of other load hits both sides.
 """
@@ -18,7 +18,7 @@ from unittest import mock
 import torch
 
 from workbench.capacity import CapacityConfig, run
-from workbench.tensor import threads
+from workbench.core import threads
 
 REPEATS = 3          # each side, with the policy
 DEFAULT_REPEATS = 2  # each side, with torch's default threads (a busy run can take ~40 s)

@@ -3,7 +3,7 @@
 
 Both sides run on ONE torch thread (`torch.set_num_threads(1)` below, before anything is timed):
 the CPU is shared with other jobs, and one thread is also how the suite computes its small models
-(`workbench.tensor.threads`). Short comparisons are the best of `REPEATS` runs after a warm-up.
+(`workbench.core.threads`). Short comparisons are the best of `REPEATS` runs after a warm-up.
 
 (a) curvature_sweep: the default config's whole radius sweep (2 activations × 3 seeds × 19 radii ×
     (3 planes + their 3 sphere tangent planes), d = 16). Ours = `radius_sweep` on every (activation,

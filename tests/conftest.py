@@ -10,8 +10,8 @@ import pytest
 
 from workbench.plots.export import DOCS_ENV
 from workbench.suite import get_suite, run_cached
-from workbench.tensor.cache import ArtifactCache
-from workbench.tensor.result import Result
+from workbench.core.cache import ArtifactCache
+from workbench.core.result import Result
 
 
 @pytest.fixture(autouse=True)

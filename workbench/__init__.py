@@ -1,6 +1,7 @@
 """interp-workbench: computation for four interpretability reproductions.
 
-`workbench.tensor` is the suite-agnostic core; `workbench.<suite>` packages hold one paper each;
+`workbench.core` holds the runtime services (validation, caching, I/O, threads) and
+`workbench.tensor` the suite-agnostic math; `workbench.<suite>` packages hold one paper each;
 `workbench.plots` turns results into plotly figures. Nothing here imports ipywidgets.
 """
 

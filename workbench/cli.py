@@ -12,9 +12,9 @@ from pathlib import Path
 from workbench.plots.export import figures_root
 from workbench.reproduce import reproduce_suite
 from workbench.suite import SUITE_NAMES
-from workbench.tensor.cache import ArtifactCache
-from workbench.tensor.executor import EXECUTORS, Executor
-from workbench.tensor.paths import PROJECT_ROOT, check_output_dir
+from workbench.core.cache import ArtifactCache
+from workbench.core.executor import EXECUTORS, Executor
+from workbench.core.paths import PROJECT_ROOT, check_output_dir
 
 
 

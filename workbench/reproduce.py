@@ -15,11 +15,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from workbench.plots.export import FORMATS, export_to_docs, figures_root
-from workbench.tensor.atomic import atomic_file
+from workbench.core.atomic import atomic_file
 from workbench.suite import CacheLike, get_suite, run_cached
-from workbench.tensor.executor import Executor, as_executor
-from workbench.tensor.paths import check_output_dir
-from workbench.tensor.validation import check_path
+from workbench.core.executor import Executor, as_executor
+from workbench.core.paths import check_output_dir
+from workbench.core.validation import check_path
 
 
 def strict_json(value: Any) -> Any:

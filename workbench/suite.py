@@ -15,7 +15,7 @@ where the grid's independent cells run (and so where progress shows); `cache` is
 keeps intermediate artifacts of its own (ACE's trained models, robustness's embeddings; the others
 ignore it). `run_cached` puts the whole result in the artifact cache under a key of (result kind,
 config, code version); the code version covers the source of every `workbench` module the suite
-imports and the versions of the libraries that compute it (`workbench.tensor.fingerprint`).
+imports and the versions of the libraries that compute it (`workbench.core.fingerprint`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from typing import Any
 import plotly.graph_objects as go
 import torch
 
-from workbench.tensor.cache import ArtifactCache
-from workbench.tensor.executor import Executor
-from workbench.tensor.fingerprint import code_fingerprint
-from workbench.tensor.result import Result
-from workbench.tensor.seeding import choose_device
+from workbench.core.cache import ArtifactCache
+from workbench.core.executor import Executor
+from workbench.core.fingerprint import code_fingerprint
+from workbench.core.result import Result
+from workbench.core.seeding import choose_device
 
 SUITE_NAMES = ("ace", "capacity", "goldilocks", "robustness")
 CacheLike = ArtifactCache | str | os.PathLike | None

@@ -14,7 +14,7 @@ from workbench.ace.judges import PhraseJudge
 from workbench.ace.summary import summarize
 from workbench.cli import main
 from workbench.plots.ace import all_figures
-from workbench.tensor.result import ArtifactError
+from workbench.core.result import ArtifactError
 
 
 @pytest.fixture(scope="module")

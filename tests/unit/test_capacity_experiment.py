@@ -23,7 +23,7 @@ from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.summary import summarize
 from workbench.cli import main
 from workbench.plots.capacity import GAP_FLOOR, all_figures, panel_figure, total_capacity_vs_d
-from workbench.tensor import ArtifactError
+from workbench.core import ArtifactError
 
 
 def test_result_shapes(quick_result):

@@ -33,7 +33,7 @@ from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
 from workbench.plots.goldilocks import all_figures, panel_figure, zone_radii
 from workbench.tensor.curvature import batched_hvp, positive_fraction, rademacher, restricted_hessian, trace_ratio
-from workbench.tensor.result import ArtifactError
+from workbench.core.result import ArtifactError
 from workbench.tensor.subspaces import sphere_basis
 
 

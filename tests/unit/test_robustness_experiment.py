@@ -26,7 +26,7 @@ from workbench.robustness import (
 )
 from workbench.robustness.filtering import exact_unsafe_rate, group_weights
 from workbench.robustness.summary import summarize
-from workbench.tensor import ArtifactError
+from workbench.core import ArtifactError
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from workbench.suite import SUITE_NAMES, Suite, get_suite, run_cached
-from workbench.tensor.result import Result
+from workbench.core.result import Result
 
 RUN_KEYWORDS = ("progress", "device", "executor", "cache")
 

@@ -12,7 +12,7 @@ import pytest
 from traitlets import TraitError
 
 from workbench.plots.export import DOCS_ENV, figures_root
-from workbench.tensor.paths import PROJECT_ROOT
+from workbench.core.paths import PROJECT_ROOT
 from widgets.base import Panel, log_slider
 from widgets.controls import FloatSlider, grid_slider
 

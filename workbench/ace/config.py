@@ -8,7 +8,7 @@ from typing import Self
 from workbench.lm.folders import DTYPES
 from workbench.lm.train import ARCHITECTURES, TinyLMSpec
 from workbench.tensor.positions import POSITIONS
-from workbench.tensor.validation import (
+from workbench.core.validation import (
     POSITIVE,
     Choice,
     Int,

@@ -19,11 +19,11 @@ from workbench.ace.result import AceResult
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
 from workbench.ace.sites import SiteDirections, unembedding_cosine
 from workbench.lm.folders import check_causal_lm_folder, folder_facts
-from workbench.tensor.cache import ArtifactCache
-from workbench.tensor.executor import Executor, as_executor, map_cells
-from workbench.tensor.seeding import choose_device
-from workbench.tensor.threads import folder_parameters, thread_policy
-from workbench.tensor.validation import check_int
+from workbench.core.cache import ArtifactCache
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.seeding import choose_device
+from workbench.core.threads import folder_parameters, thread_policy
+from workbench.core.validation import check_int
 
 
 def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
@@ -220,7 +220,7 @@ def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts:
                 lines: dict[str, list[int]] | None, device: str | None,
                 progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """One model's measurements and facts (a cell of the per-model grid)."""
-    # tiny embedded models: one thread on the CPU (tensor.threads); a Ray cell applies the same policy
+    # tiny embedded models: one thread on the CPU (core.threads); a Ray cell applies the same policy
     with thread_policy(device, _parameters(config)):
         session = open_session(config, index, cache_root, progress, device)
         check_context(session, prompts, lines, config.max_new_tokens)

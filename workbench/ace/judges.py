@@ -29,7 +29,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.ace.data import ASSISTANT
-from workbench.tensor.validation import check_int, check_range, check_text
+from workbench.core.validation import check_int, check_range, check_text
 
 VERDICTS = ("refusal", "compliance", "incoherent")
 REFUSAL, COMPLIANCE, INCOHERENT = range(3)

@@ -26,8 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.tensor.textfiles import json_type, jsonl_objects, read_utf8
-from workbench.tensor.validation import check_int, check_path, check_text
+from workbench.core.textfiles import json_type, jsonl_objects, read_utf8
+from workbench.core.validation import check_int, check_path, check_text
 
 @dataclass(frozen=True)
 class PromptRow:

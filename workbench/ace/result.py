@@ -12,9 +12,9 @@ from torch import Tensor
 from workbench.ace.config import ALL_LAYERS, LAYER_METHODS, METHOD_SETTINGS, SITES, SWEEP_METHODS, AceConfig
 from workbench.ace.judges import SKIPPED, VERDICTS
 from workbench.ace.sites import SiteDirections
-from workbench.tensor.result import ArtifactError, Result, expect_shape
+from workbench.core.result import ArtifactError, Result, expect_shape
 from workbench.tensor.steering import SteeringEdit
-from workbench.tensor.validation import check_choice, check_int
+from workbench.core.validation import check_choice, check_int
 
 
 @dataclass(frozen=True)

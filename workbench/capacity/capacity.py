@@ -14,7 +14,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.capacity.loss import gram
-from workbench.tensor.validation import check_finite_tensor
+from workbench.core.validation import check_finite_tensor
 
 
 def capacity(W: Float[Tensor, "*batch d n"]) -> Float[Tensor, "*batch n"]:

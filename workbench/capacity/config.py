@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Self
 
-from workbench.tensor.validation import POSITIVE, Int, Many, Number, check_fields, param
+from workbench.core.validation import POSITIVE, Int, Many, Number, check_fields, param
 
 UNIT = Number(0.0, 1.0, low_open=True)  # importances and probabilities: (0, 1]
 

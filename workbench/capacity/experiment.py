@@ -16,11 +16,11 @@ from workbench.capacity.config import CapacityConfig
 from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.train import StepCallback, importances, quadratic_init, train_quadratic, train_relu_output
-from workbench.tensor.cache import ArtifactCache
+from workbench.core.cache import ArtifactCache
 from workbench.tensor.ensemble import EnsembleGrid
-from workbench.tensor.executor import Executor, as_executor, map_cells
-from workbench.tensor.seeding import choose_device
-from workbench.tensor.threads import thread_policy
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.seeding import choose_device
+from workbench.core.threads import thread_policy
 
 
 def _quadratic_cell(kurtosis: torch.Tensor, decay: torch.Tensor, init: torch.Tensor, config: CapacityConfig,
@@ -124,7 +124,7 @@ def run(
     dev = choose_device(device)
     ex = as_executor(executor)
     start = time.perf_counter()
-    with thread_policy(dev, _parameters(config)):  # tiny toy models: one thread on the CPU (tensor.threads)
+    with thread_policy(dev, _parameters(config)):  # tiny toy models: one thread on the CPU (core.threads)
         W, loss = _main_grid(config, dev, progress, on_step, ex)
         sweep_W, sweep_loss = _d_sweep(config, dev, progress)
         relu_W, relu_b, relu_loss, paired_W, paired_loss = _architectures(config, dev, progress)

@@ -14,7 +14,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.capacity.loss import gram
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
 
 FAMILIES = ("sparse_gaussian", "sparse_rademacher")
 

@@ -19,7 +19,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.tensor.validation import check_finite_tensor
+from workbench.core.validation import check_finite_tensor
 
 
 def gram(W: Float[Tensor, "*batch d n"]) -> Float[Tensor, "*batch n n"]:

@@ -31,7 +31,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.capacity.loss import optimal_feature_loss
-from workbench.tensor.validation import check_finite_tensor, check_int, check_range
+from workbench.core.validation import check_finite_tensor, check_int, check_range
 
 BISECTION_STEPS = 200  # halvings of the bracket in log c: far below float64 resolution
 

@@ -14,8 +14,8 @@ from workbench.capacity.analysis import best_over_seeds, exact_capacities, optim
 from workbench.capacity.capacity import capacity
 from workbench.capacity.config import CapacityConfig
 from workbench.capacity.train import importances
-from workbench.tensor.result import Result, expect_shape
-from workbench.tensor.validation import check_range
+from workbench.core.result import Result, expect_shape
+from workbench.core.validation import check_range
 
 
 @dataclass(frozen=True)

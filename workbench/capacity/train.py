@@ -12,7 +12,7 @@ from torch import Tensor
 
 from workbench.capacity.loss import closed_form_loss, per_feature_loss
 from workbench.tensor.ensemble import check_converged, train_ensemble
-from workbench.tensor.validation import check_range
+from workbench.core.validation import check_range
 
 StepCallback = Callable[[int, int], None]
 

@@ -9,7 +9,7 @@ from typing import Self
 from workbench.goldilocks.data import DATASETS
 from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.tensor.curvature import DTYPES
-from workbench.tensor.validation import POSITIVE, Choice, Flag, Int, Many, Number, Text, check_fields, param
+from workbench.core.validation import POSITIVE, Choice, Flag, Int, Many, Number, Text, check_fields, param
 
 RANK_BY = ("trace_ratio", "trace", "initial_loss")
 

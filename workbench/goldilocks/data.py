@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.tensor.validation import check_choice, check_int, check_path, check_range
+from workbench.core.validation import check_choice, check_int, check_path, check_range
 
 DATASETS = {"digits": (64, 10), "mnist": (784, 10), "cifar10": (3072, 10)}  # (input dim, classes)
 

@@ -29,11 +29,11 @@ from workbench.goldilocks.sweep import (
     radius_sweep,
     random_bases,
 )
-from workbench.tensor.cache import ArtifactCache
+from workbench.core.cache import ArtifactCache
 from workbench.tensor.curvature import resolve_dtype
-from workbench.tensor.executor import Executor, as_executor, map_cells
-from workbench.tensor.seeding import choose_device, seed_everything
-from workbench.tensor.threads import thread_policy
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.seeding import choose_device, seed_everything
+from workbench.core.threads import thread_policy
 
 
 def directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
@@ -219,7 +219,7 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
     r_init = config.spec(config.activations[0]).r_init(config.init)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    with thread_policy(dev, _parameters(config)):  # small MLPs: one thread on the CPU (tensor.threads)
+    with thread_policy(dev, _parameters(config)):  # small MLPs: one thread on the CPU (core.threads)
         plane, sphere, shift, loss, iso = _sweeps(config, data, r_init, dev, progress, ex)
         dims_ratio, dims_positive = _dims(config, data, r_init, dev)
         density_at, nodes, weights = _densities(config, data, r_init, dev, plane)

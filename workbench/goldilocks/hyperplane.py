@@ -15,7 +15,7 @@ from torch.func import vmap
 
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 
 def ensemble_loss(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, "E"]:

@@ -33,7 +33,7 @@ from torch import Tensor
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
-from workbench.tensor.validation import check_choice, check_int, check_range
+from workbench.core.validation import check_choice, check_int, check_range
 
 SURFACES = ("plane", "sphere")
 

@@ -19,7 +19,7 @@ from workbench.goldilocks.experiment import directions, hessian_bases
 from workbench.goldilocks.model import check_activation
 from workbench.goldilocks.sweep import points_at_ratios, radius_sweep
 from workbench.tensor.curvature import resolve_dtype, restricted_eigvals
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 
 class Probe:

@@ -22,7 +22,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from workbench.tensor.curvature import LossFn, batched_hvp
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 
 def hutchinson_moments(f: LossFn, theta: Float[Tensor, "D"], probes: Float[Tensor, "n D"]) -> Float[Tensor, "n 2"]:

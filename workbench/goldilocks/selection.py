@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss
 from workbench.goldilocks.model import MLPSpec
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 
 def train_full_space(

@@ -37,7 +37,7 @@ from workbench.tensor.subspaces import (
     sparse_projection,
     sphere_correction,
 )
-from workbench.tensor.validation import check_range
+from workbench.core.validation import check_range
 
 
 BASIS_KINDS = ("orthonormal", "sparse")

@@ -11,7 +11,7 @@ from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_
 from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
 from workbench.lm.tokenizer import build_word_tokenizer
 from workbench.lm.train import TinyLMSpec, build_model, train_causal_lm
-from workbench.tensor.threads import torch_threads  # its home is the tensor layer; kept importable here
+from workbench.core.threads import torch_threads  # its home is the tensor layer; kept importable here
 
 __all__ = [
     "RANDOM_ARCHS",

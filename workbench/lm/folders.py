@@ -27,11 +27,11 @@ from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import remember_own_hooks
 from workbench.lm.rwkv5_hf import is_rwkv5_config, load_folder
-from workbench.tensor.atomic import atomic_dir
-from workbench.tensor.cache import cache_key, default_cache_dir
-from workbench.tensor.paths import check_output_dir
-from workbench.tensor.result import config_to_dict
-from workbench.tensor.validation import check_int, check_path
+from workbench.core.atomic import atomic_dir
+from workbench.core.cache import cache_key, default_cache_dir
+from workbench.core.paths import check_output_dir
+from workbench.core.result import config_to_dict
+from workbench.core.validation import check_int, check_path
 
 STAMP = "workbench.json"
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", STAMP)
@@ -214,7 +214,7 @@ def boot(
     points carry the bridge's names (``blocks.{i}.hook_resid_pre`` …)."""
     from transformer_lens.model_bridge import TransformerBridge
 
-    from workbench.tensor.seeding import choose_device
+    from workbench.core.seeding import choose_device
 
     folder = check_causal_lm_folder(path)
     if isinstance(dtype, str):
@@ -254,7 +254,7 @@ def _ready(model: nn.Module) -> nn.Module:
 
 def _boot_rwkv5(folder: Path, device: str | torch.device | None, dtype: torch.dtype,
                 device_map: str | dict[str, str | int] | None) -> nn.Module:
-    from workbench.tensor.seeding import choose_device
+    from workbench.core.seeding import choose_device
 
     if device_map is not None:
         raise ValueError(f"`device_map` is not supported for RWKV v5.2 folders (one device holds these models); got {device_map!r}")

@@ -20,7 +20,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
-from workbench.tensor.validation import check_choice, check_int, check_path
+from workbench.core.validation import check_choice, check_int, check_path
 
 EOS = "<|endoftext|>"
 SPECIAL_TOKENS = (EOS, "<|user|>", "<|assistant|>", "<|end|>")

@@ -34,7 +34,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from transformer_lens.hook_points import HookPoint
 
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 LN_X_EPS = 64e-5  # rwkv.model's group_norm eps for v5.x (its inference form: no head_size_divisor)
 CHUNK = 16  # positions per closed-form wkv chunk: factors reach w^{±CHUNK/2}, finite in float64 (see _wkv_chunk)

@@ -19,7 +19,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
 
 
 @dataclass(frozen=True)

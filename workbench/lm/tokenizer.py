@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from workbench.tensor.validation import check_sequence
+from workbench.core.validation import check_sequence
 
 
 def build_word_tokenizer(

@@ -16,9 +16,9 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrai
 from tqdm.auto import tqdm
 
 from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
-from workbench.tensor.seeding import choose_device, seed_everything
-from workbench.tensor.threads import torch_threads  # moved there; still importable from here (ace.session)
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.seeding import choose_device, seed_everything
+from workbench.core.threads import torch_threads  # moved there; still importable from here (ace.session)
+from workbench.core.validation import check_int, check_range
 
 ARCHITECTURES = ("llama", "rwkv", "rwkv5")
 

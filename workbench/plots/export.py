@@ -20,9 +20,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from workbench.tensor.atomic import atomic_file
-from workbench.tensor.paths import PROJECT_ROOT, check_output_dir, expand_path
-from workbench.tensor.validation import check_path
+from workbench.core.atomic import atomic_file
+from workbench.core.paths import PROJECT_ROOT, check_output_dir, expand_path
+from workbench.core.validation import check_path
 
 FORMATS = ("png", "html")
 DEFAULT_SIZE = (700, 500)  # plotly's own default, for a figure that sets no size

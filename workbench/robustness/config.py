@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from workbench.tensor.validation import POSITIVE, Int, Number, Text, check_fields, param
+from workbench.core.validation import POSITIVE, Int, Number, Text, check_fields, param
 
 SHARE = Number(0.0, 1.0, low_open=True, high_open=True)
 EXISTING = Text(optional=True, path=True, must_exist=True)  # a local file or folder, or None

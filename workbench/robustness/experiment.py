@@ -43,11 +43,11 @@ from workbench.robustness.oracle import oracle_label
 from workbench.robustness.paraphrase import paraphrases
 from workbench.robustness.result import EmbeddingKey, Embeddings, RobustnessResult
 from workbench.robustness.train import finetune, train_head
-from workbench.tensor.cache import ArtifactCache
-from workbench.tensor.fingerprint import code_fingerprint
-from workbench.tensor.executor import Executor, as_executor, map_cells
-from workbench.tensor.seeding import choose_device, seed_everything
-from workbench.tensor.threads import folder_parameters, thread_policy
+from workbench.core.cache import ArtifactCache
+from workbench.core.fingerprint import code_fingerprint
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.seeding import choose_device, seed_everything
+from workbench.core.threads import folder_parameters, thread_policy
 
 SWEEP_THRESHOLDS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
 
@@ -341,7 +341,7 @@ def run(config: RobustnessConfig, *, progress: bool = True, device: str | torch.
     seed_everything(config.seed)
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
-    # MiniLM (22.7M parameters) runs on one thread on the CPU; a user's big backbone keeps torch's (tensor.threads)
+    # MiniLM (22.7M parameters) runs on one thread on the CPU; a user's big backbone keeps torch's (core.threads)
     with thread_policy(dev, folder_parameters(config.backbone or embedded_backbone_path())):
         setup, train = _prepare(config, dev, cache, progress, clock)
         rounds = [_run_round(setup, train, config, r, progress, ex, clock) for r in range(config.rounds + 1)]

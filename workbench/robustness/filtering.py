@@ -19,9 +19,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.tensor.executor import Executor, map_cells
+from workbench.core.executor import Executor, map_cells
 from workbench.tensor.stats import clopper_pearson, upper_bound, wilson_interval
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
 
 
 def check_threshold(threshold: object) -> float:

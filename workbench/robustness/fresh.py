@@ -36,7 +36,7 @@ from torch import Tensor
 
 from workbench.robustness import corpus
 from workbench.tensor.stats import clopper_pearson
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
 
 
 @dataclass(frozen=True)

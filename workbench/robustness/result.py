@@ -12,7 +12,7 @@ from torch import Tensor
 
 from workbench.robustness.attacks import ATTACKS
 from workbench.robustness.config import RobustnessConfig
-from workbench.tensor.result import ArtifactError, Result, expect_shape
+from workbench.core.result import ArtifactError, Result, expect_shape
 
 
 @dataclass(frozen=True)

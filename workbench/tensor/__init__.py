@@ -1,23 +1,7 @@
-"""The shared core: suite-agnostic torch utilities (validation, seeding, atomic I/O, results,
-the artifact cache, ensembles). Knows nothing of features, refusal, radii or stories."""
+"""The shared math: suite-agnostic torch utilities (steering operators and hooks, subspaces,
+curvature and trace estimators, ensembles, statistics). Knows nothing of features, refusal, radii
+or stories; runtime services (validation, caching, I/O, threads) are in `workbench.core`."""
 
-from workbench.tensor.atomic import atomic_dir, atomic_file
-from workbench.tensor.cache import ArtifactCache, cache_key, default_cache_dir
 from workbench.tensor.ensemble import EnsembleGrid, train_ensemble
-from workbench.tensor.result import ArtifactError, Result, expect_shape
-from workbench.tensor.seeding import choose_device, seed_everything
 
-__all__ = [
-    "ArtifactCache",
-    "ArtifactError",
-    "EnsembleGrid",
-    "Result",
-    "atomic_dir",
-    "atomic_file",
-    "cache_key",
-    "choose_device",
-    "default_cache_dir",
-    "expect_shape",
-    "seed_everything",
-    "train_ensemble",
-]
+__all__ = ["EnsembleGrid", "train_ensemble"]

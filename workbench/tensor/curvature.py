@@ -37,7 +37,7 @@ from torch import Tensor
 from torch.func import grad, jvp, vmap
 
 from workbench.tensor.subspaces import sphere_basis
-from workbench.tensor.validation import check_finite_tensor, check_int
+from workbench.core.validation import check_finite_tensor, check_int
 
 LossFn = Callable[[Tensor], Tensor]
 

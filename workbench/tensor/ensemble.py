@@ -18,7 +18,7 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from workbench.tensor.validation import check_int, check_range, check_sequence
+from workbench.core.validation import check_int, check_range, check_sequence
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.tensor.curvature import LossFn, hessian_operator, lanczos_tridiagonal, rademacher
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
 
 
 @dataclass(frozen=True, eq=False)

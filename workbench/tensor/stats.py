@@ -13,7 +13,7 @@ import math
 
 from scipy import stats
 
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
 
 
 def _check_counts(k: object, n: object) -> tuple[int, int]:

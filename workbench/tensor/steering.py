@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.tensor.validation import check_finite_tensor, check_number
+from workbench.core.validation import check_finite_tensor, check_number
 
 METHODS = ("none", "actadd", "directional_ablation", "affine_ablation", "ace")
 

@@ -18,7 +18,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.tensor.validation import check_finite_tensor, check_int, check_range
+from workbench.core.validation import check_finite_tensor, check_int, check_range
 
 
 def random_orthonormal_basis(

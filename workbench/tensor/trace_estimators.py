@@ -28,7 +28,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.tensor.curvature import LossFn, TraceEstimate, hessian_operator, quadratic_forms, rademacher
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 MatMat = Callable[[Tensor], Tensor]  # V [k, D] -> (A V^T)^T [k, D]: A applied to each row
 

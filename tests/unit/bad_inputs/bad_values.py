@@ -1,5 +1,5 @@
 """Bad values of a config field, generated from the rule declared beside it
-(`workbench.tensor.validation.param`): just outside each bound, wrong types, NaN/inf, overflow.
+(`workbench.core.validation.param`): just outside each bound, wrong types, NaN/inf, overflow.
 Only rules that are code rather than a declared range (heads divide d_model, …) list examples here.
 """
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from workbench.ace import AceConfig
 from workbench.goldilocks import GoldilocksConfig
-from workbench.tensor.validation import (
+from workbench.core.validation import (
     INT64_MAX,
     Choice,
     Flag,

@@ -21,8 +21,8 @@ from tests.unit.bad_inputs.bad_values import CODE_RULES, applies, examples, stra
 from tests.unit.bad_inputs.support import SOME, capacity_result, rejects
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.suite import SUITE_NAMES, get_suite
-from workbench.tensor.result import ArtifactError
-from workbench.tensor.validation import rules_of
+from workbench.core.result import ArtifactError
+from workbench.core.validation import rules_of
 
 CONFIGS: list[type] = [get_suite(name).config for name in SUITE_NAMES]
 

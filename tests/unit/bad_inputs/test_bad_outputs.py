@@ -23,9 +23,9 @@ from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.cli import main
 from workbench.plots.export import export
 from workbench.suite import run_cached
-from workbench.tensor import atomic
-from workbench.tensor.cache import CACHE_ENV, ArtifactCache, default_cache_dir
-from workbench.tensor.paths import check_output_dir
+from workbench.core import atomic
+from workbench.core.cache import CACHE_ENV, ArtifactCache, default_cache_dir
+from workbench.core.paths import check_output_dir
 
 CONFIG = CapacityConfig.quick()
 
@@ -55,7 +55,7 @@ def test_a_read_only_cache_fails_before_the_compute(tmp_path, monkeypatch):
     def refuse(*_a, **_k):  # the tests run as root, for whom chmod 0o500 changes nothing
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("workbench.tensor.paths.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("workbench.core.paths.tempfile.mkstemp", refuse)
     with pytest.raises(ValueError, match="`cache` .* is not writable: Permission denied"):
         ArtifactCache(tmp_path).get_or_build(CapacityResult, CONFIG, "v", _never)
 

@@ -31,7 +31,7 @@ from workbench.ace import AceResult
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.goldilocks import GoldilocksResult
 from workbench.robustness import RobustnessResult
-from workbench.tensor.cache import ArtifactCache
+from workbench.core.cache import ArtifactCache
 
 def test_loading_missing_or_wrongly_typed_paths(tmp_path, saved):
     (tmp_path / "empty").mkdir()

@@ -13,7 +13,7 @@ from workbench.capacity import run as run_capacity
 from workbench.goldilocks import GoldilocksConfig
 from workbench.goldilocks import run as run_goldilocks
 from workbench.robustness.filtering import sweep
-from workbench.tensor.executor import Executor, as_executor, ensure_ray, map_cells
+from workbench.core.executor import Executor, as_executor, ensure_ray, map_cells
 
 RAY = Executor("ray", num_cpus=2)
 
@@ -37,7 +37,7 @@ def test_bad_executor_settings_name_the_parameter(field, value):
 @pytest.fixture(scope="module")
 def ray_runtime():
     """One local Ray runtime with 2 CPUs for this module; torch at 1 thread on this side too, so
-    both sides reduce floats in the same order (see workbench.tensor.executor)."""
+    both sides reduce floats in the same order (see workbench.core.executor)."""
     ray = ensure_ray(RAY)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -16,7 +16,7 @@ import time
 import psutil
 import pytest
 
-from workbench.tensor.executor import Executor, _is_loopback, ensure_ray, map_cells
+from workbench.core.executor import Executor, _is_loopback, ensure_ray, map_cells
 
 # Who listens in Ray 2.60, by role (see `role`); the test waits until each has shown up, so the
 # check covers them all (the monitor binds its metrics port a few seconds after ray.init returns).
@@ -123,7 +123,7 @@ def test_a_cluster_address_is_joined_as_given(monkeypatch):
     from ray._private import ray_constants
 
     fake = FakeRay("192.0.2.2")
-    monkeypatch.setattr("workbench.tensor.executor._ray_module", lambda: fake)
+    monkeypatch.setattr("workbench.core.executor._ray_module", lambda: fake)
     ensure_ray(Executor("ray", address="ray://head:10001"))
     assert fake.calls == [{"address": "ray://head:10001", "include_dashboard": False, "log_to_driver": False,
                            "configure_logging": False, "clusters": ray_constants.ENABLE_RAY_CLUSTER}]
@@ -135,7 +135,7 @@ def test_a_local_runtime_off_loopback_is_shut_down_and_refused(monkeypatch):
 
     before = ray_constants.ENABLE_RAY_CLUSTER
     fake = FakeRay("192.0.2.2")  # as if a later Ray ignored the loopback request
-    monkeypatch.setattr("workbench.tensor.executor._ray_module", lambda: fake)
+    monkeypatch.setattr("workbench.core.executor._ray_module", lambda: fake)
     with pytest.raises(ValueError, match="`executor='ray'` could not keep the local Ray runtime on loopback"):
         ensure_ray(Executor("ray", num_cpus=1))
     assert fake.shut_down

@@ -1,4 +1,4 @@
-"""The shared core: atomic writes, Result save/load, the artifact cache, ensembles, seeding."""
+"""The runtime core and the shared math: atomic writes, Result save/load, the artifact cache, ensembles, seeding."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from workbench.tensor import (
+from workbench.core import (
     ArtifactCache,
     ArtifactError,
-    EnsembleGrid,
     Result,
     atomic_dir,
     atomic_file,
@@ -22,9 +21,9 @@ from workbench.tensor import (
     choose_device,
     expect_shape,
     seed_everything,
-    train_ensemble,
 )
-from workbench.tensor.validation import check_int, check_range
+from workbench.core.validation import check_int, check_range
+from workbench.tensor import EnsembleGrid, train_ensemble
 
 
 @dataclass(frozen=True)

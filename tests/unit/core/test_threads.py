@@ -1,4 +1,4 @@
-"""The thread policy (`workbench.tensor.threads`): its rule, and that every suite's `run` computes
+"""The thread policy (`workbench.core.threads`): its rule, and that every suite's `run` computes
 under it — the count is read from inside the suite's own compute, then the run is stopped there."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from workbench.tensor import threads
-from workbench.tensor.threads import SMALL_WORK, compute_threads, folder_parameters, thread_policy, torch_threads
+from workbench.core import threads
+from workbench.core.threads import SMALL_WORK, compute_threads, folder_parameters, thread_policy, torch_threads
 
 OUTER = 3  # a count neither the policy (1) nor this 2-core machine's default (2) would give
 

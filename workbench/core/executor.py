@@ -8,7 +8,7 @@ and split it for Ray where the math makes the split exact.) Bitwise identity nee
 thread counts on both sides: a Ray cell runs with `cpus_per_task` threads, and float reductions
 (a gradient's sums) can round differently with another thread count.
 
-    from workbench.tensor.executor import Executor, map_cells
+    from workbench.core.executor import Executor, map_cells
     squares = map_cells(pow, [(i, 2) for i in range(8)], Executor("ray", num_cpus=2))
 
 Ray is an optional extra (`pip install 'interp-workbench[ray]'`). With `address=None` a local Ray
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 EXECUTORS = ("local", "ray")
 T = TypeVar("T")
@@ -176,10 +176,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def _in_worker(fn: Callable[..., T], threads: int, *args: Any) -> T:
-    from workbench.tensor.threads import torch_threads  # torch only where a cell runs, as before
+    from workbench.core.threads import torch_threads  # torch only where a cell runs, as before
 
     # Ray reserved `threads` CPUs for this cell: don't oversubscribe them. With the default of one
-    # this is also what `workbench.tensor.threads` picks in-process for the suites' small work, so
+    # this is also what `workbench.core.threads` picks in-process for the suites' small work, so
     # local and Ray cells run on the same thread count (and give the same bits). A worker process
     # runs many tasks: restore its count after each.
     with torch_threads(threads):

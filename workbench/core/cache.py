@@ -1,7 +1,7 @@
 """An artifact cache: results keyed by a hash of (kind, config, code fingerprint).
 
 The code version is a fingerprint of the source the computation imports (see
-`workbench.tensor.fingerprint`), so editing the algorithm — or the shared core under it —
+`workbench.core.fingerprint`), so editing the algorithm — or the shared core under it —
 invalidates old entries without anyone bumping a version by hand. A corrupt or
 foreign-shaped entry is reported (a warning naming the file and the reason) and rebuilt, never
 silently used.
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from workbench.tensor.paths import check_output_dir, expand_path
-from workbench.tensor.result import ArtifactError, Result, config_to_dict
+from workbench.core.paths import check_output_dir, expand_path
+from workbench.core.result import ArtifactError, Result, config_to_dict
 
 R = TypeVar("R", bound=Result)
 

@@ -7,7 +7,7 @@ one of torch's threads is descheduled, and the other spins at the barrier until 
 brings it back: every op pays a time slice. One thread has no barrier to wait at, loses little
 alone on ops this small (below: at best 1.2x, goldilocks QUICK), and gives the same bits on any
 machine (reductions split by thread count round differently: goldilocks's `sphere_shift` moves by
-~1e-9 between 1 and 2 threads) and in a Ray cell (`workbench.tensor.executor` runs each with
+~1e-9 between 1 and 2 threads) and in a Ray cell (`workbench.core.executor` runs each with
 `cpus_per_task` = 1 thread by default).
 
 RULE (`compute_threads`): on a CPU device, work under `SMALL_WORK` parameters (every ensemble
@@ -52,7 +52,7 @@ from pathlib import Path
 
 import torch
 
-from workbench.tensor.validation import check_int
+from workbench.core.validation import check_int
 
 SMALL_WORK = 30_000_000  # parameters: below this, one intra-op thread on the CPU (see the module docstring)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from workbench.tensor.paths import expand_path
+from workbench.core.paths import expand_path
 
 # Counts, sizes and seeds end up in torch (shapes, generators), which cannot hold more than int64.
 INT64_MAX = 2**63 - 1

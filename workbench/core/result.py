@@ -25,8 +25,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from workbench.tensor.atomic import atomic_dir
-from workbench.tensor.validation import check_path
+from workbench.core.atomic import atomic_dir
+from workbench.core.validation import check_path
 
 FORMAT_VERSION = 1
 META_FILE = "result.json"

@@ -2,11 +2,11 @@
 versions of the libraries that compute it.
 
 The cache key of a run must change whenever the code that computes it changes — including the
-shared core (`workbench.tensor`, `workbench.lm`), not only the suite's own package. The import
+shared code (`workbench.core`, `workbench.tensor`, `workbench.lm`), not only the suite's own package. The import
 graph is read statically (the AST of each file, every `import` / `from … import` at any depth,
 function-level imports included), starting from a set of root modules and following imports that
 stay inside `package` (default "workbench"). A module's parent packages count too: importing
-`workbench.tensor.cache` executes `workbench/tensor/__init__.py`. The closure over-approximates
+`workbench.core.cache` executes `workbench/core/__init__.py`. The closure over-approximates
 what one run executes (a module imported only by a branch not taken still counts), which errs on
 the side of rebuilding, never of serving a stale result.
 
