@@ -9,7 +9,7 @@ import numpy as np
 
 from widgets import CapacityPanel
 from workbench.capacity import CapacityConfig
-from workbench.suite import run_cached
+from workbench.runner import run_cached
 
 REPEATS = 50
 

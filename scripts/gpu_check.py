@@ -34,7 +34,8 @@ from typing import Any
 
 import torch
 
-from workbench.suite import SUITE_NAMES, as_cache, get_suite
+from workbench.registry import SUITE_NAMES, get_suite
+from workbench.runner import as_cache
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2

@@ -1,5 +1,5 @@
 """Shared fixtures: an isolated artifact cache, and each suite's QUICK result computed once per
-session (through `workbench.suite.run_cached`, into the session cache that notebooks reuse)."""
+session (through `workbench.runner.run_cached`, into the session cache that notebooks reuse)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from workbench.plots.export import DOCS_ENV
-from workbench.suite import get_suite, run_cached
+from workbench.registry import get_suite
+from workbench.runner import run_cached
 from workbench.core.cache import ArtifactCache
 from workbench.core.result import Result
 

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 from workbench.ace import AceConfig, AceResult, ModelSession, open_session
 from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SITES, SWEEP_METHODS
 from workbench.plots.ace import METHOD_NAMES, SETS, VERDICT_COLORS, panel_curve, sweep_curve
-from workbench.suite import CacheLike, as_cache, run_cached
+from workbench.runner import CacheLike, as_cache, run_cached
 from widgets.base import Panel
 from widgets.controls import FloatSlider
 

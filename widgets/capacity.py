@@ -13,7 +13,7 @@ import ipywidgets as widgets
 
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.plots.capacity import panel_figure, panel_updates
-from workbench.suite import CacheLike, run_cached
+from workbench.runner import CacheLike, run_cached
 from widgets.base import Panel
 from widgets.controls import grid_slider
 

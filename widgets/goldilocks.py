@@ -17,7 +17,7 @@ from torch import Tensor
 from workbench.goldilocks import GoldilocksConfig, GoldilocksResult
 from workbench.goldilocks.probe import Probe
 from workbench.plots.goldilocks import panel_figure, panel_title, panel_traces
-from workbench.suite import CacheLike, run_cached
+from workbench.runner import CacheLike, run_cached
 from widgets.base import Panel
 from widgets.controls import log_slider
 

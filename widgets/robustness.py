@@ -18,7 +18,7 @@ from workbench.plots.robustness import example_text, panel_figure, panel_updates
 from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult
 from workbench.robustness.attacks import Saliency, saliency_tool, whole_word_mask
 from workbench.robustness.filtering import confusion, group_weights, sweep_point
-from workbench.suite import CacheLike, run_cached
+from workbench.runner import CacheLike, run_cached
 from widgets.base import Panel
 from widgets.controls import IntSlider, log_slider
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from workbench.plots.export import figures_root
 from workbench.reproduce import reproduce_suite
-from workbench.suite import SUITE_NAMES
+from workbench.registry import SUITE_NAMES
 from workbench.core.cache import ArtifactCache
 from workbench.core.executor import EXECUTORS, Executor
 from workbench.core.paths import PROJECT_ROOT, check_output_dir

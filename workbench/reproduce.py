@@ -1,6 +1,6 @@
 """Reproduce every landed suite: run its config, export its figures and measurements.
 
-`workbench reproduce` walks the suite registry (`workbench.suite`). Results go through the
+`workbench reproduce` walks the suite registry (`workbench.registry`). Results go through the
 artifact cache, so a notebook opened afterwards reuses the same computation.
 """
 
@@ -16,7 +16,9 @@ from tqdm.auto import tqdm
 
 from workbench.plots.export import FORMATS, export_to_docs, figures_root
 from workbench.core.atomic import atomic_file
-from workbench.suite import CacheLike, get_suite, run_cached
+from workbench.registry import get_suite
+from workbench.runner import CacheLike, run_cached
+from workbench.suite import Suite
 from workbench.core.executor import Executor, as_executor
 from workbench.core.paths import check_output_dir
 from workbench.core.validation import check_path
@@ -35,15 +37,16 @@ def strict_json(value: Any) -> Any:
 
 
 def reproduce_suite(
-    name: str, out_dir: str | os.PathLike | None = None, quick: bool = False, cache: CacheLike = None,
+    name: str | Suite, out_dir: str | os.PathLike | None = None, quick: bool = False, cache: CacheLike = None,
     formats: tuple[str, ...] = FORMATS, progress: bool = True, executor: str | Executor = "local",
 ) -> list[Path]:
-    """Run suite `name` and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`
+    """Run suite `name` (a registered name or a `Suite`) and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`
     (`out_dir` None: the docs figures root, `workbench.plots.export.figures_root()`).
 
     One progress bar per suite (compute → figures → measurements); the computation's own bars
     show inside it. `executor="ray"` runs the suite's grid cells as Ray tasks."""
     suite = get_suite(name)
+    name = suite.name
     ex = as_executor(executor)
     config = suite.quick() if quick else suite.full()
     root = figures_root() if out_dir is None else check_path("out_dir", out_dir)

@@ -1,4 +1,5 @@
-"""Every notebook executes top to bottom with QUICK=True (nbclient, a real kernel)."""
+"""Every notebook executes top to bottom with QUICK=True (nbclient, a real kernel). That every
+registered suite has its notebooks is checked in tests/unit/test_registry.py."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
-from workbench.suite import SUITE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(ROOT.glob("*/*.ipynb"))
@@ -21,18 +20,6 @@ def inject_quick(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             nb.cells.insert(i + 1, nbformat.v4.new_code_cell("QUICK = True"))
             return nb
     raise AssertionError("notebook has no cell tagged 'parameters'")
-
-
-@pytest.mark.parametrize("suite", SUITE_NAMES)
-def test_every_suite_has_its_two_notebooks(suite: str):
-    """notebooks/<suite>/: a 01_* walk-through and 02_explore, each with a `parameters` cell (so
-    QUICK can be injected); the execution test below runs every notebook found here."""
-    folder = ROOT / suite
-    walkthrough = sorted(folder.glob("01_*.ipynb"))
-    assert len(walkthrough) == 1, f"{folder}: expected one 01_*.ipynb, found {[p.name for p in walkthrough]}"
-    for path in (walkthrough[0], folder / "02_explore.ipynb"):
-        assert path.is_file(), f"{path} is missing"
-        inject_quick(nbformat.read(path, as_version=4))  # raises when no cell is tagged `parameters`
 
 
 @pytest.mark.notebook

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from workbench.suite import run_cached
+from workbench.runner import run_cached
 from workbench.capacity import (
     CapacityConfig,
     CapacityResult,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.suite import SUITE_NAMES as SUITES
+from workbench.registry import SUITE_NAMES as SUITES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 LINK = re.compile(r"\]\(([^)#\s]+)\)")

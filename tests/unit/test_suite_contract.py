@@ -1,5 +1,5 @@
-"""Every suite keeps the one contract (`workbench.suite`): a `SUITE` value with its config, result,
-run, figures and summary; one `run` signature; `run_cached` serving the saved result."""
+"""Every suite keeps the one contract (`workbench.suite`): a registered `Suite` value with its config,
+result, run, figures and summary; one `run` signature; `run_cached` serving the saved result."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-from workbench.suite import SUITE_NAMES, Suite, get_suite, run_cached
+from workbench.registry import SUITE_NAMES, get_suite
+from workbench.runner import run_cached
+from workbench.suite import Suite
 from workbench.core.result import Result
 
 RUN_KEYWORDS = ("progress", "device", "executor", "cache")
 
 
 @pytest.mark.parametrize("name", SUITE_NAMES)
-def test_each_package_exports_a_suite_with_one_run_signature(name):
+def test_each_registered_suite_keeps_the_contract_with_one_run_signature(name):
     suite = get_suite(name)
     assert isinstance(suite, Suite) and suite.name == name and suite.package == f"workbench.{name}"
     assert isinstance(suite.quick(), suite.config) and isinstance(suite.full(), suite.config)

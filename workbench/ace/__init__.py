@@ -12,10 +12,8 @@ from workbench.ace.session import ModelSession, open_session
 from workbench.ace.judges import VERDICTS, ChatJudge, PhraseJudge, RuleJudge, refusal_score
 from workbench.ace.result import AceResult
 from workbench.ace.summary import summarize
-from workbench.suite import Suite
 
 __all__ = [
-    "SUITE",
     "METHOD_SETTINGS",
     "VERDICTS",
     "AceConfig",
@@ -28,7 +26,3 @@ __all__ = [
     "refusal_score",
     "run",
 ]
-
-
-SUITE = Suite(name="ace", config=AceConfig, result=AceResult, run=run, summarize=summarize,
-              figures_module="workbench.plots.ace")

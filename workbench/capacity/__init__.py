@@ -15,10 +15,8 @@ from workbench.capacity.optimum import optimal_allocation, optimal_loss
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.train import importances, train_quadratic, train_relu_output
 from workbench.capacity.summary import summarize
-from workbench.suite import Suite
 
 __all__ = [
-    "SUITE",
     "Blocks",
     "CapacityConfig",
     "CapacityResult",
@@ -42,7 +40,3 @@ __all__ = [
     "train_quadratic",
     "train_relu_output",
 ]
-
-
-SUITE = Suite(name="capacity", config=CapacityConfig, result=CapacityResult, run=run, summarize=summarize,
-              figures_module="workbench.plots.capacity")

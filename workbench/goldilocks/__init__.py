@@ -16,10 +16,8 @@ from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.selection import SelectionTest, association, selection_test, steps_to_target, train_full_space
 from workbench.goldilocks.sweep import Sweep, points_at_ratios, radius_sweep, random_bases
 from workbench.goldilocks.summary import summarize
-from workbench.suite import Suite
 
 __all__ = [
-    "SUITE",
     "ACTIVATIONS", "DATASETS", "INIT_SCHEMES", "RANK_BY", "Dataset", "GoldilocksConfig", "GoldilocksResult",
     "MLPSpec", "SelectionTest", "Sweep", "directions", "hessian_bases", "load_cifar10", "load_dataset",
     "load_digits", "load_mnist", "log_radii", "points_at_ratios", "radius_sweep", "random_bases",
@@ -27,7 +25,3 @@ __all__ = [
     "train_full_space", "train_on_hyperplanes",
     "SURFACES", "association", "intrinsic_dimension", "reliability", "score_inits", "surface_points", "train_on_surfaces",
 ]
-
-
-SUITE = Suite(name="goldilocks", config=GoldilocksConfig, result=GoldilocksResult, run=run, summarize=summarize,
-              figures_module="workbench.plots.goldilocks")

@@ -26,17 +26,11 @@ from workbench.robustness.oracle import oracle_label
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.summary import summarize
 from workbench.robustness.survival import kaplan_meier, paired_effort_test
-from workbench.suite import Suite
 
 __all__ = [
-    "SUITE",
     "ATTACKS", "TRAINED_ATTACKS", "AttackTrace", "Classifier", "Dataset", "RobustnessConfig", "RobustnessResult",
     "Saliency", "build_dataset", "choose_threshold", "draw_fresh", "embedded_backbone_path", "exact_unsafe_rate",
     "filter_sample", "fresh_share", "group_weights", "hotflip", "kaplan_meier", "load_labelled", "oracle_label",
     "paired_effort_test", "run", "saliency_tool", "story_dataset", "summarize", "unsafe_after_filter",
     "user_dataset", "vocabulary_substitution", "word_insertion",
 ]
-
-
-SUITE = Suite(name="robustness", config=RobustnessConfig, result=RobustnessResult, run=run, summarize=summarize,
-              figures_module="workbench.plots.robustness")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests.unit.bad_inputs.bad_values import CODE_RULES, applies, examples, strategy
 from tests.unit.bad_inputs.support import SOME, capacity_result, rejects
 from workbench.capacity import CapacityConfig, CapacityResult
-from workbench.suite import SUITE_NAMES, get_suite
+from workbench.registry import SUITE_NAMES, get_suite
 from workbench.core.result import ArtifactError
 from workbench.core.validation import rules_of
 

@@ -22,7 +22,7 @@ from workbench.ace import AceConfig
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.cli import main
 from workbench.plots.export import export
-from workbench.suite import run_cached
+from workbench.runner import run_cached
 from workbench.core import atomic
 from workbench.core.cache import CACHE_ENV, ArtifactCache, default_cache_dir
 from workbench.core.paths import check_output_dir

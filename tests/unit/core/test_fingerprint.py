@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.suite import SUITE_NAMES, get_suite, run_cached
+from workbench.registry import SUITE_NAMES, get_suite
+from workbench.runner import run_cached
 from workbench.core.fingerprint import code_fingerprint, imported_modules, library_versions, package_root
 
 # (suite, a shared-core module its run uses, a shared-core module it never imports)
@@ -56,7 +57,8 @@ def test_every_suite_key_covers_its_package_the_core_it_uses_and_library_version
         modules = imported_modules([f"workbench.{name}"])
         own = sorted(p.stem for p in (package_root() / "workbench" / name).glob("*.py") if p.stem != "__init__")
         assert all(f"workbench.{name}.{m}" in modules for m in own), name
-        assert "workbench.core.cache" in modules  # through workbench.suite, parents included
+        assert "workbench.core.cache" in modules and "workbench.core" in modules  # parents included
+        assert "workbench.registry" not in modules and "workbench.runner" not in modules  # no way back up
         assert not any(m.startswith("workbench.plots") or m.startswith("widgets") for m in modules), name
     assert "workbench.lm.generate" in imported_modules(["workbench.ace"])
     assert "torch=" in library_versions() and "transformers=" in library_versions()

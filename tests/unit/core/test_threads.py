@@ -128,7 +128,7 @@ def _suites() -> list:
 def test_every_suite_computes_under_the_policy(name, module, attr, config, policy_on, outer_threads, monkeypatch):
     import importlib
 
-    from workbench.suite import get_suite
+    from workbench.registry import get_suite
 
     seen: list[int] = []
 
