@@ -4,6 +4,8 @@ one `##` section share a namespace), in a fresh folder with its own artifact cac
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,10 @@ def test_the_page_has_the_four_sections_each_with_an_example():
 def test_the_worked_example_runs(heading, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
-    namespace: dict[str, object] = {"__name__": f"extending_{heading.replace(' ', '_')}"}
+    # a real module, as if the reader pasted the blocks into one file: dataclasses and Result.load
+    # look their annotations up through sys.modules
+    module = types.ModuleType(f"extending_{heading.replace(' ', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
     for i, block in enumerate(sections()[heading]):
-        exec(compile(block, f"docs/extending.md [{heading} #{i}]", "exec"), namespace)  # noqa: S102
+        code = compile(block, f"docs/extending.md [{heading} #{i}]", "exec", dont_inherit=True)
+        exec(code, module.__dict__)  # noqa: S102  (the project's own docs)
