@@ -14,7 +14,10 @@ GOLDILOCKS_REPRODUCE = [
         "random $d$-dimensional plane $\\theta = P + M\\phi$ through $P = r\\,u$. The restricted Hessian "
         "$H_d = M^\\top \\nabla^2 L(P) M$ is $d\\times d$; $\\mathrm{Tr}(H_d)/\\|H_d\\|_F$ is about 0 for a random "
         "symmetric matrix and $\\sqrt d$ for a bowl. The claim: for ReLU nets it peaks in a shell of radii around "
-        "$r_\\text{init}$, and training on random planes works best where they cross that shell.\n\n"
+        "$r_\\text{init}$, and training on random low-dimensional surfaces works best where they overlap that shell. "
+        "A plane through $P$ has radius $\\sqrt{r^2+\\|\\phi\\|^2}$ and crosses every shell outside $r$; an "
+        "origin-centred sphere stays at radius $r$ — so the spheres, not the planes, tell \"the zone helps\" from "
+        "\"small radii help\".\n\n"
         "Data: scikit-learn's 8x8 digits (embedded). Set `QUICK = True` for a small run of seconds; the full run "
         "takes a few minutes on 2 cores and is cached (`make reproduce` fills the cache)."
     ),
@@ -57,23 +60,41 @@ GOLDILOCKS_REPRODUCE = [
     new_markdown_cell("## 3. The spectrum below, in and above the zone"),
     new_code_cell("plots.spectrum_figure(result)"),
     new_markdown_cell(
-        "## 4. Training only on a random hyperplane\n\n"
-        "Only $\\phi\\in\\mathbb{R}^d$ is trained ($\\phi_0 = 0$), from points at several radii:"
+        "## 4. Training only on a random hyperplane, and on an origin-centred hypersphere\n\n"
+        "Only $\\phi\\in\\mathbb{R}^d$ is trained ($\\phi_0 = 0$), from points at several radii: $\\theta = P + M\\phi$ "
+        "(plane) or $\\theta = r\\,(P/r + M\\phi/r_\\text{init})/\\|P/r + M\\phi/r_\\text{init}\\|$ (sphere, "
+        "$\\|\\theta\\| = r$ at every step):"
     ),
     new_code_cell("plots.hyperplane_accuracy_figure(result)"),
     new_markdown_cell(
         "## 5. Initialisation selection\n\n"
-        "Inits at $r_\\text{init}$ ranked by the curvature measure; do the top-ranked reach the target accuracy in "
-        "fewer SGD steps? One-sided Mann–Whitney U, whatever it shows:"
+        "200 inits at exactly $r_\\text{init}$ (and 100 positive controls at radii in $[0.5, 2]\\,r_\\text{init}$), "
+        "each scored by a full-space Hutchinson estimate of $\\mathrm{Tr}(H)/\\|H\\|_F$ from two independent probe "
+        "sets (test and retest); the outcome is the area under the training-loss curve. One-sided Spearman, "
+        "whatever it shows:"
     ),
     new_code_cell("plots.selection_figure(result)"),
+    new_markdown_cell(
+        "## 6. Intrinsic dimension d₉₀ per radius: planes vs spheres\n\n"
+        "The smallest $d$ of the grid whose accuracy reaches 90 % of a full-space net trained from $r_\\text{init}$:"
+    ),
+    new_code_cell("plots.intrinsic_dimension_figure(result)"),
+    new_markdown_cell(
+        "## 7. Tr(H)/(√d‖H‖) across d\n\n"
+        "$\\mathrm{Tr}/\\|H\\|_F$ lives in $[-\\sqrt d, \\sqrt d]$; divided by $\\sqrt d$ it is comparable across $d$ "
+        "(nested planes: the leading blocks of one 50-plane):"
+    ),
+    new_code_cell("plots.dims_figure(result)"),
     new_markdown_cell("## Numbers for the claims table"),
     new_code_cell(
         "summary = summarize(result)\n"
         "for act, row in summary['plane'].items():\n"
         "    print(act, 'Tr/‖H‖ peak at r/r_init =', row['trace_ratio']['peak_radius'], row['trace_ratio']['peak'],\n"
         "          '| positive share peak at', row['positive_fraction']['peak_radius'], row['positive_fraction']['peak'])\n"
-        "print('init selection:', {k: summary['init_selection'][config.selection_rank_by][k] for k in ('median_difference', 'p_value')})"
+        "print('d90 per radius', summary['intrinsic_dimension'])\n"
+        "sel = summary['init_selection']\n"
+        "print('init selection at r_init:', sel['at_r_init']['reliability'], sel['at_r_init'][config.selection_rank_by])\n"
+        "print('positive control:', sel['control'][config.selection_rank_by])"
     ),
     new_markdown_cell(
         "## Your own network and data\n\n"
@@ -89,7 +110,10 @@ GOLDILOCKS_EXPLORE = [
         "# Explore the Goldilocks zone\n\n"
         "Drag **r / r_init** (log scale): the marker on both curves and the spectrum on the right are computed at "
         "that exact radius. Toggle the **activation**; change **d** to sweep the radii again for that plane size "
-        "(a progress line appears below the plot)."
+        "(a progress line appears below the plot).\n\n"
+        "**Time** (2 CPU cores): QUICK about 4 s; the full config about 2.5 min the first time, under a second once "
+        "`make reproduce` (or an earlier run) has put its result in the artifact cache — the panel then loads it. "
+        "Progress bars show while anything trains or sweeps."
     ),
     params("QUICK = False  # True: the small run used by tests and CI"),
     new_code_cell(
@@ -100,6 +124,12 @@ GOLDILOCKS_EXPLORE = [
     ),
     new_markdown_cell("The panel's controls and figure are attributes, so a cell can drive it too:"),
     new_code_cell("panel.radius.value = 10.0"),
+    new_markdown_cell(
+        "**Export** the figure as it is now into the docs (the **Export** button does the same; `$WORKBENCH_DOCS` "
+        "or `folder=` send it elsewhere):"
+    ),
+    new_code_cell("panel.export()  # → docs/figures/goldilocks/panel_….png and .html; the status line shows the "
+                  "Markdown to paste"),
 ]
 
 NOTEBOOKS = {
