@@ -89,8 +89,8 @@ GOLDILOCKS_REPRODUCE = [
     new_code_cell(
         "summary = summarize(result)\n"
         "for act, row in summary['plane'].items():\n"
-        "    print(act, 'Tr/‖H‖ peak at r/r_init =', row['trace_ratio']['peak_radius'], row['trace_ratio']['peak'],\n"
-        "          '| positive share peak at', row['positive_fraction']['peak_radius'], row['positive_fraction']['peak'])\n"
+        "    print(act, 'Tr/‖H‖ peak at r/r_init =', row['trace_ratio']['peak_ratio'], row['trace_ratio']['peak'],\n"
+        "          '| positive share peak at', row['positive_fraction']['peak_ratio'], row['positive_fraction']['peak'])\n"
         "print('d90 per radius', summary['intrinsic_dimension'])\n"
         "sel = summary['init_selection']\n"
         "print('init selection at r_init:', sel['at_r_init']['reliability'], sel['at_r_init'][config.selection_rank_by])\n"
@@ -123,7 +123,7 @@ GOLDILOCKS_EXPLORE = [
         "panel"
     ),
     new_markdown_cell("The panel's controls and figure are attributes, so a cell can drive it too:"),
-    new_code_cell("panel.radius.value = 10.0"),
+    new_code_cell("panel.ratio.value = 10.0"),
     new_markdown_cell(
         "**Export** the figure as it is now into the docs (the **Export** button does the same; `$WORKBENCH_DOCS` "
         "or `folder=` send it elsewhere):"
