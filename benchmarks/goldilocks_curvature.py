@@ -109,7 +109,8 @@ def curvature_sweep() -> None:
 
     act0 = cells[0][0]  # warm-up: forward-mode AD's first use costs seconds
     radius_sweep(config.spec(act0), x, y, U[0], config.ratios[:1], r_init, bases[0], config.sphere, config.dtype)
-    torch.autograd.functional.hessian(lambda phi: config.spec(act0).loss(U[0] + bases[0, 0] @ phi, x, y), torch.zeros(config.hessian_dim))
+    torch.autograd.functional.hessian(lambda phi: config.spec(act0).loss(U[0] + bases[0, 0] @ phi, x, y),
+                                      torch.zeros(config.hessian_dim))
     # cell by cell, the two sides alternating (and swapping which goes first), so that the other
     # jobs' load falls on both alike; the seconds are summed over cells
     ours_s = peer_s = 0.0
@@ -157,7 +158,8 @@ def one_point() -> None:
     one_grad = best_of(lambda: torch.autograd.grad(spec.loss(t, x, y), t), 20)
     generic = best_of(lambda: restricted_hessian(lambda th: spec.loss(th, x, y), theta, Md))
     print(f"# hvp_floor: one gradient {one_grad * 1e3:.2f} ms; a d={d} restricted Hessian by vmapped "
-          f"forward-over-reverse HVPs (the generic path) {generic:.4f} s = {generic / (d * one_grad):.2f} × d gradients")
+          f"forward-over-reverse HVPs (the generic path) {generic:.4f} s = "
+          f"{generic / (d * one_grad):.2f} × d gradients")
     bench("hvp_floor", ours, d * one_grad, ours / (d * one_grad))
 
     from pyhessian import hessian as pyhessian
@@ -177,7 +179,8 @@ def trace_at_equal_error() -> None:
     theta = point_at_radius(spec.init(config.init, torch.Generator().manual_seed(0)), spec.r_init(config.init))
     f = spec.loss_fn(x, y)
     matmat, D = hessian_operator(f, theta.double(), chunk=256)
-    exact = float(sum(torch.einsum("kD,kD->", matmat(rows), rows) for rows in torch.eye(D, dtype=torch.float64).split(256)))
+    exact = float(sum(torch.einsum("kD,kD->", matmat(rows), rows)
+                      for rows in torch.eye(D, dtype=torch.float64).split(256)))
     model, criterion = as_module(spec, theta), nn.CrossEntropyLoss()
 
     def peer_once(seed: int) -> float:

@@ -31,7 +31,8 @@ GOLDILOCKS_REPRODUCE = [
         "from workbench.tensor.curvature import restricted_hessian, hutchinson_trace, trace_ratio, hessian_extremes\n\n"
         "config = GoldilocksConfig.quick() if QUICK else GoldilocksConfig()\n"
         "result = run_cached(\"goldilocks\", config)\n"
-        "print(f'net {config.widths}, D = {config.n_params} parameters, r_init = {result.r_init:.2f} ({config.init}); '\n"
+        "print(f'net {config.widths}, D = {config.n_params} parameters, "
+        "r_init = {result.r_init:.2f} ({config.init}); '\n"
         "      f'stages (s): {result.stage_seconds}')"
     ),
     new_markdown_cell(
@@ -51,7 +52,8 @@ GOLDILOCKS_REPRODUCE = [
         "est = hutchinson_trace(f, theta.double(), 200, generator=torch.Generator().manual_seed(0), M=M.double())\n"
         "print(f'Tr(H_d) = {float(H.trace()):.4f}, Hutchinson {est.value:.4f} ± {est.stderr:.4f}; '\n"
         "      f'Tr/‖H‖_F = {float(trace_ratio(H)):.2f} (max √d = {config.hessian_dim ** 0.5:.2f})')\n"
-        "print('Lanczos (min, max) eigenvalue of H_d:', hessian_extremes(f, theta.double(), steps=config.hessian_dim, M=M.double()))"
+        "print('Lanczos (min, max) eigenvalue of H_d:', "
+        "hessian_extremes(f, theta.double(), steps=config.hessian_dim, M=M.double()))"
     ),
     new_markdown_cell("## 1. Tr(H)/‖H‖ over the radius: ReLU and tanh, hyperplanes and hyperspheres"),
     new_code_cell("plots.trace_ratio_figure(result)"),
@@ -61,7 +63,8 @@ GOLDILOCKS_REPRODUCE = [
     new_code_cell("plots.spectrum_figure(result)"),
     new_markdown_cell(
         "## 4. Training only on a random hyperplane, and on an origin-centred hypersphere\n\n"
-        "Only $\\phi\\in\\mathbb{R}^d$ is trained ($\\phi_0 = 0$), from points at several radii: $\\theta = P + M\\phi$ "
+        "Only $\\phi\\in\\mathbb{R}^d$ is trained ($\\phi_0 = 0$), from points at several radii: "
+        "$\\theta = P + M\\phi$ "
         "(plane) or $\\theta = r\\,(P/r + M\\phi/r_\\text{init})/\\|P/r + M\\phi/r_\\text{init}\\|$ (sphere, "
         "$\\|\\theta\\| = r$ at every step):"
     ),
@@ -89,11 +92,14 @@ GOLDILOCKS_REPRODUCE = [
     new_code_cell(
         "summary = summarize(result)\n"
         "for act, row in summary['plane'].items():\n"
-        "    print(act, 'Tr/‖H‖ peak at r/r_init =', row['trace_ratio']['peak_ratio'], row['trace_ratio']['peak'],\n"
-        "          '| positive share peak at', row['positive_fraction']['peak_ratio'], row['positive_fraction']['peak'])\n"
+        "    print(act, 'Tr/‖H‖ peak at r/r_init =', row['trace_ratio']['peak_ratio'], "
+        "row['trace_ratio']['peak'],\n"
+        "          '| positive share peak at', row['positive_fraction']['peak_ratio'], "
+        "row['positive_fraction']['peak'])\n"
         "print('d90 per radius', summary['intrinsic_dimension'])\n"
         "sel = summary['init_selection']\n"
-        "print('init selection at r_init:', sel['at_r_init']['reliability'], sel['at_r_init'][config.selection_rank_by])\n"
+        "print('init selection at r_init:', sel['at_r_init']['reliability'], "
+        "sel['at_r_init'][config.selection_rank_by])\n"
         "print('positive control:', sel['control'][config.selection_rank_by])"
     ),
     new_markdown_cell(

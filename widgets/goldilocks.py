@@ -61,7 +61,8 @@ class GoldilocksPanel(Panel):
     def curves(self, activation: str, d: int) -> Tensor:
         """[planes, R, d] spectra over the ratios r/r_init for (activation, d): saved, or swept now."""
         if not self.probe.has_curves(activation, d):
-            self.set_status(f"sweeping {len(self.result.config.ratios)} radii for {activation}, d = {d} …", kind="busy")
+            n = len(self.result.config.ratios)
+            self.set_status(f"sweeping {n} radii for {activation}, d = {d} …", kind="busy")
         return self.probe.curves(activation, d)[0]
 
     def recompute(self) -> None:

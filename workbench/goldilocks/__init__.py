@@ -25,7 +25,8 @@ __all__ = [
     "load_digits", "load_mnist", "log_ratios", "points_at_ratios", "radius_sweep", "random_bases",
     "run", "selection_inits", "selection_test", "steps_to_target",
     "train_full_space", "train_on_hyperplanes",
-    "SURFACES", "association", "intrinsic_dimension", "reliability", "score_inits", "surface_points", "train_on_surfaces",
+    "SURFACES", "association", "intrinsic_dimension", "reliability", "score_inits", "surface_points",
+    "train_on_surfaces",
 ]
 
 

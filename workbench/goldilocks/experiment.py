@@ -47,7 +47,8 @@ def hessian_bases(config: GoldilocksConfig, d: int | None = None, device: torch.
     """[S, B, D, d]: the random orthonormal d-planes of every seed (fixed by config.seed)."""
     gen = torch.Generator().manual_seed(config.seed + 1)
     d = config.hessian_dim if d is None else d
-    return torch.stack([random_bases(config.n_params, d, config.bases, gen, kind=config.basis) for _ in range(config.seeds)]).to(device)
+    return torch.stack([random_bases(config.n_params, d, config.bases, gen, kind=config.basis)
+                        for _ in range(config.seeds)]).to(device)
 
 
 def isotropic_directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
@@ -155,7 +156,8 @@ def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: to
     for ti, d in enumerate(config.train_dims):
         gen = torch.Generator().manual_seed(config.seed + 100 + d)
         bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)  # one plane per seed, all ratios
-        cells += [(config.spec(act), points, bases, data, config, r_init, config.seed + ti) for act in config.activations]
+        cells += [(config.spec(act), points, bases, data, config, r_init, config.seed + ti)
+                  for act in config.activations]
     out = map_cells(_surface_cell, cells, executor, progress=progress, description="hyperplane and sphere training")
 
     def stack(k: int) -> Tensor:
@@ -235,6 +237,7 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
         config=config, r_init=r_init, plane_eigs=plane, iso_plane_eigs=iso, dims_ratio=dims_ratio,
         dims_positive=dims_positive, density_at=density_at, density_nodes=nodes, density_weights=weights,
         sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
-        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures, sel_retest=retest, sel_ratios=ratios,
+        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures,
+        sel_retest=retest, sel_ratios=ratios,
         sel_curves=curves, sel_losses=losses, stage_seconds=seconds,
     )

@@ -143,8 +143,9 @@ class GoldilocksResult(Result):
         return self.plane_acc if surface == "plane" else self.sphere_acc
 
     def intrinsic_dimension(self, surface: str) -> Float[Tensor, "A Q"]:
-        """d₉₀(r) per activation and training ratio r/r_init (of `train_ratios`): the smallest d of `train_dims` whose mean
-        accuracy over seeds reaches `intrinsic_fraction` of the mean full-space accuracy (NaN: none)."""
+        """d₉₀(r) per activation and training ratio r/r_init (of `train_ratios`): the smallest d of
+        `train_dims` whose mean accuracy over seeds reaches `intrinsic_fraction` of the mean
+        full-space accuracy (NaN: none)."""
         acc = self.surface_acc(surface).mean(2).transpose(1, 2)          # [A, Q, T]
         ref = self.full_acc.double().mean(1)[:, None]                     # [A, 1]
         return intrinsic_dimension(acc, self.config.train_dims, ref, self.config.intrinsic_fraction)

@@ -89,7 +89,8 @@ def _sphere_training(result: GoldilocksResult) -> dict[str, Any]:
     origin-centred spheres."""
     c = result.config
     out: dict[str, Any] = {"ratios": list(c.train_ratios), "dims": list(c.train_dims),
-                           "full_space_accuracy": {act: _r(result.full_acc[a].mean()) for a, act in enumerate(c.activations)}}
+                           "full_space_accuracy": {act: _r(result.full_acc[a].mean())
+                                                   for a, act in enumerate(c.activations)}}
     for surface in ("plane", "sphere"):
         acc = result.surface_acc(surface).mean(2)  # [A, T, Q]
         out[surface] = {act: {str(d): [_r(x) for x in acc[a, t].tolist()] for t, d in enumerate(c.train_dims)}
@@ -159,8 +160,9 @@ def _selection(result: GoldilocksResult) -> dict[str, Any]:
 
 
 def _density(result: GoldilocksResult) -> dict[str, Any]:
-    """Per activation and ratio r/r_init (keyed by its value) of the SLQ densities: the extreme Ritz values (≈ λ_min, λ_max of
-    the full-space Hessian), the negative share of the spectral mass and the mean eigenvalue Tr H/D."""
+    """Per activation and ratio r/r_init (keyed by its value) of the SLQ densities: the extreme Ritz
+    values (≈ λ_min, λ_max of the full-space Hessian), the negative share of the spectral mass and the
+    mean eigenvalue Tr H/D."""
     c = result.config
     out: dict[str, Any] = {"probes": c.density_probes, "lanczos_steps": c.density_steps}
     for a, act in enumerate(c.activations):

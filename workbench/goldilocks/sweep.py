@@ -165,8 +165,8 @@ def nested_dim_measures(
         dt = torch.float64 if far[i] else bases.dtype
         theta = points_at_ratios(direction.to(dt), [ratio], r_init)  # [1, D]
         M = bases.to(dt).permute(1, 0, 2).reshape(D, B * dmax)
-        H = restricted_hessians(spec.loss_fn(x.to(dt), y), theta, M, blocks=B,
-                                chunk=hvp_chunk(len(y), max(spec.widths, default=spec.out_dim)))[0].double()  # [B, dmax, dmax]
+        chunk = hvp_chunk(len(y), max(spec.widths, default=spec.out_dim))
+        H = restricted_hessians(spec.loss_fn(x.to(dt), y), theta, M, blocks=B, chunk=chunk)[0].double()  # [B, d, d]
         eigs = [torch.linalg.eigvalsh(H[:, :k, :k]) for k in dims]
         normalized.append(torch.stack([eigvals_trace_ratio(e) / math.sqrt(k) for e, k in zip(eigs, dims)]))
         pos.append(torch.stack([eigvals_positive_fraction(e) for e in eigs]))

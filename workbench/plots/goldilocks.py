@@ -66,7 +66,8 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
     cols = 2 if c.sphere else 1
     fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.12, subplot_titles=(
         "hyperplanes", "hyperspheres (with the geodesic term)")[:cols])
-    rows = [("plane", "hyperplane", "solid", 1)] + ([("isotropic", "hyperplane, isotropic u", "dash", 1)] if c.isotropic else [])
+    rows = [("plane", "hyperplane", "solid", 1)]
+    rows += [("isotropic", "hyperplane, isotropic u", "dash", 1)] if c.isotropic else []
     rows += [("sphere", "hypersphere", "dot", 2)] if c.sphere else []
     for surface, label, dash, col in rows:
         values = getattr(result, measure)(surface)  # [A, S, B, R]
@@ -77,7 +78,8 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
     fig.update_xaxes(type="log", title_text="radius r / r_init")
     fig.update_yaxes(title_text=yaxis, row=1, col=1)
     iso = f" (isotropic: 1 × {c.bases})" if c.isotropic else ""
-    fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes{iso}, loss on "
+    fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes{iso}, "
+                            f"loss on "
                             f"{c.hessian_batch} training digits; radii ≥ {c.float64_from:g} r_init in float64</sup>",
                       legend=dict(orientation="h", y=-0.2, entrywidth=230))
     return themed(fig, width=1000, height=540).update_layout(margin=dict(t=100, b=140))
@@ -86,7 +88,8 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
 def trace_ratio_figure(result: GoldilocksResult) -> go.Figure:
     """Figure 1: Tr(H_d)/‖H_d‖_F vs r/r_init, mean and min–max over seeds × bases."""
     c = result.config
-    fig = _measure_figure(result, "trace_ratio", f"Tr(H)/‖H‖_F of the restricted Hessian (max √d = {math.sqrt(c.hessian_dim):.2f})",
+    fig = _measure_figure(result, "trace_ratio",
+                          f"Tr(H)/‖H‖_F of the restricted Hessian (max √d = {math.sqrt(c.hessian_dim):.2f})",
                           "Tr(H_d) / ‖H_d‖_F")
     for col in range(1, 3 if c.sphere else 2):
         fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=col)
@@ -184,7 +187,8 @@ def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
                         subplot_titles=[f"{act}, {surface}" for act in c.activations
                                         for surface in ("hyperplanes", "hyperspheres")])
     x = list(c.train_ratios)
-    shades = [COLORWAY[(t + 2) % len(COLORWAY)] if t < 6 else COLORWAY[t % len(COLORWAY)] for t in range(len(c.train_dims))]
+    shades = [COLORWAY[(t + 2) % len(COLORWAY)] if t < 6 else COLORWAY[t % len(COLORWAY)]
+              for t in range(len(c.train_dims))]
     for a, act in enumerate(c.activations):
         for col, surface in enumerate(("plane", "sphere"), start=1):
             for t, d in enumerate(c.train_dims):
@@ -195,7 +199,8 @@ def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
                     customdata=[[act, surface]] * len(x)), row=a + 1, col=col)
             full = float(result.full_acc[a].mean())
             fig.add_hline(y=full, line=dict(color="#555", dash="dot", width=1), row=a + 1, col=col)
-            fig.add_hline(y=c.intrinsic_fraction * full, line=dict(color="#999", dash="dash", width=1), row=a + 1, col=col)
+            fig.add_hline(y=c.intrinsic_fraction * full, line=dict(color="#999", dash="dash", width=1),
+                          row=a + 1, col=col)
             fig.add_vline(x=1.0, line=dict(color="#ccc", dash="dash"), row=a + 1, col=col)
     fig.update_xaxes(type="log")
     fig.update_xaxes(title_text="radius r / r_init of the start", row=A, col=1)
@@ -221,7 +226,8 @@ def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
             color = ACT_COLORS.get(act, COLORWAY[a + 2])
             name = f"{act}, {'hyperplanes' if surface == 'plane' else 'hyperspheres'}"
             fig.add_trace(go.Scatter(x=x, y=[None if math.isnan(v) else v for v in d90.tolist()], mode="lines+markers",
-                                     name=name, legendgroup=name, line=dict(color=color, dash=dash), marker=dict(symbol=symbol)))
+                                     name=name, legendgroup=name, line=dict(color=color, dash=dash),
+                                     marker=dict(symbol=symbol)))
             missed = [ratio for ratio, v in zip(x, d90.tolist()) if math.isnan(v)]
             fig.add_trace(go.Scatter(x=missed, y=[above * 1.15 ** (2 * a + k)] * len(missed),
                                      mode="markers", legendgroup=name, showlegend=False, hoverinfo="x+name", name=name,
@@ -230,8 +236,10 @@ def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
     reference_line(fig, y=max(c.train_dims), text=f"largest d tried ({max(c.train_dims)}); open markers: not reached",
                    log=True, label_at=0.98, line=dict(color="#bbb", dash="dot"))
     fig.update_xaxes(type="log", title="radius r / r_init of the start")
-    fig.update_yaxes(type="log", title=f"d₉₀ (smallest d with ≥ {c.intrinsic_fraction:.0%} of full-space accuracy)",
-                     tickvals=list(c.train_dims), range=[math.log10(min(c.train_dims)) - 0.15, math.log10(above) + 0.35])
+    fig.update_yaxes(type="log", title=f"d₉₀ (smallest d with ≥ {c.intrinsic_fraction:.0%} of full-space "
+                                       f"accuracy)",
+                     tickvals=list(c.train_dims),
+                     range=[math.log10(min(c.train_dims)) - 0.15, math.log10(above) + 0.35])
     fig.update_layout(title="Intrinsic dimension per radius: hyperplanes vs origin-centred hyperspheres",
                       legend=dict(orientation="h", y=-0.22))
     return themed(fig, width=900, height=520).update_layout(margin=dict(b=120))
@@ -270,8 +278,8 @@ def selection_figure(result: GoldilocksResult) -> go.Figure:
     fig.update_yaxes(title_text="training-loss AUC (mean loss per step)", row=1, col=1)
     fig.update_xaxes(title_text="Tr(H)/‖H‖_F, probe set 1", row=1, col=2)
     fig.update_yaxes(title_text="Tr(H)/‖H‖_F, probe set 2", row=1, col=2)
-    words = "; ".join(f"{'at r_init' if g == 'at_r_init' else 'control'}: ρ = {v['spearman_rho']:.2f}, p = {v['p_value']:.2g}"
-                      for g, v in sides.items())
+    words = "; ".join(f"{'at r_init' if g == 'at_r_init' else 'control'}: ρ = {v['spearman_rho']:.2f}, "
+                      f"p = {v['p_value']:.2g}" for g, v in sides.items())
     fig.update_layout(title=f"Init selection by {SCORE_LABELS[c.selection_rank_by].split(' (')[0]}: "
                             f"{c.selection_inits} inits + {c.selection_controls} controls<br><sup>one-sided Spearman "
                             f"(better score → faster): {words}</sup>", title_x=0.02,
@@ -310,7 +318,8 @@ def panel_traces(ratios: list[float], sweep_eigs: Tensor, ratio: float, point_ei
 
 def panel_title(activation: str, d: int, ratio: float, point_eigs: Tensor) -> str:
     """The panel's title at the ratio r/r_init `ratio`: the point's Tr/‖H‖_F and positive share."""
-    return (f"{activation}, d = {d}, r = {ratio:.3g}·r_init: Tr/‖H‖_F = {float(eigvals_trace_ratio(point_eigs).mean()):.2f}, "
+    return (f"{activation}, d = {d}, r = {ratio:.3g}·r_init: "
+            f"Tr/‖H‖_F = {float(eigvals_trace_ratio(point_eigs).mean()):.2f}, "
             f"positive share {float(eigvals_positive_fraction(point_eigs).mean()):.2f}")
 
 
@@ -318,7 +327,8 @@ def panel_figure(ratios: list[float], sweep_eigs: Tensor, ratio: float, point_ei
                  activation: str) -> go.Figure:
     """Three panels: Tr/‖H‖ and positive share vs the ratios r/r_init `ratios` (a marker at the ratio
     `ratio`), and the spectrum at `ratio`."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("Tr(H_d)/‖H_d‖_F", "share of λ > 0", "spectrum λ/‖H_d‖_F"))
+    fig = make_subplots(rows=1, cols=3,
+                        subplot_titles=("Tr(H_d)/‖H_d‖_F", "share of λ > 0", "spectrum λ/‖H_d‖_F"))
     color = ACT_COLORS.get(activation, COLORWAY[0])
     spots = [(1, "lines+markers"), (1, "markers"), (2, "lines+markers"), (2, "markers"), (3, "lines+markers")]
     for (col, mode), update in zip(spots, panel_traces(ratios, sweep_eigs, ratio, point_eigs)):
