@@ -96,11 +96,11 @@ def curvature_sweep() -> None:
     cells = [(act, s) for act in config.activations for s in range(config.seeds)]
 
     def ours(act: str, s: int):
-        return radius_sweep(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype)
+        return radius_sweep(config.spec(act), x, y, U[s], config.ratios, r_init, bases[s], config.sphere, config.dtype)
 
     def peer(act: str, s: int) -> torch.Tensor:
         spec = config.spec(act)
-        points = points_at_ratios(U[s], config.radii, r_init)
+        points = points_at_ratios(U[s], config.ratios, r_init)
         planes = list(bases[s]) + [sphere_basis(M, points[0]) for M in bases[s]]
         eigs = [[torch.linalg.eigvalsh(torch.autograd.functional.hessian(
             lambda phi, P=P, M=M: spec.loss(P + M @ phi, x, y), torch.zeros(M.shape[1])).double())
@@ -108,8 +108,9 @@ def curvature_sweep() -> None:
         return torch.stack([torch.stack(row) for row in eigs])  # [2B, R, d]
 
     act0 = cells[0][0]  # warm-up: forward-mode AD's first use costs seconds
-    radius_sweep(config.spec(act0), x, y, U[0], config.radii[:1], r_init, bases[0], config.sphere, config.dtype)
-    torch.autograd.functional.hessian(lambda phi: config.spec(act0).loss(U[0] + bases[0, 0] @ phi, x, y), torch.zeros(config.hessian_dim))
+    radius_sweep(config.spec(act0), x, y, U[0], config.ratios[:1], r_init, bases[0], config.sphere, config.dtype)
+    torch.autograd.functional.hessian(lambda phi: config.spec(act0).loss(U[0] + bases[0, 0] @ phi, x, y),
+                                      torch.zeros(config.hessian_dim))
     # cell by cell, the two sides alternating (and swapping which goes first), so that the other
     # jobs' load falls on both alike; the seconds are summed over cells
     ours_s = peer_s = 0.0
@@ -125,7 +126,7 @@ def curvature_sweep() -> None:
                 loops.append(out)
     gap = max(float((torch.cat([sw.plane_eigs, sw.sphere_eigs]) - lp).abs().max() / lp.abs().max())
               for sw, lp in zip(sweeps, loops))
-    print(f"# curvature_sweep: {len(cells)} cells × {len(config.radii)} radii × {2 * config.bases} planes, "
+    print(f"# curvature_sweep: {len(cells)} cells × {len(config.ratios)} radii × {2 * config.bases} planes, "
           f"d={config.hessian_dim}, batch {config.hessian_batch}; max |λ_ours − λ_peer| / max|λ| = {gap:.1e}")
     bench("curvature_sweep", ours_s, peer_s, peer_s / ours_s)
 
@@ -157,7 +158,8 @@ def one_point() -> None:
     one_grad = best_of(lambda: torch.autograd.grad(spec.loss(t, x, y), t), 20)
     generic = best_of(lambda: restricted_hessian(lambda th: spec.loss(th, x, y), theta, Md))
     print(f"# hvp_floor: one gradient {one_grad * 1e3:.2f} ms; a d={d} restricted Hessian by vmapped "
-          f"forward-over-reverse HVPs (the generic path) {generic:.4f} s = {generic / (d * one_grad):.2f} × d gradients")
+          f"forward-over-reverse HVPs (the generic path) {generic:.4f} s = "
+          f"{generic / (d * one_grad):.2f} × d gradients")
     bench("hvp_floor", ours, d * one_grad, ours / (d * one_grad))
 
     from pyhessian import hessian as pyhessian
@@ -177,7 +179,8 @@ def trace_at_equal_error() -> None:
     theta = point_at_radius(spec.init(config.init, torch.Generator().manual_seed(0)), spec.r_init(config.init))
     f = spec.loss_fn(x, y)
     matmat, D = hessian_operator(f, theta.double(), chunk=256)
-    exact = float(sum(torch.einsum("kD,kD->", matmat(rows), rows) for rows in torch.eye(D, dtype=torch.float64).split(256)))
+    exact = float(sum(torch.einsum("kD,kD->", matmat(rows), rows)
+                      for rows in torch.eye(D, dtype=torch.float64).split(256)))
     model, criterion = as_module(spec, theta), nn.CrossEntropyLoss()
 
     def peer_once(seed: int) -> float:

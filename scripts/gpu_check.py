@@ -82,8 +82,8 @@ TINY_LLAMA = LlamaShape(hidden=64, intermediate=128, layers=2, heads=4, kv_heads
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "capacity": dict(kurtosis=(2.0, 30.0), decay=(0.9,), seeds=1, steps=60, d_sweep=(2, 4),
                      sweep_kurtosis=(2.0,), relu_feature_prob=(0.1,), relu_steps=30, relu_batch=64),
-    "goldilocks": dict(widths=(16,), activations=("relu",), radii=(0.5, 2.0), seeds=1, bases=1, hessian_dim=4,
-                       hessian_batch=64, train_dims=(4,), train_radii=(1.0,), train_steps=10, selection_inits=4,
+    "goldilocks": dict(widths=(16,), activations=("relu",), ratios=(0.5, 2.0), seeds=1, bases=1, hessian_dim=4,
+                       hessian_batch=64, train_dims=(4,), train_ratios=(1.0,), train_steps=10, selection_inits=4,
                        selection_top=1, selection_steps=10, selection_eval_every=5),
     "robustness": dict(n_stories=100, n_filter_samples=2000, max_resamples=2, n_attack=2, max_budget=1,
                        candidates=4, rounds=0, n_train_attack=1),

@@ -31,7 +31,7 @@ from workbench.goldilocks import (
 )
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
-from workbench.plots.goldilocks import all_figures, panel_figure, zone_radii
+from workbench.plots.goldilocks import all_figures, panel_figure, zone_ratio_indices
 from workbench.tensor.curvature import batched_hvp, positive_fraction, rademacher, restricted_hessian, trace_ratio
 from workbench.core.result import ArtifactError
 from workbench.tensor.subspaces import sphere_basis
@@ -39,10 +39,10 @@ from workbench.tensor.subspaces import sphere_basis
 
 def test_result_shapes(gl_quick):
     c = gl_quick.config
-    A, R = len(c.activations), len(c.radii)
+    A, R = len(c.activations), len(c.ratios)
     assert gl_quick.plane_eigs.shape == (A, c.seeds, c.bases, R, c.hessian_dim)
     assert gl_quick.sphere_eigs.shape == gl_quick.plane_eigs.shape
-    assert gl_quick.plane_acc.shape == (A, len(c.train_dims), c.seeds, len(c.train_radii))
+    assert gl_quick.plane_acc.shape == (A, len(c.train_dims), c.seeds, len(c.train_ratios))
     M = c.selection_inits + c.selection_controls
     assert gl_quick.sel_curves.shape == (M, c.selection_steps // c.selection_eval_every + 1)
     assert gl_quick.sel_losses.shape == (M, c.selection_steps) and gl_quick.sel_retest.shape == (M, 2)
@@ -50,17 +50,17 @@ def test_result_shapes(gl_quick):
     assert gl_quick.r_init == pytest.approx(c.spec("relu").r_init(c.init))
 
 
-def test_the_slq_densities_are_quadratures_of_their_probe_at_the_zone_radii(gl_quick):
+def test_the_slq_densities_are_quadratures_of_their_probe_at_the_zone_ratios(gl_quick):
     """Each probe's quadrature weights sum to 1 and its first two moments are zᵀHz/D and zᵀH²z/D
     (Lanczos' exactness for polynomials of degree < 2k), recomputed with the same probe."""
     c = gl_quick.config
-    assert [int(i) for i in gl_quick.density_at] == list(zone_radii(gl_quick))
+    assert [int(i) for i in gl_quick.density_at] == list(zone_ratio_indices(gl_quick))
     assert torch.allclose(gl_quick.density_weights.sum(-1), torch.ones(1, dtype=torch.float64))
     x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
     a, z = 0, 1  # relu at the trace-ratio peak
-    ri = int(gl_quick.density_at[z])
+    i = int(gl_quick.density_at[z])
     u = directions(c)[0]
-    theta = u / u.norm() * c.radii[ri] * gl_quick.r_init
+    theta = u / u.norm() * c.ratios[i] * gl_quick.r_init
     f = c.spec(c.activations[a]).loss_fn(x, y)
     probe = rademacher(1, theta.shape[0], torch.Generator().manual_seed(c.seed + 1000 * a + z), torch.float64)[0]
     Hz = batched_hvp(f, theta, probe.float()[None])[0].double()
@@ -73,12 +73,12 @@ def test_the_slq_densities_are_quadratures_of_their_probe_at_the_zone_radii(gl_q
 
 
 def test_stored_spectra_are_the_restricted_hessians_they_claim(gl_quick):
-    """Recompute H_d at one (activation, seed, basis, radius) from scratch and compare."""
+    """Recompute H_d at one (activation, seed, basis, ratio r/r_init) from scratch and compare."""
     c = gl_quick.config
     x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
     u, M = directions(c)[1], hessian_bases(c)[1, 0]
     a, ri = c.activations.index("tanh"), 3
-    theta = (u / u.norm() * c.radii[ri] * gl_quick.r_init).double()
+    theta = (u / u.norm() * c.ratios[ri] * gl_quick.r_init).double()
     f = c.spec("tanh").loss_fn(x.double(), y)
     H = restricted_hessian(f, theta, M.double())
     eigs = torch.linalg.eigvalsh(H)
@@ -96,10 +96,10 @@ def test_stored_spectra_are_the_restricted_hessians_they_claim(gl_quick):
 
 
 def test_radius_sweep_takes_ratios_of_r_init(gl_quick):
-    """`radii` are r/r_init (with `r_init` beside them), as in the config."""
+    """`ratios` are r/r_init (with the radius `r_init` beside them), as in the config."""
     c = gl_quick.config
     x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
-    sweep = radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.radii[2:5], gl_quick.r_init, hessian_bases(c)[1],
+    sweep = radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.ratios[2:5], gl_quick.r_init, hessian_bases(c)[1],
                          dtype=c.dtype)
     a = c.activations.index("tanh")
     for got, stored in ((sweep.plane_eigs, gl_quick.plane_eigs), (sweep.sphere_eigs, gl_quick.sphere_eigs)):
@@ -108,7 +108,7 @@ def test_radius_sweep_takes_ratios_of_r_init(gl_quick):
     assert torch.allclose(sweep.loss, gl_quick.point_loss[a, 1, 2:5].double(), rtol=1e-5)
     assert torch.allclose(sweep.shift, gl_quick.sphere_shift[a, 1, 2:5].double(), rtol=1e-4)
     with pytest.raises(ValueError, match=r"`r_init` must be in \(0, inf\]"):
-        radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.radii, 0.0, hessian_bases(c)[1])
+        radius_sweep(c.spec("tanh"), x, y, directions(c)[1], c.ratios, 0.0, hessian_bases(c)[1])
 
 
 def test_trace_ratio_is_bounded_by_sqrt_d(gl_quick):
@@ -137,7 +137,7 @@ def test_sparse_bases_and_a_minimal_run_on_them():
     B = random_bases(500, 4, 2, torch.Generator().manual_seed(0), kind="sparse")
     assert B.shape == (2, 500, 4) and torch.allclose(B.norm(dim=1), torch.ones(2, 4))
     assert set(torch.unique(B.abs()).tolist()) <= {0.0, float(B.abs().max())}  # ±c or 0
-    config = GoldilocksConfig.quick().with_changes(basis="sparse", radii=(1.0, 3.0), seeds=1, bases=1,
+    config = GoldilocksConfig.quick().with_changes(basis="sparse", ratios=(1.0, 3.0), seeds=1, bases=1,
                                                   sphere=False, train_dims=(), selection_inits=0)
     result = run(config, progress=False)
     assert result.plane_eigs.shape == (2, 1, 1, 2, config.hessian_dim) and result.sphere_eigs.shape[3] == 0
@@ -160,7 +160,7 @@ def test_steps_to_target_and_the_selection_test():
 
 def test_curve_peak():
     out = curve_peak((0.1, 1.0, 10.0), torch.tensor([1.0, 4.0, 2.0]))
-    assert out["peak_radius"] == 1.0 and out["peak"] == 4.0 and out["at_r_init"] == 4.0
+    assert out["peak_ratio"] == 1.0 and out["peak"] == 4.0 and out["at_r_init"] == 4.0
     assert out["half_peak_range"] == [1.0, 10.0]
     # a positive share: halfway from the 0.5 of a random matrix to the peak (0.75), not half the peak
     share = curve_peak((0.1, 1.0, 10.0), torch.tensor([0.55, 1.0, 0.8]), baseline=0.5)
@@ -186,7 +186,8 @@ def test_figures_are_functions_of_the_result(gl_quick):
                           "5_init_selection", "6_intrinsic_dimension", "7_trace_ratio_by_d"]
     relu_plane = [t for t in figs["1_trace_ratio"].data if t.name == "relu, hyperplane"][0]
     assert list(relu_plane.y) == pytest.approx(gl_quick.trace_ratio()[0].mean((0, 1)).tolist())
-    acc = [t for t in figs["4_hyperplane_training"].data if t.name == "d = 16" and list(t.customdata[0]) == ["tanh", "sphere"]][0]
+    acc = [t for t in figs["4_hyperplane_training"].data
+           if t.name == "d = 16" and list(t.customdata[0]) == ["tanh", "sphere"]][0]
     assert list(acc.y) == pytest.approx(gl_quick.sphere_acc[1, 1].mean(0).tolist())
     d90 = [t for t in figs["6_intrinsic_dimension"].data if t.name == "relu, hyperspheres"][0]
     assert [math.nan if v is None else v for v in d90.y] == pytest.approx(
@@ -194,7 +195,7 @@ def test_figures_are_functions_of_the_result(gl_quick):
     iso = [t for t in figs["1_trace_ratio"].data if t.name == "relu, hyperplane, isotropic u"][0]
     assert list(iso.y) == pytest.approx(gl_quick.trace_ratio("isotropic")[0].mean((0, 1)).tolist())
     c = gl_quick.config
-    panel = panel_figure(list(c.radii), gl_quick.plane_eigs[0, 0], 2.0, gl_quick.plane_eigs[0, 0, :, 4], "relu")
+    panel = panel_figure(list(c.ratios), gl_quick.plane_eigs[0, 0], 2.0, gl_quick.plane_eigs[0, 0, :, 4], "relu")
     assert list(panel.data[1].x) == [2.0] and len(panel.data[4].y) == c.hessian_dim
 
 
@@ -202,15 +203,15 @@ def test_summary_reports_what_the_docs_table_needs(gl_quick):
     s = summarize(gl_quick)
     c = gl_quick.config
     relu = s["plane"]["relu"]["trace_ratio"]
-    assert relu["peak_radius"] in c.radii and relu["peak"] <= s["max_trace_ratio"]
+    assert relu["peak_ratio"] in c.ratios and relu["peak"] <= s["max_trace_ratio"]
     curve = gl_quick.trace_ratio()[0].mean((0, 1))
     assert relu["peak"] == pytest.approx(float(curve.max()), abs=1e-4)
     sel = s["init_selection"]
     assert set(sel["at_r_init"]) >= {"trace_ratio", "trace", "initial_loss", "reliability"}
     assert 0.0 <= sel["at_r_init"]["trace_ratio"]["p_value"] <= 1.0 and "control" in sel
-    assert s["intrinsic_dimension"]["radii"] == list(c.train_radii)
+    assert s["intrinsic_dimension"]["ratios"] == list(c.train_ratios)
     assert set(s["sphere_training"]["sphere"]["relu"]) == {str(d) for d in c.train_dims}
-    assert s["init_radii"]["xavier"] == 1.0 and s["init_radii"]["he"] > 1.0
+    assert s["init_ratios"]["xavier"] == 1.0 and s["init_ratios"]["he"] > 1.0
     assert set(s["compare_dims"]["tanh"]) == {str(d) for d in c.compare_dims}
     assert set(s["hyperplane_training"]["relu"]) == {str(d) for d in c.train_dims}
     json.dumps(s)  # JSON-able
@@ -225,7 +226,8 @@ def test_cli_reproduce_quick_writes_every_figure(gl_quick, session_cache, tmp_pa
         assert (folder / f"{name}.html").stat().st_size > 1000
     measured = json.loads((folder / "measurements.json").read_text())
     assert measured["quick"] is True and measured["suite"] == "goldilocks"
-    assert measured["plane"]["relu"]["trace_ratio"]["peak"] == summarize(gl_quick)["plane"]["relu"]["trace_ratio"]["peak"]
+    peak = summarize(gl_quick)["plane"]["relu"]["trace_ratio"]["peak"]
+    assert measured["plane"]["relu"]["trace_ratio"]["peak"] == peak
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -296,11 +298,11 @@ D_QUICK = GoldilocksConfig.quick().n_params
 @pytest.mark.parametrize(
     "changes,match",
     [
-        ({"radii": (0.0,)}, r"`radii\[0\]` must be in \(0, inf\]"),
-        ({"radii": (-1.0,)}, r"`radii\[0\]` must be in \(0, inf\]"),
-        ({"radii": (float("nan"),)}, r"`radii\[0\]` must be finite"),
-        ({"radii": ()}, r"`radii` must be a non-empty sequence"),
-        ({"train_radii": (1.0, 0.0)}, r"`train_radii\[1\]` must be in \(0, inf\]"),
+        ({"ratios": (0.0,)}, r"`ratios\[0\]` must be in \(0, inf\]"),
+        ({"ratios": (-1.0,)}, r"`ratios\[0\]` must be in \(0, inf\]"),
+        ({"ratios": (float("nan"),)}, r"`ratios\[0\]` must be finite"),
+        ({"ratios": ()}, r"`ratios` must be a non-empty sequence"),
+        ({"train_ratios": (1.0, 0.0)}, r"`train_ratios\[1\]` must be in \(0, inf\]"),
         ({"hessian_dim": 0}, rf"`hessian_dim` must be an integer in \[1, {D_QUICK - 1}\]"),
         ({"hessian_dim": D_QUICK + 1}, rf"`hessian_dim` must be an integer in \[1, {D_QUICK - 1}\]"),
         ({"train_dims": (D_QUICK + 1,)}, rf"`train_dims\[0\]` must be an integer in \[1, {D_QUICK}\]"),
@@ -314,8 +316,8 @@ D_QUICK = GoldilocksConfig.quick().n_params
         ({"selection_top": 12}, r"`selection_top` must be an integer in \[1, 11\]"),
         ({"selection_target": 1.5}, r"`selection_target` must be in \(0, 1\]"),
         ({"widths": (0,)}, r"`widths\[0\]` must be an integer in \[1, inf\]"),
-        ({"selection_control_radii": (2.0, 0.5)}, r"`selection_control_radii` must be \(low, high\)"),
-        ({"selection_control_radii": (0.5, 1.0, 2.0)}, r"`selection_control_radii` must be \(low, high\)"),
+        ({"selection_control_ratios": (2.0, 0.5)}, r"`selection_control_ratios` must be \(low, high\)"),
+        ({"selection_control_ratios": (0.5, 1.0, 2.0)}, r"`selection_control_ratios` must be \(low, high\)"),
         ({"selection_controls": -1}, r"`selection_controls` must be an integer in \[0, inf\]"),
         ({"selection_probes": 0}, r"`selection_probes` must be an integer in \[1, inf\]"),
         ({"compare_dims": (D_QUICK + 1,)}, rf"`compare_dims\[0\]` must be an integer in \[1, {D_QUICK}\]"),

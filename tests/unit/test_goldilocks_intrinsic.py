@@ -83,7 +83,7 @@ def test_the_result_reads_d90_from_its_accuracies(gl_quick):
         want = intrinsic_dimension(gl_quick.surface_acc(surface).mean(2).transpose(1, 2), c.train_dims,
                                    gl_quick.full_acc.double().mean(1)[:, None], c.intrinsic_fraction)
         got = gl_quick.intrinsic_dimension(surface)
-        assert got.shape == (len(c.activations), len(c.train_radii))
+        assert got.shape == (len(c.activations), len(c.train_ratios))
         assert torch.equal(torch.nan_to_num(got, -1.0), torch.nan_to_num(want, -1.0))
     assert gl_quick.sphere_acc.shape == gl_quick.plane_acc.shape
     assert bool((gl_quick.full_acc > 0.5).all())          # the full-space reference does learn

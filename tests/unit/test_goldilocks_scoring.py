@@ -69,20 +69,20 @@ def test_isotropic_directions_include_biases_and_init_directions_do_not():
     assert float(iso[:, bias_mask].std()) == pytest.approx(float(iso[:, ~bias_mask].std()), rel=0.2)
 
 
-def test_selection_inits_sit_at_their_radii():
+def test_selection_inits_sit_at_their_ratios():
     c = GoldilocksConfig.quick()
     r_init = c.spec("relu").r_init(c.init)
     thetas, ratios = selection_inits(c, r_init)
     assert thetas.shape[0] == c.selection_inits + c.selection_controls
     assert torch.allclose(thetas.norm(dim=-1).double(), ratios * r_init, rtol=1e-5)
     assert bool((ratios[: c.selection_inits] == 1).all())
-    low, high = c.selection_control_radii
+    low, high = c.selection_control_ratios
     assert bool(((ratios[c.selection_inits:] >= low) & (ratios[c.selection_inits:] <= high)).all())
     assert len(set(ratios[c.selection_inits:].tolist())) == c.selection_controls
 
 
 def test_stored_isotropic_and_nested_spectra_are_what_they_claim(gl_quick):
-    """The isotropic arm's H_d at one radius, and the nested-d measure, recomputed from scratch."""
+    """The isotropic arm's H_d at one ratio r/r_init, and the nested-d measure, recomputed from scratch."""
     from workbench.goldilocks import hessian_bases, load_digits
     from workbench.goldilocks.sweep import points_at_ratios, random_bases
     from workbench.tensor.curvature import eigvals_trace_ratio, restricted_hessian
@@ -91,13 +91,13 @@ def test_stored_isotropic_and_nested_spectra_are_what_they_claim(gl_quick):
     x, y = load_digits(seed=c.seed).subset(c.hessian_batch, seed=c.seed)
     a, ri = c.activations.index("relu"), 4
     f = c.spec("relu").loss_fn(x.double(), y)
-    theta = points_at_ratios(isotropic_directions(c)[0].double(), [c.radii[ri]], gl_quick.r_init)[0]
+    theta = points_at_ratios(isotropic_directions(c)[0].double(), [c.ratios[ri]], gl_quick.r_init)[0]
     H = restricted_hessian(f, theta, hessian_bases(c)[0, 1].double())
     eigs = torch.linalg.eigvalsh(H)
     assert torch.allclose(gl_quick.iso_plane_eigs[a, 0, 1, ri].double(), eigs, atol=1e-4 * float(eigs.abs().max()))
     # nested planes: d = compare_dims[0] is the leading block of the largest plane
     bases = random_bases(c.n_params, max(c.compare_dims), c.bases, torch.Generator().manual_seed(c.seed + 8))
-    u = points_at_ratios(directions(c)[0].double(), [c.radii[ri]], gl_quick.r_init)[0]
+    u = points_at_ratios(directions(c)[0].double(), [c.ratios[ri]], gl_quick.r_init)[0]
     k = c.compare_dims[0]
     Hk = restricted_hessian(f, u, bases[0, :, :k].double())
     want = float(eigvals_trace_ratio(torch.linalg.eigvalsh(Hk))) / k**0.5

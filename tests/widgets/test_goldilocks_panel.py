@@ -14,10 +14,10 @@ def panel(gl_quick) -> GoldilocksPanel:
     return GoldilocksPanel(result=gl_quick)
 
 
-def test_radius_slider_moves_the_marker_and_the_spectrum(panel):
-    assert panel.radius.value == pytest.approx(1.0)
+def test_ratio_slider_moves_the_marker_and_the_spectrum(panel):
+    assert panel.ratio.value == pytest.approx(1.0)
     spectrum = list(panel.figure.data[4].y)
-    panel.radius.value = 10.0
+    panel.ratio.value = 10.0
     assert list(panel.figure.data[1].x) == pytest.approx([10.0])
     assert list(panel.figure.data[4].y) != spectrum
     expected = float(eigvals_trace_ratio(panel.probe.spectrum("relu", panel.d.value, 10.0)).mean())
@@ -56,7 +56,7 @@ def test_a_d_outside_the_range_is_an_error_beside_the_box_not_a_clamp(panel):
 
 def test_the_probe_reuses_the_experiments_planes(panel, gl_quick):
     c = gl_quick.config
-    eigs = panel.probe.spectrum("relu", c.hessian_dim, c.radii[3])
+    eigs = panel.probe.spectrum("relu", c.hessian_dim, c.ratios[3])
     assert torch.allclose(eigs.float(), gl_quick.plane_eigs[0, 0, :, 3], atol=1e-4 * float(eigs.abs().max()))
 
 
@@ -64,9 +64,9 @@ def test_a_failing_update_shows_in_the_status_line_and_keeps_the_figure(panel, m
     before = list(panel.figure.data[4].y)
 
     def broken(*_args, **_kwargs):
-        raise ValueError("`radius` must be in (0, inf]; got -1")
+        raise ValueError("`ratio` must be in (0, inf]; got -1")
 
     monkeypatch.setattr(panel.probe, "spectrum", broken)
-    panel.radius.value = 3.0
-    assert "wb-error" in panel.status.value and "`radius`" in panel.status.value
+    panel.ratio.value = 3.0
+    assert "wb-error" in panel.status.value and "`ratio`" in panel.status.value
     assert list(panel.figure.data[4].y) == before

@@ -2,10 +2,10 @@
 
     from workbench.goldilocks import GoldilocksConfig, run
     result = run(GoldilocksConfig.quick())
-    result.trace_ratio()          # Tr(H_d)/‖H_d‖_F  [activation, seed, basis, radius]
+    result.trace_ratio()          # Tr(H_d)/‖H_d‖_F  [activation, seed, basis, ratio r/r_init]
 """
 
-from workbench.goldilocks.config import RANK_BY, GoldilocksConfig, log_radii
+from workbench.goldilocks.config import RANK_BY, GoldilocksConfig, log_ratios
 from workbench.goldilocks.data import DATASETS, Dataset, load_cifar10, load_dataset, load_digits, load_mnist
 from workbench.goldilocks.experiment import directions, hessian_bases, run, selection_inits
 from workbench.goldilocks.intrinsic import SURFACES, intrinsic_dimension, surface_points, train_on_surfaces
@@ -20,8 +20,9 @@ from workbench.goldilocks.summary import summarize
 __all__ = [
     "ACTIVATIONS", "DATASETS", "INIT_SCHEMES", "RANK_BY", "Dataset", "GoldilocksConfig", "GoldilocksResult",
     "MLPSpec", "SelectionTest", "Sweep", "directions", "hessian_bases", "load_cifar10", "load_dataset",
-    "load_digits", "load_mnist", "log_radii", "points_at_ratios", "radius_sweep", "random_bases",
+    "load_digits", "load_mnist", "log_ratios", "points_at_ratios", "radius_sweep", "random_bases",
     "run", "selection_inits", "selection_test", "steps_to_target",
     "train_full_space", "train_on_hyperplanes",
-    "SURFACES", "association", "intrinsic_dimension", "reliability", "score_inits", "surface_points", "train_on_surfaces",
+    "SURFACES", "association", "intrinsic_dimension", "reliability", "score_inits", "surface_points",
+    "train_on_surfaces",
 ]

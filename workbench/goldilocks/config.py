@@ -14,17 +14,19 @@ from workbench.core.validation import POSITIVE, Choice, Flag, Int, Many, Number,
 RANK_BY = ("trace_ratio", "trace", "initial_loss")
 
 
-def log_radii(low: float, high: float, n: int) -> tuple[float, ...]:
-    """n ratios r/r_init spaced evenly in log between low and high (rounded to 4 significant digits)."""
+def log_ratios(low: float, high: float, n: int) -> tuple[float, ...]:
+    """n ratios r/r_init spaced evenly in log between the ratios low and high (rounded to 4 significant digits)."""
     return tuple(float(f"{low * (high / low) ** (i / max(1, n - 1)):.4g}") for i in range(n))
 
 
-RADIUS = Number(0.0, low_open=True, why="a radius is a positive multiple of r_init")  # r/r_init
+# Naming: a `ratio` is r/r_init (a radius in units of r_init, what every config field holds); a
+# `radius` is a distance ‖θ‖ in parameter space (ratio · r_init).
+RATIO = Number(0.0, low_open=True, why="a ratio r/r_init: a radius in units of r_init")
 
 
-def check_radius(name: str, r: object) -> float:
-    """r/r_init must be a finite number > 0."""
-    return RADIUS.check(name, r)
+def check_ratio(name: str, ratio: object) -> float:
+    """A ratio r/r_init must be a finite number > 0; returns it as a float."""
+    return RATIO.check(name, ratio)
 
 
 @dataclass(frozen=True)
@@ -35,23 +37,23 @@ class GoldilocksConfig:
     named `init` scheme (xavier | he | lecun, Gaussian, zero biases) — r_init = √E‖θ_init‖².
     Data: `dataset` ('digits' embedded; 'mnist' / 'cifar10' from `data_path`).
     Curvature sweep: points P = r·u (u a sampled init direction, one per seed), r/r_init in
-        `radii` (each > 0); `bases` random orthonormal d-planes per seed with d = `hessian_dim`
+        `ratios` (each > 0); `bases` random orthonormal d-planes per seed with d = `hessian_dim`
         (1 ≤ d ≤ D; `basis` 'orthonormal' = QR of a Gaussian, or 'sparse' = Li et al.'s sparse ±1
         projection, for very large D); the loss is the mean cross-entropy on `hessian_batch` fixed training examples.
         `sphere`: also the tangent plane of the sphere ‖θ‖ = r (radial direction removed).
-        Radii ≥ `float64_from` (× r_init) are computed in float64. `isotropic`: also one direction
+        Ratios ≥ `float64_from` (a ratio r/r_init) are computed in float64. `isotropic`: also one direction
         u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's), on seed 0's planes.
         `compare_dims`: Tr/(√d‖H_d‖) for each d on nested planes (leading blocks of one
         max(compare_dims)-plane per basis, seed 0's direction). The full-space Hessian's spectral
-        density at three radii (below, at and above the trace-ratio peak) by SLQ: `density_probes`
+        density at three of the swept ratios (below, at and above the trace-ratio peak) by SLQ: `density_probes`
         Rademacher probes of `density_steps` Lanczos steps (0: skipped).
     Hyperplane and hypersphere training: only φ in θ = P + Mφ (plane) or θ = r·(P + Mφ)/‖P + Mφ‖
         (origin-centred sphere, ‖θ‖ = r) is trained (φ₀ = 0), for each d in `train_dims` and each
-        r/r_init in `train_radii`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`. The
+        r/r_init in `train_ratios`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`. The
         full-space reference trains all D parameters from r_init (Adam, lr `full_lr`); d₉₀(r) is the
         smallest d reaching `intrinsic_fraction` of its test accuracy.
     Init selection: `selection_inits` inits at r_init of a `selection_activation` net, plus
-        `selection_controls` inits at radii log-uniform in `selection_control_radii` (× r_init, the
+        `selection_controls` inits at ratios r/r_init log-uniform in `selection_control_ratios` (the
         positive control), each scored on the full space by Hutchinson (2 × `selection_probes`
         Rademacher probes: Tr/‖H‖_F, Tr H, and the loss; `selection_rank_by` is the pre-registered
         one); all train by full-space SGD (lr `selection_lr`, `selection_steps` steps). Outcomes:
@@ -66,7 +68,7 @@ class GoldilocksConfig:
     widths: tuple[int, ...] = param((64, 64), Many(Int(1), allow_empty=True))
     activations: tuple[str, ...] = param(("relu", "tanh"), Many(Choice(tuple(ACTIVATIONS))))
     init: str = param("xavier", Choice(INIT_SCHEMES))
-    radii: tuple[float, ...] = param(log_radii(0.1, 100.0, 13), Many(RADIUS))
+    ratios: tuple[float, ...] = param(log_ratios(0.1, 100.0, 13), Many(RATIO))  # r/r_init of the sweep
     seeds: int = param(3, Int(1))
     bases: int = param(3, Int(1))
     # a plane in the sphere's tangent space has one dimension fewer than the space
@@ -75,13 +77,13 @@ class GoldilocksConfig:
     hessian_batch: int = param(1437, Int(1))  # every training digit of the embedded split
     sphere: bool = param(True, Flag())
     dtype: str = param("float32", Choice(tuple(DTYPES)))
-    float64_from: float = param(20.0, RADIUS)
+    float64_from: float = param(20.0, RATIO)  # r/r_init
     isotropic: bool = param(True, Flag())
     compare_dims: tuple[int, ...] = param((10, 16, 50), Many(Int(1, lambda c: c.n_params), allow_empty=True))
     density_steps: int = param(80, Int(0, lambda c: c.n_params))  # 0 skips the SLQ densities
     density_probes: int = param(1, Int(1))
     train_dims: tuple[int, ...] = param((8, 16, 32, 64, 128, 256), Many(Int(1, lambda c: c.n_params), allow_empty=True))
-    train_radii: tuple[float, ...] = param(log_radii(0.1, 31.62, 9), Many(RADIUS, allow_empty=True))
+    train_ratios: tuple[float, ...] = param(log_ratios(0.1, 31.62, 9), Many(RATIO, allow_empty=True))  # r/r_init
     train_steps: int = param(200, Int(1))
     train_batch: int = param(128, Int(1))
     train_lr: float = param(0.05, POSITIVE)
@@ -89,7 +91,7 @@ class GoldilocksConfig:
     intrinsic_fraction: float = param(0.9, Number(0.0, 1.0, low_open=True))
     selection_inits: int = param(200, Int(4, allowed=(0,)))  # 0 skips the study; 4 leave a top and a rest
     selection_controls: int = param(100, Int(0))
-    selection_control_radii: tuple[float, ...] = param((0.5, 2.0), Many(RADIUS))
+    selection_control_ratios: tuple[float, ...] = param((0.5, 2.0), Many(RATIO))  # (low, high) r/r_init
     selection_probes: int = param(8, Int(1))
     selection_activation: str = param("relu", Choice(tuple(ACTIVATIONS)))
     selection_rank_by: str = param("trace_ratio", Choice(RANK_BY))
@@ -107,10 +109,11 @@ class GoldilocksConfig:
         check_fields(self)
         if self.dataset != "digits" and self.data_path is None:
             raise ValueError(f"`data_path` must name local {self.dataset} files (nothing is downloaded)")
-        if len(self.selection_control_radii) != 2 or self.selection_control_radii[0] > self.selection_control_radii[1]:
-            raise ValueError(f"`selection_control_radii` must be (low, high) with 0 < low ≤ high; got {self.selection_control_radii}")
-        if self.train_dims and not self.train_radii:
-            raise ValueError("`train_radii` must be non-empty when `train_dims` is")
+        low_high = self.selection_control_ratios
+        if len(low_high) != 2 or low_high[0] > low_high[1]:
+            raise ValueError(f"`selection_control_ratios` must be (low, high) with 0 < low ≤ high; got {low_high}")
+        if self.train_dims and not self.train_ratios:
+            raise ValueError("`train_ratios` must be non-empty when `train_dims` is")
 
     def n_params_for(self, widths: tuple[int, ...] | None = None) -> int:
         in_dim, classes = DATASETS[self.dataset]
@@ -130,7 +133,7 @@ class GoldilocksConfig:
         """A small config for tests, CI and QUICK notebooks (seconds on 2 cores)."""
         return cls(
             widths=(32, 32),
-            radii=log_radii(0.1, 100.0, 10),
+            ratios=log_ratios(0.1, 100.0, 10),
             seeds=2,
             bases=2,
             hessian_dim=8,
@@ -138,7 +141,7 @@ class GoldilocksConfig:
             compare_dims=(4, 8),
             density_steps=16,
             train_dims=(4, 16),
-            train_radii=log_radii(0.1, 10.0, 5),
+            train_ratios=log_ratios(0.1, 10.0, 5),
             train_steps=100,
             selection_inits=12,
             selection_controls=8,
@@ -152,7 +155,7 @@ class GoldilocksConfig:
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)
 
-    def nearest_radius(self, ratio: float) -> int:
-        """Index of the swept r/r_init closest to `ratio` in log space."""
-        r = check_radius("radius", ratio)
-        return min(range(len(self.radii)), key=lambda i: abs(math.log(self.radii[i] / r)))
+    def nearest_ratio(self, ratio: float) -> int:
+        """Index of the swept ratio (of `ratios`) closest to the ratio r/r_init `ratio` in log space."""
+        ratio = check_ratio("ratio", ratio)
+        return min(range(len(self.ratios)), key=lambda i: abs(math.log(self.ratios[i] / ratio)))

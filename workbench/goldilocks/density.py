@@ -1,7 +1,7 @@
-"""The full-space Hessian's spectral density at three radii (below, in and above the zone), by
+"""The full-space Hessian's spectral density at three swept ratios r/r_init (below, in and above the zone), by
 stochastic Lanczos quadrature — PyHessian's `density()` — beside the d-plane spectra of figure 3.
 
-The radii are the first activation's Tr(H_d)/‖H_d‖_F peak and the swept radii nearest 10× below and
+The ratios are the first activation's Tr(H_d)/‖H_d‖_F peak and the swept ratios nearest 10× below and
 above it (`zone_indices`), on seed 0's direction, on the curvature batch. SLQ with n_v Rademacher
 probes of k Lanczos steps gives Ritz values θ_j and weights τ_j per probe; the density is
 (1/n_v) Σ_j τ_j δ(λ − θ_j), whose moments ∫λᵖ equal the Hutchinson estimates zᵀHᵖz/D (exactly for
@@ -21,28 +21,28 @@ from workbench.tensor.spectral_density import SpectralDensity, hessian_density
 
 
 def zone_indices(config: GoldilocksConfig, plane_eigs: Float[Tensor, "A S B R d"]) -> tuple[int, int, int]:
-    """Indices of three swept radii: the first activation's mean trace-ratio peak, and the radii
-    nearest 10× below and above it."""
+    """Indices into `config.ratios` of three swept ratios r/r_init: the first activation's mean
+    trace-ratio peak, and the ratios nearest 10× below and above it."""
     peak = int(torch.argmax(eigvals_trace_ratio(plane_eigs[0]).mean((0, 1))))
-    r = config.radii[peak]
-    return config.nearest_radius(r / 10), peak, config.nearest_radius(r * 10)
+    ratio = config.ratios[peak]
+    return config.nearest_ratio(ratio / 10), peak, config.nearest_ratio(ratio * 10)
 
 
 def zone_densities(
     config: GoldilocksConfig, x: Tensor, y: Tensor, direction: Float[Tensor, "D"], r_init: float,
     indices: tuple[int, ...],
 ) -> tuple[Float[Tensor, "A Z V k"], Float[Tensor, "A Z V k"]]:
-    """SLQ nodes and weights of ∇²L at r·u/‖u‖ for every activation and every radius index
-    (V = `density_probes`, k = `density_steps`), in the config's dtype, float64 from `float64_from`
-    as the radius sweep (Lanczos itself runs in float64)."""
+    """SLQ nodes and weights of ∇²L at (ratio·r_init)·u/‖u‖ for every activation and every index into
+    `config.ratios` (V = `density_probes`, k = `density_steps`), in the config's dtype, float64 from the
+    ratio `float64_from` as the radius sweep (Lanczos itself runs in float64)."""
     A, Z, V, k = len(config.activations), len(indices), config.density_probes, config.density_steps
     nodes = torch.zeros(A, Z, V, k, dtype=torch.float64)
     weights = torch.zeros(A, Z, V, k, dtype=torch.float64)
-    far = far_flags([config.radii[ri] for ri in indices], config.float64_from)
+    far = far_flags([config.ratios[i] for i in indices], config.float64_from)
     near_dt = resolve_dtype(config.dtype, direction.dtype)
     for a, act in enumerate(config.activations):
-        for z, ri in enumerate(indices):
-            ratio = config.radii[ri]
+        for z, i in enumerate(indices):
+            ratio = config.ratios[i]
             dt = torch.float64 if far[z] else near_dt
             f = config.spec(act).loss_fn(x.to(dt), y)
             theta = points_at_ratios(direction.to(dt), [ratio], r_init)[0]
@@ -55,7 +55,7 @@ def zone_densities(
 def density_curve(nodes: Float[Tensor, "V k"], weights: Float[Tensor, "V k"], points: int = 400
                   ) -> tuple[Float[Tensor, "G"], Float[Tensor, "G"]]:
     """The Gaussian-smoothed density on a grid over the Ritz values ± 5σ, σ = 1 % of their span
-    (PyHessian's figure uses a fixed σ in absolute units; a relative one keeps every radius legible)."""
+    (PyHessian's figure uses a fixed σ in absolute units; a relative one keeps every ratio legible)."""
     lo, hi = float(nodes.min()), float(nodes.max())
     sigma = max((hi - lo) * 0.01, 1e-12 * max(1.0, abs(hi)))
     grid = torch.linspace(lo - 5 * sigma, hi + 5 * sigma, points, dtype=torch.float64)

@@ -47,7 +47,8 @@ def hessian_bases(config: GoldilocksConfig, d: int | None = None, device: torch.
     """[S, B, D, d]: the random orthonormal d-planes of every seed (fixed by config.seed)."""
     gen = torch.Generator().manual_seed(config.seed + 1)
     d = config.hessian_dim if d is None else d
-    return torch.stack([random_bases(config.n_params, d, config.bases, gen, kind=config.basis) for _ in range(config.seeds)]).to(device)
+    return torch.stack([random_bases(config.n_params, d, config.bases, gen, kind=config.basis)
+                        for _ in range(config.seeds)]).to(device)
 
 
 def isotropic_directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
@@ -64,45 +65,45 @@ def _hessian_data(config: GoldilocksConfig, data: Dataset, dev: torch.device) ->
 
 def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
             executor: Executor):
-    """One cell per (family, activation, seed): that direction's spectra at every radius on its
-    planes (and spheres, for the init family)."""
+    """One cell per (family, activation, seed): that direction's spectra at every ratio r/r_init of
+    `ratios` on its planes (and spheres, for the init family)."""
     x, y = _hessian_data(config, data, dev)
     bases = hessian_bases(config, device=dev)
     A, S = len(config.activations), config.seeds
     U = directions(config, dev)
-    cells = [(config.spec(act), x, y, U[s], config.radii, r_init, bases[s], config.sphere, config.dtype, config.float64_from)
-             for act in config.activations for s in range(S)]
+    cells = [(config.spec(act), x, y, U[s], config.ratios, r_init, bases[s], config.sphere, config.dtype,
+              config.float64_from) for act in config.activations for s in range(S)]
     # the isotropic arm: seed 0's planes through ONE isotropic direction (planes only), to fit the budget
     iso_u = isotropic_directions(config, dev)[0]
-    cells += [(config.spec(act), x, y, iso_u, config.radii, r_init, bases[0], False, config.dtype, config.float64_from)
-              for act in config.activations if config.isotropic]
+    cells += [(config.spec(act), x, y, iso_u, config.ratios, r_init, bases[0], False, config.dtype,
+               config.float64_from) for act in config.activations if config.isotropic]
     sweeps = map_cells(radius_sweep, cells, executor, progress=progress, description="radius sweeps")
 
     def stack(field: str) -> Tensor:
         rows = [sweeps[a * S:(a + 1) * S] for a in range(A)]
         return torch.stack([torch.stack([getattr(sw, field) for sw in row]) for row in rows]).float().cpu()
     iso = (torch.stack([sw.plane_eigs for sw in sweeps[A * S:]])[:, None].float().cpu() if config.isotropic
-           else torch.zeros(A, 0, config.bases, len(config.radii), config.hessian_dim))
+           else torch.zeros(A, 0, config.bases, len(config.ratios), config.hessian_dim))
     return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss"), iso
 
 
 def _dims(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device) -> tuple[Tensor, Tensor]:
     """[A, K, B, R] Tr/(√d‖H_d‖_F) and positive share for d in `compare_dims`, nested planes."""
-    A, B, R = len(config.activations), config.bases, len(config.radii)
+    A, B, R = len(config.activations), config.bases, len(config.ratios)
     if not config.compare_dims:
         return torch.zeros(A, 0, B, R), torch.zeros(A, 0, B, R)
     x, y = _hessian_data(config, data, dev)
     gen = torch.Generator().manual_seed(config.seed + 8)
     bases = random_bases(config.n_params, max(config.compare_dims), B, gen, kind=config.basis).to(dev)
     u = directions(config, dev)[0]
-    out = [nested_dim_measures(config.spec(act), x, y, u, config.radii, r_init, bases, config.compare_dims,
+    out = [nested_dim_measures(config.spec(act), x, y, u, config.ratios, r_init, bases, config.compare_dims,
                                config.float64_from) for act in config.activations]
     return torch.stack([o[0] for o in out]).float().cpu(), torch.stack([o[1] for o in out]).float().cpu()
 
 
 def _densities(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, plane: Tensor
                ) -> tuple[Tensor, Tensor, Tensor]:
-    """[Z] radius indices and [A, Z, V, k] SLQ nodes / weights of the full-space Hessian (Z = 0 when skipped)."""
+    """[Z] indices into `ratios` and [A, Z, V, k] SLQ nodes / weights of the full-space Hessian (Z = 0 when skipped)."""
     A, V, k = len(config.activations), config.density_probes, config.density_steps
     if not k:
         return torch.zeros(0), torch.zeros(A, 0, V, 0), torch.zeros(A, 0, V, 0)
@@ -114,7 +115,7 @@ def _densities(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torc
 
 def _surface_cell(spec: MLPSpec, points: Tensor, bases: Tensor, data: Dataset, config: GoldilocksConfig,
                   r_init: float, seed: int, progress: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """Train φ on every (seed, radius) member of one (d, activation), on the plane and on the
+    """Train φ on every (seed, training ratio) member of one (d, activation), on the plane and on the
     origin-centred sphere (same point, basis and batches); test accuracy per surface and member,
     and the plane's training loss, on the CPU. points [S, Q, D], bases [S, D, d]."""
     accs, plane_loss = [], None
@@ -144,18 +145,19 @@ def _full_space(config: GoldilocksConfig, data: Dataset, r_init: float, dev: tor
 
 def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
                  executor: Executor):
-    """One cell per (d, activation): an ensemble over seeds × radii, trained on random d-planes
+    """One cell per (d, activation): an ensemble over seeds × `train_ratios`, trained on random d-planes
     and on the d-spheres through the same points."""
-    A, T, S, Q = len(config.activations), len(config.train_dims), config.seeds, len(config.train_radii)
+    A, T, S, Q = len(config.activations), len(config.train_dims), config.seeds, len(config.train_ratios)
     if not T:
         empty = torch.zeros(A, 0, S, 0)
         return empty, empty, empty, torch.zeros(A, 0)
-    points = points_at_ratios(directions(config, dev), config.train_radii, r_init)  # [seed, radius, D]
+    points = points_at_ratios(directions(config, dev), config.train_ratios, r_init)  # [seed, ratio, D]
     cells = []
     for ti, d in enumerate(config.train_dims):
         gen = torch.Generator().manual_seed(config.seed + 100 + d)
-        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)  # one plane per seed, shared across radii
-        cells += [(config.spec(act), points, bases, data, config, r_init, config.seed + ti) for act in config.activations]
+        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)  # one plane per seed, all ratios
+        cells += [(config.spec(act), points, bases, data, config, r_init, config.seed + ti)
+                  for act in config.activations]
     out = map_cells(_surface_cell, cells, executor, progress=progress, description="hyperplane and sphere training")
 
     def stack(k: int) -> Tensor:
@@ -164,13 +166,13 @@ def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: to
 
 
 def selection_inits(config: GoldilocksConfig, r_init: float) -> tuple[Float[Tensor, "M D"], Float[Tensor, "M"]]:
-    """The N inits at exactly r_init, then the positive control's at log-uniform radii in
-    `selection_control_radii`·r_init; their θ and r/r_init."""
+    """The N inits at exactly r_init, then the positive control's at ratios r/r_init log-uniform in
+    `selection_control_ratios`; their θ (radius ratio·r_init) and their ratios r/r_init."""
     spec = config.spec(config.selection_activation)
     gen = torch.Generator().manual_seed(config.seed + 3)
     M = config.selection_inits + config.selection_controls
     inits = torch.stack([spec.init(config.init, gen) for _ in range(M)])
-    low, high = (math.log(r) for r in config.selection_control_radii)
+    low, high = (math.log(ratio) for ratio in config.selection_control_ratios)
     control = torch.exp(low + (high - low) * torch.rand(config.selection_controls, generator=gen, dtype=torch.float64))
     ratios = torch.cat([torch.ones(config.selection_inits, dtype=torch.float64), control])
     thetas = inits / inits.norm(dim=-1, keepdim=True) * (ratios * r_init)[:, None].float()
@@ -197,7 +199,7 @@ def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torc
 
 def _parameters(config: GoldilocksConfig) -> int:
     """Parameters of the widest ensemble `run` computes with (every member): the thread policy's work."""
-    members = max(config.seeds * max(len(config.train_radii), 1), config.selection_inits + config.selection_controls,
+    members = max(config.seeds * max(len(config.train_ratios), 1), config.selection_inits + config.selection_controls,
                   len(config.activations))
     return members * config.n_params
 
@@ -235,6 +237,7 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
         config=config, r_init=r_init, plane_eigs=plane, iso_plane_eigs=iso, dims_ratio=dims_ratio,
         dims_positive=dims_positive, density_at=density_at, density_nodes=nodes, density_weights=weights,
         sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
-        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures, sel_retest=retest, sel_radii=ratios,
+        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures,
+        sel_retest=retest, sel_ratios=ratios,
         sel_curves=curves, sel_losses=losses, stage_seconds=seconds,
     )

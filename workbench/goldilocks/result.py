@@ -17,10 +17,10 @@ from workbench.core.result import Result, expect_shape
 
 @dataclass(frozen=True)
 class GoldilocksResult(Result):
-    """Axes: A activations, S seeds (init directions), B bases, R radii, d = hessian_dim,
-    T train_dims, Q train_radii, N selection inits, K selection evaluations.
+    """Axes: A activations, S seeds (init directions), B bases, R ratios (r/r_init, the config's `ratios`),
+    d = hessian_dim, T train_dims, Q train_ratios, N selection inits, K selection evaluations.
 
-    r_init: √E‖θ_init‖² of the init scheme (the unit of every radius).
+    r_init: √E‖θ_init‖² of the init scheme, a radius (the unit of every ratio r/r_init).
     plane_eigs [A, S, B, R, d]: eigenvalues of Mᵀ∇²L(r·u)M on random d-planes.
     sphere_eigs [A, S, B, R', d], sphere_shift [A, S, R']: the sphere's tangent-plane spectra and
         the geodesic term −(∇L·P)/r² (R' = R with `sphere`, else 0).
@@ -29,7 +29,7 @@ class GoldilocksResult(Result):
         included (S' = 1 with `isotropic`, else 0), on seed 0's planes.
     dims_ratio, dims_positive [A, K, B, R]: Tr(H_d)/(√d‖H_d‖_F) and positive share for each d of
         `compare_dims` (K of them) on nested planes, seed 0's direction.
-    density_at [Z]: indices of the radii of the full-space SLQ densities (Z = 3 with
+    density_at [Z]: indices into `ratios` of the full-space SLQ densities (Z = 3 with
         `density_steps`, else 0); density_nodes, density_weights [A, Z, V, k]: Ritz values and
         weights per probe (V = `density_probes`, k = `density_steps`), seed 0's direction.
     plane_acc, plane_loss [A, T, S, Q]: test accuracy / training loss after training φ only.
@@ -38,7 +38,7 @@ class GoldilocksResult(Result):
     Init selection, M = N inits at r_init then the positive control's (M = 0 without the study):
     sel_measures [M, 3]: each init's Hutchinson Tr/‖H‖_F, Tr H, initial loss (RANK_BY order).
     sel_retest [M, 2]: Tr/‖H‖_F from the first and from the second probe set (test, retest).
-    sel_radii [M]: each init's r/r_init (1 for the first N).
+    sel_ratios [M]: each init's ratio r/r_init (1 for the first N).
     sel_curves [M, K]: test accuracy at steps 0, k, 2k, … of full-space SGD.
     sel_losses [M, steps]: minibatch training loss at every step.
     stage_seconds: wall time per stage.
@@ -47,10 +47,11 @@ class GoldilocksResult(Result):
     kind: ClassVar[str] = "GoldilocksResult"
     value_sources: ClassVar[dict[str, str]] = {
         **dict.fromkeys(("plane_eigs", "sphere_eigs", "sphere_shift", "point_loss", "iso_plane_eigs", "dims_ratio",
-                         "dims_positive", "density_nodes", "density_weights"), "`radii` and `dtype`"),
-        **dict.fromkeys(("plane_acc", "plane_loss", "sphere_acc"), "`train_radii`, `train_lr` and `dtype`"),
+                         "dims_positive", "density_nodes", "density_weights"), "`ratios` and `dtype`"),
+        **dict.fromkeys(("plane_acc", "plane_loss", "sphere_acc"), "`train_ratios`, `train_lr` and `dtype`"),
         "full_acc": "`full_lr` and `dtype`",
-        **dict.fromkeys(("sel_measures", "sel_retest", "sel_radii", "sel_curves", "sel_losses"), "`selection_lr` and `dtype`")}
+        **dict.fromkeys(("sel_measures", "sel_retest", "sel_ratios", "sel_curves", "sel_losses"),
+                        "`selection_lr` and `dtype`")}
 
     config: GoldilocksConfig
     r_init: float
@@ -70,16 +71,16 @@ class GoldilocksResult(Result):
     full_acc: Float[Tensor, "A S"]
     sel_measures: Float[Tensor, "M 3"]
     sel_retest: Float[Tensor, "M 2"]
-    sel_radii: Float[Tensor, "M"]
+    sel_ratios: Float[Tensor, "M"]
     sel_curves: Float[Tensor, "M K"]
     sel_losses: Float[Tensor, "M steps"]
     stage_seconds: dict
 
     def validate(self) -> None:
         c = self.config
-        A, S, B, R, d = len(c.activations), c.seeds, c.bases, len(c.radii), c.hessian_dim
+        A, S, B, R, d = len(c.activations), c.seeds, c.bases, len(c.ratios), c.hessian_dim
         Rs = R if c.sphere else 0
-        T, Q, N = len(c.train_dims), len(c.train_radii), c.selection_inits
+        T, Q, N = len(c.train_dims), len(c.train_ratios), c.selection_inits
         M = N + c.selection_controls if N else 0
         K = c.selection_steps // c.selection_eval_every + 1 if N else 0
         expect_shape("plane_eigs", self.plane_eigs, (A, S, B, R, d))
@@ -99,7 +100,7 @@ class GoldilocksResult(Result):
         expect_shape("full_acc", self.full_acc, (A, S if T else 0))
         expect_shape("sel_measures", self.sel_measures, (M, len(RANK_BY)))
         expect_shape("sel_retest", self.sel_retest, (M, 2))
-        expect_shape("sel_radii", self.sel_radii, (M,))
+        expect_shape("sel_ratios", self.sel_ratios, (M,))
         expect_shape("sel_curves", self.sel_curves, (M, K))
         expect_shape("sel_losses", self.sel_losses, (M, c.selection_steps if N else 0))
 
@@ -125,14 +126,15 @@ class GoldilocksResult(Result):
         return self.sphere_eigs + self.sphere_shift[:, :, None, :, None] if geodesic else self.sphere_eigs
 
     def trace_ratio(self, surface: str = "plane") -> Float[Tensor, "A S B R"]:
-        """Tr(H_d)/‖H_d‖_F per activation, seed, basis and radius."""
+        """Tr(H_d)/‖H_d‖_F per activation, seed, basis and ratio r/r_init."""
         return eigvals_trace_ratio(self.eigs(surface))
 
     def positive_fraction(self, surface: str = "plane") -> Float[Tensor, "A S B R"]:
         return eigvals_positive_fraction(self.eigs(surface))
 
-    def radii(self) -> Tensor:
-        return torch.tensor(self.config.radii, dtype=torch.float64)
+    def ratios(self) -> Float[Tensor, "R"]:
+        """The swept ratios r/r_init (the config's `ratios`), float64."""
+        return torch.tensor(self.config.ratios, dtype=torch.float64)
 
     def surface_acc(self, surface: str) -> Float[Tensor, "A T S Q"]:
         """Test accuracy after training on 'plane' or 'sphere'."""
@@ -141,8 +143,9 @@ class GoldilocksResult(Result):
         return self.plane_acc if surface == "plane" else self.sphere_acc
 
     def intrinsic_dimension(self, surface: str) -> Float[Tensor, "A Q"]:
-        """d₉₀(r) per activation and training radius: the smallest d of `train_dims` whose mean
-        accuracy over seeds reaches `intrinsic_fraction` of the mean full-space accuracy (NaN: none)."""
+        """d₉₀(r) per activation and training ratio r/r_init (of `train_ratios`): the smallest d of
+        `train_dims` whose mean accuracy over seeds reaches `intrinsic_fraction` of the mean
+        full-space accuracy (NaN: none)."""
         acc = self.surface_acc(surface).mean(2).transpose(1, 2)          # [A, Q, T]
         ref = self.full_acc.double().mean(1)[:, None]                     # [A, 1]
         return intrinsic_dimension(acc, self.config.train_dims, ref, self.config.intrinsic_fraction)
@@ -151,9 +154,9 @@ class GoldilocksResult(Result):
         return self.sel_measures[:, RANK_BY.index(self.config.selection_rank_by)]
 
     def selection_groups(self) -> dict[str, slice]:
-        """Rows of the sel_* tensors: 'at_r_init' (the test) and 'control' (radii varied)."""
+        """Rows of the sel_* tensors: 'at_r_init' (the test) and 'control' (ratios r/r_init varied)."""
         N = self.config.selection_inits
-        return {"at_r_init": slice(0, N), "control": slice(N, self.sel_radii.shape[0])}
+        return {"at_r_init": slice(0, N), "control": slice(N, self.sel_ratios.shape[0])}
 
     def loss_auc(self) -> Float[Tensor, "M"]:
         """Area under the training-loss curve per init (mean minibatch loss over the steps)."""

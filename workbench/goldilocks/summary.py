@@ -25,19 +25,20 @@ def _r(x: float, digits: int = 4) -> float:
     return round(float(x), digits)
 
 
-def curve_peak(radii: tuple[float, ...], curve: Tensor, baseline: float = 0.0) -> dict[str, Any]:
-    """Where a curve over r/r_init peaks, its value there and at the radius nearest r_init, and the
-    radii where it stays ≥ halfway from `baseline` to its peak (the 'zone' as measured).
+def curve_peak(ratios: tuple[float, ...], curve: Tensor, baseline: float = 0.0) -> dict[str, Any]:
+    """Where a curve over the ratios r/r_init `ratios` peaks (`peak_ratio`, a ratio), its value there and
+    at the ratio nearest 1 (r_init), and the range of ratios where it stays ≥ halfway from `baseline` to its
+    peak (the 'zone' as measured, `half_peak_range`, ratios).
 
     The baseline is what no structure gives: 0 for Tr/‖H‖, 0.5 for the positive share (a random
     symmetric matrix). Half of the peak itself would be meaningless for the share: with a peak
     below 1, half of it lies under the 0.5 every random matrix reaches."""
     i = int(torch.argmax(curve))
-    at_one = min(range(len(radii)), key=lambda k: abs(math.log(radii[k])))
+    at_one = min(range(len(ratios)), key=lambda k: abs(math.log(ratios[k])))
     peak = float(curve[i])
     level = baseline + (peak - baseline) / 2
-    half = [radii[k] for k in range(len(radii)) if peak > baseline and float(curve[k]) >= level]
-    return {"peak_radius": radii[i], "peak": _r(peak), "at_r_init": _r(curve[at_one]),
+    half = [ratios[k] for k in range(len(ratios)) if peak > baseline and float(curve[k]) >= level]
+    return {"peak_ratio": ratios[i], "peak": _r(peak), "at_r_init": _r(curve[at_one]),
             "at_smallest_r": _r(curve[0]), "at_largest_r": _r(curve[-1]), "baseline": baseline,
             "half_peak_range": [min(half), max(half)] if half else None}
 
@@ -47,7 +48,7 @@ def _curvature(result: GoldilocksResult, surface: str, geodesic: bool = True) ->
     eigs = result.eigs(surface, geodesic)
     tr = eigvals_trace_ratio(eigs).mean((1, 2))          # [A, R]: mean over seeds and bases
     pos = eigvals_positive_fraction(eigs).mean((1, 2))
-    return {act: {"trace_ratio": curve_peak(c.radii, tr[a]), "positive_fraction": curve_peak(c.radii, pos[a], 0.5),
+    return {act: {"trace_ratio": curve_peak(c.ratios, tr[a]), "positive_fraction": curve_peak(c.ratios, pos[a], 0.5),
                   "trace_ratio_curve": [_r(x) for x in tr[a].tolist()],
                   "positive_fraction_curve": [_r(x) for x in pos[a].tolist()]}
             for a, act in enumerate(c.activations)}
@@ -56,16 +57,16 @@ def _curvature(result: GoldilocksResult, surface: str, geodesic: bool = True) ->
 def _dims(result: GoldilocksResult) -> dict[str, Any]:
     """Tr/(√d‖H_d‖) per d of `compare_dims`: its peak and curve (mean over the nested planes)."""
     c = result.config
-    ratio, pos = result.dims_ratio.mean(2), result.dims_positive.mean(2)  # [A, K, R]
-    return {act: {str(d): {"normalized_trace_ratio": curve_peak(c.radii, ratio[a, k]),
-                           "positive_fraction": curve_peak(c.radii, pos[a, k], 0.5),
-                           "normalized_curve": [_r(x) for x in ratio[a, k].tolist()]}
+    normalized, pos = result.dims_ratio.mean(2), result.dims_positive.mean(2)  # [A, K, R]
+    return {act: {str(d): {"normalized_trace_ratio": curve_peak(c.ratios, normalized[a, k]),
+                           "positive_fraction": curve_peak(c.ratios, pos[a, k], 0.5),
+                           "normalized_curve": [_r(x) for x in normalized[a, k].tolist()]}
                   for k, d in enumerate(c.compare_dims)}
             for a, act in enumerate(c.activations)}
 
 
-def init_radii(result: GoldilocksResult) -> dict[str, float]:
-    """r_init of every named init scheme, in units of the config's r_init (where He and LeCun sit)."""
+def init_ratios(result: GoldilocksResult) -> dict[str, float]:
+    """The ratio r/r_init of every named init scheme's radius to the config's r_init (where He and LeCun sit)."""
     spec = result.config.spec(result.config.activations[0])
     return {scheme: _r(spec.r_init(scheme) / result.r_init) for scheme in INIT_SCHEMES}
 
@@ -73,7 +74,7 @@ def init_radii(result: GoldilocksResult) -> dict[str, float]:
 def _hyperplanes(result: GoldilocksResult) -> dict[str, Any]:
     c = result.config
     acc = result.plane_acc.mean(2)  # [A, T, Q]
-    return {act: {str(d): {**curve_peak(c.train_radii, acc[a, t]),
+    return {act: {str(d): {**curve_peak(c.train_ratios, acc[a, t]),
                            "accuracy_curve": [_r(x) for x in acc[a, t].tolist()]}
                   for t, d in enumerate(c.train_dims)}
             for a, act in enumerate(c.activations)}
@@ -84,10 +85,12 @@ def _nan_none(x: float) -> float | None:
 
 
 def _sphere_training(result: GoldilocksResult) -> dict[str, Any]:
-    """Mean test accuracy per activation, d and radius on planes and on origin-centred spheres."""
+    """Mean test accuracy per activation, d and training ratio r/r_init (`ratios`) on planes and on
+    origin-centred spheres."""
     c = result.config
-    out: dict[str, Any] = {"radii": list(c.train_radii), "dims": list(c.train_dims),
-                           "full_space_accuracy": {act: _r(result.full_acc[a].mean()) for a, act in enumerate(c.activations)}}
+    out: dict[str, Any] = {"ratios": list(c.train_ratios), "dims": list(c.train_dims),
+                           "full_space_accuracy": {act: _r(result.full_acc[a].mean())
+                                                   for a, act in enumerate(c.activations)}}
     for surface in ("plane", "sphere"):
         acc = result.surface_acc(surface).mean(2)  # [A, T, Q]
         out[surface] = {act: {str(d): [_r(x) for x in acc[a, t].tolist()] for t, d in enumerate(c.train_dims)}
@@ -96,9 +99,10 @@ def _sphere_training(result: GoldilocksResult) -> dict[str, Any]:
 
 
 def _intrinsic(result: GoldilocksResult) -> dict[str, Any]:
-    """d₉₀(r) per surface and activation (None: no d of the grid reaches the target)."""
+    """d₉₀(r) per surface, activation and training ratio r/r_init (`ratios`; None: no d of the grid reaches
+    the target)."""
     c = result.config
-    out: dict[str, Any] = {"fraction": c.intrinsic_fraction, "radii": list(c.train_radii), "dims": list(c.train_dims)}
+    out: dict[str, Any] = {"fraction": c.intrinsic_fraction, "ratios": list(c.train_ratios), "dims": list(c.train_dims)}
     for surface in ("plane", "sphere"):
         d90 = result.intrinsic_dimension(surface)
         out[surface] = {act: [_nan_none(x) for x in d90[a].tolist()] for a, act in enumerate(c.activations)}
@@ -132,7 +136,7 @@ def _selection(result: GoldilocksResult) -> dict[str, Any]:
     groups = result.selection_groups()
     auc = result.loss_auc()
     out: dict[str, Any] = {"activation": c.selection_activation, "inits": c.selection_inits, "top": c.selection_top,
-                           "controls": c.selection_controls, "control_radii": list(c.selection_control_radii),
+                           "controls": c.selection_controls, "control_ratios": list(c.selection_control_ratios),
                            "probes_per_score": 2 * c.selection_probes, "target_accuracy": c.selection_target,
                            "rank_by": c.selection_rank_by, "outcome": "area under the training-loss curve"}
     for group, rows in groups.items():
@@ -143,8 +147,8 @@ def _selection(result: GoldilocksResult) -> dict[str, Any]:
         for k, name in enumerate(RANK_BY):
             block[name] = {k2: _r(v, 6) for k2, v in
                            association(result.sel_measures[rows, k], auc[rows], name != "initial_loss").items()}
-        # ρ < 0: inits at larger radii train faster (what the positive control varies)
-        block["radius"] = {k2: _r(v, 6) for k2, v in association(result.sel_radii[rows], auc[rows]).items()}
+        # the init's ratio r/r_init; ρ < 0: inits at larger radii train faster (what the positive control varies)
+        block["ratio"] = {k2: _r(v, 6) for k2, v in association(result.sel_ratios[rows], auc[rows]).items()}
         out[group] = block
     for outcome in ("loss_auc", "steps"):
         for name, t in selection_tests(result, outcome).items():
@@ -156,16 +160,17 @@ def _selection(result: GoldilocksResult) -> dict[str, Any]:
 
 
 def _density(result: GoldilocksResult) -> dict[str, Any]:
-    """Per activation and radius of the SLQ densities: the extreme Ritz values (≈ λ_min, λ_max of
-    the full-space Hessian), the negative share of the spectral mass and the mean eigenvalue Tr H/D."""
+    """Per activation and ratio r/r_init (keyed by its value) of the SLQ densities: the extreme Ritz
+    values (≈ λ_min, λ_max of the full-space Hessian), the negative share of the spectral mass and the
+    mean eigenvalue Tr H/D."""
     c = result.config
     out: dict[str, Any] = {"probes": c.density_probes, "lanczos_steps": c.density_steps}
     for a, act in enumerate(c.activations):
         rows = {}
-        for z, ri in enumerate(int(i) for i in result.density_at):
+        for z, i in enumerate(int(i) for i in result.density_at):
             nodes, weights = result.density_nodes[a, z].double(), result.density_weights[a, z].double()
             live = weights > 0
-            rows[f"{c.radii[ri]:g}"] = {
+            rows[f"{c.ratios[i]:g}"] = {
                 "lambda_min": _r(float(nodes[live].min())), "lambda_max": _r(float(nodes[live].max())),
                 "negative_mass": _r(float((weights * (nodes < 0)).sum(-1).mean())),
                 "mean_eigenvalue": _r(float((weights * nodes).sum(-1).mean()))}
@@ -180,8 +185,8 @@ def summarize(result: GoldilocksResult) -> dict[str, Any]:
     out: dict[str, Any] = {
         "dataset": c.dataset, "widths": list(c.widths), "n_params": c.n_params, "init": c.init,
         "r_init": _r(result.r_init), "hessian_dim": c.hessian_dim, "max_trace_ratio": _r(math.sqrt(c.hessian_dim)),
-        "seeds": c.seeds, "bases": c.bases, "radii": list(c.radii),
-        "init_radii": init_radii(result), "float64_from": c.float64_from,
+        "seeds": c.seeds, "bases": c.bases, "ratios": list(c.ratios),
+        "init_ratios": init_ratios(result), "float64_from": c.float64_from,
         "hessian_batch": c.hessian_batch,
         "plane": _curvature(result, "plane"),
         "stage_seconds": result.stage_seconds,

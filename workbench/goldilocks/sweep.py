@@ -7,7 +7,8 @@ measures of the paper (`workbench.tensor.curvature`, the one implementation of e
 
 On the sphere ‖θ‖ = r the basis is M with the radial direction removed (`sphere_basis`), and the
 sphere's own Hessian adds the geodesic term −(∇L·P)/r² to every eigenvalue (stored separately as
-the `shift`, so both readings are available). Radii are ratios r/r_init throughout.
+the `shift`, so both readings are available). Every `ratios` here is r/r_init (a radius in units of
+r_init); a radius r = ratio·r_init is a distance in parameter space.
 """
 
 from __future__ import annotations
@@ -74,12 +75,12 @@ class Sweep:
 
 
 def points_at_ratios(
-    u: Float[Tensor, "*S D"], radii: Sequence[float] | Float[Tensor, "R"], r_init: float
+    u: Float[Tensor, "*S D"], ratios: Sequence[float] | Float[Tensor, "R"], r_init: float
 ) -> Float[Tensor, "*S R D"]:
-    """P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii` (each > 0) and r_init > 0: the
-    one place goldilocks turns its ratios into points (`points_at_radii` takes the distances)."""
+    """P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `ratios` (each > 0) and the radius r_init > 0:
+    the one place goldilocks turns its ratios into points (`points_at_radii` takes the radii, distances)."""
     r_init = check_range("r_init", r_init, low=0.0, low_open=True)
-    return points_at_radii(u, torch.as_tensor(radii, dtype=torch.float64) * r_init)
+    return points_at_radii(u, torch.as_tensor(ratios, dtype=torch.float64) * r_init)
 
 
 def radius_sweep(
@@ -87,7 +88,7 @@ def radius_sweep(
     x: Float[Tensor, "n in"],
     y: Tensor,
     direction: Float[Tensor, "D"],
-    radii: Sequence[float] | Float[Tensor, "R"],
+    ratios: Sequence[float] | Float[Tensor, "R"],
     r_init: float,
     bases: Float[Tensor, "B D d"],
     sphere: bool = True,
@@ -95,16 +96,17 @@ def radius_sweep(
     float64_from: float | None = None,
     progress: bool = False,
 ) -> Sweep:
-    """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `radii`.
+    """Spectra of the restricted Hessian at P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `ratios`
+    (r_init: the radius, a distance, that ratio 1 stands for).
 
     `bases` are hyperplane bases; with `sphere` each is also turned into a tangent basis of the
-    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). Radii below
-    `float64_from` are one curvature call, the rest (in float64, whatever `dtype` says: far out the
+    sphere through P (the radial direction is u/‖u‖ at every radius, so once per basis). Ratios below
+    `float64_from` (a ratio too) are one curvature call, the rest (in float64, whatever `dtype` says: far out the
     softmax saturates and float32 round-off of the tiny curvature decides the measures) another;
     with `sphere`, each plane's tangent plane comes from the same call on [M | θ̂].
     """
     dt = resolve_dtype(dtype, direction.dtype)
-    far = far_flags(radii, float64_from)
+    far = far_flags(ratios, float64_from)
     groups = {False: [i for i, f in enumerate(far) if not f], True: [i for i, f in enumerate(far) if f]}
     R, (B, _, d) = len(far), bases.shape
     plane_eigs = torch.zeros(R, B, d, dtype=torch.float64)
@@ -116,7 +118,7 @@ def radius_sweep(
             continue
         gdt = torch.float64 if wide else dt
         f = spec.loss_fn(x.to(gdt), y)
-        points = points_at_ratios(direction.to(gdt), [float(radii[i]) for i in index], r_init)  # [r, D]
+        points = points_at_ratios(direction.to(gdt), [float(ratios[i]) for i in index], r_init)  # [r, D]
         # the net's structured Hessian shares the θ-free first-layer tangents across the points
         if sphere:
             plane, tangent = plane_and_sphere_eigvals(f, points, bases.to(gdt))            # [r, B, d] each
@@ -132,9 +134,9 @@ def radius_sweep(
     return Sweep(plane_eigs=plane_eigs.transpose(0, 1), sphere_eigs=sphere_eigs.transpose(0, 1), shift=shift, loss=loss)
 
 
-def far_flags(radii: Sequence[float] | Tensor, float64_from: float | None) -> list[bool]:
-    """Which ratios are computed in float64 (those ≥ `float64_from`; none when it is None)."""
-    return [float64_from is not None and float(r) >= float64_from for r in radii]
+def far_flags(ratios: Sequence[float] | Tensor, float64_from: float | None) -> list[bool]:
+    """Which ratios r/r_init are computed in float64 (those ≥ the ratio `float64_from`; none when it is None)."""
+    return [float64_from is not None and float(ratio) >= float64_from for ratio in ratios]
 
 
 def nested_dim_measures(
@@ -142,7 +144,7 @@ def nested_dim_measures(
     x: Float[Tensor, "n in"],
     y: Tensor,
     direction: Float[Tensor, "D"],
-    radii: Sequence[float],
+    ratios: Sequence[float],
     r_init: float,
     bases: Float[Tensor, "B D dmax"],
     dims: Sequence[int],
@@ -151,20 +153,21 @@ def nested_dim_measures(
     """Tr(H_k)/(√k‖H_k‖_F) and the positive share for every k in `dims`, on nested planes: H_k is
     the leading k×k block of H_dmax = Mᵀ∇²L M (the first k columns of a Haar-random frame are a
     Haar-random k-frame), so one d_max-plane serves every k. The √k makes the measure comparable
-    across d: 1 for a round bowl, ≈ 0 for a random symmetric matrix, whatever d."""
+    across d: 1 for a round bowl, ≈ 0 for a random symmetric matrix, whatever d. At P = (ratio·r_init)·u/‖u‖
+    for every ratio r/r_init in `ratios`; [K, B, R] each."""
     dmax = bases.shape[2]
     if max(dims) > dmax:
         raise ValueError(f"`dims` must not exceed the bases' {dmax} columns; got {max(dims)}")
     B, D, _ = bases.shape
-    far = far_flags(radii, float64_from)
-    ratio, pos = [], []
-    for i, r in enumerate(radii):
+    far = far_flags(ratios, float64_from)
+    normalized, pos = [], []  # Tr/(√k‖H_k‖_F) and the positive share, per ratio
+    for i, ratio in enumerate(ratios):
         dt = torch.float64 if far[i] else bases.dtype
-        theta = points_at_ratios(direction.to(dt), [r], r_init)  # [1, D]
+        theta = points_at_ratios(direction.to(dt), [ratio], r_init)  # [1, D]
         M = bases.to(dt).permute(1, 0, 2).reshape(D, B * dmax)
-        H = restricted_hessians(spec.loss_fn(x.to(dt), y), theta, M, blocks=B,
-                                chunk=hvp_chunk(len(y), max(spec.widths, default=spec.out_dim)))[0].double()  # [B, dmax, dmax]
+        chunk = hvp_chunk(len(y), max(spec.widths, default=spec.out_dim))
+        H = restricted_hessians(spec.loss_fn(x.to(dt), y), theta, M, blocks=B, chunk=chunk)[0].double()  # [B, d, d]
         eigs = [torch.linalg.eigvalsh(H[:, :k, :k]) for k in dims]
-        ratio.append(torch.stack([eigvals_trace_ratio(e) / math.sqrt(k) for e, k in zip(eigs, dims)]))
+        normalized.append(torch.stack([eigvals_trace_ratio(e) / math.sqrt(k) for e, k in zip(eigs, dims)]))
         pos.append(torch.stack([eigvals_positive_fraction(e) for e in eigs]))
-    return torch.stack(ratio, -1), torch.stack(pos, -1)
+    return torch.stack(normalized, -1), torch.stack(pos, -1)

@@ -2,6 +2,7 @@
 spectra the probe computed).
 
 The same functions make the notebook's figures, the widget's initial figure and the docs' files.
+Every x axis is a ratio r/r_init (the config's `ratios` / `train_ratios`), drawn on a log scale.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from workbench.goldilocks.density import density_curve, zone_indices
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import reliability
 from workbench.goldilocks.selection import association
-from workbench.goldilocks.summary import init_radii
+from workbench.goldilocks.summary import init_ratios
 from workbench.plots.theme import COLORWAY, reference_line, themed
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
@@ -45,9 +46,10 @@ SCHEME_NAMES = {"he": "He", "lecun": "LeCun", "xavier": "Xavier"}
 
 
 def _radius_marks(fig: go.Figure, result: GoldilocksResult, cols: tuple[int, ...] = (1,)) -> None:
-    """Vertical lines at r_init and at the other init schemes' radii (He, LeCun), every panel."""
+    """Vertical lines at r_init and at the other init schemes' radii (He, LeCun), each at its ratio
+    r/r_init, every panel."""
     c = result.config
-    marks = {"r_init" if k == c.init else SCHEME_NAMES[k]: v for k, v in init_radii(result).items()}
+    marks = {"r_init" if k == c.init else SCHEME_NAMES[k]: v for k, v in init_ratios(result).items()}
     for col in cols:
         domain = "y domain" if col == 1 else f"y{col} domain"
         for i, (name, ratio) in enumerate(sorted(marks.items(), key=lambda kv: kv[1])):
@@ -60,11 +62,12 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
     directions with biases (dashed); right: the hypersphere with its geodesic term (its own axis:
     it falls far below the plane curves)."""
     c = result.config
-    x = list(c.radii)
+    x = list(c.ratios)
     cols = 2 if c.sphere else 1
     fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.12, subplot_titles=(
         "hyperplanes", "hyperspheres (with the geodesic term)")[:cols])
-    rows = [("plane", "hyperplane", "solid", 1)] + ([("isotropic", "hyperplane, isotropic u", "dash", 1)] if c.isotropic else [])
+    rows = [("plane", "hyperplane", "solid", 1)]
+    rows += [("isotropic", "hyperplane, isotropic u", "dash", 1)] if c.isotropic else []
     rows += [("sphere", "hypersphere", "dot", 2)] if c.sphere else []
     for surface, label, dash, col in rows:
         values = getattr(result, measure)(surface)  # [A, S, B, R]
@@ -75,7 +78,8 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
     fig.update_xaxes(type="log", title_text="radius r / r_init")
     fig.update_yaxes(title_text=yaxis, row=1, col=1)
     iso = f" (isotropic: 1 × {c.bases})" if c.isotropic else ""
-    fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes{iso}, loss on "
+    fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes{iso}, "
+                            f"loss on "
                             f"{c.hessian_batch} training digits; radii ≥ {c.float64_from:g} r_init in float64</sup>",
                       legend=dict(orientation="h", y=-0.2, entrywidth=230))
     return themed(fig, width=1000, height=540).update_layout(margin=dict(t=100, b=140))
@@ -84,7 +88,8 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
 def trace_ratio_figure(result: GoldilocksResult) -> go.Figure:
     """Figure 1: Tr(H_d)/‖H_d‖_F vs r/r_init, mean and min–max over seeds × bases."""
     c = result.config
-    fig = _measure_figure(result, "trace_ratio", f"Tr(H)/‖H‖_F of the restricted Hessian (max √d = {math.sqrt(c.hessian_dim):.2f})",
+    fig = _measure_figure(result, "trace_ratio",
+                          f"Tr(H)/‖H‖_F of the restricted Hessian (max √d = {math.sqrt(c.hessian_dim):.2f})",
                           "Tr(H_d) / ‖H_d‖_F")
     for col in range(1, 3 if c.sphere else 2):
         fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=col)
@@ -108,7 +113,7 @@ def dims_figure(result: GoldilocksResult) -> go.Figure:
     fig = make_subplots(rows=1, cols=len(c.activations), subplot_titles=list(c.activations), shared_yaxes=True)
     for a, act in enumerate(c.activations):
         for k, d in enumerate(c.compare_dims):
-            _band(fig, list(c.radii), result.dims_ratio[a, k], f"d = {d}", COLORWAY[(k + 2) % len(COLORWAY)],
+            _band(fig, list(c.ratios), result.dims_ratio[a, k], f"d = {d}", COLORWAY[(k + 2) % len(COLORWAY)],
                   row=1, col=a + 1, band=False)
             fig.data[-1].update(legendgroup=str(d), showlegend=a == 0)
         fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=a + 1)
@@ -119,8 +124,9 @@ def dims_figure(result: GoldilocksResult) -> go.Figure:
     return themed(fig, width=1000, height=460).update_layout(margin=dict(t=90))
 
 
-def zone_radii(result: GoldilocksResult) -> tuple[int, int, int]:
-    """Indices of three radii: the first activation's trace-ratio peak, and about 10× below / above."""
+def zone_ratio_indices(result: GoldilocksResult) -> tuple[int, int, int]:
+    """Indices into `config.ratios` of three swept ratios r/r_init: the first activation's trace-ratio
+    peak, and about 10× below / above."""
     return zone_indices(result.config, result.plane_eigs)
 
 
@@ -131,13 +137,14 @@ def mean_scaled_spectrum(eigs: Float[Tensor, "N d"]) -> Float[Tensor, "d"]:
     return (eigs / eigs.pow(2).sum(-1, keepdim=True).sqrt().clamp_min(1e-300)).sort(-1).values.mean(0)
 
 
-def spectrum_figure(result: GoldilocksResult, radius_indices: tuple[int, ...] | None = None) -> go.Figure:
+def spectrum_figure(result: GoldilocksResult, ratio_indices: tuple[int, ...] | None = None) -> go.Figure:
     """Figure 3: the sorted spectrum of H_d (λ/‖H_d‖_F, averaged order statistics over seeds × bases)
-    at three radii: below, in and above the zone; with SLQ densities in the result, a second row:
-    the full-space Hessian's smoothed spectral density at those radii (λ / max |Ritz value|)."""
+    at the swept ratios r/r_init `ratio_indices` indexes (default: three, below, in and above the zone);
+    with SLQ densities in the result (and the default ratios), a second row: the full-space Hessian's
+    smoothed spectral density at those ratios (λ / max |Ritz value|)."""
     c = result.config
-    idx = radius_indices if radius_indices is not None else zone_radii(result)
-    dense = c.density_steps > 0 and radius_indices is None
+    idx = ratio_indices if ratio_indices is not None else zone_ratio_indices(result)
+    dense = c.density_steps > 0 and ratio_indices is None
     rows = 2 if dense else 1
     titles = [f"{act}: d = {c.hessian_dim} planes" for act in c.activations]
     if dense:
@@ -145,17 +152,17 @@ def spectrum_figure(result: GoldilocksResult, radius_indices: tuple[int, ...] | 
     fig = make_subplots(rows=rows, cols=len(c.activations), subplot_titles=titles, vertical_spacing=0.16)
     shades = [COLORWAY[5], COLORWAY[2], COLORWAY[4]]
     for a, act in enumerate(c.activations):
-        for k, ri in enumerate(idx):
-            y = mean_scaled_spectrum(result.plane_eigs[a, :, :, ri].reshape(-1, c.hessian_dim)).tolist()
+        for k, i in enumerate(idx):
+            y = mean_scaled_spectrum(result.plane_eigs[a, :, :, i].reshape(-1, c.hessian_dim)).tolist()
             fig.add_trace(go.Scatter(x=list(range(1, c.hessian_dim + 1)), y=y, mode="lines+markers",
-                                     name=f"r = {c.radii[ri]:g}·r_init", legendgroup=str(ri), showlegend=a == 0,
+                                     name=f"r = {c.ratios[i]:g}·r_init", legendgroup=str(i), showlegend=a == 0,
                                      line=dict(color=shades[k % 3])), row=1, col=a + 1)
             if dense:
                 nodes, weights = result.density_nodes[a, k].double(), result.density_weights[a, k].double()
                 scale = float(nodes.abs().max()) or 1.0
                 grid, density = density_curve(nodes / scale, weights)
                 fig.add_trace(go.Scatter(x=grid.tolist(), y=density.clamp_min(1e-6).tolist(), mode="lines",
-                                         name=f"r = {c.radii[ri]:g}·r_init", legendgroup=str(ri), showlegend=False,
+                                         name=f"r = {c.ratios[i]:g}·r_init", legendgroup=str(i), showlegend=False,
                                          line=dict(color=shades[k % 3])), row=2, col=a + 1)
         fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=a + 1)
         fig.update_xaxes(title_text="eigenvalue rank", row=1, col=a + 1)
@@ -179,8 +186,9 @@ def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
     fig = make_subplots(rows=A, cols=2, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.08,
                         subplot_titles=[f"{act}, {surface}" for act in c.activations
                                         for surface in ("hyperplanes", "hyperspheres")])
-    x = list(c.train_radii)
-    shades = [COLORWAY[(t + 2) % len(COLORWAY)] if t < 6 else COLORWAY[t % len(COLORWAY)] for t in range(len(c.train_dims))]
+    x = list(c.train_ratios)
+    shades = [COLORWAY[(t + 2) % len(COLORWAY)] if t < 6 else COLORWAY[t % len(COLORWAY)]
+              for t in range(len(c.train_dims))]
     for a, act in enumerate(c.activations):
         for col, surface in enumerate(("plane", "sphere"), start=1):
             for t, d in enumerate(c.train_dims):
@@ -191,7 +199,8 @@ def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
                     customdata=[[act, surface]] * len(x)), row=a + 1, col=col)
             full = float(result.full_acc[a].mean())
             fig.add_hline(y=full, line=dict(color="#555", dash="dot", width=1), row=a + 1, col=col)
-            fig.add_hline(y=c.intrinsic_fraction * full, line=dict(color="#999", dash="dash", width=1), row=a + 1, col=col)
+            fig.add_hline(y=c.intrinsic_fraction * full, line=dict(color="#999", dash="dash", width=1),
+                          row=a + 1, col=col)
             fig.add_vline(x=1.0, line=dict(color="#ccc", dash="dash"), row=a + 1, col=col)
     fig.update_xaxes(type="log")
     fig.update_xaxes(title_text="radius r / r_init of the start", row=A, col=1)
@@ -206,19 +215,20 @@ def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
 
 def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
     """Figure 6: d₉₀ (smallest d reaching 90 % of the full-space accuracy) vs r/r_init, planes vs
-    spheres; radii where no d of the grid reaches it are drawn as open markers above the grid."""
+    spheres; ratios where no d of the grid reaches it are drawn as open markers above the grid."""
     c = result.config
     above = 2 * max(c.train_dims)
     fig = go.Figure()
-    x = list(c.train_radii)
+    x = list(c.train_ratios)
     for a, act in enumerate(c.activations):
         for k, (surface, dash, symbol) in enumerate((("plane", "solid", "circle"), ("sphere", "dot", "diamond"))):
             d90 = result.intrinsic_dimension(surface)[a]
             color = ACT_COLORS.get(act, COLORWAY[a + 2])
             name = f"{act}, {'hyperplanes' if surface == 'plane' else 'hyperspheres'}"
             fig.add_trace(go.Scatter(x=x, y=[None if math.isnan(v) else v for v in d90.tolist()], mode="lines+markers",
-                                     name=name, legendgroup=name, line=dict(color=color, dash=dash), marker=dict(symbol=symbol)))
-            missed = [r for r, v in zip(x, d90.tolist()) if math.isnan(v)]
+                                     name=name, legendgroup=name, line=dict(color=color, dash=dash),
+                                     marker=dict(symbol=symbol)))
+            missed = [ratio for ratio, v in zip(x, d90.tolist()) if math.isnan(v)]
             fig.add_trace(go.Scatter(x=missed, y=[above * 1.15 ** (2 * a + k)] * len(missed),
                                      mode="markers", legendgroup=name, showlegend=False, hoverinfo="x+name", name=name,
                                      marker=dict(symbol=f"{symbol}-open", color=color, size=9)))
@@ -226,8 +236,10 @@ def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
     reference_line(fig, y=max(c.train_dims), text=f"largest d tried ({max(c.train_dims)}); open markers: not reached",
                    log=True, label_at=0.98, line=dict(color="#bbb", dash="dot"))
     fig.update_xaxes(type="log", title="radius r / r_init of the start")
-    fig.update_yaxes(type="log", title=f"d₉₀ (smallest d with ≥ {c.intrinsic_fraction:.0%} of full-space accuracy)",
-                     tickvals=list(c.train_dims), range=[math.log10(min(c.train_dims)) - 0.15, math.log10(above) + 0.35])
+    fig.update_yaxes(type="log", title=f"d₉₀ (smallest d with ≥ {c.intrinsic_fraction:.0%} of full-space "
+                                       f"accuracy)",
+                     tickvals=list(c.train_dims),
+                     range=[math.log10(min(c.train_dims)) - 0.15, math.log10(above) + 0.35])
     fig.update_layout(title="Intrinsic dimension per radius: hyperplanes vs origin-centred hyperspheres",
                       legend=dict(orientation="h", y=-0.22))
     return themed(fig, width=900, height=520).update_layout(margin=dict(b=120))
@@ -239,7 +251,7 @@ SCORE_LABELS = {"trace_ratio": "Tr(H) / ‖H‖_F (full space, Hutchinson)", "tr
 
 def selection_figure(result: GoldilocksResult) -> go.Figure:
     """Figure 5: each init's score vs the area under its training-loss curve (inits at r_init, and
-    the positive control at varied radii coloured by r/r_init), and the score's test vs retest."""
+    the positive control at varied ratios, coloured by r/r_init), and the score's test vs retest."""
     c = result.config
     k = RANK_BY.index(c.selection_rank_by)
     score, auc, groups = result.sel_measures[:, k], result.loss_auc(), result.selection_groups()
@@ -253,9 +265,10 @@ def selection_figure(result: GoldilocksResult) -> go.Figure:
         at = group == "at_r_init"
         sides[group] = association(score[rows], auc[rows], c.selection_rank_by != "initial_loss")
         marker = (dict(color=COLORWAY[7], size=5, opacity=0.6) if at else
-                  dict(color=result.sel_radii[rows].tolist(), colorscale="Viridis", size=6, showscale=True,
+                  dict(color=result.sel_ratios[rows].tolist(), colorscale="Viridis", size=6, showscale=True,
                        colorbar=dict(title="r / r_init", x=1.02)))
-        name = "at r_init" if at else f"control, r ∈ [{c.selection_control_radii[0]:g}, {c.selection_control_radii[1]:g}]·r_init"
+        low, high = c.selection_control_ratios
+        name = "at r_init" if at else f"control, r ∈ [{low:g}, {high:g}]·r_init"
         fig.add_trace(go.Scatter(x=score[rows].tolist(), y=auc[rows].tolist(), mode="markers", name=name,
                                  marker=marker, legendgroup=group), row=1, col=1)
         fig.add_trace(go.Scatter(x=result.sel_retest[rows, 0].tolist(), y=result.sel_retest[rows, 1].tolist(),
@@ -265,8 +278,8 @@ def selection_figure(result: GoldilocksResult) -> go.Figure:
     fig.update_yaxes(title_text="training-loss AUC (mean loss per step)", row=1, col=1)
     fig.update_xaxes(title_text="Tr(H)/‖H‖_F, probe set 1", row=1, col=2)
     fig.update_yaxes(title_text="Tr(H)/‖H‖_F, probe set 2", row=1, col=2)
-    words = "; ".join(f"{'at r_init' if g == 'at_r_init' else 'control'}: ρ = {v['spearman_rho']:.2f}, p = {v['p_value']:.2g}"
-                      for g, v in sides.items())
+    words = "; ".join(f"{'at r_init' if g == 'at_r_init' else 'control'}: ρ = {v['spearman_rho']:.2f}, "
+                      f"p = {v['p_value']:.2g}" for g, v in sides.items())
     fig.update_layout(title=f"Init selection by {SCORE_LABELS[c.selection_rank_by].split(' (')[0]}: "
                             f"{c.selection_inits} inits + {c.selection_controls} controls<br><sup>one-sided Spearman "
                             f"(better score → faster): {words}</sup>", title_x=0.02,
@@ -289,30 +302,36 @@ def all_figures(result: GoldilocksResult) -> dict[str, go.Figure]:
     return figs
 
 
-# --- the panel's figure: curves with a marker at the slider's radius, and the spectrum there ----
-def panel_traces(radii: list[float], sweep_eigs: Tensor, ratio: float, point_eigs: Tensor) -> list[dict]:
-    """Trace updates for `panel_figure`: mean curves [B, R, d] -> lines, the point -> markers, spectrum."""
+# --- the panel's figure: curves with a marker at the slider's ratio, and the spectrum there -----
+def panel_traces(ratios: list[float], sweep_eigs: Tensor, ratio: float, point_eigs: Tensor) -> list[dict]:
+    """Trace updates for `panel_figure`: mean curves [B, R, d] over the ratios r/r_init `ratios` -> lines,
+    the point at the ratio `ratio` -> markers, its spectrum."""
     tr, pos = eigvals_trace_ratio(sweep_eigs).mean(0), eigvals_positive_fraction(sweep_eigs).mean(0)
     ptr, ppos = eigvals_trace_ratio(point_eigs).mean(), eigvals_positive_fraction(point_eigs).mean()
     spectrum = mean_scaled_spectrum(point_eigs)
     return [
-        dict(x=radii, y=tr.tolist()), dict(x=[ratio], y=[float(ptr)]),
-        dict(x=radii, y=pos.tolist()), dict(x=[ratio], y=[float(ppos)]),
+        dict(x=ratios, y=tr.tolist()), dict(x=[ratio], y=[float(ptr)]),
+        dict(x=ratios, y=pos.tolist()), dict(x=[ratio], y=[float(ppos)]),
         dict(x=list(range(1, len(spectrum) + 1)), y=spectrum.tolist()),
     ]
 
 
 def panel_title(activation: str, d: int, ratio: float, point_eigs: Tensor) -> str:
-    return (f"{activation}, d = {d}, r = {ratio:.3g}·r_init: Tr/‖H‖_F = {float(eigvals_trace_ratio(point_eigs).mean()):.2f}, "
+    """The panel's title at the ratio r/r_init `ratio`: the point's Tr/‖H‖_F and positive share."""
+    return (f"{activation}, d = {d}, r = {ratio:.3g}·r_init: "
+            f"Tr/‖H‖_F = {float(eigvals_trace_ratio(point_eigs).mean()):.2f}, "
             f"positive share {float(eigvals_positive_fraction(point_eigs).mean()):.2f}")
 
 
-def panel_figure(radii: list[float], sweep_eigs: Tensor, ratio: float, point_eigs: Tensor, activation: str) -> go.Figure:
-    """Three panels: Tr/‖H‖ and positive share vs r/r_init (a marker at `ratio`), and the spectrum at `ratio`."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("Tr(H_d)/‖H_d‖_F", "share of λ > 0", "spectrum λ/‖H_d‖_F"))
+def panel_figure(ratios: list[float], sweep_eigs: Tensor, ratio: float, point_eigs: Tensor,
+                 activation: str) -> go.Figure:
+    """Three panels: Tr/‖H‖ and positive share vs the ratios r/r_init `ratios` (a marker at the ratio
+    `ratio`), and the spectrum at `ratio`."""
+    fig = make_subplots(rows=1, cols=3,
+                        subplot_titles=("Tr(H_d)/‖H_d‖_F", "share of λ > 0", "spectrum λ/‖H_d‖_F"))
     color = ACT_COLORS.get(activation, COLORWAY[0])
     spots = [(1, "lines+markers"), (1, "markers"), (2, "lines+markers"), (2, "markers"), (3, "lines+markers")]
-    for (col, mode), update in zip(spots, panel_traces(radii, sweep_eigs, ratio, point_eigs)):
+    for (col, mode), update in zip(spots, panel_traces(ratios, sweep_eigs, ratio, point_eigs)):
         marker = dict(size=14, color=COLORWAY[3], symbol="diamond") if mode == "markers" else dict(color=color)
         fig.add_trace(go.Scatter(mode=mode, marker=marker, line=dict(color=color), showlegend=False, **update),
                       row=1, col=col)

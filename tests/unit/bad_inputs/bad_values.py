@@ -30,7 +30,7 @@ BLANK = st.text(alphabet=" \t\n", max_size=3)
 # Values bad only through a rule written as code (checked against the quick config); the ranges
 # themselves come from the declarations.
 CODE_RULES: dict[type, dict[str, tuple[object, ...]]] = {
-    GoldilocksConfig: {"train_radii": ((),)},  # empty while train_dims is not
+    GoldilocksConfig: {"train_ratios": ((),)},  # empty while train_dims is not
     AceConfig: {
         # TinyLMSpec: d_model ≥ 4, heads divide (RWKV-4's n_layers ≥ 2 is a test_ace_experiment row:
         # the default archs, Llama and RWKV v5.2, take one layer)

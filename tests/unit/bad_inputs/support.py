@@ -108,8 +108,8 @@ def capacity_result(config: CapacityConfig, fill: float = 0.0, seconds: float = 
 
 
 def goldilocks_result(c: GoldilocksConfig) -> GoldilocksResult:
-    A, S, B, R, d = len(c.activations), c.seeds, c.bases, len(c.radii), c.hessian_dim
-    Rs, T, Q, N = R if c.sphere else 0, len(c.train_dims), len(c.train_radii), c.selection_inits
+    A, S, B, R, d = len(c.activations), c.seeds, c.bases, len(c.ratios), c.hessian_dim
+    Rs, T, Q, N = R if c.sphere else 0, len(c.train_dims), len(c.train_ratios), c.selection_inits
     K = c.selection_steps // c.selection_eval_every + 1 if N else 0
     M = N + c.selection_controls if N else 0
     z = torch.zeros
@@ -120,5 +120,5 @@ def goldilocks_result(c: GoldilocksConfig) -> GoldilocksResult:
         density_at=z(3 if c.density_steps else 0),
         density_nodes=z(A, 3 if c.density_steps else 0, c.density_probes, c.density_steps),
         density_weights=z(A, 3 if c.density_steps else 0, c.density_probes, c.density_steps), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sphere_acc=z(A, T, S, Q),
-        full_acc=z(A, S if T else 0), sel_measures=z(M, len(RANK_BY)), sel_retest=z(M, 2), sel_radii=z(M),
+        full_acc=z(A, S if T else 0), sel_measures=z(M, len(RANK_BY)), sel_retest=z(M, 2), sel_ratios=z(M),
         sel_curves=z(M, K), sel_losses=z(M, c.selection_steps if N else 0), stage_seconds={})
