@@ -30,8 +30,9 @@ def test_steered_completions_give_the_stored_baseline(ace_quick: AceResult, live
     """Unsteered, greedy, the eval prompts: the verdicts the experiment stored as `baseline`."""
     r = ace_quick
     requests = r.prompts["harmful_eval"] + r.prompts["harmless_eval"]
-    out = steered_completions(live.session(0), r.site_directions(0), requests, Steering("none", positions=r.config.positions),
-                              r.config.max_new_tokens, r.config.batch_size, 0.0)
+    unsteered = Steering("none", positions=r.config.positions)
+    out = steered_completions(live.session(0), r.site_directions(0), requests, unsteered, r.config.max_new_tokens,
+                              r.config.batch_size, 0.0)
     assert torch.equal(verdict_codes(out.verdicts).reshape(2, -1), r.baseline[0])
     assert len(out.texts) == len(out.refuses) == len(requests) and all(isinstance(x, bool) for x in out.refuses)
 
@@ -47,8 +48,8 @@ def test_complete_steers_and_judges_one_prompt(ace_quick: AceResult, live):
     assert plain.refuses == session.judge.refuses([prompt], [expected])[0]
     steered = live.complete(prompt, 0, "actadd", 2.0, layer="all", sites="sublayers")
     assert steered.text != plain.text
-    doubled = SteeringMethod("double_actadd", "ActAdd ×2", lambda d, mu, a: SteeringEdit(d, None, 2 * a, project=False),
-                             reads_alpha=True)
+    doubled = SteeringMethod("double_actadd", "ActAdd ×2",
+                             lambda d, mu, a: SteeringEdit(d, None, 2 * a, project=False), reads_alpha=True)
     assert live.complete(prompt, 0, doubled, 1.0, layer="all", sites="sublayers") == steered  # an object, applied
 
 

@@ -51,8 +51,9 @@ def test_the_derived_tuples_are_the_ones_the_experiment_always_had():
     assert config.ALPHA_METHODS == ("actadd", "ace")
     assert config.PANEL_METHODS == ("ace", "actadd", "midpoint_projection", "directional_ablation", "arditi_ablation")
     assert config.METHOD_SETTINGS == (
-        ("none", "none", 0.0), ("ActAdd α=−1", "actadd", -1.0), ("directional ablation", "directional_ablation", 0.0),
-        ("Arditi ablation", "arditi_ablation", 0.0), ("midpoint projection", "midpoint_projection", 0.5),
+        ("none", "none", 0.0), ("ActAdd α=−1", "actadd", -1.0),
+        ("directional ablation", "directional_ablation", 0.0), ("Arditi ablation", "arditi_ablation", 0.0),
+        ("midpoint projection", "midpoint_projection", 0.5),
         ("ACE α=0", "ace", 0.0), ("ACE α=1", "ace", 1.0))
     assert config.SWEEP_METHODS == ("ace", "actadd")
     assert config.LAYER_METHODS == ("ace", "directional_ablation")
@@ -118,7 +119,8 @@ def test_placements_put_the_edits_where_the_entries_say():
     everywhere = table.edits("arditi_ablation", 0.0, "residual", 0)  # sites and layer do not move it
     assert list(everywhere) == [*table.inputs, *table.sublayer_names]
     rhat = table.residual[2] / table.residual[2].norm()
-    assert all(torch.allclose(e.apply(torch.randn(3, D)) @ rhat, torch.zeros(3), atol=1e-5) for e in everywhere.values())
+    v = torch.randn(3, D)
+    assert all(torch.allclose(e.apply(v) @ rhat, torch.zeros(3), atol=1e-5) for e in everywhere.values())
     assert {m.placement for m in METHODS.values()} == {NOWHERE, EACH_SITE, FOCUS_EVERYWHERE}
 
 

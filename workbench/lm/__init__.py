@@ -12,11 +12,20 @@ The names below (but the generation functions) load their module on first use (P
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # eager: `generate` is also a submodule's name, which a lazy look-up would return once that
 # submodule is imported (the module, not the function); generate.py does not import transformers
 from workbench.lm.generate import generate, last_token_activations, last_token_logits
+
+if TYPE_CHECKING:  # never run; type checkers, and the cache's static import graph (core.fingerprint), read it
+    from workbench.core.threads import torch_threads
+    from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, fix_pad_token, folder_facts
+    from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
+    from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
+    from workbench.lm.specs import ARCHITECTURES, TinyLMSpec
+    from workbench.lm.tokenizer import build_word_tokenizer
+    from workbench.lm.train import build_model, train_causal_lm
 
 # name -> the module that defines it
 _HOMES = {

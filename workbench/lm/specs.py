@@ -40,7 +40,8 @@ class TinyLMSpec:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"`arch` must be one of {ARCHITECTURES}; got {self.arch!r}")
         check_int("d_model", self.d_model, low=4)
-        check_int("n_layers", self.n_layers, low=2 if self.arch == "rwkv" else 1)  # HF RWKV's init divides by n_layers − 1
+        # HF RWKV's init divides by n_layers − 1
+        check_int("n_layers", self.n_layers, low=2 if self.arch == "rwkv" else 1)
         heads = check_int("n_heads", self.n_heads, low=1)
         if self.d_model % heads:
             raise ValueError(f"`n_heads` must divide d_model={self.d_model}; got {heads}")
