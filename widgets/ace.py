@@ -4,8 +4,9 @@ with a marker at the current α.
 
 The curve comes from the precomputed `AceResult` (its configured layer and sites); the completion
 is generated live from the booted model at the panel's layer and sites, so every control changes the
-text at once. Methods without α (the projections and ablations) grey the α slider out; midpoint
-projection is ACE at α = ½ and is marked there.
+text at once. Methods without α (the projections and ablations) grey the α slider out; a method
+with a fixed place on ACE's α axis (midpoint projection: ACE at α = ½) is marked there. The panel
+reads its controls, asks `workbench.ace.live.AceLive` and renders; the suite does the rest.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import html
 
 import ipywidgets as widgets
 
-from workbench.ace import AceConfig, AceResult, ModelSession, open_session
-from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SITES, SWEEP_METHODS
-from workbench.plots.ace import METHOD_NAMES, SETS, VERDICT_COLORS, panel_curve, sweep_curve
+from workbench.ace import AceConfig, AceResult, ModelSession
+from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SETS, SITES
+from workbench.ace.live import AceLive
+from workbench.ace.methods import METHODS
+from workbench.plots.ace import VERDICT_COLORS, panel_curve
 from workbench.runner import CacheLike, as_cache, run_cached
 from widgets.base import Panel
 from widgets.controls import FloatSlider
-
-MIDPOINT_ALPHA = 0.5  # midpoint projection = ACE at α = ½ (an identity the suite's tests check)
 
 
 class AcePanel(Panel):
@@ -41,7 +42,7 @@ class AcePanel(Panel):
         self.cache = cache
         self.result = result if result is not None else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=progress)
         r = self.result
-        self._sessions: dict[int, ModelSession] = {}
+        self.live: AceLive | None = None  # made on the first completion (it needs the cache's root then)
         L = len(r.hook_names)
         self.alpha = FloatSlider(value=0.0, min=min(-1.0, *r.config.alphas), max=max(2.0, *r.config.alphas),
                                  step=0.05, description="α", readout_format=".2f", continuous_update=True)
@@ -50,7 +51,7 @@ class AcePanel(Panel):
                                              value=layer, description="layer", continuous_update=True)
         self.sites = widgets.ToggleButtons(options=list(SITES), value=r.config.sites, description="sites",
                                            style={"button_width": "auto"})
-        self.method = widgets.ToggleButtons(options=[(METHOD_NAMES.get(m, m.replace("_", " ")), m) for m in PANEL_METHODS],
+        self.method = widgets.ToggleButtons(options=[(METHODS[m].label, m) for m in PANEL_METHODS],
                                             value="ace", description="method", style={"button_width": "auto"})
         self.model = widgets.ToggleButtons(options=list(r.labels), value=r.labels[0], description="model",
                                            style={"button_width": "auto"})
@@ -68,43 +69,42 @@ class AcePanel(Panel):
         return [self.completion, self.figure_box]
 
     def session(self, index: int) -> ModelSession:
-        if index not in self._sessions:
+        """Model `index`'s booted session (the live object's; the status line says while it boots)."""
+        if self.live is None:
+            self.live = AceLive(self.result, as_cache(self.cache).root)
+        if not self.live.is_booted(index):
             self.set_status(f"loading {self.result.labels[index]} …", kind="busy")
-            root = as_cache(self.cache).root
-            self._sessions[index] = open_session(self.result.config, index, root, progress=False)
-        return self._sessions[index]
+        return self.live.session(index)
 
     def recompute(self) -> None:
         r = self.result
         m = r.model_index(self.model.value)
-        method, alpha, layer, sites = self.method.value, float(self.alpha.value), self.layer.value, self.sites.value
+        method, alpha = self.method.value, float(self.alpha.value)
         if not self.prompt.value.strip():
             raise ValueError("`prompt` must be a non-empty request")
-        self.alpha.disabled = method not in SWEEP_METHODS  # the projections and ablations have no α
-        session = self.session(m)
-        edits = r.edits(m, method, alpha, layer, sites=sites)
-        text = session.complete([self.prompt.value], edits, r.config.positions, r.config.max_new_tokens)[0]
-        verdict = session.judge([self.prompt.value], [text])[0]
-        refuses = session.judge.refuses([self.prompt.value], [text])[0]
-        curve_method = method if method in SWEEP_METHODS else "ace"
-        marker = {"midpoint_projection": [MIDPOINT_ALPHA] * 2}.get(method, [alpha] * 2 if method in SWEEP_METHODS else [])
+        self.alpha.disabled = not METHODS[method].reads_alpha  # the projections and ablations have no α
+        self.session(m)
+        done = self.live.complete(self.prompt.value, m, method, alpha, self.layer.value, self.sites.value)
+        curve = self.live.curve(m, method, alpha)
+        marker = [] if curve.marker is None else [curve.marker] * 2
         with self.figure.batch_update():
             for trace, prompt_set in zip(self.figure.data, SETS):
-                trace.x, trace.y = sweep_curve(r, m, curve_method, prompt_set)
+                trace.x, trace.y = curve.alphas, curve.refusal[prompt_set]
             self.figure.data[2].x = marker
             self.figure.data[2].y = [0, 1] if marker else []
-            self.figure.layout.title.text = (f"{r.labels[m]}: {METHOD_NAMES[curve_method]} refusal vs α<br>"
+            self.figure.layout.title.text = (f"{r.labels[m]}: {METHODS[curve.method].label} refusal vs α<br>"
                                              f"<sup>precomputed on {r.settings[0]['name']}</sup>")
-        self.last_completion, self.last_verdict = text, verdict
-        color = VERDICT_COLORS[verdict]
-        binary = "refusal anywhere" if refuses else "no refusal"
-        self.completion.value = (f'<div class="wb-completion"><b>completion:</b> {html.escape(text) or "<i>(empty)</i>"}'
-                                 f' &nbsp; <b style="color:{color}" class="wb-verdict">{verdict}</b>'
+        self.last_completion, self.last_verdict = done.text, done.verdict
+        color = VERDICT_COLORS[done.verdict]
+        binary = "refusal anywhere" if done.refuses else "no refusal"
+        self.completion.value = (f'<div class="wb-completion"><b>completion:</b> '
+                                 f'{html.escape(done.text) or "<i>(empty)</i>"}'
+                                 f' &nbsp; <b style="color:{color}" class="wb-verdict">{done.verdict}</b>'
                                  f' <span class="wb-binary">(binary judge: {binary})</span></div>')
 
     def describe(self) -> str:
         method = self.method.value
-        alpha = f", α = {self.alpha.value:.2f}" if method in SWEEP_METHODS else ""
+        alpha = f", α = {self.alpha.value:.2f}" if METHODS[method].reads_alpha else ""
         where = "every block" if self.layer.value == ALL_LAYERS else f"block {self.layer.value}"
-        return (f"{self.model.value}: {METHOD_NAMES.get(method, method)}{alpha} on {where}'s {self.sites.value} sites "
+        return (f"{self.model.value}: {METHODS[method].label}{alpha} on {where}'s {self.sites.value} sites "
                 f"→ {self.last_verdict}")

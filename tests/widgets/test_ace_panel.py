@@ -7,6 +7,8 @@ import html
 import pytest
 
 from widgets import AcePanel
+from workbench.ace.config import PANEL_METHODS
+from workbench.ace.methods import METHODS
 
 
 @pytest.fixture
@@ -82,3 +84,10 @@ def test_prompt_box_drives_the_completion(panel, result):
     slot = panel._errors[panel._control_list.index(panel.prompt)]
     assert "non-empty request" in slot.value and slot.layout.display is None  # beside the prompt box
     assert "wb-stale" in panel.completion._dom_classes  # the old completion is greyed, not shown as current
+
+
+def test_the_panel_offers_exactly_the_registry_panel_methods(panel):
+    """The method toggles are `PANEL_METHODS` (the registry's entries with a `panel` index, in
+    that order), each labelled as its entry."""
+    assert panel.method.options == tuple((METHODS[m].label, m) for m in PANEL_METHODS)
+    assert {m for m, entry in METHODS.items() if entry.panel is not None} == set(PANEL_METHODS)

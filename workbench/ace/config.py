@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from workbench.lm.folders import DTYPES
-from workbench.lm.train import ARCHITECTURES, TinyLMSpec
+from workbench.ace.methods import METHODS as _REGISTRY
+from workbench.ace.methods import ordered
+from workbench.lm.specs import ARCHITECTURES, DTYPES, TinyLMSpec
 from workbench.tensor.positions import POSITIONS
 from workbench.core.validation import (
     POSITIVE,
@@ -25,29 +26,16 @@ HOOKS = ("resid_pre", "resid_mid", "resid_post")
 # the reference code's `--residual` (`workbench.ace.sites` looks the names up per architecture).
 SITES = ("residual", "sublayers")
 ALL_LAYERS = "all"  # `layer="all"`: every block, each site with its own direction (`--layer all`)
-# Every method the experiment and the panel know, by name (`workbench.ace.sites.method_edit`):
-#   midpoint_projection = the reference's orth eraser at multiplier 0 = ACE at α = ½, the abstract's
-#   "directional ablation via affine subspace projection alone"; arditi_ablation = ONE direction
-#   (the middle block's) projected out through the origin at every block input and every
-#   sublayer output (Arditi et al.); directional_ablation = through the origin, each site its own.
-METHODS = ("none", "actadd", "directional_ablation", "arditi_ablation", "midpoint_projection",
-           "affine_ablation", "ace")
-ALPHA_METHODS = ("actadd", "ace")  # the methods that read α
-# What a panel offers (a widget lists these): every method but "none" (the α = 0 of ActAdd) and
-# affine ablation (= ACE at α = 0 by construction)
-PANEL_METHODS = ("ace", "actadd", "midpoint_projection", "directional_ablation", "arditi_ablation")
+# The steering methods live in `workbench.ace.methods.METHODS` (one entry each); these tuples are
+# views of it, in the orders the experiment's loops and the results' axes use:
+METHODS = tuple(_REGISTRY)  # every method the experiment and the panel know, by name
+ALPHA_METHODS = tuple(name for name, m in _REGISTRY.items() if m.reads_alpha)  # the methods that read α
+PANEL_METHODS = ordered("panel")  # what a panel offers (a widget lists these)
 # (name, method, alpha) of figure 2's comparison; the paper's methods at their canonical settings
-METHOD_SETTINGS = (
-    ("none", "none", 0.0),
-    ("ActAdd α=−1", "actadd", -1.0),
-    ("directional ablation", "directional_ablation", 0.0),
-    ("Arditi ablation", "arditi_ablation", 0.0),
-    ("midpoint projection", "midpoint_projection", 0.5),
-    ("ACE α=0", "ace", 0.0),
-    ("ACE α=1", "ace", 1.0),
-)
-SWEEP_METHODS = ("ace", "actadd")
-LAYER_METHODS = ("ace", "directional_ablation")  # both at α = 0, on harmful prompts, one block at a time
+METHOD_SETTINGS = tuple((c.title, name, c.alpha) for name, m in _REGISTRY.items() for c in m.comparisons)
+SWEEP_METHODS = ordered("sweep")  # figure 1's α sweep (`AceResult.sweep`'s method axis)
+LAYER_METHODS = ordered("layer_sweep")  # at α = 0, on harmful prompts, one block at a time
+SETS = ("harmful", "harmless")  # the prompt sets, in the results' S axis order (0 harmful, 1 harmless)
 # The reference code's multiplier grid −1.5 … 1.5 step 0.15 in the paper's α (= multiplier + ½):
 # −1 … 2 step 0.15. It holds neither 0 nor 1, the paper's anchors, so those two are added.
 REFERENCE_ALPHAS = tuple(round(-1.0 + 0.15 * k, 2) for k in range(21))

@@ -11,8 +11,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from workbench.ace.config import ALPHA_METHODS, LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig, comparison_settings
+from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig, comparison_settings
 from workbench.ace.judges import SKIPPED, verdict_codes
+from workbench.ace.live import Steering, steered_completions
+from workbench.ace.methods import steering_method
 from workbench.ace.models import instruction_set
 from workbench.ace.prompts import PromptRow, load_prompt_rows
 from workbench.ace.result import AceResult
@@ -83,25 +85,24 @@ class _Runner:
     """Judged completions of the harmful + harmless eval prompts in one generation call per
     (edits, positions, temperature), remembered so a setting shared by two views runs once."""
 
-    def __init__(self, config: AceConfig, session: ModelSession, prompts: dict[str, list[str]]) -> None:
-        self.config, self.session = config, session
+    def __init__(self, config: AceConfig, session: ModelSession, prompts: dict[str, list[str]],
+                 table: SiteDirections) -> None:
+        self.config, self.session, self.table = config, session, table
         self.harmful, self.harmless = prompts["harmful_eval"], prompts["harmless_eval"]
         self.memo: dict[tuple, tuple[Tensor, Tensor, list[str]]] = {}
 
-    def judged(self, key: tuple, edits: dict | None, positions: str, temperature: float) -> tuple[Tensor, Tensor, list[str]]:
+    def judged(self, steering: Steering, temperature: float) -> tuple[Tensor, Tensor, list[str]]:
         """(verdict codes [S, N·k], refuses-anywhere 0/1 [S, N·k], completions) with k samples per
         prompt (prompt-major: prompt i's samples are entries i·k … i·k + k − 1)."""
-        key = (*key, positions, temperature)
+        method = steering_method(steering.method)
+        key = (*method.edit_key(steering.alpha, steering.sites, steering.layer), steering.positions, temperature)
         if key not in self.memo:
-            c, s = self.config, self.session
-            k = c.samples_at(temperature)
-            requests = self.harmful + self.harmless
-            texts = s.complete(requests, edits, positions, c.max_new_tokens, c.batch_size, temperature, k)
-            flat = [t for group in texts for t in group] if k > 1 else list(texts)
-            asked = [r for r in requests for _ in range(k)]
-            codes = verdict_codes(s.judge(asked, flat)).reshape(2, -1)
-            refuses = torch.tensor(s.judge.refuses(asked, flat), dtype=torch.int64).reshape(2, -1)
-            self.memo[key] = (codes, refuses, flat)
+            c = self.config
+            out = steered_completions(self.session, self.table, self.harmful + self.harmless, steering,
+                                      c.max_new_tokens, c.batch_size, temperature, c.samples_at(temperature))
+            codes = verdict_codes(out.verdicts).reshape(2, -1)
+            refuses = torch.tensor(out.refuses, dtype=torch.int64).reshape(2, -1)
+            self.memo[key] = (codes, refuses, out.texts)
         return self.memo[key]
 
 
@@ -109,32 +110,22 @@ def _padded(codes: Tensor, width: int) -> Tensor:
     return torch.cat([codes, torch.full((*codes.shape[:-1], width - codes.shape[-1]), SKIPPED, dtype=codes.dtype)], -1)
 
 
-def _edit_key(method: str, alpha: float, sites: str, layer: int | str) -> tuple:
-    """What an edit depends on: "none" on nothing, Arditi's on nothing but the model."""
-    if method == "none":
-        return ("none",)
-    if method == "arditi_ablation":
-        return ("arditi",)
-    return (method, alpha if method in ALPHA_METHODS else 0.0, sites, layer)
-
-
 def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list[str]], progress: bool) -> dict[str, Any]:
     L = session.n_layers
     focus = _focus(config, L)
     table, ok = site_directions(config, session, prompts, focus)
     main_layer = config.layer if config.layer is not None else focus
-    runner = _Runner(config, session, prompts)
+    runner = _Runner(config, session, prompts, table)
     settings = [s for s in comparison_settings(config, focus) if s.sites != "sublayers" or session.sublayer_names]
     n = len(runner.harmful)
     width = n * max(config.samples_at(t) for t in (config.temperature, *config.sample_temperatures))
 
     def judged(method: str, alpha: float, sites: str, layer: int | str, positions: str, temperature: float):
-        return runner.judged(_edit_key(method, alpha, sites, layer), table.edits(method, alpha, sites, layer),
-                             positions, temperature)
+        return runner.judged(Steering(method, alpha, sites, layer, positions), temperature)
 
     total = 1 + len(SWEEP_METHODS) * len(config.alphas) + len(settings) * len(METHOD_SETTINGS) + L * len(LAYER_METHODS)
     bar = tqdm(total=total, desc=f"steering {session.label}", disable=not progress, leave=False)
-    baseline = runner.judged(("none",), None, config.positions, 0.0)[0]
+    baseline = judged("none", 0.0, config.sites, main_layer, config.positions, 0.0)[0]
     bar.update()
     sweep, sweep_refusal, sweep_score = [], [], []
     for method in SWEEP_METHODS:

@@ -9,8 +9,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.ace.config import ALL_LAYERS, LAYER_METHODS, METHOD_SETTINGS, SITES, SWEEP_METHODS, AceConfig
+from workbench.ace.config import ALL_LAYERS, LAYER_METHODS, METHOD_SETTINGS, SETS, SITES, SWEEP_METHODS, AceConfig
 from workbench.ace.judges import SKIPPED, VERDICTS
+from workbench.ace.methods import SteeringMethod
 from workbench.ace.sites import SiteDirections
 from workbench.core.result import ArtifactError, Result, expect_shape
 from workbench.tensor.steering import SteeringEdit
@@ -156,19 +157,28 @@ class AceResult(Result):
                               self.sub_mu_neg[m] if subs else self.sub_mu_neg[m, :0],
                               list(info.get("input_names", [])), self.layer)
 
-    def edits(self, model: str | int, method: str, alpha: float = 0.0, layer: int | str | None = None,
+    def edits(self, model: str | int, method: str | SteeringMethod, alpha: float = 0.0, layer: int | str | None = None,
               sites: str = "residual") -> dict[str, SteeringEdit] | None:
         """{hook name: the `method` edit at `alpha`} of model `model` on `sites` ("residual": the
         block's residual hook; "sublayers": its attention and MLP outputs) of `layer` (a block, "all"
         for every block with its own direction, None: the result's focus block `layer`), or None
         for "none" — what `ModelSession.complete(…, edits)` takes. Arditi's ablation ignores
-        `sites` and `layer` (one direction everywhere)."""
+        `sites` and `layer` (one direction everywhere). `method`: a name in
+        `workbench.ace.methods.METHODS` or a `SteeringMethod` (applied as it is)."""
         check_choice("sites", sites, SITES)
         L = len(self.hook_names)
         where = self.layer if layer is None else layer
         if where != ALL_LAYERS:
             where = check_int("layer", where, low=0, high=L - 1)
         return self.site_directions(model).edits(method, alpha, sites, where)
+
+    def sweep_curve(self, model: str | int, method: str, prompt_set: str) -> tuple[list[float], list[float]]:
+        """(α values, refusal rate at each) of `method` (one of SWEEP_METHODS) on `prompt_set`'s
+        prompts ("harmful" | "harmless"): one line of figure 1."""
+        m = self.model_index(model)
+        k, s = SWEEP_METHODS.index(check_choice("method", method, SWEEP_METHODS)), SETS.index(
+            check_choice("prompt_set", prompt_set, SETS))
+        return list(self.config.alphas), [float(x) for x in self.refusal_rate(self.sweep[m, k, :, s])]
 
     def alphas_tensor(self) -> Tensor:
         return torch.tensor(self.config.alphas)

@@ -12,20 +12,10 @@ Layer. One block (its residual site, or its two sublayer sites), or "all": every
 with its own direction (the reference's `--layer all`). Sites whose direction is zero (block 0's
 resid_pre: every prompt ends in the same header token) are left out of an "all" edit.
 
-Methods (`workbench.ace.config.METHODS`), per site with r and μ⁻ of that site:
-
-    actadd               v + α r
-    directional_ablation v − r̂ r̂ᵀ v                                  (through the origin)
-    affine_ablation      v − r̂ r̂ᵀ (v − μ⁻)                           (= ACE α = 0)
-    midpoint_projection  v − r̂ r̂ᵀ (v − (μ⁺ + μ⁻)/2)                  (= ACE α = ½)
-    ace                  v − r̂ r̂ᵀ (v − μ⁻) + α r
-    arditi_ablation      v − r̂ r̂ᵀ v with ONE r̂ (the focus block's residual direction) at every
-                         block input (resid_pre) and every sublayer output: Arditi et al.'s
-                         ablation, whatever the sites and layer
-
-midpoint_projection is the reference's orth eraser at multiplier 0 — the abstract's "directional
-ablation via affine subspace projection alone" — written with the midpoint as reference, so its
-identity with ACE at α = ½ is a check (r/2 = (‖r‖/2) r̂), not a definition.
+Methods (`workbench.ace.methods.METHODS`, where their math is written): each entry's `placement`
+says where its edits go — nowhere (the unsteered model), every steered site with that site's r
+and μ⁻, or ONE direction (the focus block's residual one) at every block input (resid_pre, else
+the residual hooks) and every sublayer output, whatever the sites and layer (Arditi et al.).
 """
 
 from __future__ import annotations
@@ -37,9 +27,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from workbench.ace.config import ALL_LAYERS, METHODS, SITES
+from workbench.ace.config import ALL_LAYERS, SITES
+from workbench.ace.methods import FOCUS_EVERYWHERE, NOWHERE, SteeringMethod, steering_method
 from workbench.tensor.hooks import hook_points
-from workbench.tensor.steering import SteeringEdit, make_edit
+from workbench.tensor.steering import SteeringEdit
 from workbench.core.validation import check_choice, check_int, check_number
 
 # (attention output, MLP output) hook names inside `blocks.{i}.`, per architecture family:
@@ -109,29 +100,36 @@ class SiteDirections:
                              "prompts reach it with the same activation, so there is nothing to steer along")
         return kept
 
-    def edits(self, method: str, alpha: float = 0.0, sites: str = "residual",
+    def edits(self, method: str | SteeringMethod, alpha: float = 0.0, sites: str = "residual",
               layer: int | str = ALL_LAYERS) -> dict[str, SteeringEdit] | None:
-        """The `edits` of `method` at `alpha` on `sites` × `layer` (module docstring); None for "none"."""
-        check_choice("method", method, METHODS)
+        """The `edits` of `method` (a name in `METHODS` or a `SteeringMethod`) at `alpha` on
+        `sites` × `layer`, placed as its entry says (module docstring); None for the unsteered one.
+        `sites` and `layer` are checked whatever the placement (a method may ignore them)."""
+        entry = steering_method(method)
         a = check_number("alpha", alpha)
-        if method == "none":
+        check_choice("sites", sites, SITES)
+        if layer != ALL_LAYERS:
+            check_int("layer", layer, low=0, high=self.n_layers - 1)
+        if entry.placement == NOWHERE:
             return None
-        if method == "arditi_ablation":
-            r = self.residual[self.focus]
+        if entry.placement == FOCUS_EVERYWHERE:
+            r, mu = self.residual[self.focus], self.residual_mu_neg[self.focus]
             names = [*(self.inputs or self.residual_names), *self.sublayer_names]
-            return {name: SteeringEdit(r, None, 0.0, project=True) for name in names}
-        return {name: method_edit(method, r, mu, a) for name, r, mu in self.sites(sites, layer)}
+            return {name: _site_edit(entry, r, mu, a) for name in names}
+        return {name: _site_edit(entry, r, mu, a) for name, r, mu in self.sites(sites, layer)}
 
 
-def method_edit(method: str, direction: Float[Tensor, " d"], mu_neg: Float[Tensor, " d"], alpha: float) -> SteeringEdit:
-    """One site's edit of a per-site `method` (module docstring): make_edit's named cases, plus
-    midpoint projection — the reference's eraser with the midpoint μ⁻ + r/2 as reference, α 0."""
-    if method == "midpoint_projection":
-        return SteeringEdit(direction, mu_neg + direction / 2, 0.0, project=True)
-    edit = make_edit(method, direction, mu_neg, alpha)
+def _site_edit(entry: SteeringMethod, direction: Tensor, mu_neg: Tensor, alpha: float) -> SteeringEdit:
+    edit = entry.edit(direction, mu_neg, alpha)
     if edit is None:
-        raise ValueError(f"`method` {method!r} has no per-site edit")
+        raise ValueError(f"`method` {entry.name!r} builds no edit, so it cannot be placed at a site")
     return edit
+
+
+def method_edit(method: str | SteeringMethod, direction: Float[Tensor, " d"], mu_neg: Float[Tensor, " d"],
+                alpha: float) -> SteeringEdit:
+    """One site's edit of `method` (its entry's `edit`; every placed method builds one)."""
+    return _site_edit(steering_method(method), direction, mu_neg, check_number("alpha", alpha))
 
 
 def unembedding_cosine(directions: Float[Tensor, "L d"], unembed: Float[Tensor, "vocab d"],

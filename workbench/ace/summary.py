@@ -6,11 +6,9 @@ from typing import Any
 
 from torch import Tensor
 
-from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS
+from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SETS, SWEEP_METHODS
 from workbench.ace.judges import VERDICTS
 from workbench.ace.result import AceResult
-
-SETS = ("harmful", "harmless")
 
 
 def _r(x: float) -> float:

@@ -27,6 +27,7 @@ from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import remember_own_hooks
 from workbench.lm.rwkv5_hf import is_rwkv5_config, load_folder
+from workbench.lm.specs import DTYPES  # noqa: F401  (its home; importable here)
 from workbench.core.atomic import atomic_dir
 from workbench.core.cache import cache_key, default_cache_dir
 from workbench.core.paths import check_output_dir
@@ -35,7 +36,6 @@ from workbench.core.validation import check_int, check_path
 
 STAMP = "workbench.json"
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", STAMP)
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def _check_entry(path: Path, kind: str, key: str) -> None:

@@ -9,59 +9,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast, RwkvConfig, RwkvForCausalLM
 from tqdm.auto import tqdm
 
 from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
+from workbench.lm.specs import ARCHITECTURES, TinyLMSpec  # noqa: F401  (their home; importable here)
 from workbench.core.seeding import choose_device, seed_everything
 from workbench.core.threads import torch_threads  # moved there; still importable from here (ace.session)
-from workbench.core.validation import check_int, check_range
-
-ARCHITECTURES = ("llama", "rwkv", "rwkv5")
-
-
-@dataclass(frozen=True)
-class TinyLMSpec:
-    """Shape and training schedule of one tiny causal LM.
-
-    arch: "llama" (LlamaForCausalLM), "rwkv" (transformers' RwkvForCausalLM, RWKV-4 style) or
-    "rwkv5" (RWKV v5.2 "Eagle", the ACE paper's RWKV: `workbench.lm.rwkv5_hf.Rwkv5ForCausalLM`).
-    d_model, n_layers, n_heads (Llama and RWKV v5.2: heads of d_model / n_heads), d_mlp.
-    steps × batch examples of AdamW at peak `lr` (linear warm-up over `warmup` steps, cosine decay).
-    """
-
-    arch: str = "llama"
-    d_model: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    d_mlp: int = 256
-    steps: int = 600
-    batch: int = 64
-    lr: float = 3e-3
-    warmup: int = 30
-    weight_decay: float = 0.01
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"`arch` must be one of {ARCHITECTURES}; got {self.arch!r}")
-        check_int("d_model", self.d_model, low=4)
-        check_int("n_layers", self.n_layers, low=2 if self.arch == "rwkv" else 1)  # HF RWKV's init divides by n_layers − 1
-        heads = check_int("n_heads", self.n_heads, low=1)
-        if self.d_model % heads:
-            raise ValueError(f"`n_heads` must divide d_model={self.d_model}; got {heads}")
-        check_int("d_mlp", self.d_mlp, low=1)
-        check_int("steps", self.steps, low=1)
-        check_int("batch", self.batch, low=1)
-        check_range("lr", self.lr, low=0.0, low_open=True)
-        check_int("warmup", self.warmup, low=0)
-        check_range("weight_decay", self.weight_decay, low=0.0)
-        check_int("seed", self.seed, low=0)
-        object.__setattr__(self, "lr", float(self.lr))
-        object.__setattr__(self, "weight_decay", float(self.weight_decay))
 
 
 def build_model(spec: TinyLMSpec, tokenizer: PreTrainedTokenizerFast, max_len: int) -> PreTrainedModel:

@@ -5,29 +5,29 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS
+from workbench.ace.config import LAYER_METHODS, SETS, SWEEP_METHODS
 from workbench.ace.judges import VERDICTS
+from workbench.ace.methods import METHODS
 from workbench.ace.result import AceResult
 from workbench.plots.theme import COLORWAY, themed
 
-SETS = ("harmful", "harmless")
+# SETS (the prompt sets) is the suite's word, re-exported here for older callers; labels and
+# colours of the methods come from their entries in workbench.ace.methods.METHODS
 VERDICT_COLORS = {"refusal": "#d1603d", "compliance": "#3b6fb6", "incoherent": "#b0b0b0"}
-METHOD_NAMES = {"ace": "ACE", "actadd": "ActAdd", "directional_ablation": "directional ablation",
-                "arditi_ablation": "Arditi ablation", "midpoint_projection": "midpoint projection (α=½)",
-                "affine_ablation": "affine ablation"}  # every name in workbench.ace.config.METHODS but "none"
-METHOD_COLORS = {"ace": COLORWAY[0], "actadd": COLORWAY[2], "directional_ablation": COLORWAY[1]}
+METHOD_NAMES = {name: method.label for name, method in METHODS.items()}
 SET_DASH = {"harmful": "solid", "harmless": "dot"}
-SHORT_NAMES = {"ActAdd α=−1": "ActAdd −1", "directional ablation": "dir. abl.", "Arditi ablation": "Arditi abl.",
-               "midpoint projection": "midpoint proj."}
-OTHER_NAMES = {"none": "unsteered", "directional_ablation": "directional ablation"}
-OTHER_COLORS = {"none": ("#7a7a7a", "#b8b8b8"), "directional_ablation": (COLORWAY[1], "#e8a48c")}  # harmful, harmless
+LEVEL_DASHES = ("dot", "dash", "dashdot", "longdash")  # figure 1's flat lines, in METHODS order
+
+
+def method_color(name: str) -> str:
+    """A method's line colour: its entry's, else the colourway's entry at its place in METHODS."""
+    method = METHODS[name]
+    return method.color or COLORWAY[list(METHODS).index(name) % len(COLORWAY)]
 
 
 def sweep_curve(result: AceResult, model: int | str, method: str, prompt_set: str) -> tuple[list[float], list[float]]:
     """(α values, refusal rate) of one sweep line."""
-    m, k, s = result.model_index(model), SWEEP_METHODS.index(method), SETS.index(prompt_set)
-    rates = result.refusal_rate(result.sweep[m, k, :, s])
-    return list(result.config.alphas), [float(x) for x in rates]
+    return result.sweep_curve(model, method, prompt_set)
 
 
 def _method_level(result: AceResult, m: int, method: str, s: int) -> float:
@@ -49,25 +49,14 @@ def refusal_vs_alpha(result: AceResult) -> go.Figure:
             k = SWEEP_METHODS.index(method)
             for s, prompt_set in enumerate(SETS):
                 x, y = sweep_curve(result, m, method, prompt_set)
-                style = dict(color=METHOD_COLORS[method], dash=SET_DASH[prompt_set])
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{METHOD_NAMES[method]}, {prompt_set}",
+                style = dict(color=method_color(method), dash=SET_DASH[prompt_set])
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{METHODS[method].label}, {prompt_set}",
                                          legendgroup=f"{method}-{prompt_set}", showlegend=m == 0, line=style,
                                          marker_size=5), row=1, col=m + 1)
                 incoherent = [float(v) for v in result.share(result.sweep[m, k, :, s], "incoherent")]
                 fig.add_trace(go.Scatter(x=alphas, y=incoherent, mode="lines+markers", line=style, marker_size=5,
                                          legendgroup=f"{method}-{prompt_set}", showlegend=False), row=2, col=m + 1)
-        for method, dash in (("none", "dot"), ("directional_ablation", "dash")):
-            for s, prompt_set in enumerate(SETS):
-                level = _method_level(result, m, method, s)
-                fig.add_trace(go.Scatter(x=[alphas[0], alphas[-1]], y=[level, level], mode="lines",
-                                         name=f"{OTHER_NAMES[method]}, {prompt_set}", legendgroup=f"{method}-{prompt_set}",
-                                         showlegend=m == 0, line=dict(color=OTHER_COLORS[method][s], dash=dash, width=1)),
-                              row=1, col=m + 1)
-        k = result.method_names.index("midpoint_projection")
-        fig.add_trace(go.Scatter(x=[0.5, 0.5], y=[float(result.refusal_rate(result.methods[m, 0, k, s])) for s in range(2)],
-                                 mode="markers", name="midpoint projection (α=½)", legendgroup="midpoint",
-                                 showlegend=m == 0, marker=dict(symbol="diamond-open", size=12, color="#222")),
-                      row=1, col=m + 1)
+        _levels_and_marks(fig, result, m, alphas)
         fig.update_xaxes(title_text="α", row=2, col=m + 1)
     fig.update_yaxes(title_text="refusal rate", range=[-0.03, 1.03], row=1, col=1)
     fig.update_yaxes(title_text="incoherent share", range=[-0.03, 1.03], row=2, col=1)
@@ -75,6 +64,28 @@ def refusal_vs_alpha(result: AceResult) -> go.Figure:
     fig.update_layout(title=f"Refusal and incoherence vs α (0 harmless, 1 harmful): {result.settings[0]['name']}, "
                             f"edit at {result.config.positions} positions")
     return themed(fig, width=480 * M + 260, height=700)
+
+
+def _levels_and_marks(fig: go.Figure, result: AceResult, m: int, alphas: list[float]) -> None:
+    """Figure 1's flat lines (the methods with `level_colors`: their refusal rate at the first
+    comparison setting) and the methods with a `fixed_alpha` in figure 2's comparison, marked there."""
+    levels = [method for method in METHODS.values() if method.level_colors is not None]
+    for method, dash in zip(levels, LEVEL_DASHES):
+        for s, prompt_set in enumerate(SETS):
+            level = _method_level(result, m, method.name, s)
+            fig.add_trace(go.Scatter(x=[alphas[0], alphas[-1]], y=[level, level], mode="lines",
+                                     name=f"{method.label}, {prompt_set}", legendgroup=f"{method.name}-{prompt_set}",
+                                     showlegend=m == 0,
+                                     line=dict(color=method.level_colors[s], dash=dash, width=1)), row=1, col=m + 1)
+    for method in METHODS.values():
+        if method.fixed_alpha is None or method.name not in result.method_names:
+            continue
+        k, a = result.method_names.index(method.name), method.fixed_alpha
+        # the legend group is the name's first word ("midpoint"), as it always was
+        fig.add_trace(go.Scatter(x=[a, a], y=[float(result.refusal_rate(result.methods[m, 0, k, s])) for s in range(2)],
+                                 mode="markers", name=method.label, legendgroup=method.name.split("_")[0],
+                                 showlegend=m == 0, marker=dict(symbol="diamond-open", size=12, color="#222")),
+                      row=1, col=m + 1)
 
 
 def verdict_shares(result: AceResult) -> go.Figure:
@@ -85,7 +96,7 @@ def verdict_shares(result: AceResult) -> go.Figure:
     titles = [f"{label}, {s}" if c == 0 else "" for label in result.labels for s in SETS for c in range(C)]
     fig = make_subplots(rows=2 * M, cols=C, subplot_titles=titles, shared_yaxes=True, shared_xaxes=True,
                         vertical_spacing=0.035, horizontal_spacing=0.012)
-    names = [SHORT_NAMES.get(title, title) for title, _m, _a in METHOD_SETTINGS]
+    names = [c.short or c.title for method in METHODS.values() for c in method.comparisons]
     for m in range(M):
         for s in range(2):
             row = 2 * m + s + 1
@@ -136,8 +147,8 @@ def layer_sweep(result: AceResult) -> go.Figure:
             rates = result.refusal_rate(result.layer_sweep[m, :, k])
             fig.add_trace(go.Scatter(
                 x=list(range(L)), y=[float(x) for x in rates], mode="lines+markers",
-                name=f"{label}: {METHOD_NAMES[method]}{' α=0' if method == 'ace' else ''}",
-                line=dict(color=METHOD_COLORS[method], dash=dashes[m % len(dashes)]),
+                name=f"{label}: {METHODS[method].label}{' α=0' if METHODS[method].reads_alpha else ''}",
+                line=dict(color=method_color(method), dash=dashes[m % len(dashes)]),
             ), row=1, col=1)
     for trace in unembedding_cosine(result).data:
         fig.add_trace(trace, row=2, col=1)
@@ -193,10 +204,10 @@ def panel_curve(result: AceResult, model: int | str, method: str, alpha: float) 
     for prompt_set in SETS:
         x, y = sweep_curve(result, model, method, prompt_set)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{prompt_set} prompts",
-                                 line=dict(color=METHOD_COLORS[method], dash=SET_DASH[prompt_set])))
+                                 line=dict(color=method_color(method), dash=SET_DASH[prompt_set])))
     fig.add_trace(go.Scatter(x=[alpha, alpha], y=[0, 1], mode="lines", name="current α",
                              line=dict(color="#222", width=2)))
-    fig.update_layout(title=f"{result.labels[result.model_index(model)]}: {METHOD_NAMES[method]} refusal vs α",
+    fig.update_layout(title=f"{result.labels[result.model_index(model)]}: {METHODS[method].label} refusal vs α",
                       xaxis_title="α", yaxis_title="refusal rate", yaxis_range=[-0.03, 1.03])
     return themed(fig, width=640, height=360)
 

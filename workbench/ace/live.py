@@ -1,0 +1,127 @@
+"""Steered, judged completions: the one edit → generate → judge sequence, and the live object a
+panel (or a notebook cell) asks for one completion at a time.
+
+`steered_completions` is what the experiment's runner (`workbench.ace.experiment`) and `AceLive`
+both call. `AceLive` keeps the booted model sessions of an `AceResult` (booting each on first use
+from the artifact cache, where the trained models are) and the per-model site directions, so
+moving a control only generates and judges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.ace.config import ALL_LAYERS, SETS, SWEEP_METHODS
+from workbench.ace.methods import SteeringMethod, steering_method
+from workbench.ace.result import AceResult
+from workbench.ace.session import ModelSession, open_session
+from workbench.ace.sites import SiteDirections
+
+# The curve a method without its own α sweep is shown against: a method's `fixed_alpha` is a
+# place on ACE's α axis (midpoint projection = ACE at α = ½)
+ACE = "ace"
+
+
+@dataclass(frozen=True)
+class Steering:
+    """Where and how completions are steered: `method` (a name or a `SteeringMethod`) at `alpha`
+    on `sites` × `layer`, the edit applied at `positions`."""
+
+    method: str | SteeringMethod
+    alpha: float = 0.0
+    sites: str = "residual"
+    layer: int | str = ALL_LAYERS
+    positions: str = "all"
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Completions of some requests, prompt-major (request i's samples are entries i·k … i·k + k − 1),
+    with each one's verdict ("refusal" | "compliance" | "incoherent") and the binary judge's call."""
+
+    texts: list[str]
+    verdicts: list[str]
+    refuses: list[bool]
+
+
+def steered_completions(session: ModelSession, directions: SiteDirections, requests: Sequence[str],
+                        steering: Steering, max_new_tokens: int, batch_size: int,
+                        temperature: float | None = None, samples: int = 1) -> Judged:
+    """Edit (the `steering` edits from `directions`), generate (`samples` completions of each
+    request at `temperature`; None: the session's) and judge (the session's judge)."""
+    edits = directions.edits(steering.method, steering.alpha, steering.sites, steering.layer)
+    texts = session.complete(requests, edits, steering.positions, max_new_tokens, batch_size, temperature, samples)
+    flat = [t for group in texts for t in group] if samples > 1 else list(texts)
+    asked = [r for r in requests for _ in range(samples)]
+    return Judged(flat, list(session.judge(asked, flat)), [bool(x) for x in session.judge.refuses(asked, flat)])
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One steered completion: its `text`, the three-way `verdict` and whether the binary judge
+    finds a refusal anywhere in it (`refuses`)."""
+
+    text: str
+    verdict: str
+    refuses: bool
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A refusal-vs-α view for a method: `method` is the swept method drawn (the method itself
+    when it is swept, else ACE), `refusal` its refusal rate per prompt set at each of `alphas`,
+    and `marker` where the current setting sits on it (None: nowhere, a method without α)."""
+
+    method: str
+    alphas: list[float]
+    refusal: dict[str, list[float]]
+    marker: float | None
+
+
+class AceLive:
+    """The models of `result` on demand: `complete` steers, generates and judges one request;
+    `curve` reads the precomputed sweep. `cache_root`: the artifact cache holding the models."""
+
+    def __init__(self, result: AceResult, cache_root: Path | None = None) -> None:
+        if not isinstance(result, AceResult):
+            raise ValueError(f"`result` must be an AceResult; got {type(result).__name__}")
+        self.result, self.cache_root = result, cache_root
+        self._sessions: dict[int, ModelSession] = {}
+        self._directions: dict[int, SiteDirections] = {}
+
+    def is_booted(self, model: int | str) -> bool:
+        return self.result.model_index(model) in self._sessions
+
+    def session(self, model: int | str) -> ModelSession:
+        """Model `model`'s session (booted on first use)."""
+        m = self.result.model_index(model)
+        if m not in self._sessions:
+            self._sessions[m] = open_session(self.result.config, m, self.cache_root, progress=False)
+        return self._sessions[m]
+
+    def complete(self, prompt: str, model: int | str, method: str | SteeringMethod, alpha: float = 0.0,
+                 layer: int | str | None = None, sites: str = "residual") -> Completion:
+        """`prompt` completed by model `model` steered by `method` at `alpha` on `sites` of `layer`
+        (None: the result's focus block), at the result's positions, greedy unless the config
+        samples; judged as the experiment judges."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("`prompt` must be a non-empty request")
+        r, m = self.result, self.result.model_index(model)
+        if m not in self._directions:
+            self._directions[m] = r.site_directions(m)
+        steering = Steering(method, alpha, sites, r.layer if layer is None else layer, r.config.positions)
+        judged = steered_completions(self.session(m), self._directions[m], [prompt], steering,
+                                     r.config.max_new_tokens, r.config.batch_size)
+        return Completion(judged.texts[0], judged.verdicts[0], judged.refuses[0])
+
+    def curve(self, model: int | str, method: str | SteeringMethod, alpha: float = 0.0) -> Curve:
+        """The refusal-vs-α lines `method` is seen on (its own sweep, else ACE's) and its marker:
+        `alpha` on its own sweep, its `fixed_alpha` on ACE's, else none."""
+        entry, r = steering_method(method), self.result
+        swept = entry.name in SWEEP_METHODS  # a method object outside the registry has no sweep
+        shown = entry.name if swept else ACE
+        marker = float(alpha) if swept else entry.fixed_alpha
+        rates = {prompt_set: r.sweep_curve(model, shown, prompt_set)[1] for prompt_set in SETS}
+        return Curve(shown, list(r.config.alphas), rates, marker)
