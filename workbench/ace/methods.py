@@ -75,7 +75,8 @@ class SteeringMethod:
         method axis of `AceResult.sweep`) / figure 3's layer sweep (`AceResult.layer_sweep`, at
         α = 0); None: not there.
     comparisons: its bar groups in figure 2 (`Comparison`), in order.
-    color: its line colour (None: the plots derive one from its place in `METHODS`).
+    palette: its line colour as an index into the plots' colourway (`workbench.plots.theme.COLORWAY`,
+        so the hex values live there alone); None: the plots derive one from its place in `METHODS`.
     level_colors: (harmful, harmless) colours of its flat line in figure 1 (its refusal rate at
         the first comparison setting); None: no such line.
     """
@@ -90,7 +91,7 @@ class SteeringMethod:
     sweep: int | None = None
     layer_sweep: int | None = None
     comparisons: tuple[Comparison, ...] = ()
-    color: str | None = None
+    palette: int | None = None
     level_colors: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -103,7 +104,7 @@ class SteeringMethod:
             check_number("fixed_alpha", self.fixed_alpha)
         if self.sweep is not None and not self.reads_alpha:
             raise ValueError("`sweep` (figure 1's α sweep) needs a method with `reads_alpha`=True")
-        for field in ("panel", "sweep", "layer_sweep"):
+        for field in ("panel", "sweep", "layer_sweep", "palette"):
             index = getattr(self, field)
             if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
                 raise ValueError(f"`{field}` must be None or an index ≥ 0; got {index!r}")
@@ -152,15 +153,13 @@ def _ace(direction: Tensor, mu_neg: Tensor, alpha: float) -> SteeringEdit:
     return SteeringEdit(direction, mu_neg, alpha, project=True)
 
 
-# The colours are the plots' colourway entries 0–2 (workbench.plots.theme.COLORWAY), written out
-# here so a suite does not import the plots.
 _ENTRIES = (
     SteeringMethod("none", "unsteered", _unsteered, placement=NOWHERE, comparisons=(Comparison("none", 0.0),),
                    level_colors=("#7a7a7a", "#b8b8b8")),
     SteeringMethod("actadd", "ActAdd", _actadd, reads_alpha=True, panel=1, sweep=1,
-                   comparisons=(Comparison("ActAdd α=−1", -1.0, "ActAdd −1"),), color="#2e9c6a"),
+                   comparisons=(Comparison("ActAdd α=−1", -1.0, "ActAdd −1"),), palette=2),
     SteeringMethod("directional_ablation", "directional ablation", _through_origin, panel=3, layer_sweep=1,
-                   comparisons=(Comparison("directional ablation", 0.0, "dir. abl."),), color="#d1603d",
+                   comparisons=(Comparison("directional ablation", 0.0, "dir. abl."),), palette=1,
                    level_colors=("#d1603d", "#e8a48c")),
     SteeringMethod("arditi_ablation", "Arditi ablation", _through_origin, placement=FOCUS_EVERYWHERE, panel=4,
                    comparisons=(Comparison("Arditi ablation", 0.0, "Arditi abl."),)),
@@ -169,7 +168,7 @@ _ENTRIES = (
     # = ACE at α = 0 by construction: neither in the panel nor in figure 2
     SteeringMethod("affine_ablation", "affine ablation", _affine, fixed_alpha=0.0),
     SteeringMethod("ace", "ACE", _ace, reads_alpha=True, panel=0, sweep=0, layer_sweep=0,
-                   comparisons=(Comparison("ACE α=0", 0.0), Comparison("ACE α=1", 1.0)), color="#3b6fb6"),
+                   comparisons=(Comparison("ACE α=0", 0.0), Comparison("ACE α=1", 1.0)), palette=0),
 )
 METHODS: Mapping[str, SteeringMethod] = MappingProxyType({method.name: method for method in _ENTRIES})
 

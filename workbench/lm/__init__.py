@@ -4,55 +4,37 @@ this project's RWKV v5.2 in `workbench.lm.rwkv5` / `rwkv5_hf`), hash-keyed HF-fo
 booting any local causal-LM folder through TransformerLens's `TransformerBridge`, batched
 left-padded generation, and tiny random-weight HF folders of many architectures
 (`random_causal_lm_folder`). Nothing here is ACE-specific: another suite may use it as it is.
-
-The names below (but the generation functions) load their module on first use (PEP 562), so
-`workbench.lm.specs` — what a model is — can be imported without pulling `transformers` in.
+What a tiny model is (`TinyLMSpec`, the architectures, the dtypes) lives in `workbench.lm.specs`,
+which a config can import without the training code.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-# eager: `generate` is also a submodule's name, which a lazy look-up would return once that
-# submodule is imported (the module, not the function); generate.py does not import transformers
+from workbench.core.threads import torch_threads  # its home is the core layer; kept importable here
+from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, fix_pad_token, folder_facts
 from workbench.lm.generate import generate, last_token_activations, last_token_logits
+from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
+from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
+from workbench.lm.specs import ARCHITECTURES, TinyLMSpec
+from workbench.lm.tokenizer import build_word_tokenizer
+from workbench.lm.train import build_model, train_causal_lm
 
-if TYPE_CHECKING:  # never run; type checkers, and the cache's static import graph (core.fingerprint), read it
-    from workbench.core.threads import torch_threads
-    from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, fix_pad_token, folder_facts
-    from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
-    from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
-    from workbench.lm.specs import ARCHITECTURES, TinyLMSpec
-    from workbench.lm.tokenizer import build_word_tokenizer
-    from workbench.lm.train import build_model, train_causal_lm
-
-# name -> the module that defines it
-_HOMES = {
-    "boot": "folders", "cached_model_folder": "folders", "check_causal_lm_folder": "folders",
-    "fix_pad_token": "folders", "folder_facts": "folders",
-    "RANDOM_ARCHS": "random_folder", "byte_bpe_tokenizer": "random_folder", "random_causal_lm_folder": "random_folder",
-    "Rwkv5Config": "rwkv5_hf", "Rwkv5ForCausalLM": "rwkv5_hf",
-    "build_word_tokenizer": "tokenizer",
-    "ARCHITECTURES": "specs", "TinyLMSpec": "specs",
-    "build_model": "train", "train_causal_lm": "train",
-}
-_ELSEWHERE = {"torch_threads": "workbench.core.threads"}  # its home is the core layer; kept importable here
-
-__all__ = sorted([*_HOMES, *_ELSEWHERE, "generate", "last_token_activations", "last_token_logits"])
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        module = importlib.import_module(f"workbench.lm.{_HOMES[name]}")
-    elif name in _ELSEWHERE:
-        module = importlib.import_module(_ELSEWHERE[name])
-    else:
-        raise AttributeError(f"module 'workbench.lm' has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value  # the next look-up is an ordinary attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__ = [
+    "ARCHITECTURES",
+    "RANDOM_ARCHS",
+    "Rwkv5Config",
+    "Rwkv5ForCausalLM",
+    "TinyLMSpec",
+    "boot",
+    "build_model",
+    "build_word_tokenizer",
+    "byte_bpe_tokenizer",
+    "cached_model_folder",
+    "check_causal_lm_folder",
+    "fix_pad_token",
+    "folder_facts",
+    "generate",
+    "last_token_activations",
+    "last_token_logits",
+    "random_causal_lm_folder",
+    "torch_threads",
+    "train_causal_lm",
+]

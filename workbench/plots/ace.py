@@ -20,9 +20,10 @@ LEVEL_DASHES = ("dot", "dash", "dashdot", "longdash")  # figure 1's flat lines, 
 
 
 def method_color(name: str) -> str:
-    """A method's line colour: its entry's, else the colourway's entry at its place in METHODS."""
+    """A method's line colour: the colourway at its entry's `palette` slot, else at its place in METHODS."""
     method = METHODS[name]
-    return method.color or COLORWAY[list(METHODS).index(name) % len(COLORWAY)]
+    slot = method.palette if method.palette is not None else list(METHODS).index(name)
+    return COLORWAY[slot % len(COLORWAY)]
 
 
 def sweep_curve(result: AceResult, model: int | str, method: str, prompt_set: str) -> tuple[list[float], list[float]]:
