@@ -217,8 +217,12 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
     names = hook_names(model, "resid_post")
     prompts = random_prompts(shape.vocab, BATCH, PROMPT_TOKENS, seed=0)
 
+    # `model` is a closure cell here; ruff reads the `del model` at the end as leaving it unbound (a false F821):
+    # both closures are only called before that `del`, which clears the cell and frees the weights.
     def forward(edits: dict | None) -> torch.Tensor:
-        return last_token_logits(model, tokenizer, prompts, batch_size=BATCH, edits=edits, positions="all")
+        return last_token_logits(
+            model, tokenizer, prompts, batch_size=BATCH, edits=edits, positions="all"  # noqa: F821 (see above)
+        )
 
     forward(None)  # warm-up, untimed: cuBLAS handles and kernels for these shapes, the allocator's first blocks
 
@@ -241,8 +245,10 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
         elif torch.equal(logits, plain):
             raise RuntimeError(f"{name}: the ACE edit did not change the logits (hooks not firing?)")
 
-    def complete(edits: dict | None) -> list[str]:
-        return generate(model, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH, edits=edits, positions="all")
+    def complete(edits: dict | None) -> list[str]:  # `model`: the closure cell noted at `forward`
+        return generate(
+            model, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH, edits=edits, positions="all"  # noqa: F821
+        )
 
     for name, edits in ((f"generate_{NEW_TOKENS}", None), (f"generate_ace_{NEW_TOKENS}", one)):
         with clock.measure(name, note=f"batch={BATCH} new_tokens={NEW_TOKENS}"):

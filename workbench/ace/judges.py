@@ -130,7 +130,7 @@ class ChatJudge:
                                                       add_generation_prompt=True)
         return f"User: {text}\nAssistant:"
 
-    def yes_probability(self, questions: Sequence[str]) -> Float[Tensor, "n"]:
+    def yes_probability(self, questions: Sequence[str]) -> Float[Tensor, " n"]:
         from workbench.lm.generate import last_token_logits
 
         logits = last_token_logits(self.model, self.tokenizer, [self._chat(q) for q in questions], self.batch_size)
@@ -255,7 +255,7 @@ def derive_refusal_openers(tokenizer, phrases: Sequence[str] = REFUSAL_OPENING_P
     return tuple(kept)
 
 
-def refusal_score(logits: Float[Tensor, "n vocab"], refusal_ids: Sequence[int]) -> Float[Tensor, "n"]:
+def refusal_score(logits: Float[Tensor, "n vocab"], refusal_ids: Sequence[int]) -> Float[Tensor, " n"]:
     """log p_R − log(1 − p_R), p_R = Σ_{t ∈ refusal_ids} softmax(logits)_t: the log-odds that the
     first response token opens a refusal (the paper's logit-based score, no judge needed)."""
     logp = logits.float().log_softmax(-1)

@@ -137,7 +137,7 @@ class AceResult(Result):
         alphas = self.config.alphas
         return min(range(len(alphas)), key=lambda i: abs(alphas[i] - alpha))
 
-    def direction_unit(self, model: str | int, layer: int | None = None) -> Float[Tensor, "d"]:
+    def direction_unit(self, model: str | int, layer: int | None = None) -> Float[Tensor, " d"]:
         m, li = self.model_index(model), self.layer if layer is None else layer
         r = self.direction[m, li]
         return r / r.norm()

@@ -79,7 +79,7 @@ class ModelSession:
                             seed=self.seed)
 
     def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
-               batch_size: int = 64) -> Float[Tensor, "n"]:
+               batch_size: int = 64) -> Float[Tensor, " n"]:
         """Logit refusal score for each request: at the first response position, or after the
         session's `score_prefix` (teacher-forced response text, part of the prompt for `positions`)."""
         prompts = format_chat(self.tokenizer, list(requests))

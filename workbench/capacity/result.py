@@ -59,7 +59,7 @@ class CapacityResult(Result):
             expect_shape(name, getattr(self, name), shape)
 
     # --- views used by figures, widgets and docs -------------------------------------------
-    def importances(self, decay_index: int) -> Float[Tensor, "n"]:
+    def importances(self, decay_index: int) -> Float[Tensor, " n"]:
         return importances(self.config.n, self.config.decay[decay_index])
 
     def best_W(self) -> Float[Tensor, "K L d n"]:

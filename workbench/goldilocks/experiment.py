@@ -165,7 +165,7 @@ def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: to
     return stack(0), stack(1), stack(2), _full_space(config, data, r_init, dev, progress)
 
 
-def selection_inits(config: GoldilocksConfig, r_init: float) -> tuple[Float[Tensor, "M D"], Float[Tensor, "M"]]:
+def selection_inits(config: GoldilocksConfig, r_init: float) -> tuple[Float[Tensor, "M D"], Float[Tensor, " M"]]:
     """The N inits at exactly r_init, then the positive control's at ratios r/r_init log-uniform in
     `selection_control_ratios`; their θ (radius ratio·r_init) and their ratios r/r_init."""
     spec = config.spec(config.selection_activation)

@@ -56,7 +56,7 @@ def train_on_surfaces(
     points: Float[Tensor, "S Q D"],
     bases: Float[Tensor, "S D d"],
     x_train: Float[Tensor, "n in"],
-    y_train: Int[Tensor, "n"],
+    y_train: Int[Tensor, " n"],
     steps: int,
     lr: float,
     batch: int,
@@ -87,7 +87,7 @@ def train_on_surfaces(
     return phi.detach()
 
 
-def train_full(spec: MLPSpec, thetas: Float[Tensor, "E D"], x_train: Float[Tensor, "n in"], y_train: Int[Tensor, "n"],
+def train_full(spec: MLPSpec, thetas: Float[Tensor, "E D"], x_train: Float[Tensor, "n in"], y_train: Int[Tensor, " n"],
                steps: int, lr: float, batch: int, seed: int = 0, progress: bool = True) -> Float[Tensor, "E D"]:
     """Adam (cosine decay) on all D parameters of every member: the full-space reference of d₉₀."""
     theta = thetas.detach().clone()

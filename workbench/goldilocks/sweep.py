@@ -75,7 +75,7 @@ class Sweep:
 
 
 def points_at_ratios(
-    u: Float[Tensor, "*S D"], ratios: Sequence[float] | Float[Tensor, "R"], r_init: float
+    u: Float[Tensor, "*S D"], ratios: Sequence[float] | Float[Tensor, " R"], r_init: float
 ) -> Float[Tensor, "*S R D"]:
     """P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `ratios` (each > 0) and the radius r_init > 0:
     the one place goldilocks turns its ratios into points (`points_at_radii` takes the radii, distances)."""
@@ -87,8 +87,8 @@ def radius_sweep(
     spec: MLPSpec,
     x: Float[Tensor, "n in"],
     y: Tensor,
-    direction: Float[Tensor, "D"],
-    ratios: Sequence[float] | Float[Tensor, "R"],
+    direction: Float[Tensor, " D"],
+    ratios: Sequence[float] | Float[Tensor, " R"],
     r_init: float,
     bases: Float[Tensor, "B D d"],
     sphere: bool = True,
@@ -143,7 +143,7 @@ def nested_dim_measures(
     spec: MLPSpec,
     x: Float[Tensor, "n in"],
     y: Tensor,
-    direction: Float[Tensor, "D"],
+    direction: Float[Tensor, " D"],
     ratios: Sequence[float],
     r_init: float,
     bases: Float[Tensor, "B D dmax"],

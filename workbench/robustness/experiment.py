@@ -124,15 +124,15 @@ class _Setup:
 
     data: Dataset
     clf: Classifier
-    base: Float[Tensor, "p"]  # the pretrained top layers, flat: every round trains from these
-    labels: Int[Tensor, "n"]
+    base: Float[Tensor, " p"]  # the pretrained top layers, flat: every round trains from these
+    labels: Int[Tensor, " n"]
     emb: Float[Tensor, "n e"]  # the untouched backbone's embeddings
     W: Float[Tensor, "g n"]
-    test: Bool[Tensor, "n"]
-    val_safe: Bool[Tensor, "n"]
+    test: Bool[Tensor, " n"]
+    val_safe: Bool[Tensor, " n"]
     attack_index: list[int]
     train_pos: list[int]
-    vocab_ok: Bool[Tensor, "v"]
+    vocab_ok: Bool[Tensor, " v"]
     rng: random.Random  # drew `attack_index`, then draws each round's attacked training texts
     fresh: FreshDraws  # the scored fresh draws (every unsafe one, a sample of safe ones)
     fresh_emb: Float[Tensor, "f e"] | None  # their embeddings by the untouched backbone (None: user data)
@@ -150,17 +150,17 @@ class _TrainingSet:
 
     texts: list[str]
     emb: Float[Tensor, "t e"]
-    labels: Int[Tensor, "t"]
-    weights: Float[Tensor, "t"]
+    labels: Int[Tensor, " t"]
+    weights: Float[Tensor, " t"]
 
 
 class _Round(NamedTuple):
-    params: Float[Tensor, "p"]
-    scores: Float[Tensor, "n"]
+    params: Float[Tensor, " p"]
+    scores: Float[Tensor, " n"]
     threshold: float
     per_attack: list[list[dict[str, Any]]]  # [attack][held-out text]
     info: dict[str, Any]
-    fresh_scores: Float[Tensor, "f"]
+    fresh_scores: Float[Tensor, " f"]
 
 
 def _prepare(config: RobustnessConfig, dev: torch.device, cache: ArtifactCache | None, progress: bool,
@@ -210,7 +210,7 @@ def _fresh(config: RobustnessConfig, data: Dataset, clf: Classifier, cache: Arti
 
 
 def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfig, r: int,
-                     progress: bool) -> tuple[Float[Tensor, "p"], Float[Tensor, "n"], float, Float[Tensor, "f"]]:
+                     progress: bool) -> tuple[Float[Tensor, " p"], Float[Tensor, " n"], float, Float[Tensor, " f"]]:
     """Train round r's classifier (round 0 from `config.head` if given), score every text and the
     scored fresh draws, and pick the threshold on the safe validation texts. Returns (top-layer
     parameters, scores, threshold, fresh scores)."""
@@ -230,7 +230,7 @@ def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfi
     return params, s, choose_threshold(s[setup.val_safe], config.max_safe_lost), fresh
 
 
-def _filter(setup: _Setup, s: Float[Tensor, "n"], threshold: float, config: RobustnessConfig,
+def _filter(setup: _Setup, s: Float[Tensor, " n"], threshold: float, config: RobustnessConfig,
             ex: Executor) -> tuple[FilterOutcome, list[dict[str, float | int]]]:
     """The filter sampled at the chosen threshold, and the sweep over `SWEEP_THRESHOLDS` and it
     (a tenth of the samples per point)."""
@@ -272,7 +272,7 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
     return added
 
 
-def _fresh_info(setup: _Setup, fresh: Float[Tensor, "f"], threshold: float, config: RobustnessConfig) -> dict[str, Any]:
+def _fresh_info(setup: _Setup, fresh: Float[Tensor, " f"], threshold: float, config: RobustnessConfig) -> dict[str, Any]:
     """The fresh draws at this round's threshold: unsafe after filtering with its bound, quality,
     and the sweep over `SWEEP_THRESHOLDS` (empty without a generator)."""
     if fresh.numel() == 0:

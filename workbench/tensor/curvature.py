@@ -82,12 +82,12 @@ def _check_basis(M: Tensor, D: int) -> Tensor:
     return M
 
 
-def hvp(f: LossFn, theta: Float[Tensor, "D"], v: Float[Tensor, "D"]) -> Float[Tensor, "D"]:
+def hvp(f: LossFn, theta: Float[Tensor, " D"], v: Float[Tensor, " D"]) -> Float[Tensor, " D"]:
     """∇²f(θ) v by forward-over-reverse: the directional derivative of ∇f along v (exact, no FD)."""
     return jvp(grad(f), (theta,), (v,))[1]
 
 
-def batched_hvp(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = None) -> Float[Tensor, "k D"]:
+def batched_hvp(f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = None) -> Float[Tensor, "k D"]:
     """∇²f(θ) v for every row v of V, in one vmapped call (`chunk` rows at a time when set)."""
     return vmap(lambda v: hvp(f, theta, v), chunk_size=chunk)(V)
 
@@ -100,7 +100,7 @@ def rademacher(k: int, dim: int, generator: torch.Generator | None, dtype: torch
 
 
 def hessian_operator(
-    f: LossFn, theta: Float[Tensor, "D"], M: Float[Tensor, "D d"] | None = None, chunk: int | None = 256
+    f: LossFn, theta: Float[Tensor, " D"], M: Float[Tensor, "D d"] | None = None, chunk: int | None = 256
 ) -> tuple[Callable[[Tensor], Tensor], int]:
     """(matmat, dim): rows v ↦ rows ∇²f(θ)v (dim = D), or, with a basis M, rows φ ↦ rows
     Mᵀ∇²f(θ)Mφ (dim = d); one vmapped HVP call per matmat (`chunk` rows at a time), in θ's dtype.
@@ -112,7 +112,7 @@ def hessian_operator(
     return (lambda V: batched_hvp(f, theta, V.to(theta.dtype) @ M.T, chunk) @ M), M.shape[1]
 
 
-def quadratic_forms(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = 256) -> Float[Tensor, "k"]:
+def quadratic_forms(f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = 256) -> Float[Tensor, " k"]:
     """vᵀ∇²f(θ)v for every row v of V (the diagonal of V∇²f(θ)Vᵀ), in θ's dtype. A
     `StructuredHessian` f gives them as k 1×1 restricted Hessians (an MLP: forward tangents, no
     HVP); any other f through vmapped HVPs (`chunk` rows at a time)."""
@@ -127,7 +127,7 @@ def quadratic_forms(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"
 
 def restricted_hessian(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     M: Float[Tensor, "D d"],
     dtype: str | torch.dtype | None = None,
     chunk: int | None = None,
@@ -270,7 +270,7 @@ class TraceEstimate(float):
 
 def hutchinson_trace(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     n: int,
     generator: torch.Generator | None = None,
     M: Float[Tensor, "D d"] | None = None,
@@ -292,7 +292,7 @@ def hutchinson_trace(
 
 
 def lanczos_tridiagonal(
-    matvec: Callable[[Tensor], Tensor], q0: Float[Tensor, "dim"], steps: int
+    matvec: Callable[[Tensor], Tensor], q0: Float[Tensor, " dim"], steps: int
 ) -> Float[Tensor, "k k"]:
     """T = QᵀAQ (k×k tridiagonal, k ≤ steps) of a symmetric operator on the Krylov space of q0.
 
@@ -329,7 +329,7 @@ def lanczos(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
-) -> Float[Tensor, "k"]:
+) -> Float[Tensor, " k"]:
     """Ritz values (ascending) of a symmetric operator after `steps` Lanczos iterations from a
     random Gaussian start (`lanczos_tridiagonal`); T's extreme eigenvalues converge first to A's
     extreme ones."""
@@ -341,7 +341,7 @@ def lanczos(
 
 def hessian_extremes(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     steps: int = 30,
     M: Float[Tensor, "D d"] | None = None,
     generator: torch.Generator | None = None,

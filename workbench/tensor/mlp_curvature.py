@@ -83,9 +83,9 @@ class MLPCrossEntropy:
     unflatten: Callable[[Tensor], Layers]
     activation: Callable[[Tensor], Tensor]
     x: Float[Tensor, "n in"]
-    y: Int[Tensor, "n"]
+    y: Int[Tensor, " n"]
 
-    def __call__(self, theta: Float[Tensor, "D"]) -> Float[Tensor, ""]:
+    def __call__(self, theta: Float[Tensor, " D"]) -> Float[Tensor, ""]:
         return F.cross_entropy(mlp_forward(self.unflatten(theta), self.x, self.activation), self.y)
 
     def restricted_hessians(
@@ -108,7 +108,7 @@ class MLPCrossEntropy:
             out.append(torch.stack([self._blocks_at(primal, dirs, first, k) for primal in primals]))
         return torch.cat(out, 1)
 
-    def _primal(self, theta: Float[Tensor, "D"]) -> dict[str, list[Tensor] | Tensor]:
+    def _primal(self, theta: Float[Tensor, " D"]) -> dict[str, list[Tensor] | Tensor]:
         """One forward and one backward pass at θ: weights, activations a_ℓ, (σ', σ'') at every hidden
         z_ℓ, δ_ℓ = ∂L/∂z_ℓ, ε_ℓ = ∂L/∂a_ℓ and the softmax p."""
         layers, x = self.unflatten(theta), self.x.to(theta.dtype)

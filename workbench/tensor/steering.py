@@ -40,7 +40,7 @@ def _check_pair(v: Tensor, direction: Tensor) -> None:
         )
 
 
-def unit(direction: Float[Tensor, "d"]) -> Float[Tensor, "d"]:
+def unit(direction: Float[Tensor, " d"]) -> Float[Tensor, " d"]:
     """r̂ = r/‖r‖; raises on a zero or non-finite direction."""
     check_finite_tensor("direction", direction, min_ndim=1)
     norm = direction.norm()
@@ -51,8 +51,8 @@ def unit(direction: Float[Tensor, "d"]) -> Float[Tensor, "d"]:
 
 def affine_edit(
     v: Float[Tensor, "*batch d"],
-    direction: Float[Tensor, "d"],
-    reference: Float[Tensor, "d"] | None = None,
+    direction: Float[Tensor, " d"],
+    reference: Float[Tensor, " d"] | None = None,
     alpha: float = 0.0,
     project: bool = True,
 ) -> Float[Tensor, "*batch d"]:
@@ -64,22 +64,22 @@ def affine_edit(
     return SteeringEdit(direction, reference, a, project).apply(v)
 
 
-def activation_addition(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"], alpha: float) -> Tensor:
+def activation_addition(v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"], alpha: float) -> Tensor:
     """ActAdd / CAA: v + α r."""
     return affine_edit(v, direction, None, alpha, project=False)
 
 
-def directional_ablation(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"]) -> Tensor:
+def directional_ablation(v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"]) -> Tensor:
     """Linear ablation through the origin: v − r̂ r̂ᵀ v."""
     return affine_edit(v, direction, None, 0.0, project=True)
 
 
-def affine_ablation(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"], reference: Float[Tensor, "d"]) -> Tensor:
+def affine_ablation(v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"], reference: Float[Tensor, " d"]) -> Tensor:
     """Affine ablation: v − r̂ r̂ᵀ(v − μ); the component along r̂ becomes that of μ."""
     return affine_edit(v, direction, reference, 0.0, project=True)
 
 
-def ace(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"], reference: Float[Tensor, "d"], alpha: float) -> Tensor:
+def ace(v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"], reference: Float[Tensor, " d"], alpha: float) -> Tensor:
     """Affine concept editing: v − r̂ r̂ᵀ(v − μ⁻) + α r; component along r̂ = r̂·(μ⁻ + α r)."""
     return affine_edit(v, direction, reference, alpha, project=True)
 
@@ -108,8 +108,8 @@ class SteeringEdit:
     apply(v) = v + (r̂·μ − r̂·v) r̂ + α r   when `project`,   v + α r   otherwise.
     """
 
-    direction: Float[Tensor, "d"]
-    reference: Float[Tensor, "d"] | None = None
+    direction: Float[Tensor, " d"]
+    reference: Float[Tensor, " d"] | None = None
     alpha: float = 0.0
     project: bool = True
     _parts: dict = field(default_factory=dict, repr=False, compare=False)
@@ -152,7 +152,7 @@ class SteeringEdit:
 
 
 def make_edit(
-    method: str, direction: Float[Tensor, "d"], reference: Float[Tensor, "d"] | None = None, alpha: float = 0.0
+    method: str, direction: Float[Tensor, " d"], reference: Float[Tensor, " d"] | None = None, alpha: float = 0.0
 ) -> SteeringEdit | None:
     """The named case of the one operator: 'none' (None), 'actadd', 'directional_ablation',
     'affine_ablation' or 'ace'. `reference` is required by the affine ones; `alpha` is used by

@@ -68,7 +68,7 @@ def hutchpp(
 
 def hutchpp_trace(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     m: int,
     generator: torch.Generator | None = None,
     M: Float[Tensor, "D d"] | None = None,
