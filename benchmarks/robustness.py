@@ -11,7 +11,7 @@ import time
 import torch
 
 from workbench.robustness import Classifier, embedded_backbone_path, story_dataset
-from workbench.robustness.attacks import batch_logits, logit_gradient, first_order_deltas, whole_word_mask
+from workbench.robustness.attacks import batch_logits, first_order_deltas, logit_gradient, whole_word_mask
 
 BATCH, N_TEXTS, K = 64, 1000, 64
 

@@ -15,14 +15,14 @@ import html
 
 import ipywidgets as widgets
 
+from widgets.base import Panel
+from widgets.controls import FloatSlider
 from workbench.ace import AceConfig, AceResult, ModelSession
 from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SETS, SITES
 from workbench.ace.live import AceLive
 from workbench.ace.methods import METHODS
 from workbench.plots.ace import VERDICT_COLORS, panel_curve
 from workbench.runner import CacheLike, as_cache, run_cached
-from widgets.base import Panel
-from widgets.controls import FloatSlider
 
 
 class AcePanel(Panel):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from widgets.base import Panel
+from widgets.controls import grid_slider
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.plots.capacity import panel_figure, panel_updates
 from workbench.runner import CacheLike, run_cached
-from widgets.base import Panel
-from widgets.controls import grid_slider
 
 
 class CapacityPanel(Panel):

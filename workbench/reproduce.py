@@ -14,14 +14,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from workbench.plots.export import FORMATS, export_to_docs, figures_root
 from workbench.core.atomic import atomic_file
-from workbench.registry import get_suite
-from workbench.runner import CacheLike, run_cached
-from workbench.suite import Suite
 from workbench.core.executor import Executor, as_executor
 from workbench.core.paths import check_output_dir
 from workbench.core.validation import check_path
+from workbench.plots.export import FORMATS, export_to_docs, figures_root
+from workbench.registry import get_suite
+from workbench.runner import CacheLike, run_cached
+from workbench.suite import Suite
 
 
 def strict_json(value: Any) -> Any:

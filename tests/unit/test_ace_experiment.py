@@ -9,12 +9,20 @@ import pytest
 import torch
 
 from workbench.ace import METHOD_SETTINGS, AceConfig, AceResult, RuleJudge, refusal_score
-from workbench.ace.data import HARMFUL_OBJECTS, OPENERS, SAFETY_VERBS, TEMPLATES, build_instruction_set, combos, split_combos
+from workbench.ace.data import (
+    HARMFUL_OBJECTS,
+    OPENERS,
+    SAFETY_VERBS,
+    TEMPLATES,
+    build_instruction_set,
+    combos,
+    split_combos,
+)
 from workbench.ace.judges import PhraseJudge
 from workbench.ace.summary import summarize
 from workbench.cli import main
-from workbench.plots.ace import all_figures
 from workbench.core.result import ArtifactError
+from workbench.plots.ace import all_figures
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 
-from workbench.runner import run_cached
 from workbench.capacity import (
     CapacityConfig,
     CapacityResult,
@@ -22,8 +21,9 @@ from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.summary import summarize
 from workbench.cli import main
-from workbench.plots.capacity import GAP_FLOOR, all_figures, panel_figure, total_capacity_vs_d
 from workbench.core import ArtifactError
+from workbench.plots.capacity import GAP_FLOOR, all_figures, panel_figure, total_capacity_vs_d
+from workbench.runner import run_cached
 
 
 def test_result_shapes(quick_result):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.cli import main
+from workbench.core import ArtifactError
 from workbench.robustness import (
     ATTACKS,
     Classifier,
@@ -26,7 +27,6 @@ from workbench.robustness import (
 )
 from workbench.robustness.filtering import exact_unsafe_rate, group_weights
 from workbench.robustness.summary import summarize
-from workbench.core import ArtifactError
 
 
 @pytest.fixture(scope="module")

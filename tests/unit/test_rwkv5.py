@@ -10,8 +10,8 @@ import importlib
 import pytest
 import torch
 
-from workbench.lm.rwkv5 import Rwkv5, Rwkv5Spec, randomize, wkv
 from workbench.core.threads import torch_threads
+from workbench.lm.rwkv5 import Rwkv5, Rwkv5Spec, randomize, wkv
 
 V, C, F, L, T = 50, 32, 64, 2, 23
 TOL = 1e-4

@@ -7,8 +7,6 @@ from typing import Self
 
 from workbench.ace.methods import METHODS as _REGISTRY
 from workbench.ace.methods import ordered
-from workbench.lm.specs import ARCHITECTURES, DTYPES, TinyLMSpec
-from workbench.tensor.positions import POSITIONS
 from workbench.core.validation import (
     POSITIVE,
     Choice,
@@ -19,6 +17,8 @@ from workbench.core.validation import (
     check_fields,
     param,
 )
+from workbench.lm.specs import ARCHITECTURES, DTYPES, TinyLMSpec
+from workbench.tensor.positions import POSITIONS
 
 HOOKS = ("resid_pre", "resid_mid", "resid_post")
 # Where a run steers: "residual" = `blocks.{i}.hook_{hook}`; "sublayers" = every attention and MLP

@@ -20,12 +20,12 @@ from workbench.ace.prompts import PromptRow, load_prompt_rows
 from workbench.ace.result import AceResult
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
 from workbench.ace.sites import SiteDirections, unembedding_cosine
-from workbench.lm.folders import check_causal_lm_folder, folder_facts
 from workbench.core.cache import ArtifactCache
 from workbench.core.executor import Executor, as_executor, map_cells
 from workbench.core.seeding import choose_device
 from workbench.core.threads import folder_parameters, thread_policy
 from workbench.core.validation import check_int
+from workbench.lm.folders import check_causal_lm_folder, folder_facts
 
 
 def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:

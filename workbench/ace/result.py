@@ -14,8 +14,8 @@ from workbench.ace.judges import SKIPPED, VERDICTS
 from workbench.ace.methods import SteeringMethod
 from workbench.ace.sites import SiteDirections
 from workbench.core.result import ArtifactError, Result, expect_shape
-from workbench.tensor.steering import SteeringEdit
 from workbench.core.validation import check_choice, check_int
+from workbench.tensor.steering import SteeringEdit
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,16 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from workbench.ace.config import AceConfig
-from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, derive_refusal_openers, refusal_score, refusal_token_ids
 from workbench.ace.data import ANSWER_CONTINUATIONS, OPENERS, REFUSAL_CONTINUATIONS
+from workbench.ace.judges import (
+    ChatJudge,
+    Judge,
+    PhraseJudge,
+    RuleJudge,
+    derive_refusal_openers,
+    refusal_score,
+    refusal_token_ids,
+)
 from workbench.ace.models import embedded_model_folder, instruction_set
 from workbench.ace.prompts import check_prompt_lengths, format_chat
 from workbench.ace.sites import input_names, sublayer_names

@@ -11,8 +11,8 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.capacity.loss import closed_form_loss, per_feature_loss
-from workbench.tensor.ensemble import check_converged, train_ensemble
 from workbench.core.validation import check_range
+from workbench.tensor.ensemble import check_converged, train_ensemble
 
 StepCallback = Callable[[int, int], None]
 

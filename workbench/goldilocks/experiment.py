@@ -9,6 +9,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from workbench.core.cache import ArtifactCache
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.seeding import choose_device, seed_everything
+from workbench.core.threads import thread_policy
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
 from workbench.goldilocks.density import zone_densities, zone_indices
@@ -29,11 +33,7 @@ from workbench.goldilocks.sweep import (
     radius_sweep,
     random_bases,
 )
-from workbench.core.cache import ArtifactCache
 from workbench.tensor.curvature import resolve_dtype
-from workbench.core.executor import Executor, as_executor, map_cells
-from workbench.core.seeding import choose_device, seed_everything
-from workbench.core.threads import thread_policy
 
 
 def directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:

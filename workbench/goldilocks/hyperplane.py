@@ -13,9 +13,9 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from torch.func import vmap
 
+from workbench.core.validation import check_int
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
-from workbench.core.validation import check_int
 
 
 def ensemble_loss(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]) -> Float[Tensor, " E"]:

@@ -30,10 +30,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.validation import check_choice, check_int, check_range
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
-from workbench.core.validation import check_choice, check_int, check_range
 
 SURFACES = ("plane", "sphere")
 

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.tensor.mlp_curvature import MLPCrossEntropy, mlp_forward
 from workbench.core.validation import check_choice, check_int
+from workbench.tensor.mlp_curvature import MLPCrossEntropy, mlp_forward
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu, "tanh": torch.tanh}
 # Weight variance of each named init scheme (biases 0): Var W = gain / fan_in or 2 / (fan_in + fan_out).

@@ -9,10 +9,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from workbench.core.result import Result, expect_shape
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.intrinsic import intrinsic_dimension
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
-from workbench.core.result import Result, expect_shape
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from scipy import stats
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from workbench.tensor.curvature import LossFn, batched_hvp
 from workbench.core.validation import check_int
+from workbench.tensor.curvature import LossFn, batched_hvp
 
 
 def hutchinson_moments(f: LossFn, theta: Float[Tensor, " D"], probes: Float[Tensor, "n D"]) -> Float[Tensor, "n 2"]:

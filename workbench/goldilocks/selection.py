@@ -19,9 +19,9 @@ from scipy import stats
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from workbench.core.validation import check_int
 from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss
 from workbench.goldilocks.model import MLPSpec
-from workbench.core.validation import check_int
 
 
 def train_full_space(

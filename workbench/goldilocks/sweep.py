@@ -23,6 +23,7 @@ from torch import Tensor
 from torch.func import grad
 from tqdm.auto import tqdm
 
+from workbench.core.validation import check_range
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.curvature import (
     eigvals_positive_fraction,
@@ -38,8 +39,6 @@ from workbench.tensor.subspaces import (
     sparse_projection,
     sphere_correction,
 )
-from workbench.core.validation import check_range
-
 
 BASIS_KINDS = ("orthonormal", "sparse")
 

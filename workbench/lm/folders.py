@@ -23,16 +23,16 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
-from workbench.lm.compat import prepare_cached_decoding
-from workbench.lm.fastpath import remember_own_hooks
-from workbench.lm.rwkv5_hf import is_rwkv5_config, load_folder
-from workbench.lm.specs import DTYPES  # noqa: F401  (its home; importable here)
 from workbench.core.atomic import atomic_dir
 from workbench.core.cache import cache_key, default_cache_dir
 from workbench.core.paths import check_output_dir
 from workbench.core.result import config_to_dict
 from workbench.core.validation import check_int, check_path
+from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
+from workbench.lm.compat import prepare_cached_decoding
+from workbench.lm.fastpath import remember_own_hooks
+from workbench.lm.rwkv5_hf import is_rwkv5_config, load_folder
+from workbench.lm.specs import DTYPES  # noqa: F401  (its home; importable here)
 
 STAMP = "workbench.json"
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", STAMP)

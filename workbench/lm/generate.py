@@ -32,12 +32,12 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import fast_targets, unbridged
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
 from workbench.tensor.steering import SteeringEdit
-from workbench.core.validation import check_choice, check_int
 
 MASKED_STATE_TYPES = ("mamba", "mamba2", "falcon_mamba")
 STATE_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7", "workbench_rwkv5")  # the last: workbench.lm.rwkv5_hf

@@ -11,13 +11,20 @@ import time
 from collections.abc import Callable, Sequence
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast, RwkvConfig, RwkvForCausalLM
 from tqdm.auto import tqdm
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    RwkvConfig,
+    RwkvForCausalLM,
+)
 
-from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
-from workbench.lm.specs import ARCHITECTURES, TinyLMSpec  # noqa: F401  (their home; importable here)
 from workbench.core.seeding import choose_device, seed_everything
 from workbench.core.threads import torch_threads  # moved there; still importable from here (ace.session)
+from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
+from workbench.lm.specs import ARCHITECTURES, TinyLMSpec  # noqa: F401  (their home; importable here)
 
 
 def build_model(spec: TinyLMSpec, tokenizer: PreTrainedTokenizerFast, max_len: int) -> PreTrainedModel:

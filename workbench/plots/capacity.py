@@ -8,10 +8,9 @@ from __future__ import annotations
 import math
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
 import torch
 from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
 
 from workbench.capacity.analysis import best_over_seeds, block_regimes, exact_capacities, exact_regimes, gram_blocks
 from workbench.capacity.capacity import capacity

@@ -4,7 +4,6 @@ of one feature's regime over its importance and the kurtosis."""
 
 from __future__ import annotations
 
-
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots

@@ -40,9 +40,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.validation import check_int, check_range
 from workbench.robustness import corpus
 from workbench.robustness.classifier import Classifier
-from workbench.core.validation import check_int, check_range
 
 ATTACKS = ("hotflip", "vocabulary", "insertion")  # every attack evaluated on held-out texts
 TRAINED_ATTACKS = ("hotflip", "vocabulary")  # the ones adversarial training uses; "insertion" is held out

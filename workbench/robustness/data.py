@@ -15,10 +15,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.robustness import corpus
-from workbench.robustness.oracle import oracle_label
 from workbench.core.textfiles import jsonl_objects, read_utf8
 from workbench.core.validation import check_path, check_text
+from workbench.robustness import corpus
+from workbench.robustness.oracle import oracle_label
 
 SPLITS = ("train", "val", "test")
 FRACTIONS = (0.5, 0.2, 0.3)

@@ -14,10 +14,15 @@ from typing import Any, NamedTuple
 
 import torch
 from jaxtyping import Bool, Float, Int
-from torch import Tensor
 from sklearn.metrics import average_precision_score, roc_auc_score
+from torch import Tensor
 from tqdm.auto import tqdm
 
+from workbench.core.cache import ArtifactCache
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.fingerprint import code_fingerprint
+from workbench.core.seeding import choose_device, seed_everything
+from workbench.core.threads import folder_parameters, thread_policy
 from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS, run_attack, whole_word_mask
 from workbench.robustness.classifier import Classifier, embedded_backbone_path
 from workbench.robustness.config import RobustnessConfig
@@ -43,11 +48,6 @@ from workbench.robustness.oracle import oracle_label
 from workbench.robustness.paraphrase import paraphrases
 from workbench.robustness.result import EmbeddingKey, Embeddings, RobustnessResult
 from workbench.robustness.train import finetune, train_head
-from workbench.core.cache import ArtifactCache
-from workbench.core.fingerprint import code_fingerprint
-from workbench.core.executor import Executor, as_executor, map_cells
-from workbench.core.seeding import choose_device, seed_everything
-from workbench.core.threads import folder_parameters, thread_policy
 
 SWEEP_THRESHOLDS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
 

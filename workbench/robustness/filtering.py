@@ -20,8 +20,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from workbench.core.executor import Executor, map_cells
-from workbench.tensor.stats import clopper_pearson, upper_bound, wilson_interval
 from workbench.core.validation import check_int, check_range
+from workbench.tensor.stats import clopper_pearson, upper_bound, wilson_interval
 
 
 def check_threshold(threshold: object) -> float:

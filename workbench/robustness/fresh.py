@@ -34,9 +34,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.validation import check_int, check_range
 from workbench.robustness import corpus
 from workbench.tensor.stats import clopper_pearson
-from workbench.core.validation import check_int, check_range
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.result import ArtifactError, Result, expect_shape
 from workbench.robustness.attacks import ATTACKS
 from workbench.robustness.config import RobustnessConfig
-from workbench.core.result import ArtifactError, Result, expect_shape
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from jaxtyping import Float
 from torch import Tensor
 from torch.func import grad, jvp, vmap
 
-from workbench.tensor.subspaces import sphere_basis
 from workbench.core.validation import check_finite_tensor, check_int
+from workbench.tensor.subspaces import sphere_basis
 
 LossFn = Callable[[Tensor], Tensor]
 

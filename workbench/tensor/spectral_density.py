@@ -26,8 +26,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.tensor.curvature import LossFn, hessian_operator, lanczos_tridiagonal, rademacher
 from workbench.core.validation import check_int, check_range
+from workbench.tensor.curvature import LossFn, hessian_operator, lanczos_tridiagonal, rademacher
 
 
 @dataclass(frozen=True, eq=False)

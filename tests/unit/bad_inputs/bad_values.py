@@ -11,7 +11,6 @@ from typing import Any
 from hypothesis import strategies as st
 
 from workbench.ace import AceConfig
-from workbench.goldilocks import GoldilocksConfig
 from workbench.core.validation import (
     INT64_MAX,
     Choice,
@@ -22,6 +21,7 @@ from workbench.core.validation import (
     Rule,
     Text,
 )
+from workbench.goldilocks import GoldilocksConfig
 
 NAN, INF = float("nan"), float("inf")
 NOT_NUMBERS = st.one_of(st.none(), st.text(max_size=5), st.lists(st.integers(), max_size=2), st.booleans())

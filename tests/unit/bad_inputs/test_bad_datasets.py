@@ -27,6 +27,7 @@ from tests.unit.bad_inputs.support import (
 from workbench.goldilocks import load_cifar10, load_dataset, load_mnist
 from workbench.robustness import load_labelled
 
+
 # --- goldilocks data ----------------------------------------------------------------------------------
 def test_dataset_names_and_paths_are_checked(tmp_path):
     for name in ("zzz", None, ["mnist"], 3):

@@ -25,6 +25,7 @@ from workbench.capacity import CapacityConfig
 from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder
 from workbench.robustness.classifier import Classifier
 
+
 # --- robustness classifier ---------------------------------------------------------------------------
 def test_a_head_that_does_not_fit_the_backbone_is_rejected(classifier, head_file, tmp_path):
     hidden = classifier.hidden

@@ -21,11 +21,11 @@ from tests.unit.bad_inputs.support import capacity_result, rejects
 from workbench.ace import AceConfig
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.cli import main
-from workbench.plots.export import export
-from workbench.runner import run_cached
 from workbench.core import atomic
 from workbench.core.cache import CACHE_ENV, ArtifactCache, default_cache_dir
 from workbench.core.paths import check_output_dir
+from workbench.plots.export import export
+from workbench.runner import run_cached
 
 CONFIG = CapacityConfig.quick()
 

@@ -29,9 +29,10 @@ from tests.unit.bad_inputs.support import (
 )
 from workbench.ace import AceResult
 from workbench.capacity import CapacityConfig, CapacityResult
+from workbench.core.cache import ArtifactCache
 from workbench.goldilocks import GoldilocksResult
 from workbench.robustness import RobustnessResult
-from workbench.core.cache import ArtifactCache
+
 
 def test_loading_missing_or_wrongly_typed_paths(tmp_path, saved):
     (tmp_path / "empty").mkdir()

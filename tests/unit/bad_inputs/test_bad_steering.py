@@ -27,6 +27,7 @@ from workbench.ace.prompts import load_prompts
 from workbench.tensor.hooks import steer
 from workbench.tensor.steering import METHODS, SteeringEdit, affine_edit, make_edit
 
+
 # --- ACE prompts and steering -----------------------------------------------------------------------
 def test_prompt_files_missing_empty_or_without_the_column(tmp_path):
     cases = [

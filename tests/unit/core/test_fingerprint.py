@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from workbench.core.fingerprint import code_fingerprint, imported_modules, library_versions, package_root
 from workbench.registry import SUITE_NAMES, get_suite
 from workbench.runner import run_cached
-from workbench.core.fingerprint import code_fingerprint, imported_modules, library_versions, package_root
 
 # (suite, a shared-core module its run uses, a shared-core module it never imports)
 USED_AND_UNUSED = [

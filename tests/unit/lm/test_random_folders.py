@@ -12,7 +12,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from workbench.lm import RANDOM_ARCHS, boot, byte_bpe_tokenizer, check_causal_lm_folder, fix_pad_token, random_causal_lm_folder
+from workbench.lm import (
+    RANDOM_ARCHS,
+    boot,
+    byte_bpe_tokenizer,
+    check_causal_lm_folder,
+    fix_pad_token,
+    random_causal_lm_folder,
+)
 from workbench.tensor.hooks import hook_points
 
 N_LAYERS = 2
