@@ -25,4 +25,5 @@ __all__ = [
     "open_session",
     "refusal_score",
     "run",
+    "summarize",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "run",
     "sample_features",
     "sparsity_to_kurtosis",
+    "summarize",
     "train_quadratic",
     "train_relu_output",
 ]

@@ -21,7 +21,7 @@ __all__ = [
     "ACTIVATIONS", "DATASETS", "INIT_SCHEMES", "RANK_BY", "Dataset", "GoldilocksConfig", "GoldilocksResult",
     "MLPSpec", "SelectionTest", "Sweep", "directions", "hessian_bases", "load_cifar10", "load_dataset",
     "load_digits", "load_mnist", "log_ratios", "points_at_ratios", "radius_sweep", "random_bases",
-    "run", "selection_inits", "selection_test", "steps_to_target",
+    "run", "selection_inits", "selection_test", "steps_to_target", "summarize",
     "train_full_space", "train_on_hyperplanes",
     "SURFACES", "association", "intrinsic_dimension", "reliability", "score_inits", "surface_points",
     "train_on_surfaces",

@@ -16,16 +16,27 @@ from typing import TYPE_CHECKING, Any
 
 # eager: `generate` is also a submodule's name, which a lazy look-up would return once that
 # submodule is imported (the module, not the function); generate.py does not import transformers
-from workbench.lm.generate import generate, last_token_activations, last_token_logits
+from workbench.lm.generate import generate as generate
+from workbench.lm.generate import last_token_activations as last_token_activations
+from workbench.lm.generate import last_token_logits as last_token_logits
 
 if TYPE_CHECKING:  # never run; type checkers, and the cache's static import graph (core.fingerprint), read it
-    from workbench.core.threads import torch_threads
-    from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder, fix_pad_token, folder_facts
-    from workbench.lm.random_folder import RANDOM_ARCHS, byte_bpe_tokenizer, random_causal_lm_folder
-    from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
-    from workbench.lm.specs import ARCHITECTURES, TinyLMSpec
-    from workbench.lm.tokenizer import build_word_tokenizer
-    from workbench.lm.train import build_model, train_causal_lm
+    from workbench.core.threads import torch_threads as torch_threads
+    from workbench.lm.folders import boot as boot
+    from workbench.lm.folders import cached_model_folder as cached_model_folder
+    from workbench.lm.folders import check_causal_lm_folder as check_causal_lm_folder
+    from workbench.lm.folders import fix_pad_token as fix_pad_token
+    from workbench.lm.folders import folder_facts as folder_facts
+    from workbench.lm.random_folder import RANDOM_ARCHS as RANDOM_ARCHS
+    from workbench.lm.random_folder import byte_bpe_tokenizer as byte_bpe_tokenizer
+    from workbench.lm.random_folder import random_causal_lm_folder as random_causal_lm_folder
+    from workbench.lm.rwkv5_hf import Rwkv5Config as Rwkv5Config
+    from workbench.lm.rwkv5_hf import Rwkv5ForCausalLM as Rwkv5ForCausalLM
+    from workbench.lm.specs import ARCHITECTURES as ARCHITECTURES
+    from workbench.lm.specs import TinyLMSpec as TinyLMSpec
+    from workbench.lm.tokenizer import build_word_tokenizer as build_word_tokenizer
+    from workbench.lm.train import build_model as build_model
+    from workbench.lm.train import train_causal_lm as train_causal_lm
 
 # name -> the module that defines it
 _HOMES = {
