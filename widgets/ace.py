@@ -40,7 +40,11 @@ class AcePanel(Panel):
                  cache: CacheLike = None, prompt: str | None = None, debounce_s: float = 0.15,
                  progress: bool = True) -> None:
         self.cache = cache
-        self.result = result if result is not None else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=progress)
+        self.result = (
+            result
+            if result is not None
+            else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=progress)
+        )
         r = self.result
         self.live: AceLive | None = None  # made on the first completion (it needs the cache's root then)
         L = len(r.hook_names)

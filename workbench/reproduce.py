@@ -40,7 +40,8 @@ def reproduce_suite(
     name: str | Suite, out_dir: str | os.PathLike | None = None, quick: bool = False, cache: CacheLike = None,
     formats: tuple[str, ...] = FORMATS, progress: bool = True, executor: str | Executor = "local",
 ) -> list[Path]:
-    """Run suite `name` (a registered name or a `Suite`) and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`
+    """Run suite `name` (a registered name or a `Suite`) and write
+    `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`
     (`out_dir` None: the docs figures root, `workbench.plots.export.figures_root()`).
 
     One progress bar per suite (compute → figures → measurements); the computation's own bars

@@ -138,9 +138,14 @@ class AceConfig:
         check_fields(self)
         for required in (0.0, 1.0):
             if required not in self.alphas:
-                raise ValueError(f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {self.alphas}")
+                raise ValueError(
+                    f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {self.alphas}"
+                )
         if self.model is not None and (self.harmful_file is None or self.harmless_file is None):
-            raise ValueError("`harmful_file` and `harmless_file` are required with `model` (the embedded prompts fit only the embedded models)")
+            raise ValueError(
+                "`harmful_file` and `harmless_file` are required with `model` "
+                "(the embedded prompts fit only the embedded models)"
+            )
         # the specs validate the shape fields (heads divide d_model, …)
         for arch in self.archs:
             self.spec(arch)

@@ -94,7 +94,9 @@ class ModelSession:
         if self.score_prefix:
             prompts = [f"{p} {self.score_prefix}" for p in prompts]
         with torch_threads(self.threads):
-            logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size, edits=edits, positions=positions)
+            logits = last_token_logits(
+                self.model, self.tokenizer, prompts, batch_size, edits=edits, positions=positions
+            )
         return refusal_score(logits, self.refusal_ids)
 
     def activations(self, requests: Sequence[str], batch_size: int = 64,
@@ -103,7 +105,9 @@ class ModelSession:
         residual hook)."""
         prompts = format_chat(self.tokenizer, list(requests))
         with torch_threads(self.threads):
-            return last_token_activations(self.model, self.tokenizer, prompts, list(names or self.hook_names), batch_size)
+            return last_token_activations(
+                self.model, self.tokenizer, prompts, list(names or self.hook_names), batch_size
+            )
 
     def unembedding(self) -> tuple[Float[Tensor, "vocab d"], Float[Tensor, " d"] | None]:
         """(W_U, the final norm's gain or None): the output embedding of the HF model, and the
@@ -157,7 +161,9 @@ def check_steerable_layer(ok: Sequence[bool], layer: int, names: Sequence[str]) 
                          "or `hook`='resid_post'")
     skipped = [names[i] for i, k in enumerate(ok) if not k]
     if skipped:
-        warnings.warn(f"zero refusal direction at {skipped}: the layer sweep skips them (verdict code −1)", stacklevel=3)
+        warnings.warn(
+            f"zero refusal direction at {skipped}: the layer sweep skips them (verdict code −1)", stacklevel=3
+        )
 
 
 def check_context(session: ModelSession, prompts: dict[str, list[str]], lines: dict[str, list[int]] | None,
@@ -209,7 +215,9 @@ def _usable(model: nn.Module, tokenizer, names: list[str], required: bool) -> li
         check_hook_outputs(model, tokenizer, names)
     except ValueError as err:
         if required:
-            raise ValueError(f"`sites`='sublayers' cannot be steered on this model: {err}; use `sites`='residual'") from None
+            raise ValueError(
+                f"`sites`='sublayers' cannot be steered on this model: {err}; use `sites`='residual'"
+            ) from None
         return []
     return names
 

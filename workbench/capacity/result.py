@@ -49,7 +49,14 @@ class CapacityResult(Result):
 
     def validate(self) -> None:
         c = self.config
-        K, L, S, D, Q, P = len(c.kurtosis), len(c.decay), c.seeds, len(c.d_sweep), len(c.sweep_kurtosis), len(c.relu_feature_prob)
+        K, L, S, D, Q, P = (
+            len(c.kurtosis),
+            len(c.decay),
+            c.seeds,
+            len(c.d_sweep),
+            len(c.sweep_kurtosis),
+            len(c.relu_feature_prob),
+        )
         expect_shape("W", self.W, (K, L, S, c.d, c.n))
         expect_shape("loss", self.loss, (K, L, S))
         expect_shape("sweep_W", self.sweep_W, (D, Q, S, max(c.d_sweep, default=1), c.n))

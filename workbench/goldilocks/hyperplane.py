@@ -18,12 +18,16 @@ from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
 
 
-def ensemble_loss(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]) -> Float[Tensor, " E"]:
+def ensemble_loss(
+    spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]
+) -> Float[Tensor, " E"]:
     """Cross-entropy of every member on the same batch (one vmapped forward)."""
     return vmap(spec.loss, in_dims=(0, None, None))(thetas, x, y)
 
 
-def ensemble_accuracy(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]) -> Float[Tensor, " E"]:
+def ensemble_accuracy(
+    spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]
+) -> Float[Tensor, " E"]:
     with torch.no_grad():
         return vmap(spec.accuracy, in_dims=(0, None, None))(thetas, x, y)
 

@@ -114,7 +114,9 @@ def intrinsic_dimension(accuracy: Float[Tensor, "... T"], dims: Sequence[int], r
     if list(dims) != sorted(set(dims)):
         raise ValueError(f"`dims` must be strictly increasing; got {dims}")
     if accuracy.shape[-1] != len(dims):
-        raise ValueError(f"`accuracy` must have {len(dims)} entries on its last axis (one per d); got {accuracy.shape[-1]}")
+        raise ValueError(
+            f"`accuracy` must have {len(dims)} entries on its last axis (one per d); got {accuracy.shape[-1]}"
+        )
     target = fraction * torch.as_tensor(reference, dtype=torch.float64)
     hit = accuracy.double() >= target[..., None] if target.ndim else accuracy.double() >= target
     first = hit.double().argmax(-1)

@@ -70,7 +70,9 @@ class MLPSpec:
         gain = {"he": 2.0, "lecun": 1.0}
         return [math.sqrt(2.0 / (i + o)) if init == "xavier" else math.sqrt(gain[init] / i) for i, o in self.layers]
 
-    def init(self, init: str, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> Float[Tensor, " D"]:
+    def init(
+        self, init: str, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32
+    ) -> Float[Tensor, " D"]:
         """A sampled initialisation as a flat θ (Gaussian weights of the scheme's variance, zero biases)."""
         parts = []
         for (i, o), std in zip(self.layers, self.weight_std(init)):

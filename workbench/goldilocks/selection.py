@@ -62,7 +62,9 @@ def train_full_space(
 def steps_to_target(curves: Float[Tensor, "N K"], target: float, eval_every: int) -> Float[Tensor, " N"]:
     """First evaluated step with accuracy ≥ target; never reached -> (K−1)·eval_every + eval_every."""
     hit = curves >= target
-    first = torch.where(hit.any(-1), hit.float().argmax(-1), torch.full_like(hit[:, 0], curves.shape[-1], dtype=torch.long))
+    first = torch.where(
+        hit.any(-1), hit.float().argmax(-1), torch.full_like(hit[:, 0], curves.shape[-1], dtype=torch.long)
+    )
     return first.double() * eval_every
 
 
@@ -106,7 +108,9 @@ def selection_test(measure: Float[Tensor, " N"], steps: Float[Tensor, " N"], top
     return SelectionTest(a, b, u, p, rho, rho_p, censored)
 
 
-def association(measure: Float[Tensor, " N"], outcome: Float[Tensor, " N"], higher_is_better: bool = True) -> dict[str, float]:
+def association(
+    measure: Float[Tensor, " N"], outcome: Float[Tensor, " N"], higher_is_better: bool = True
+) -> dict[str, float]:
     """Spearman ρ between the score (signed so that larger = better) and the outcome (lower =
     better), with its one-sided p-value for ρ < 0 (better scores, lower outcomes)."""
     sign = 1.0 if higher_is_better else -1.0

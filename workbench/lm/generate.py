@@ -7,7 +7,8 @@ real token, so a padded row computes what it would alone. Three kinds of model:
                    (through a bridge, with the `compat` shim where TransformerLens needs it);
     masked state   Mamba: the mask zeroes padded inputs at the prompt forward, so the state after
                    left padding is the state without it; decoding carries the state (`cache`);
-    state          RWKV (also this project's v5.2, workbench.lm.rwkv5_hf): no mask — pads would flow through the state — so the prompt forward runs
+    state          RWKV (also this project's v5.2, workbench.lm.rwkv5_hf): no mask — pads would flow
+                   through the state — so the prompt forward runs
                    per group of equal real length (pads stripped) and the groups' states are
                    concatenated row by row; decoding then runs the whole batch one token at a time.
 

@@ -132,7 +132,9 @@ def whole_word_mask(clf: Classifier) -> torch.Tensor:
 def _editable_positions(clf: Classifier, ids: Int[Tensor, " t"], vocab_ok: torch.Tensor) -> torch.Tensor:
     """Bool[t]: whole-word tokens not followed by a ## continuation (safe to swap for a whole word)."""
     toks = clf.tokenizer.convert_ids_to_tokens(ids.tolist())
-    whole = vocab_ok[ids.to(vocab_ok.device)].tolist()  # one copy; bool(vocab_ok[i]) per token synced the device each time
+    whole = vocab_ok[
+        ids.to(vocab_ok.device)
+    ].tolist()  # one copy; bool(vocab_ok[i]) per token synced the device each time
     ok = [whole[j] and not (j + 1 < len(toks) and toks[j + 1].startswith("##")) for j in range(len(toks))]
     return torch.tensor(ok, device=ids.device)
 

@@ -173,7 +173,9 @@ class Classifier(nn.Module):
             raise ValueError(f"`head` {str(file)!r} is not a readable safetensors file: {err}") from err
         w, b = tensors.get("head.weight"), tensors.get("head.bias")
         if w is None or b is None:
-            raise ValueError(f"`head` {str(file)!r} must hold `head.weight` and `head.bias`; found {sorted(tensors)[:6]}")
+            raise ValueError(
+                f"`head` {str(file)!r} must hold `head.weight` and `head.bias`; found {sorted(tensors)[:6]}"
+            )
         if tuple(w.shape) != (1, self.hidden) or tuple(b.shape) != (1,):
             raise ValueError(f"`head` does not fit the backbone: head.weight {list(w.shape)} and head.bias "
                              f"{list(b.shape)}, the backbone needs [1, {self.hidden}] and [1]")

@@ -65,7 +65,9 @@ def cached_embeddings(clf: Classifier, texts: list[str], cache: ArtifactCache | 
     if cache is None:
         return build().embeddings
     # keyed on the backbone and the texts, and on the code that embeds them (pooling is ours)
-    return cache.get_or_build(Embeddings, key, code_fingerprint([Classifier.__module__], parents=False), build).embeddings
+    return cache.get_or_build(
+        Embeddings, key, code_fingerprint([Classifier.__module__], parents=False), build
+    ).embeddings
 
 
 def _train(clf: Classifier, config: RobustnessConfig, base: torch.Tensor, train_texts: list[str],
@@ -220,7 +222,11 @@ def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfi
     else:
         _train(clf, config, setup.base, train.texts, train.emb, train.labels, train.weights, progress)
     params = clf.get_flat(config.top_layers)
-    s = clf.head_probs(setup.emb).cpu() if config.top_layers == 0 else clf.score(setup.data.texts, progress=progress).cpu()
+    s = (
+        clf.head_probs(setup.emb).cpu()
+        if config.top_layers == 0
+        else clf.score(setup.data.texts, progress=progress).cpu()
+    )
     if not setup.fresh.texts:
         fresh = torch.zeros(0)
     elif setup.fresh_emb is not None:
@@ -261,8 +267,10 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
             label = 1 if x["oracle"] is None else x["oracle"]
             added.append({"text": x["final"], "label": label, "attack": a})
             if x["oracle"] is not None:
-                added += [{"text": t, "label": label, "attack": f"{a} paraphrase"}
-                          for t in paraphrases(x["text"], x["final"], pool, config.n_paraphrase, label, oracle_label, rng)]
+                added += [
+                    {"text": t, "label": label, "attack": f"{a} paraphrase"}
+                    for t in paraphrases(x["text"], x["final"], pool, config.n_paraphrase, label, oracle_label, rng)
+                ]
     new_texts = [x["text"] for x in added]
     if new_texts:
         train.texts = train.texts + new_texts
@@ -272,7 +280,9 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
     return added
 
 
-def _fresh_info(setup: _Setup, fresh: Float[Tensor, " f"], threshold: float, config: RobustnessConfig) -> dict[str, Any]:
+def _fresh_info(
+    setup: _Setup, fresh: Float[Tensor, " f"], threshold: float, config: RobustnessConfig
+) -> dict[str, Any]:
     """The fresh draws at this round's threshold: unsafe after filtering with its bound, quality,
     and the sweep over `SWEEP_THRESHOLDS` (empty without a generator)."""
     if fresh.numel() == 0:
@@ -348,16 +358,26 @@ def run(config: RobustnessConfig, *, progress: bool = True, device: str | torch.
     clock["total"] = time.perf_counter() - t0
     data = setup.data
     return RobustnessResult(
-        config=config, labels=setup.labels, split=torch.tensor(data.split), group=torch.tensor(data.group),
+        config=config,
+        labels=setup.labels,
+        split=torch.tensor(data.split),
+        group=torch.tensor(data.group),
         gen_weight=torch.tensor(data.gen_weight, dtype=torch.float64),
         scores=torch.stack([o.scores for o in rounds]).float(),
         thresholds=torch.tensor([o.threshold for o in rounds], dtype=torch.float64),
-        params=torch.stack([o.params for o in rounds]), attack_index=torch.tensor(setup.attack_index),
-        success_at=torch.tensor(_codes(rounds, "success_at")), preserved=torch.tensor(_codes(rounds, "oracle")),
-        effort=torch.tensor(_codes(rounds, "queries")), fresh_scores=torch.stack([o.fresh_scores for o in rounds]).float(),
-        fresh_labels=torch.tensor(setup.fresh.labels, dtype=torch.long), fresh_info=setup.fresh_info,
-        texts=data.texts, categories=data.categories, has_oracle=data.has_oracle,
-        rounds_info=[o.info for o in rounds], seconds={k: round(v, 2) for k, v in clock.items()},
+        params=torch.stack([o.params for o in rounds]),
+        attack_index=torch.tensor(setup.attack_index),
+        success_at=torch.tensor(_codes(rounds, "success_at")),
+        preserved=torch.tensor(_codes(rounds, "oracle")),
+        effort=torch.tensor(_codes(rounds, "queries")),
+        fresh_scores=torch.stack([o.fresh_scores for o in rounds]).float(),
+        fresh_labels=torch.tensor(setup.fresh.labels, dtype=torch.long),
+        fresh_info=setup.fresh_info,
+        texts=data.texts,
+        categories=data.categories,
+        has_oracle=data.has_oracle,
+        rounds_info=[o.info for o in rounds],
+        seconds={k: round(v, 2) for k, v in clock.items()},
     )
 
 

@@ -112,7 +112,9 @@ def filter_sample(W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: 
     return out, choice
 
 
-def exact_unsafe_rate(W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float) -> float:
+def exact_unsafe_rate(
+    W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float
+) -> float:
     """q(t) above (groups with no passing completion are left out)."""
     keep = (scores < threshold).double()
     mass = W @ keep
@@ -121,7 +123,9 @@ def exact_unsafe_rate(W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labe
     return float((unsafe[ok] / mass[ok]).mean()) if bool(ok.any()) else float("nan")
 
 
-def safe_lost(W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float) -> float:
+def safe_lost(
+    W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float
+) -> float:
     """Share of the generator's safe probability mass the filter rejects (groups uniform)."""
     safe = (1 - labels).double()
     rejected = safe * (scores >= threshold).double()

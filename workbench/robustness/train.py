@@ -40,7 +40,9 @@ def train_head(clf: Classifier, embeddings: Float[Tensor, "n d"], labels: Int[Te
     history = []
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
-        loss = (w * torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(-1), y, reduction="none")).sum() / w.sum()
+        loss = (
+            w * torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(-1), y, reduction="none")
+        ).sum() / w.sum()
         loss.backward()
         opt.step()
         history.append(loss.detach())  # a tensor: float() here would sync the device every step
@@ -72,7 +74,9 @@ def finetune(clf: Classifier, texts: list[str], labels: Int[Tensor, " n"], weigh
                 logits = clf.logits(batch["input_ids"], batch["attention_mask"])
                 y = labels[idx].float().to(clf.device)
                 w = w_all[idx].to(clf.device)
-                loss = (w * torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")).sum() / w.sum()
+                loss = (
+                    w * torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+                ).sum() / w.sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -87,7 +87,9 @@ def hvp(f: LossFn, theta: Float[Tensor, " D"], v: Float[Tensor, " D"]) -> Float[
     return jvp(grad(f), (theta,), (v,))[1]
 
 
-def batched_hvp(f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = None) -> Float[Tensor, "k D"]:
+def batched_hvp(
+    f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = None
+) -> Float[Tensor, "k D"]:
     """∇²f(θ) v for every row v of V, in one vmapped call (`chunk` rows at a time when set)."""
     return vmap(lambda v: hvp(f, theta, v), chunk_size=chunk)(V)
 
@@ -112,13 +114,17 @@ def hessian_operator(
     return (lambda V: batched_hvp(f, theta, V.to(theta.dtype) @ M.T, chunk) @ M), M.shape[1]
 
 
-def quadratic_forms(f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = 256) -> Float[Tensor, " k"]:
+def quadratic_forms(
+    f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = 256
+) -> Float[Tensor, " k"]:
     """vᵀ∇²f(θ)v for every row v of V (the diagonal of V∇²f(θ)Vᵀ), in θ's dtype. A
     `StructuredHessian` f gives them as k 1×1 restricted Hessians (an MLP: forward tangents, no
     HVP); any other f through vmapped HVPs (`chunk` rows at a time)."""
     theta = _check_theta(theta)
     if V.ndim != 2 or V.shape[1] != theta.shape[0]:
-        raise ValueError(f"`V` must have shape [k, D] with D = {theta.shape[0]} (the length of theta); got {tuple(V.shape)}")
+        raise ValueError(
+            f"`V` must have shape [k, D] with D = {theta.shape[0]} (the length of theta); got {tuple(V.shape)}"
+        )
     V = V.to(theta.dtype)
     if isinstance(f, StructuredHessian):
         return f.restricted_hessians(theta[None], V.T, V.shape[0], chunk)[0, :, 0, 0]
@@ -211,7 +217,9 @@ def plane_and_sphere_eigvals(
     call on the B augmented bases gives both families from d + 1 directions per plane instead of 2d.
     """
     if thetas.ndim != 2 or bases.ndim != 3:
-        raise ValueError(f"`thetas` must have shape [P, D] and `bases` [B, D, d]; got {tuple(thetas.shape)}, {tuple(bases.shape)}")
+        raise ValueError(
+            f"`thetas` must have shape [P, D] and `bases` [B, D, d]; got {tuple(thetas.shape)}, {tuple(bases.shape)}"
+        )
     check_finite_tensor("thetas", thetas)
     B, D, d = bases.shape
     ray = thetas / thetas.norm(dim=1, keepdim=True)

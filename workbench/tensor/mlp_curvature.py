@@ -41,7 +41,9 @@ TILE_FLOATS = 2**18
 Layers = Sequence[tuple[Tensor, Tensor]]  # [(W_ℓ [fan_out, fan_in], b_ℓ [fan_out])]
 
 
-def mlp_forward(layers: Layers, x: Float[Tensor, "n in"], activation: Callable[[Tensor], Tensor]) -> Float[Tensor, "n out"]:
+def mlp_forward(
+    layers: Layers, x: Float[Tensor, "n in"], activation: Callable[[Tensor], Tensor]
+) -> Float[Tensor, "n out"]:
     """Logits of a fully connected net: h ← hWᵀ + b, with `activation` between layers (none after
     the last). x is cast to the weights' dtype. Vmappable over the weights."""
     h = x.to(layers[0][0].dtype)

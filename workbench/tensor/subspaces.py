@@ -61,7 +61,9 @@ def sparse_projection(
     cols = torch.arange(d).repeat_interleave(nnz)
     signs = torch.randint(0, 2, (d * nnz,), generator=generator).to(dtype) * 2 - 1
     values = signs / math.sqrt(nnz)
-    return torch.sparse_coo_tensor(torch.stack([rows.reshape(-1), cols]), values, (D, d), check_invariants=True).coalesce()
+    return torch.sparse_coo_tensor(
+        torch.stack([rows.reshape(-1), cols]), values, (D, d), check_invariants=True
+    ).coalesce()
 
 
 def points_at_radii(
