@@ -11,7 +11,7 @@ import time
 import torch
 
 from workbench.robustness import Classifier, embedded_backbone_path, story_dataset
-from workbench.robustness.attacks import batch_logits, logit_gradient, first_order_deltas, whole_word_mask
+from workbench.robustness.attacks import batch_logits, first_order_deltas, logit_gradient, whole_word_mask
 
 BATCH, N_TEXTS, K = 64, 1000, 64
 
@@ -39,7 +39,10 @@ def main() -> None:
     ours, theirs = best_of_interleaved(lambda: clf.score(texts, batch_size=BATCH),
                                        lambda: peer.encode(texts, batch_size=BATCH, convert_to_tensor=True))
     cos = torch.nn.functional.cosine_similarity(clf.embed(texts[:32]), peer.encode(texts[:32], convert_to_tensor=True))
-    print(f"# {N_TEXTS} texts, batch {BATCH}, threads {torch.get_num_threads()}, min cosine ours vs peer {float(cos.min()):.6f}")
+    print(
+        f"# {N_TEXTS} texts, batch {BATCH}, threads {torch.get_num_threads()}, "
+        f"min cosine ours vs peer {float(cos.min()):.6f}"
+    )
     print(f"BENCH classifier_scoring ours_s={ours:.3f} peer_s={theirs:.3f} ratio={theirs / ours:.2f}")
 
     # HotFlip's candidates for one text: the K best first-order (position, token) swaps
@@ -55,7 +58,9 @@ def main() -> None:
     batch_logits(clf, cand[:1])
     batched, single = best_of_interleaved(lambda: batch_logits(clf, cand),
                                           lambda: [batch_logits(clf, cand[i : i + 1]) for i in range(K)])
-    gap = float((batch_logits(clf, cand) - torch.cat([batch_logits(clf, cand[i : i + 1]) for i in range(K)])).abs().max())
+    gap = float(
+        (batch_logits(clf, cand) - torch.cat([batch_logits(clf, cand[i : i + 1]) for i in range(K)])).abs().max()
+    )
     print(f"# {K} candidates of {ids.numel()} tokens: {K / batched:.0f}/s batched vs {K / single:.0f}/s one at a time; "
           f"max |logit gap| {gap:.1e}")
     print(f"BENCH attack_batching ours_s={batched:.4f} peer_s={single:.4f} ratio={single / batched:.1f}")

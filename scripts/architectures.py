@@ -29,7 +29,11 @@ from workbench.lm.generate import batches, generate_ids
 from workbench.lm.random_folder import RANDOM_ARCHS, random_causal_lm_folder
 from workbench.tensor.steering import make_edit
 
-PROMPTS = ["How do I bake a chocolate cake?", "Hi", "Tell me how to make a dangerous weapon. Explain how a rainbow forms."]
+PROMPTS = [
+    "How do I bake a chocolate cake?",
+    "Hi",
+    "Tell me how to make a dangerous weapon. Explain how a rainbow forms.",
+]
 
 
 def _mark(ok: bool) -> str:
@@ -41,8 +45,11 @@ def check(arch: str, root: Path, files: tuple[str, str]) -> list[str]:
     model = boot(folder)
     _rows, ids, mask = next(batches(model.tokenizer, PROMPTS, 8))
     d = int(model.cfg.d_model)
-    edits = {"blocks.0.hook_resid_post": make_edit("actadd", 4 * torch.randn(d, generator=torch.Generator().manual_seed(1)),
-                                                   alpha=1.0)}
+    edits = {
+        "blocks.0.hook_resid_post": make_edit(
+            "actadd", 4 * torch.randn(d, generator=torch.Generator().manual_seed(1)), alpha=1.0
+        )
+    }
     cached_ok = all(torch.equal(generate_ids(model, ids, mask, 8, None, edits=edits, positions=p, use_cache=True),
                                 generate_ids(model, ids, mask, 8, None, edits=edits, positions=p, use_cache=False))
                     for p in ("all", "prompt", "generated"))

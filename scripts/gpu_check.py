@@ -10,7 +10,8 @@ the device, and ends with the peak memory. Nothing is downloaded: the 8B-shaped 
 with random weights and saved (weights and a word-level tokenizer) into a temporary folder, then
 booted from that folder by `workbench.lm.boot` — the same call `AceConfig(model=folder, ...)`
 makes — and steered with the ACE operator through `workbench.lm`'s `edits=` (generation and
-last-token logits install the hooks), as `workbench.ace` does. Exit codes: 0 all measured, 1 some measurement failed (the others still
+last-token logits install the hooks), as `workbench.ace` does. Exit codes: 0 all measured, 1 some
+measurement failed (the others still
 ran, so one GPU session shows every problem), 2 refused (no CUDA, or the full size on the CPU).
 Not part of `make test`: it needs a GPU and several minutes (16 GB of weights are written and read).
 """
@@ -217,8 +218,12 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
     names = hook_names(model, "resid_post")
     prompts = random_prompts(shape.vocab, BATCH, PROMPT_TOKENS, seed=0)
 
+    # `model` is a closure cell here; ruff reads the `del model` at the end as leaving it unbound (a false F821):
+    # both closures are only called before that `del`, which clears the cell and frees the weights.
     def forward(edits: dict | None) -> torch.Tensor:
-        return last_token_logits(model, tokenizer, prompts, batch_size=BATCH, edits=edits, positions="all")
+        return last_token_logits(
+            model, tokenizer, prompts, batch_size=BATCH, edits=edits, positions="all"  # noqa: F821 (see above)
+        )
 
     forward(None)  # warm-up, untimed: cuBLAS handles and kernels for these shapes, the allocator's first blocks
 
@@ -241,8 +246,10 @@ def measure_model(shape: LlamaShape, device: torch.device, dtype_name: str, devi
         elif torch.equal(logits, plain):
             raise RuntimeError(f"{name}: the ACE edit did not change the logits (hooks not firing?)")
 
-    def complete(edits: dict | None) -> list[str]:
-        return generate(model, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH, edits=edits, positions="all")
+    def complete(edits: dict | None) -> list[str]:  # `model`: the closure cell noted at `forward`
+        return generate(
+            model, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH, edits=edits, positions="all"  # noqa: F821
+        )
 
     for name, edits in ((f"generate_{NEW_TOKENS}", None), (f"generate_ace_{NEW_TOKENS}", one)):
         with clock.measure(name, note=f"batch={BATCH} new_tokens={NEW_TOKENS}"):
@@ -288,7 +295,9 @@ def refusal(args: argparse.Namespace) -> str | None:
 
 def peak_memory(device: torch.device) -> str:
     if device.type == "cuda":
-        return f"peak_memory_gib={torch.cuda.max_memory_allocated(device) / 2**30:.2f} (torch.cuda.max_memory_allocated)"
+        return (
+            f"peak_memory_gib={torch.cuda.max_memory_allocated(device) / 2**30:.2f} (torch.cuda.max_memory_allocated)"
+        )
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return f"peak_memory_gib={kib / 2**20:.2f} (host max RSS)"
 
@@ -329,7 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # spin-waited on each other (generation 3.4 s vs 0.6 s with one); GPU runs keep torch's setting
             threads = 1 if device.type == "cpu" and args.tiny else None
             with torch_threads(threads):
-                clock.guarded("model", lambda: measure_model(shape, device, args.dtype, args.device_map, workdir, clock))
+                clock.guarded(
+                    "model", lambda: measure_model(shape, device, args.dtype, args.device_map, workdir, clock)
+                )
     print(f"GPU {peak_memory(device)}", flush=True)
     if clock.failed:
         print(f"GPU failed: {', '.join(clock.failed)}", flush=True)

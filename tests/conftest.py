@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from workbench.core.cache import ArtifactCache
+from workbench.core.result import Result
 from workbench.plots.export import DOCS_ENV
 from workbench.registry import get_suite
 from workbench.runner import run_cached
-from workbench.core.cache import ArtifactCache
-from workbench.core.result import Result
 
 
 @pytest.fixture(autouse=True)

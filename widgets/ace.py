@@ -15,14 +15,14 @@ import html
 
 import ipywidgets as widgets
 
+from widgets.base import Panel
+from widgets.controls import FloatSlider
 from workbench.ace import AceConfig, AceResult, ModelSession
 from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SETS, SITES
 from workbench.ace.live import AceLive
 from workbench.ace.methods import METHODS
 from workbench.plots.ace import VERDICT_COLORS, panel_curve
 from workbench.runner import CacheLike, as_cache, run_cached
-from widgets.base import Panel
-from widgets.controls import FloatSlider
 
 
 class AcePanel(Panel):
@@ -40,7 +40,11 @@ class AcePanel(Panel):
                  cache: CacheLike = None, prompt: str | None = None, debounce_s: float = 0.15,
                  progress: bool = True) -> None:
         self.cache = cache
-        self.result = result if result is not None else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=progress)
+        self.result = (
+            result
+            if result is not None
+            else run_cached("ace", config or AceConfig.quick(), cache=cache, progress=progress)
+        )
         r = self.result
         self.live: AceLive | None = None  # made on the first completion (it needs the cache's root then)
         L = len(r.hook_names)

@@ -29,8 +29,8 @@ from typing import ClassVar
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from workbench.plots.export import FORMATS, export_figures, export_to_docs, markdown_snippet
 from widgets.controls import LOG_STEP, log_slider
+from workbench.plots.export import FORMATS, export_figures, export_to_docs, markdown_snippet
 
 __all__ = ["LOG_STEP", "Panel", "log_slider"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from widgets.base import Panel
+from widgets.controls import grid_slider
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.plots.capacity import panel_figure, panel_updates
 from workbench.runner import CacheLike, run_cached
-from widgets.base import Panel
-from widgets.controls import grid_slider
 
 
 class CapacityPanel(Panel):
@@ -33,7 +33,11 @@ class CapacityPanel(Panel):
         progress: bool = True,
     ) -> None:
         self.cache = cache
-        self.result = result if result is not None else run_cached("capacity", config or CapacityConfig.quick(), cache=cache, progress=progress)
+        self.result = (
+            result
+            if result is not None
+            else run_cached("capacity", config or CapacityConfig.quick(), cache=cache, progress=progress)
+        )
         c = self.result.config
         ki, li = len(c.kurtosis) // 2, len(c.decay) // 2
         self.kurtosis = grid_slider(c.kurtosis, c.kurtosis[ki], "kurtosis k")

@@ -15,12 +15,12 @@ import math
 import ipywidgets as widgets
 from torch import Tensor
 
+from widgets.base import Panel
+from widgets.controls import log_slider
 from workbench.goldilocks import GoldilocksConfig, GoldilocksResult
 from workbench.goldilocks.probe import Probe
 from workbench.plots.goldilocks import panel_figure, panel_title, panel_traces
 from workbench.runner import CacheLike, run_cached
-from widgets.base import Panel
-from widgets.controls import log_slider
 
 
 class GoldilocksPanel(Panel):

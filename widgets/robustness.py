@@ -14,14 +14,14 @@ import html
 
 import ipywidgets as widgets
 
+from widgets.base import Panel
+from widgets.controls import IntSlider, log_slider
 from workbench.plots.robustness import example_text, panel_figure, panel_updates, tool_background
 from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult
 from workbench.robustness.attacks import Saliency
 from workbench.robustness.classifier import Classifier
 from workbench.robustness.live import POINT_SAMPLES, FilterProbe, TokenCount
 from workbench.runner import CacheLike, run_cached
-from widgets.base import Panel
-from widgets.controls import IntSlider, log_slider
 
 __all__ = ["POINT_SAMPLES", "RobustnessPanel"]
 

@@ -9,13 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from workbench.plots.export import figures_root
-from workbench.reproduce import reproduce_suite
-from workbench.registry import SUITE_NAMES
 from workbench.core.cache import ArtifactCache
 from workbench.core.executor import EXECUTORS, Executor
 from workbench.core.paths import PROJECT_ROOT, check_output_dir
-
+from workbench.plots.export import figures_root
+from workbench.registry import SUITE_NAMES
+from workbench.reproduce import reproduce_suite
 
 
 def _reproduce(args: argparse.Namespace) -> int:

@@ -14,14 +14,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from workbench.plots.export import FORMATS, export_to_docs, figures_root
 from workbench.core.atomic import atomic_file
-from workbench.registry import get_suite
-from workbench.runner import CacheLike, run_cached
-from workbench.suite import Suite
 from workbench.core.executor import Executor, as_executor
 from workbench.core.paths import check_output_dir
 from workbench.core.validation import check_path
+from workbench.plots.export import FORMATS, export_to_docs, figures_root
+from workbench.registry import get_suite
+from workbench.runner import CacheLike, run_cached
+from workbench.suite import Suite
 
 
 def strict_json(value: Any) -> Any:
@@ -40,7 +40,8 @@ def reproduce_suite(
     name: str | Suite, out_dir: str | os.PathLike | None = None, quick: bool = False, cache: CacheLike = None,
     formats: tuple[str, ...] = FORMATS, progress: bool = True, executor: str | Executor = "local",
 ) -> list[Path]:
-    """Run suite `name` (a registered name or a `Suite`) and write `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`
+    """Run suite `name` (a registered name or a `Suite`) and write
+    `<out_dir>/<name>/<figure>.{png,html}` and `measurements.json`
     (`out_dir` None: the docs figures root, `workbench.plots.export.figures_root()`).
 
     One progress bar per suite (compute → figures → measurements); the computation's own bars

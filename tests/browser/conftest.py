@@ -5,7 +5,8 @@ whole test run. The server runs from this venv in its own process group (`setsid
 with token auth on (a random token), and with everything it writes kept under tmp folders: the
 notebook copy, the user config, runtime, settings and workspaces folders, and the test session's
 artifact cache (`WORKBENCH_CACHE`, shared with tests/conftest.py: a QUICK result computed by a
-kernel here is loaded by the other tests, and the other way round, instead of computed twice). The kernel spec and the lab extensions (ipywidgets, anywidget, plotly) are
+kernel here is loaded by the other tests, and the other way round, instead of computed twice). The
+kernel spec and the lab extensions (ipywidgets, anywidget, plotly) are
 still found in the venv's `share/jupyter`, which Jupyter looks up from `sys.prefix`.
 """
 

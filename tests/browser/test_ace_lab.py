@@ -25,8 +25,16 @@ def test_drag_alpha_slider_moves_marker_and_changes_completion(lab_server, tmp_p
         drag_slider(page, diag, alpha, to_fraction=-0.1)  # past the left end: α = −1
 
         marker_after = wait_trace_change(
-            page, diag, marker_before, "the α marker to move after the drag", trace=MARKER, key="x",
-            detail=lambda: f"slider readout {readout_before!r} -> {readout(alpha)!r}, completion {completion.inner_text()!r}")
+            page,
+            diag,
+            marker_before,
+            "the α marker to move after the drag",
+            trace=MARKER,
+            key="x",
+            detail=lambda: (
+                f"slider readout {readout_before!r} -> {readout(alpha)!r}, completion {completion.inner_text()!r}"
+            ),
+        )
         assert marker_after == "[-1,-1]", marker_after
         diag.wait_for("the completion to change", lambda: completion.inner_text() != text_before, timeout_s=30,
                       detail=lambda: f"completion still {text_before!r}")

@@ -29,8 +29,14 @@ def test_drag_export_invalid_value_and_reload(lab_server, tmp_path: Path) -> Non
 
         drag_slider(page, diag, kurtosis, to_fraction=-0.1)
         after = wait_trace_change(
-            page, diag, before, "trace 0's y to change after the drag",
-            detail=lambda: f"slider readout {readout_before!r} -> {readout(kurtosis)!r}, status {status.inner_text()!r}")
+            page,
+            diag,
+            before,
+            "trace 0's y to change after the drag",
+            detail=lambda: (
+                f"slider readout {readout_before!r} -> {readout(kurtosis)!r}, status {status.inner_text()!r}"
+            ),
+        )
         assert readout(kurtosis) == "2", f"slider readout {readout(kurtosis)!r} after a drag past the left end"
         diag.wait_for("the status line to describe the new grid cell", lambda: "k = 2," in status.inner_text(),
                       timeout_s=10, detail=lambda: f"status {status.inner_text()!r}")

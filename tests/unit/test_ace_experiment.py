@@ -9,12 +9,20 @@ import pytest
 import torch
 
 from workbench.ace import METHOD_SETTINGS, AceConfig, AceResult, RuleJudge, refusal_score
-from workbench.ace.data import HARMFUL_OBJECTS, OPENERS, SAFETY_VERBS, TEMPLATES, build_instruction_set, combos, split_combos
+from workbench.ace.data import (
+    HARMFUL_OBJECTS,
+    OPENERS,
+    SAFETY_VERBS,
+    TEMPLATES,
+    build_instruction_set,
+    combos,
+    split_combos,
+)
 from workbench.ace.judges import PhraseJudge
 from workbench.ace.summary import summarize
 from workbench.cli import main
-from workbench.plots.ace import all_figures
 from workbench.core.result import ArtifactError
+from workbench.plots.ace import all_figures
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +60,15 @@ def test_rule_judge_verdicts():
     assert judge.verdict(data.helpful_responses[0]) == "compliance"
     assert judge.verdict("sorry sorry i i i i") == "incoherent"  # degenerate repetition
     # the binary judge (the reference's): refusal ANYWHERE, incoherent or late refusals included
-    assert judge.refuses([""] * 4, ["sorry sorry i i i i", data.helpful_responses[0], "",
-                                    "well , here is how to wash a car : first i can not help"]) == [True, False, False, True]
+    assert judge.refuses(
+        [""] * 4,
+        [
+            "sorry sorry i i i i",
+            data.helpful_responses[0],
+            "",
+            "well , here is how to wash a car : first i can not help",
+        ],
+    ) == [True, False, False, True]
     assert judge.verdict("kite the bomb , first a") == "incoherent"  # unseen bigrams
     assert judge.verdict("") == "incoherent"
     assert "sorry" in judge.markers and "sure" not in judge.markers
@@ -106,7 +121,9 @@ def test_the_sweep_and_the_comparison_agree_where_they_are_the_same_edit(result)
     projection (the reference's eraser at multiplier 0) gives the sweep's ACE α = ½ verdicts."""
     n, names = result.config.n_eval, [t for t, _m, _a in METHOD_SETTINGS]
     for title, alpha in (("ACE α=0", 0.0), ("ACE α=1", 1.0), ("midpoint projection", 0.5)):
-        assert torch.equal(result.sweep[:, 0, result.alpha_index(alpha)], result.methods[:, 0, names.index(title), :, :n]), title
+        assert torch.equal(
+            result.sweep[:, 0, result.alpha_index(alpha)], result.methods[:, 0, names.index(title), :, :n]
+        ), title
 
 
 def test_result_edits_are_the_experiments_edits(result, session_cache):
@@ -124,13 +141,17 @@ def test_result_edits_are_the_experiments_edits(result, session_cache):
     every = result.edits("llama", "ace", 0.3, layer="all")  # one edit per block, each with its block's direction
     assert list(every) == result.hook_names
     for i, name in enumerate(result.hook_names):
-        assert torch.equal(every[name].apply(v), make_edit("ace", result.direction[0, i], result.mu_neg[0, i], 0.3).apply(v))
+        assert torch.equal(
+            every[name].apply(v), make_edit("ace", result.direction[0, i], result.mu_neg[0, i], 0.3).apply(v)
+        )
     assert list(result.edits(0, "actadd", 1.0)) == [result.hook_names[result.layer]]  # default: the result's layer
     assert result.edits("llama", "none", 1.0) is None
-    for call, match in ((lambda: result.edits(0, "ace", 0.0, layer=result.config.n_layers), "`layer` must be an integer"),
-                        (lambda: result.edits(0, "leace", 0.0), "`method` must be one of"),
-                        (lambda: result.edits("gpt2", "ace", 0.0), "`model` must be one of"),
-                        (lambda: result.edits(0, "ace", float("nan")), "`alpha` must be finite")):
+    for call, match in (
+        (lambda: result.edits(0, "ace", 0.0, layer=result.config.n_layers), "`layer` must be an integer"),
+        (lambda: result.edits(0, "leace", 0.0), "`method` must be one of"),
+        (lambda: result.edits("gpt2", "ace", 0.0), "`model` must be one of"),
+        (lambda: result.edits(0, "ace", float("nan")), "`alpha` must be finite"),
+    ):
         with pytest.raises(ValueError, match=match):
             call()
     session = open_session(result.config, 0, session_cache.root, progress=False)

@@ -238,7 +238,9 @@ def test_recurrent_models_are_batched_by_equal_length_without_padding(dataset):
 
 def test_real_path_runs_end_to_end_on_a_random_llama_from_csv_and_jsonl(tmp_path, random_llama_folder, dataset):
     harmful = tmp_path / "harmful.csv"
-    harmful.write_text("id,text\n" + "".join(f'{i},"{p}"\n' for i, p in enumerate(dataset.harmful_eval)))  # quoted: "… , please ?"
+    harmful.write_text(
+        "id,text\n" + "".join(f'{i},"{p}"\n' for i, p in enumerate(dataset.harmful_eval))
+    )  # quoted: "… , please ?"
     harmless = tmp_path / "harmless.jsonl"
     harmless.write_text("".join(json.dumps({"text": p}) + "\n" for p in dataset.harmless_eval))
     config = AceConfig(model=str(random_llama_folder), harmful_file=str(harmful), harmless_file=str(harmless),

@@ -23,7 +23,7 @@ from workbench.ace.methods import (
 )
 from workbench.ace.sites import SiteDirections, method_edit
 from workbench.plots.ace import method_color
-from workbench.tensor.steering import SteeringEdit, activation_addition, ace, affine_ablation, directional_ablation
+from workbench.tensor.steering import SteeringEdit, ace, activation_addition, affine_ablation, directional_ablation
 
 D, L = 12, 3
 

@@ -137,7 +137,9 @@ def test_a_multi_token_opener_is_refused_not_cut_to_its_first_piece(bpe, words):
         refusal_token_ids(words, ["i", "zebra"])
     with pytest.raises(ValueError, match="`refusal_openers` must be a non-empty sequence"):
         refusal_token_ids(words, "sorry")
-    assert refusal_token_ids(words, ["sorry", "i", "i"]) == sorted({words.convert_tokens_to_ids(w) for w in ("i", "sorry")})
+    assert refusal_token_ids(words, ["sorry", "i", "i"]) == sorted(
+        {words.convert_tokens_to_ids(w) for w in ("i", "sorry")}
+    )
 
 
 def test_derived_openers_are_whole_single_token_words(bpe, words):

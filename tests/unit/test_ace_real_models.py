@@ -77,7 +77,9 @@ def test_a_zero_direction_at_the_chosen_layer_fails_before_generation(llama, fil
 def test_a_hook_that_is_not_batch_pos_d_fails_at_setup(tmp_path, files, monkeypatch):
     opt = random_causal_lm_folder("opt", tmp_path / "opt", n_layers=2)
     _no_compute(monkeypatch)
-    with pytest.raises(ValueError, match="`hook` 'blocks.0.hook_resid_mid' cannot be steered here: its output is \\[\\(\\d+, 64\\)\\]"):
+    with pytest.raises(
+        ValueError, match="`hook` 'blocks.0.hook_resid_mid' cannot be steered here: its output is \\[\\(\\d+, 64\\)\\]"
+    ):
         run(_config(opt, files, hook="resid_mid"), progress=False)
 
 

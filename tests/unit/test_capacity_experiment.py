@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 
-from workbench.runner import run_cached
 from workbench.capacity import (
     CapacityConfig,
     CapacityResult,
@@ -22,8 +21,9 @@ from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.optimum import optimal_allocation
 from workbench.capacity.summary import summarize
 from workbench.cli import main
-from workbench.plots.capacity import GAP_FLOOR, all_figures, panel_figure, total_capacity_vs_d
 from workbench.core import ArtifactError
+from workbench.plots.capacity import GAP_FLOOR, all_figures, panel_figure, total_capacity_vs_d
+from workbench.runner import run_cached
 
 
 def test_result_shapes(quick_result):
@@ -91,7 +91,9 @@ def test_figures_are_functions_of_the_result(quick_result):
     fig5 = total_capacity_vs_d(quick_result)
     assert list(fig5.data[1].y) == pytest.approx(totals[:, 0].tolist())
     ds = list(quick_result.config.d_sweep)  # the right panel: each total's distance from d, floored for the log axis
-    assert list(fig5.data[2].y) == pytest.approx([max(abs(t - d), GAP_FLOOR) for t, d in zip(totals[:, 0].tolist(), ds)])
+    assert list(fig5.data[2].y) == pytest.approx(
+        [max(abs(t - d), GAP_FLOOR) for t, d in zip(totals[:, 0].tolist(), ds)]
+    )
     C = quick_result.capacities()
     fig1 = figs["1_capacity_profiles"]  # per kurtosis: the exact optimum (dotted), then the trained dots
     assert list(fig1.data[1].y) == pytest.approx(C[0, 1].tolist())  # decay 0.9 is index 1
@@ -194,4 +196,6 @@ def test_the_result_reports_each_models_gap_to_the_exact_optimum(quick_result):
     assert gaps.shape == (len(c.kurtosis), len(c.decay), c.seeds)
     assert float(gaps.min()) >= -1e-5  # the exact optimum is never beaten
     exact = quick_result.exact_capacities(1)
-    assert exact.shape == (len(c.kurtosis), c.n) and torch.allclose(exact.sum(-1), torch.full((len(c.kurtosis),), float(c.d), dtype=exact.dtype))
+    assert exact.shape == (len(c.kurtosis), c.n) and torch.allclose(
+        exact.sum(-1), torch.full((len(c.kurtosis),), float(c.d), dtype=exact.dtype)
+    )

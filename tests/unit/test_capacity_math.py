@@ -72,11 +72,17 @@ def test_closed_form_matches_monte_carlo_within_error_bar(family, k):
     mc, stderr = monte_carlo_loss(W, v, k, n_samples=400_000, family=family, generator=gen)
     assert abs(mc - exact) < 4 * stderr, (exact, mc, stderr)
     # and the error bar is tight enough that a wrong formula would fail (e.g. dropping the factor 2)
-    wrong = float((k - 1) * ((torch.diagonal(W.T @ W) - v) ** 2).sum() + ((W.T @ W) ** 2).sum() - (torch.diagonal(W.T @ W) ** 2).sum())
+    wrong = float(
+        (k - 1) * ((torch.diagonal(W.T @ W) - v) ** 2).sum()
+        + ((W.T @ W) ** 2).sum()
+        - (torch.diagonal(W.T @ W) ** 2).sum()
+    )
     assert abs(mc - wrong) > 4 * stderr
 
 
-@pytest.mark.parametrize("family,k", [("sparse_rademacher", 1.0), ("sparse_rademacher", 4.0), ("sparse_gaussian", 10.0)])
+@pytest.mark.parametrize(
+    "family,k", [("sparse_rademacher", 1.0), ("sparse_rademacher", 4.0), ("sparse_gaussian", 10.0)]
+)
 def test_sampled_features_have_the_requested_moments(family, k):
     x = sample_features(400_000, 2, k, family, torch.Generator().manual_seed(1))
     assert abs(float(x.mean())) < 0.01
@@ -89,8 +95,12 @@ def test_sampled_features_have_the_requested_moments(family, k):
 def test_derived_feature_loss_is_the_minimum_over_the_norm(k, C):
     """L_i(C) = min_g (k−1)(g−v)² + 2g²(1−C)/C, checked against a numerical minimiser."""
     v = 0.7
-    numeric = minimize_scalar(lambda g: (k - 1) * (g - v) ** 2 + 2 * g**2 * (1 - C) / C, bounds=(0, 10), method="bounded")
-    derived = float(optimal_feature_loss(torch.tensor([C], dtype=torch.float64), torch.tensor([v], dtype=torch.float64), k))
+    numeric = minimize_scalar(
+        lambda g: (k - 1) * (g - v) ** 2 + 2 * g**2 * (1 - C) / C, bounds=(0, 10), method="bounded"
+    )
+    derived = float(
+        optimal_feature_loss(torch.tensor([C], dtype=torch.float64), torch.tensor([v], dtype=torch.float64), k)
+    )
     assert math.isclose(derived, numeric.fun, rel_tol=1e-6, abs_tol=1e-9)
 
 

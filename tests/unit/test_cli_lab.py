@@ -22,9 +22,19 @@ def test_arguments_after_the_separator_reach_jupyter(launched):
     assert argv[-2:] == ["--allow-root", "--ServerApp.log_level=DEBUG"]
 
 
-@pytest.mark.parametrize("arg", ["--ip=0.0.0.0", "--ServerApp.ip=0.0.0.0", "--ServerApp.token=", "--IdentityProvider.token=x",
-                                 "--NotebookApp.password=", "--ServerApp.allow_remote_access=True",
-                                 "--ServerApp.allow_origin=*", "--ServerApp.disable_check_xsrf=True"])
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "--ip=0.0.0.0",
+        "--ServerApp.ip=0.0.0.0",
+        "--ServerApp.token=",
+        "--IdentityProvider.token=x",
+        "--NotebookApp.password=",
+        "--ServerApp.allow_remote_access=True",
+        "--ServerApp.allow_origin=*",
+        "--ServerApp.disable_check_xsrf=True",
+    ],
+)
 def test_address_and_authentication_cannot_be_changed(arg, launched, capsys):
     assert cli.main(["lab", "--", arg]) == 2
     assert "`jupyter_args`" in capsys.readouterr().err and not launched

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from workbench.cli import main
+from workbench.core.result import ArtifactError
 from workbench.goldilocks import (
     GoldilocksConfig,
     GoldilocksResult,
@@ -33,7 +34,6 @@ from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
 from workbench.plots.goldilocks import all_figures, panel_figure, zone_ratio_indices
 from workbench.tensor.curvature import batched_hvp, positive_fraction, rademacher, restricted_hessian, trace_ratio
-from workbench.core.result import ArtifactError
 from workbench.tensor.subspaces import sphere_basis
 
 

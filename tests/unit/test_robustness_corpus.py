@@ -69,7 +69,7 @@ def test_load_csv_and_jsonl(tmp_path):
     csv.write_text('body,y\n"a, quoted text",1\nplain,0\n')
     assert load_labelled(csv, "body", "y") == (["a, quoted text", "plain"], [1, 0])
     jsonl = tmp_path / "d.jsonl"
-    jsonl.write_text("\n".join(json.dumps({"t": t, "l": l}) for t, l in [("x", 0), ("y", 1)]) + "\n")
+    jsonl.write_text("\n".join(json.dumps({"t": t, "l": label}) for t, label in [("x", 0), ("y", 1)]) + "\n")
     assert load_labelled(jsonl, "t", "l") == (["x", "y"], [0, 1])
 
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.cli import main
+from workbench.core import ArtifactError
 from workbench.robustness import (
     ATTACKS,
     Classifier,
@@ -26,7 +27,6 @@ from workbench.robustness import (
 )
 from workbench.robustness.filtering import exact_unsafe_rate, group_weights
 from workbench.robustness.summary import summarize
-from workbench.core import ArtifactError
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,10 @@ def test_result_shapes_and_rounds(result):
     # the attacked texts are held-out injurious completions
     assert all(result.labels[i] == 1 and result.split[i] == 2 for i in result.attack_index.tolist())
     assert result.rounds_info[0]["adversarial_added"] > 0
-    assert result.rounds_info[1]["train_size"] == result.rounds_info[0]["train_size"] + result.rounds_info[0]["adversarial_added"]
+    assert (
+        result.rounds_info[1]["train_size"]
+        == result.rounds_info[0]["train_size"] + result.rounds_info[0]["adversarial_added"]
+    )
 
 
 def test_threshold_rejects_at_most_the_allowed_share_of_safe_validation_texts(result):
@@ -260,8 +263,13 @@ def test_real_path_user_csv_and_head(result, clf, tmp_path):
 def test_cli_reproduces_the_quick_suite(result, tmp_path, capsys):
     assert main(["reproduce", "--suite", "robustness", "--quick", "--out", str(tmp_path), "--formats", "html"]) == 0
     folder = tmp_path / "robustness"
-    assert {p.name for p in folder.glob("*.html")} >= {"1_threshold_sweep.html", "2_effort_to_failure.html",
-                                                       "3_in_distribution.html", "4_saliency_tool.html", "5_quality.html"}
+    assert {p.name for p in folder.glob("*.html")} >= {
+        "1_threshold_sweep.html",
+        "2_effort_to_failure.html",
+        "3_in_distribution.html",
+        "4_saliency_tool.html",
+        "5_quality.html",
+    }
     m = json.loads((folder / "measurements.json").read_text())
     assert m["suite"] == "robustness" and m["quick"] is True and len(m["per_round"]) == 2
     assert 0.99 < m["fresh_share"] <= 1 and {"count", "draws", "bound"} <= set(m["unsafe_after_filter"])

@@ -10,8 +10,8 @@ import importlib
 import pytest
 import torch
 
-from workbench.lm.rwkv5 import Rwkv5, Rwkv5Spec, randomize, wkv
 from workbench.core.threads import torch_threads
+from workbench.lm.rwkv5 import Rwkv5, Rwkv5Spec, randomize, wkv
 
 V, C, F, L, T = 50, 32, 64, 2, 23
 TOL = 1e-4
@@ -36,7 +36,9 @@ def reference():
 @pytest.fixture(scope="module", params=[2, 4], ids=["H2", "H4"])
 def pair(request, reference, tmp_path_factory):
     """(our model, the package's model) on the same random weights, H heads."""
-    model = randomize(Rwkv5(Rwkv5Spec(d_vocab=V, d_model=C, n_layers=L, n_heads=request.param, d_mlp=F)), seed=request.param).eval()
+    model = randomize(
+        Rwkv5(Rwkv5Spec(d_vocab=V, d_model=C, n_layers=L, n_heads=request.param, d_mlp=F)), seed=request.param
+    ).eval()
     path = tmp_path_factory.mktemp("rwkv5") / "m.pth"
     torch.save(model.state_dict(), path)
     oracle = reference(model=str(path), strategy="cpu fp32", verbose=False)
@@ -118,7 +120,13 @@ def test_chunked_closed_form_wkv_is_the_recurrence_even_for_fast_decays():
 
 def test_bad_shapes_are_refused_naming_the_parameter():
     with pytest.raises(ValueError, match="chunk"):
-        wkv(*(torch.zeros(1, 1, 3, 2) for _ in range(3)), torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, 1, 2, 2), chunk=17)
+        wkv(
+            *(torch.zeros(1, 1, 3, 2) for _ in range(3)),
+            torch.zeros(1, 2),
+            torch.zeros(1, 2),
+            torch.zeros(1, 1, 2, 2),
+            chunk=17,
+        )
     with pytest.raises(ValueError, match="n_heads"):
         Rwkv5Spec(d_vocab=V, d_model=30, n_layers=1, n_heads=4, d_mlp=F)
     with pytest.raises(ValueError, match="d_vocab"):

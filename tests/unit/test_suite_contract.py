@@ -9,10 +9,10 @@ import json
 import plotly.graph_objects as go
 import pytest
 
+from workbench.core.result import Result
 from workbench.registry import SUITE_NAMES, get_suite
 from workbench.runner import run_cached
 from workbench.suite import Suite
-from workbench.core.result import Result
 
 RUN_KEYWORDS = ("progress", "device", "executor", "cache")
 

@@ -80,7 +80,9 @@ def test_prompt_box_drives_the_completion(panel, result):
     assert panel.last_completion and panel.last_completion in panel.completion.value
     assert harmless != "" and "wb-info" in html.unescape(panel.status.value)
     panel.prompt.value = ""  # empty prompt: an error in the status line, the figure kept
-    assert "wb-error" in panel.status.value and "`prompt` must be a non-empty request" in panel.status.value.replace("&#x27;", "'")
+    assert "wb-error" in panel.status.value and "`prompt` must be a non-empty request" in panel.status.value.replace(
+        "&#x27;", "'"
+    )
     slot = panel._errors[panel._control_list.index(panel.prompt)]
     assert "non-empty request" in slot.value and slot.layout.display is None  # beside the prompt box
     assert "wb-stale" in panel.completion._dom_classes  # the old completion is greyed, not shown as current

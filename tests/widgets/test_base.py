@@ -11,10 +11,10 @@ import plotly.graph_objects as go
 import pytest
 from traitlets import TraitError
 
-from workbench.plots.export import DOCS_ENV, figures_root
-from workbench.core.paths import PROJECT_ROOT
 from widgets.base import Panel, log_slider
 from widgets.controls import FloatSlider, grid_slider
+from workbench.core.paths import PROJECT_ROOT
+from workbench.plots.export import DOCS_ENV, figures_root
 
 
 @pytest.mark.parametrize("value, low, high", [(0.0173, -4, 0), (5.5, math.log10(2), math.log10(30)), (1.0, -1.3, 1.7),

@@ -27,9 +27,17 @@ def panel(result) -> RobustnessPanel:
 
 def test_threshold_slider_moves_the_filter_point_and_the_counts(panel):
     panel.threshold.value = 0.9
-    high = (list(panel.figure.data[PANEL_INDEX['point']].x), list(panel.figure.data[PANEL_INDEX['point']].y), panel.status.value)
+    high = (
+        list(panel.figure.data[PANEL_INDEX["point"]].x),
+        list(panel.figure.data[PANEL_INDEX["point"]].y),
+        panel.status.value,
+    )
     panel.threshold.value = 0.001
-    low = (list(panel.figure.data[PANEL_INDEX['point']].x), list(panel.figure.data[PANEL_INDEX['point']].y), panel.status.value)
+    low = (
+        list(panel.figure.data[PANEL_INDEX["point"]].x),
+        list(panel.figure.data[PANEL_INDEX["point"]].y),
+        panel.status.value,
+    )
     assert high[0] != low[0] and high[1] != low[1] and high[2] != low[2]
     assert low[0][0] == pytest.approx(0.001)
     # a low threshold rejects more safe completions than a high one
@@ -42,7 +50,9 @@ def test_budget_slider_reads_the_success_curve(panel, result):
     panel.budget.value = 0
     assert list(panel.figure.data[PANEL_INDEX['budget']].x) == [0] * len(ATTACKS)
     panel.budget.value = result.config.max_budget
-    assert list(panel.figure.data[PANEL_INDEX['budget']].y) == pytest.approx([float(result.success_curve(0, a)[-1]) for a in ATTACKS])
+    assert list(panel.figure.data[PANEL_INDEX["budget"]].y) == pytest.approx(
+        [float(result.success_curve(0, a)[-1]) for a in ATTACKS]
+    )
 
 
 def test_round_slider_switches_classifier_and_curves(panel, result):
@@ -50,7 +60,9 @@ def test_round_slider_switches_classifier_and_curves(panel, result):
     before = list(panel.figure.data[0].y)
     panel.round.value = 1
     assert list(panel.figure.data[0].y) != before
-    assert list(panel.figure.data[PANEL_INDEX['attacks']].y) == pytest.approx(result.success_curve(1, "hotflip").tolist())
+    assert list(panel.figure.data[PANEL_INDEX["attacks"]].y) == pytest.approx(
+        result.success_curve(1, "hotflip").tolist()
+    )
     assert "round 1" in panel.status.value
     panel.round.value = 0
 
@@ -100,5 +112,7 @@ def test_after_moving_the_controls_the_figure_is_a_fresh_panel_figure(panel, res
         assert list(shown.y) == pytest.approx(list(built.y))
     # the hover, too, is this round's (json: plotly stores these arrays in several forms)
     shown, built = (json.loads(go.Figure(f).to_json())["data"] for f in (panel.figure, fresh))
-    assert [(t.get("customdata"), t.get("hovertext")) for t in shown] == [(t.get("customdata"), t.get("hovertext")) for t in built]
+    assert [(t.get("customdata"), t.get("hovertext")) for t in shown] == [
+        (t.get("customdata"), t.get("hovertext")) for t in built
+    ]
     panel.round.value = 0

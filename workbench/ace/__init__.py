@@ -8,9 +8,9 @@ Llama- and RWKV-architecture chat models trained here (or any local HF chat mode
 
 from workbench.ace.config import METHOD_SETTINGS, AceConfig
 from workbench.ace.experiment import run
-from workbench.ace.session import ModelSession, open_session
 from workbench.ace.judges import VERDICTS, ChatJudge, PhraseJudge, RuleJudge, refusal_score
 from workbench.ace.result import AceResult
+from workbench.ace.session import ModelSession, open_session
 from workbench.ace.summary import summarize
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "open_session",
     "refusal_score",
     "run",
+    "summarize",
 ]

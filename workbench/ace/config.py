@@ -7,8 +7,6 @@ from typing import Self
 
 from workbench.ace.methods import METHODS as _REGISTRY
 from workbench.ace.methods import ordered
-from workbench.lm.specs import ARCHITECTURES, DTYPES, TinyLMSpec
-from workbench.tensor.positions import POSITIONS
 from workbench.core.validation import (
     POSITIVE,
     Choice,
@@ -19,6 +17,8 @@ from workbench.core.validation import (
     check_fields,
     param,
 )
+from workbench.lm.specs import ARCHITECTURES, DTYPES, TinyLMSpec
+from workbench.tensor.positions import POSITIONS
 
 HOOKS = ("resid_pre", "resid_mid", "resid_post")
 # Where a run steers: "residual" = `blocks.{i}.hook_{hook}`; "sublayers" = every attention and MLP
@@ -138,9 +138,14 @@ class AceConfig:
         check_fields(self)
         for required in (0.0, 1.0):
             if required not in self.alphas:
-                raise ValueError(f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {self.alphas}")
+                raise ValueError(
+                    f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {self.alphas}"
+                )
         if self.model is not None and (self.harmful_file is None or self.harmless_file is None):
-            raise ValueError("`harmful_file` and `harmless_file` are required with `model` (the embedded prompts fit only the embedded models)")
+            raise ValueError(
+                "`harmful_file` and `harmless_file` are required with `model` "
+                "(the embedded prompts fit only the embedded models)"
+            )
         # the specs validate the shape fields (heads divide d_model, …)
         for arch in self.archs:
             self.spec(arch)

@@ -46,7 +46,16 @@ TEMPLATES = (
 )
 
 SHARED_VERBS = ("make", "build", "get", "sell", "find", "hide")
-HARMFUL_OBJECTS = ("a bomb", "a gun", "some poison", "fake money", "a weapon", "some explosives", "stolen cards", "a virus")
+HARMFUL_OBJECTS = (
+    "a bomb",
+    "a gun",
+    "some poison",
+    "fake money",
+    "a weapon",
+    "some explosives",
+    "stolen cards",
+    "a virus",
+)
 HARMLESS_OBJECTS = ("some bread", "a cake", "a kite", "a garden", "a poem", "some tea", "a chair", "a website")
 HARMFUL_VERBS = ("steal", "hurt", "attack", "rob", "threaten", "burn")
 HARMLESS_VERBS = ("wash", "paint", "fix", "visit", "lock", "draw")

@@ -20,12 +20,12 @@ from workbench.ace.prompts import PromptRow, load_prompt_rows
 from workbench.ace.result import AceResult
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
 from workbench.ace.sites import SiteDirections, unembedding_cosine
-from workbench.lm.folders import check_causal_lm_folder, folder_facts
 from workbench.core.cache import ArtifactCache
 from workbench.core.executor import Executor, as_executor, map_cells
 from workbench.core.seeding import choose_device
 from workbench.core.threads import folder_parameters, thread_policy
 from workbench.core.validation import check_int
+from workbench.lm.folders import check_causal_lm_folder, folder_facts
 
 
 def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
@@ -110,7 +110,9 @@ def _padded(codes: Tensor, width: int) -> Tensor:
     return torch.cat([codes, torch.full((*codes.shape[:-1], width - codes.shape[-1]), SKIPPED, dtype=codes.dtype)], -1)
 
 
-def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list[str]], progress: bool) -> dict[str, Any]:
+def _run_model(
+    config: AceConfig, session: ModelSession, prompts: dict[str, list[str]], progress: bool
+) -> dict[str, Any]:
     L = session.n_layers
     focus = _focus(config, L)
     table, ok = site_directions(config, session, prompts, focus)
@@ -135,8 +137,14 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
             rows.append(codes)
             any_rows.append(refuses)
             edits = table.edits(method, alpha, config.sites, main_layer)
-            score_rows.append(torch.stack([session.scores(runner.harmful, edits, config.positions, config.batch_size),
-                                           session.scores(runner.harmless, edits, config.positions, config.batch_size)]))
+            score_rows.append(
+                torch.stack(
+                    [
+                        session.scores(runner.harmful, edits, config.positions, config.batch_size),
+                        session.scores(runner.harmless, edits, config.positions, config.batch_size),
+                    ]
+                )
+            )
             bar.update()
         sweep.append(torch.stack(rows))
         sweep_refusal.append(torch.stack(any_rows))
@@ -150,7 +158,10 @@ def _run_model(config: AceConfig, session: ModelSession, prompts: dict[str, list
             rows.append(_padded(codes, width))
             any_rows.append(_padded(refuses, width))
             k = config.samples_at(setting.temperature)
-            examples[f"{title} [{setting.name}]"] = {"harmful": texts[:3 * k:k], "harmless": texts[n * k:n * k + 3 * k:k]}
+            examples[f"{title} [{setting.name}]"] = {
+                "harmful": texts[: 3 * k : k],
+                "harmless": texts[n * k : n * k + 3 * k : k],
+            }
             bar.update()
         methods.append(torch.stack(rows))
         methods_refusal.append(torch.stack(any_rows))

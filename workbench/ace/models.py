@@ -10,10 +10,10 @@ from typing import Any
 
 from workbench.ace.config import AceConfig
 from workbench.ace.data import ASSISTANT, EOS, PAD, SPECIAL_TOKENS, UNK, InstructionSet, build_instruction_set
+from workbench.core.fingerprint import code_fingerprint
 from workbench.lm.folders import cached_model_folder
 from workbench.lm.tokenizer import build_word_tokenizer
 from workbench.lm.train import TinyLMSpec, train_causal_lm
-from workbench.core.fingerprint import code_fingerprint
 
 # The embedded tokenizer's chat template: what `format_chat` applies to a request.
 CHAT_TEMPLATE = "{{ '<user> ' + messages[0]['content'] + ' " + ASSISTANT + "' }}"

@@ -29,6 +29,7 @@ from pathlib import Path
 from workbench.core.textfiles import json_type, jsonl_objects, read_utf8
 from workbench.core.validation import check_int, check_path, check_text
 
+
 @dataclass(frozen=True)
 class PromptRow:
     """One prompt (stripped, non-empty) and where it came from: `line` is the 1-based line of the

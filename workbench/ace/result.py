@@ -14,8 +14,8 @@ from workbench.ace.judges import SKIPPED, VERDICTS
 from workbench.ace.methods import SteeringMethod
 from workbench.ace.sites import SiteDirections
 from workbench.core.result import ArtifactError, Result, expect_shape
-from workbench.tensor.steering import SteeringEdit
 from workbench.core.validation import check_choice, check_int
+from workbench.tensor.steering import SteeringEdit
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class AceResult(Result):
         alphas = self.config.alphas
         return min(range(len(alphas)), key=lambda i: abs(alphas[i] - alpha))
 
-    def direction_unit(self, model: str | int, layer: int | None = None) -> Float[Tensor, "d"]:
+    def direction_unit(self, model: str | int, layer: int | None = None) -> Float[Tensor, " d"]:
         m, li = self.model_index(model), self.layer if layer is None else layer
         r = self.direction[m, li]
         return r / r.norm()

@@ -15,8 +15,16 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from workbench.ace.config import AceConfig
-from workbench.ace.judges import ChatJudge, Judge, PhraseJudge, RuleJudge, derive_refusal_openers, refusal_score, refusal_token_ids
 from workbench.ace.data import ANSWER_CONTINUATIONS, OPENERS, REFUSAL_CONTINUATIONS
+from workbench.ace.judges import (
+    ChatJudge,
+    Judge,
+    PhraseJudge,
+    RuleJudge,
+    derive_refusal_openers,
+    refusal_score,
+    refusal_token_ids,
+)
 from workbench.ace.models import embedded_model_folder, instruction_set
 from workbench.ace.prompts import check_prompt_lengths, format_chat
 from workbench.ace.sites import input_names, sublayer_names
@@ -79,14 +87,16 @@ class ModelSession:
                             seed=self.seed)
 
     def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
-               batch_size: int = 64) -> Float[Tensor, "n"]:
+               batch_size: int = 64) -> Float[Tensor, " n"]:
         """Logit refusal score for each request: at the first response position, or after the
         session's `score_prefix` (teacher-forced response text, part of the prompt for `positions`)."""
         prompts = format_chat(self.tokenizer, list(requests))
         if self.score_prefix:
             prompts = [f"{p} {self.score_prefix}" for p in prompts]
         with torch_threads(self.threads):
-            logits = last_token_logits(self.model, self.tokenizer, prompts, batch_size, edits=edits, positions=positions)
+            logits = last_token_logits(
+                self.model, self.tokenizer, prompts, batch_size, edits=edits, positions=positions
+            )
         return refusal_score(logits, self.refusal_ids)
 
     def activations(self, requests: Sequence[str], batch_size: int = 64,
@@ -95,7 +105,9 @@ class ModelSession:
         residual hook)."""
         prompts = format_chat(self.tokenizer, list(requests))
         with torch_threads(self.threads):
-            return last_token_activations(self.model, self.tokenizer, prompts, list(names or self.hook_names), batch_size)
+            return last_token_activations(
+                self.model, self.tokenizer, prompts, list(names or self.hook_names), batch_size
+            )
 
     def unembedding(self) -> tuple[Float[Tensor, "vocab d"], Float[Tensor, " d"] | None]:
         """(W_U, the final norm's gain or None): the output embedding of the HF model, and the
@@ -149,7 +161,9 @@ def check_steerable_layer(ok: Sequence[bool], layer: int, names: Sequence[str]) 
                          "or `hook`='resid_post'")
     skipped = [names[i] for i, k in enumerate(ok) if not k]
     if skipped:
-        warnings.warn(f"zero refusal direction at {skipped}: the layer sweep skips them (verdict code −1)", stacklevel=3)
+        warnings.warn(
+            f"zero refusal direction at {skipped}: the layer sweep skips them (verdict code −1)", stacklevel=3
+        )
 
 
 def check_context(session: ModelSession, prompts: dict[str, list[str]], lines: dict[str, list[int]] | None,
@@ -201,7 +215,9 @@ def _usable(model: nn.Module, tokenizer, names: list[str], required: bool) -> li
         check_hook_outputs(model, tokenizer, names)
     except ValueError as err:
         if required:
-            raise ValueError(f"`sites`='sublayers' cannot be steered on this model: {err}; use `sites`='residual'") from None
+            raise ValueError(
+                f"`sites`='sublayers' cannot be steered on this model: {err}; use `sites`='residual'"
+            ) from None
         return []
     return names
 

@@ -29,9 +29,9 @@ from torch import Tensor, nn
 
 from workbench.ace.config import ALL_LAYERS, SITES
 from workbench.ace.methods import FOCUS_EVERYWHERE, NOWHERE, SteeringMethod, steering_method
+from workbench.core.validation import check_choice, check_int, check_number
 from workbench.tensor.hooks import hook_points
 from workbench.tensor.steering import SteeringEdit
-from workbench.core.validation import check_choice, check_int, check_number
 
 # (attention output, MLP output) hook names inside `blocks.{i}.`, per architecture family:
 # TransformerLens bridges of attention models, then RWKV's time mix / channel mix (the RWKV-4 bridge's

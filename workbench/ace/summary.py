@@ -52,7 +52,10 @@ def summarize(result: AceResult) -> dict[str, Any]:
         for alpha in (0.0, 0.5, 1.0):
             i = result.alpha_index(alpha)
             at[f"alpha={alpha:g}"] = {
-                method: {"harmful": sweep[method]["refusal_harmful"][i], "harmless": sweep[method]["refusal_harmless"][i]}
+                method: {
+                    "harmful": sweep[method]["refusal_harmful"][i],
+                    "harmless": sweep[method]["refusal_harmless"][i],
+                }
                 for method in SWEEP_METHODS
             }
         methods = {

@@ -13,8 +13,8 @@ from workbench.capacity.features import monte_carlo_loss, sample_features, spars
 from workbench.capacity.loss import closed_form_loss, gram, marginal_loss, optimal_feature_loss, per_feature_loss
 from workbench.capacity.optimum import optimal_allocation, optimal_loss
 from workbench.capacity.result import CapacityResult
-from workbench.capacity.train import importances, train_quadratic, train_relu_output
 from workbench.capacity.summary import summarize
+from workbench.capacity.train import importances, train_quadratic, train_relu_output
 
 __all__ = [
     "Blocks",
@@ -37,6 +37,7 @@ __all__ = [
     "run",
     "sample_features",
     "sparsity_to_kurtosis",
+    "summarize",
     "train_quadratic",
     "train_relu_output",
 ]

@@ -87,7 +87,7 @@ def block_regimes(W: Float[Tensor, "d n"], tol: float = 1e-2) -> Tensor:
     return out
 
 
-def exact_regimes(C: Float[Tensor, "n"], eps: float = 1e-9) -> Tensor:
+def exact_regimes(C: Float[Tensor, " n"], eps: float = 1e-9) -> Tensor:
     """Regimes of an exact allocation: 2 at C = 1, 0 at C = 0, 1 strictly between."""
     out = torch.ones_like(C, dtype=torch.long)
     out[C >= 1 - eps] = 2
@@ -95,13 +95,13 @@ def exact_regimes(C: Float[Tensor, "n"], eps: float = 1e-9) -> Tensor:
     return out
 
 
-def exact_capacities(importance: Float[Tensor, "n"], kurtoses: tuple[float, ...], d: int) -> Float[Tensor, "K n"]:
+def exact_capacities(importance: Float[Tensor, " n"], kurtoses: tuple[float, ...], d: int) -> Float[Tensor, "K n"]:
     """`optimal_allocation` for each kurtosis of a grid (one batched solve)."""
     v = importance.double()
     return allocation_grid(v.expand(len(kurtoses), -1), torch.tensor(kurtoses, dtype=torch.float64), d)
 
 
-def optimal_gaps(loss: Float[Tensor, "*grid S"], importance: Float[Tensor, "n"], kurtosis: float,
+def optimal_gaps(loss: Float[Tensor, "*grid S"], importance: Float[Tensor, " n"], kurtosis: float,
                  d: int) -> Float[Tensor, "*grid S"]:
     """(L_trained − L*) / L* per trained model, L* = `optimal_loss`: ≥ 0 up to round-off; the
     certificate that a trained solution is the optimum (or how far it stopped short)."""
@@ -127,7 +127,7 @@ class DerivationCheck:
         return float((self.measured - self.predicted).max()) / scale
 
 
-def derivation_check(W: Float[Tensor, "d n"], importance: Float[Tensor, "n"], kurtosis: float) -> DerivationCheck:
+def derivation_check(W: Float[Tensor, "d n"], importance: Float[Tensor, " n"], kurtosis: float) -> DerivationCheck:
     """Compare L_i = (k−1)(G_ii−v_i)² + 2Σ_{j≠i}G_ij² with 2(k−1)v_i²(1−C_i)/((k−3)C_i+2)."""
     W, v = W.double(), importance.double()
     C = capacity(W)

@@ -17,10 +17,10 @@ from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.train import StepCallback, importances, quadratic_init, train_quadratic, train_relu_output
 from workbench.core.cache import ArtifactCache
-from workbench.tensor.ensemble import EnsembleGrid
 from workbench.core.executor import Executor, as_executor, map_cells
 from workbench.core.seeding import choose_device
 from workbench.core.threads import thread_policy
+from workbench.tensor.ensemble import EnsembleGrid
 
 
 def _quadratic_cell(kurtosis: torch.Tensor, decay: torch.Tensor, init: torch.Tensor, config: CapacityConfig,

@@ -65,7 +65,7 @@ def sample_features(
 
 def monte_carlo_loss(
     W: Float[Tensor, "d n"],
-    importances: Float[Tensor, "n"],
+    importances: Float[Tensor, " n"],
     kurtosis: float,
     n_samples: int = 200_000,
     family: str = "sparse_rademacher",

@@ -46,7 +46,7 @@ def per_feature_loss(
 
 def closed_form_loss(
     W: Float[Tensor, "*batch d n"],
-    importances: Float[Tensor, "*batch n"] | Float[Tensor, "n"],
+    importances: Float[Tensor, "*batch n"] | Float[Tensor, " n"],
     kurtosis: float | Float[Tensor, "*batch"],
 ) -> Float[Tensor, "*batch"]:
     """Exact expected loss L(W) = (k−1) Σ_i (‖w_i‖² − v_i)² + 2 Σ_{i≠j} (w_i·w_j)² (best bias).

@@ -42,7 +42,7 @@ def _top_d(v: Float[Tensor, "B n"], d: int) -> Float[Tensor, "B n"]:
     return (rank < d).to(v.dtype)
 
 
-def _water_fill(v: Float[Tensor, "B n"], k: Float[Tensor, "B"], d: int) -> Float[Tensor, "B n"]:
+def _water_fill(v: Float[Tensor, "B n"], k: Float[Tensor, " B"], d: int) -> Float[Tensor, "B n"]:
     """C_i = clip((v_i/c − 2)/(k − 3), 0, 1) with Σ C_i = d per row, c by bisection on log c
     (all rows at once: the phase diagram solves thousands)."""
     k = k[:, None]
@@ -60,7 +60,7 @@ def _water_fill(v: Float[Tensor, "B n"], k: Float[Tensor, "B"], d: int) -> Float
     return filled((lo + hi) / 2)
 
 
-def allocation_grid(importances: Float[Tensor, "B n"], kurtoses: Float[Tensor, "B"], d: int) -> Float[Tensor, "B n"]:
+def allocation_grid(importances: Float[Tensor, "B n"], kurtoses: Float[Tensor, " B"], d: int) -> Float[Tensor, "B n"]:
     """`optimal_allocation` for B (importances, kurtosis) rows at once (inputs as checked there)."""
     v, k = importances.double(), kurtoses.double()
     if d >= v.shape[-1]:
@@ -72,7 +72,7 @@ def allocation_grid(importances: Float[Tensor, "B n"], kurtoses: Float[Tensor, "
     return out
 
 
-def optimal_allocation(importances: Float[Tensor, "n"], kurtosis: float, d: int) -> Float[Tensor, "n"]:
+def optimal_allocation(importances: Float[Tensor, " n"], kurtosis: float, d: int) -> Float[Tensor, " n"]:
     """The capacities C [n] minimising Σ_i L_i(C_i) subject to 0 ≤ C_i ≤ 1 and Σ_i C_i ≤ d (the
     module docstring gives the three cases). Computed in float64."""
     v = check_finite_tensor("importances", torch.as_tensor(importances), min_ndim=1).double()
@@ -83,7 +83,7 @@ def optimal_allocation(importances: Float[Tensor, "n"], kurtosis: float, d: int)
     return allocation_grid(v[None], torch.tensor([k], dtype=torch.float64), d)[0]
 
 
-def optimal_loss(importances: Float[Tensor, "n"], kurtosis: float, d: int) -> float:
+def optimal_loss(importances: Float[Tensor, " n"], kurtosis: float, d: int) -> float:
     """The minimal loss Σ_i L_i(C_i*) of the quadratic model (`optimal_allocation`'s value)."""
     C = optimal_allocation(importances, kurtosis, d)
     if float(kurtosis) == 1.0:  # x_i² ≡ 1: the bias predicts y exactly (L_i(1) would read 0/0)

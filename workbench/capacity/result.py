@@ -49,7 +49,14 @@ class CapacityResult(Result):
 
     def validate(self) -> None:
         c = self.config
-        K, L, S, D, Q, P = len(c.kurtosis), len(c.decay), c.seeds, len(c.d_sweep), len(c.sweep_kurtosis), len(c.relu_feature_prob)
+        K, L, S, D, Q, P = (
+            len(c.kurtosis),
+            len(c.decay),
+            c.seeds,
+            len(c.d_sweep),
+            len(c.sweep_kurtosis),
+            len(c.relu_feature_prob),
+        )
         expect_shape("W", self.W, (K, L, S, c.d, c.n))
         expect_shape("loss", self.loss, (K, L, S))
         expect_shape("sweep_W", self.sweep_W, (D, Q, S, max(c.d_sweep, default=1), c.n))
@@ -59,7 +66,7 @@ class CapacityResult(Result):
             expect_shape(name, getattr(self, name), shape)
 
     # --- views used by figures, widgets and docs -------------------------------------------
-    def importances(self, decay_index: int) -> Float[Tensor, "n"]:
+    def importances(self, decay_index: int) -> Float[Tensor, " n"]:
         return importances(self.config.n, self.config.decay[decay_index])
 
     def best_W(self) -> Float[Tensor, "K L d n"]:

@@ -11,20 +11,20 @@ from jaxtyping import Float
 from torch import Tensor
 
 from workbench.capacity.loss import closed_form_loss, per_feature_loss
-from workbench.tensor.ensemble import check_converged, train_ensemble
 from workbench.core.validation import check_range
+from workbench.tensor.ensemble import check_converged, train_ensemble
 
 StepCallback = Callable[[int, int], None]
 
 
-def importances(n: int, decay: float | Float[Tensor, "E"]) -> Float[Tensor, "*E n"]:
+def importances(n: int, decay: float | Float[Tensor, " E"]) -> Float[Tensor, "*E n"]:
     """v_i = decay**i for i = 0 … n−1 (the most important feature first)."""
     decay = torch.as_tensor(decay, dtype=torch.float32)
     return decay[..., None] ** torch.arange(n, dtype=torch.float32, device=decay.device)
 
 
 def train_quadratic(
-    kurtosis: Float[Tensor, "E"],
+    kurtosis: Float[Tensor, " E"],
     importance: Float[Tensor, "E n"],
     d: int,
     *,
@@ -35,7 +35,7 @@ def train_quadratic(
     init: Float[Tensor, "E d n"] | None = None,
     progress: bool = True,
     on_step: StepCallback | None = None,
-) -> tuple[Float[Tensor, "E d n"], Float[Tensor, "E"]]:
+) -> tuple[Float[Tensor, "E d n"], Float[Tensor, " E"]]:
     """Minimise the closed-form loss of E quadratic models at once; return (W, final loss).
 
     `row_mask` zeroes embedding rows per member, so members of different widths d_e ≤ d share
@@ -72,7 +72,7 @@ def relu_output(W: Float[Tensor, "E d n"], b: Float[Tensor, "E n"], x: Float[Ten
 
 
 def sample_relu_features(
-    feature_prob: Float[Tensor, "E"], batch: int, n: int, generator: torch.Generator
+    feature_prob: Float[Tensor, " E"], batch: int, n: int, generator: torch.Generator
 ) -> Float[Tensor, "E batch n"]:
     """Features of the ReLU-output model: U[0, 1] when active, active with probability p."""
     shape = (feature_prob.shape[0], batch, n)
@@ -82,7 +82,7 @@ def sample_relu_features(
 
 
 def train_relu_output(
-    feature_prob: Float[Tensor, "E"],
+    feature_prob: Float[Tensor, " E"],
     importance: Float[Tensor, "E n"],
     d: int,
     *,
@@ -91,7 +91,7 @@ def train_relu_output(
     batch: int,
     seed: int,
     progress: bool = True,
-) -> tuple[Float[Tensor, "E d n"], Float[Tensor, "E n"], Float[Tensor, "E"]]:
+) -> tuple[Float[Tensor, "E d n"], Float[Tensor, "E n"], Float[Tensor, " E"]]:
     """Train E ReLU-output models on fresh samples each step; loss = E_x Σ_i v_i (x_i − x̂_i)².
 
     Returns (W, b, loss), the loss a mean over the last 10 % of steps (it is a noisy estimate).

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 _HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
 _STARTED = time.time()
 # ours: .<name>.<host>-<pid>.<random>.tmp and .<name>.old-<host>-<pid>; before hosts and pids

@@ -139,4 +139,6 @@ def code_fingerprint(roots: Iterable[str], root: Path | None = None, package: st
     """The code part of a cache key: the source of everything `roots` import, and `LIBRARIES`'
     versions (16 hex chars)."""
     modules = imported_modules(roots, package, root, parents)
-    return hashlib.sha256(f"{source_fingerprint(modules, root, package)}|{library_versions()}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{source_fingerprint(modules, root, package)}|{library_versions()}".encode()).hexdigest()[
+        :16
+    ]

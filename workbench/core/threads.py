@@ -31,7 +31,8 @@ one thread is not.) `benchmarks/busy_neighbour.py` (capacity QUICK busy vs alone
 
 A micro-benchmark by size (30 Adam steps of a 2-layer MLP, batch 256; MiniLM embedding 256 texts)
 shows where the line is: alone, 2 threads give nothing on an 8k-parameter MLP and 1.2-1.8x on
-0.1M-23M (MiniLM 1.83x); busy, 2 threads LOSE at every size (0.3-0.7x). Robustness's MiniLM stages (embed, attack) ran 1.6-2x faster on 2 threads
+0.1M-23M (MiniLM 1.83x); busy, 2 threads LOSE at every size (0.3-0.7x). Robustness's MiniLM stages
+(embed, attack) ran 1.6-2x faster on 2 threads
 in quiet moments, yet its whole run lost at every try, "alone" too: its thousands of short ops each
 risk a wait whenever anything else wakes up. So small work takes one thread; the line
 (`SMALL_WORK`, 30M) sits above MiniLM (22.7M), the largest model a suite ships, and below BERT-base

@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Self
 
+from workbench.core.validation import POSITIVE, Choice, Flag, Int, Many, Number, Text, check_fields, param
 from workbench.goldilocks.data import DATASETS
 from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.tensor.curvature import DTYPES
-from workbench.core.validation import POSITIVE, Choice, Flag, Int, Many, Number, Text, check_fields, param
 
 RANK_BY = ("trace_ratio", "trace", "initial_loss")
 

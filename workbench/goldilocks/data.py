@@ -37,9 +37,9 @@ class Dataset:
 
     name: str
     x_train: Float[Tensor, "n_train in_dim"]
-    y_train: Int[Tensor, "n_train"]
+    y_train: Int[Tensor, " n_train"]
     x_test: Float[Tensor, "n_test in_dim"]
-    y_test: Int[Tensor, "n_test"]
+    y_test: Int[Tensor, " n_test"]
 
     @property
     def in_dim(self) -> int:

@@ -29,7 +29,7 @@ def zone_indices(config: GoldilocksConfig, plane_eigs: Float[Tensor, "A S B R d"
 
 
 def zone_densities(
-    config: GoldilocksConfig, x: Tensor, y: Tensor, direction: Float[Tensor, "D"], r_init: float,
+    config: GoldilocksConfig, x: Tensor, y: Tensor, direction: Float[Tensor, " D"], r_init: float,
     indices: tuple[int, ...],
 ) -> tuple[Float[Tensor, "A Z V k"], Float[Tensor, "A Z V k"]]:
     """SLQ nodes and weights of ∇²L at (ratio·r_init)·u/‖u‖ for every activation and every index into
@@ -53,7 +53,7 @@ def zone_densities(
 
 
 def density_curve(nodes: Float[Tensor, "V k"], weights: Float[Tensor, "V k"], points: int = 400
-                  ) -> tuple[Float[Tensor, "G"], Float[Tensor, "G"]]:
+                  ) -> tuple[Float[Tensor, " G"], Float[Tensor, " G"]]:
     """The Gaussian-smoothed density on a grid over the Ritz values ± 5σ, σ = 1 % of their span
     (PyHessian's figure uses a fixed σ in absolute units; a relative one keeps every ratio legible)."""
     lo, hi = float(nodes.min()), float(nodes.max())

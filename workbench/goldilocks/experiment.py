@@ -9,6 +9,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from workbench.core.cache import ArtifactCache
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.seeding import choose_device, seed_everything
+from workbench.core.threads import thread_policy
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.data import Dataset, load_dataset
 from workbench.goldilocks.density import zone_densities, zone_indices
@@ -29,11 +33,7 @@ from workbench.goldilocks.sweep import (
     radius_sweep,
     random_bases,
 )
-from workbench.core.cache import ArtifactCache
 from workbench.tensor.curvature import resolve_dtype
-from workbench.core.executor import Executor, as_executor, map_cells
-from workbench.core.seeding import choose_device, seed_everything
-from workbench.core.threads import thread_policy
 
 
 def directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
@@ -165,7 +165,7 @@ def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: to
     return stack(0), stack(1), stack(2), _full_space(config, data, r_init, dev, progress)
 
 
-def selection_inits(config: GoldilocksConfig, r_init: float) -> tuple[Float[Tensor, "M D"], Float[Tensor, "M"]]:
+def selection_inits(config: GoldilocksConfig, r_init: float) -> tuple[Float[Tensor, "M D"], Float[Tensor, " M"]]:
     """The N inits at exactly r_init, then the positive control's at ratios r/r_init log-uniform in
     `selection_control_ratios`; their θ (radius ratio·r_init) and their ratios r/r_init."""
     spec = config.spec(config.selection_activation)

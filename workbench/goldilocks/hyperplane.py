@@ -13,17 +13,21 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from torch.func import vmap
 
+from workbench.core.validation import check_int
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
-from workbench.core.validation import check_int
 
 
-def ensemble_loss(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, "E"]:
+def ensemble_loss(
+    spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]
+) -> Float[Tensor, " E"]:
     """Cross-entropy of every member on the same batch (one vmapped forward)."""
     return vmap(spec.loss, in_dims=(0, None, None))(thetas, x, y)
 
 
-def ensemble_accuracy(spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, "E"]:
+def ensemble_accuracy(
+    spec: MLPSpec, thetas: Float[Tensor, "E D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]
+) -> Float[Tensor, " E"]:
     with torch.no_grad():
         return vmap(spec.accuracy, in_dims=(0, None, None))(thetas, x, y)
 
@@ -33,7 +37,7 @@ def train_on_hyperplanes(
     points: Float[Tensor, "E D"],
     bases: Float[Tensor, "E D d"],
     x_train: Float[Tensor, "n in"],
-    y_train: Int[Tensor, "n"],
+    y_train: Int[Tensor, " n"],
     steps: int,
     lr: float,
     batch: int,

@@ -30,10 +30,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.validation import check_choice, check_int, check_range
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.ensemble import train_ensemble
-from workbench.core.validation import check_choice, check_int, check_range
 
 SURFACES = ("plane", "sphere")
 
@@ -56,7 +56,7 @@ def train_on_surfaces(
     points: Float[Tensor, "S Q D"],
     bases: Float[Tensor, "S D d"],
     x_train: Float[Tensor, "n in"],
-    y_train: Int[Tensor, "n"],
+    y_train: Int[Tensor, " n"],
     steps: int,
     lr: float,
     batch: int,
@@ -87,7 +87,7 @@ def train_on_surfaces(
     return phi.detach()
 
 
-def train_full(spec: MLPSpec, thetas: Float[Tensor, "E D"], x_train: Float[Tensor, "n in"], y_train: Int[Tensor, "n"],
+def train_full(spec: MLPSpec, thetas: Float[Tensor, "E D"], x_train: Float[Tensor, "n in"], y_train: Int[Tensor, " n"],
                steps: int, lr: float, batch: int, seed: int = 0, progress: bool = True) -> Float[Tensor, "E D"]:
     """Adam (cosine decay) on all D parameters of every member: the full-space reference of d₉₀."""
     theta = thetas.detach().clone()
@@ -114,7 +114,9 @@ def intrinsic_dimension(accuracy: Float[Tensor, "... T"], dims: Sequence[int], r
     if list(dims) != sorted(set(dims)):
         raise ValueError(f"`dims` must be strictly increasing; got {dims}")
     if accuracy.shape[-1] != len(dims):
-        raise ValueError(f"`accuracy` must have {len(dims)} entries on its last axis (one per d); got {accuracy.shape[-1]}")
+        raise ValueError(
+            f"`accuracy` must have {len(dims)} entries on its last axis (one per d); got {accuracy.shape[-1]}"
+        )
     target = fraction * torch.as_tensor(reference, dtype=torch.float64)
     hit = accuracy.double() >= target[..., None] if target.ndim else accuracy.double() >= target
     first = hit.double().argmax(-1)

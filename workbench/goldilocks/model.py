@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.tensor.mlp_curvature import MLPCrossEntropy, mlp_forward
 from workbench.core.validation import check_choice, check_int
+from workbench.tensor.mlp_curvature import MLPCrossEntropy, mlp_forward
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu, "tanh": torch.tanh}
 # Weight variance of each named init scheme (biases 0): Var W = gain / fan_in or 2 / (fan_in + fan_out).
@@ -70,7 +70,9 @@ class MLPSpec:
         gain = {"he": 2.0, "lecun": 1.0}
         return [math.sqrt(2.0 / (i + o)) if init == "xavier" else math.sqrt(gain[init] / i) for i, o in self.layers]
 
-    def init(self, init: str, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> Float[Tensor, "D"]:
+    def init(
+        self, init: str, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32
+    ) -> Float[Tensor, " D"]:
         """A sampled initialisation as a flat θ (Gaussian weights of the scheme's variance, zero biases)."""
         parts = []
         for (i, o), std in zip(self.layers, self.weight_std(init)):
@@ -83,7 +85,7 @@ class MLPSpec:
         around it (relative spread ~ 1/√D)."""
         return math.sqrt(sum(i * o * s**2 for (i, o), s in zip(self.layers, self.weight_std(init))))
 
-    def unflatten(self, theta: Float[Tensor, "D"]) -> list[tuple[Tensor, Tensor]]:
+    def unflatten(self, theta: Float[Tensor, " D"]) -> list[tuple[Tensor, Tensor]]:
         """[(W_ℓ [fan_out, fan_in], b_ℓ [fan_out])] as views into θ."""
         if theta.shape[-1] != self.n_params:
             raise ValueError(f"`theta` must have {self.n_params} entries for this net; got {theta.shape[-1]}")
@@ -95,18 +97,18 @@ class MLPSpec:
             at += o
         return out
 
-    def forward(self, theta: Float[Tensor, "D"], x: Float[Tensor, "n in"]) -> Float[Tensor, "n out"]:
+    def forward(self, theta: Float[Tensor, " D"], x: Float[Tensor, "n in"]) -> Float[Tensor, "n out"]:
         """Logits of the net with parameters θ (vmappable over θ)."""
         return mlp_forward(self.unflatten(theta), x, ACTIVATIONS[self.activation])
 
-    def loss(self, theta: Float[Tensor, "D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, ""]:
+    def loss(self, theta: Float[Tensor, " D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]) -> Float[Tensor, ""]:
         """Mean cross-entropy of the logits on (x, y)."""
         return F.cross_entropy(self.forward(theta, x), y)
 
-    def loss_fn(self, x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> MLPCrossEntropy:
+    def loss_fn(self, x: Float[Tensor, "n in"], y: Int[Tensor, " n"]) -> MLPCrossEntropy:
         """θ ↦ L(θ) on fixed data: the `f` the curvature functions take (it also carries the net's
         exact structured restricted Hessians, `workbench.tensor.mlp_curvature`)."""
         return MLPCrossEntropy(self.unflatten, ACTIVATIONS[self.activation], x, y)
 
-    def accuracy(self, theta: Float[Tensor, "D"], x: Float[Tensor, "n in"], y: Int[Tensor, "n"]) -> Float[Tensor, ""]:
+    def accuracy(self, theta: Float[Tensor, " D"], x: Float[Tensor, "n in"], y: Int[Tensor, " n"]) -> Float[Tensor, ""]:
         return (self.forward(theta, x).argmax(-1) == y).to(theta.dtype).mean()

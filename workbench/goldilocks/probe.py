@@ -14,6 +14,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from workbench.core.validation import check_int
 from workbench.goldilocks.config import GoldilocksConfig, check_ratio
 from workbench.goldilocks.data import Dataset, load_dataset
 from workbench.goldilocks.experiment import directions, hessian_bases
@@ -21,7 +22,6 @@ from workbench.goldilocks.model import check_activation
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.sweep import points_at_ratios, radius_sweep
 from workbench.tensor.curvature import resolve_dtype, restricted_eigvals
-from workbench.core.validation import check_int
 
 
 class Probe:

@@ -9,10 +9,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from workbench.core.result import Result, expect_shape
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig
 from workbench.goldilocks.intrinsic import intrinsic_dimension
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
-from workbench.core.result import Result, expect_shape
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class GoldilocksResult(Result):
     iso_plane_eigs: Float[Tensor, "A Si B R d"]
     dims_ratio: Float[Tensor, "A K B R"]
     dims_positive: Float[Tensor, "A K B R"]
-    density_at: Float[Tensor, "Z"]
+    density_at: Float[Tensor, " Z"]
     density_nodes: Float[Tensor, "A Z V k"]
     density_weights: Float[Tensor, "A Z V k"]
     plane_acc: Float[Tensor, "A T S Q"]
@@ -71,7 +71,7 @@ class GoldilocksResult(Result):
     full_acc: Float[Tensor, "A S"]
     sel_measures: Float[Tensor, "M 3"]
     sel_retest: Float[Tensor, "M 2"]
-    sel_ratios: Float[Tensor, "M"]
+    sel_ratios: Float[Tensor, " M"]
     sel_curves: Float[Tensor, "M K"]
     sel_losses: Float[Tensor, "M steps"]
     stage_seconds: dict
@@ -132,7 +132,7 @@ class GoldilocksResult(Result):
     def positive_fraction(self, surface: str = "plane") -> Float[Tensor, "A S B R"]:
         return eigvals_positive_fraction(self.eigs(surface))
 
-    def ratios(self) -> Float[Tensor, "R"]:
+    def ratios(self) -> Float[Tensor, " R"]:
         """The swept ratios r/r_init (the config's `ratios`), float64."""
         return torch.tensor(self.config.ratios, dtype=torch.float64)
 
@@ -150,7 +150,7 @@ class GoldilocksResult(Result):
         ref = self.full_acc.double().mean(1)[:, None]                     # [A, 1]
         return intrinsic_dimension(acc, self.config.train_dims, ref, self.config.intrinsic_fraction)
 
-    def selection_measure(self) -> Float[Tensor, "M"]:
+    def selection_measure(self) -> Float[Tensor, " M"]:
         return self.sel_measures[:, RANK_BY.index(self.config.selection_rank_by)]
 
     def selection_groups(self) -> dict[str, slice]:
@@ -158,6 +158,6 @@ class GoldilocksResult(Result):
         N = self.config.selection_inits
         return {"at_r_init": slice(0, N), "control": slice(N, self.sel_ratios.shape[0])}
 
-    def loss_auc(self) -> Float[Tensor, "M"]:
+    def loss_auc(self) -> Float[Tensor, " M"]:
         """Area under the training-loss curve per init (mean minibatch loss over the steps)."""
         return self.sel_losses.double().mean(-1)

@@ -21,11 +21,11 @@ from scipy import stats
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from workbench.tensor.curvature import LossFn, batched_hvp
 from workbench.core.validation import check_int
+from workbench.tensor.curvature import LossFn, batched_hvp
 
 
-def hutchinson_moments(f: LossFn, theta: Float[Tensor, "D"], probes: Float[Tensor, "n D"]) -> Float[Tensor, "n 2"]:
+def hutchinson_moments(f: LossFn, theta: Float[Tensor, " D"], probes: Float[Tensor, "n D"]) -> Float[Tensor, "n 2"]:
     """Per probe z: (zᵀHz, ‖Hz‖²), unbiased samples of Tr H and ‖H‖_F² for Rademacher z."""
     Hz = batched_hvp(f, theta, probes)
     return torch.stack([(Hz * probes).sum(-1), Hz.pow(2).sum(-1)], -1)
@@ -56,7 +56,7 @@ def score_inits(f: LossFn, thetas: Float[Tensor, "N D"], probes: int, seed: int 
     return torch.stack(rows).cpu(), torch.stack(retest).cpu()
 
 
-def reliability(test: Float[Tensor, "N"], retest: Float[Tensor, "N"]) -> dict[str, float]:
+def reliability(test: Float[Tensor, " N"], retest: Float[Tensor, " N"]) -> dict[str, float]:
     """Test–retest agreement across inits: Pearson r, Spearman ρ, and the Spearman–Brown
     reliability 2r/(1 + r) of the pooled (two-set) score."""
     a, b = test.double().tolist(), retest.double().tolist()

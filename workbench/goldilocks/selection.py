@@ -19,18 +19,18 @@ from scipy import stats
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from workbench.core.validation import check_int
 from workbench.goldilocks.hyperplane import ensemble_accuracy, ensemble_loss
 from workbench.goldilocks.model import MLPSpec
-from workbench.core.validation import check_int
 
 
 def train_full_space(
     spec: MLPSpec,
     thetas: Float[Tensor, "N D"],
     x_train: Float[Tensor, "n in"],
-    y_train: Int[Tensor, "n"],
+    y_train: Int[Tensor, " n"],
     x_eval: Float[Tensor, "m in"],
-    y_eval: Int[Tensor, "m"],
+    y_eval: Int[Tensor, " m"],
     steps: int,
     lr: float,
     batch: int,
@@ -59,10 +59,12 @@ def train_full_space(
     return torch.stack(curves, -1), torch.stack(losses, -1)
 
 
-def steps_to_target(curves: Float[Tensor, "N K"], target: float, eval_every: int) -> Float[Tensor, "N"]:
+def steps_to_target(curves: Float[Tensor, "N K"], target: float, eval_every: int) -> Float[Tensor, " N"]:
     """First evaluated step with accuracy ≥ target; never reached -> (K−1)·eval_every + eval_every."""
     hit = curves >= target
-    first = torch.where(hit.any(-1), hit.float().argmax(-1), torch.full_like(hit[:, 0], curves.shape[-1], dtype=torch.long))
+    first = torch.where(
+        hit.any(-1), hit.float().argmax(-1), torch.full_like(hit[:, 0], curves.shape[-1], dtype=torch.long)
+    )
     return first.double() * eval_every
 
 
@@ -84,7 +86,7 @@ class SelectionTest:
         return float(torch.tensor(self.rest_steps).median() - torch.tensor(self.top_steps).median())
 
 
-def selection_test(measure: Float[Tensor, "N"], steps: Float[Tensor, "N"], top: int, higher_is_better: bool = True,
+def selection_test(measure: Float[Tensor, " N"], steps: Float[Tensor, " N"], top: int, higher_is_better: bool = True,
                    censored_at: float | None = None) -> SelectionTest:
     """Split by `measure` (the `top` best), compare their steps with the rest's."""
     N = len(measure)
@@ -106,7 +108,9 @@ def selection_test(measure: Float[Tensor, "N"], steps: Float[Tensor, "N"], top: 
     return SelectionTest(a, b, u, p, rho, rho_p, censored)
 
 
-def association(measure: Float[Tensor, "N"], outcome: Float[Tensor, "N"], higher_is_better: bool = True) -> dict[str, float]:
+def association(
+    measure: Float[Tensor, " N"], outcome: Float[Tensor, " N"], higher_is_better: bool = True
+) -> dict[str, float]:
     """Spearman ρ between the score (signed so that larger = better) and the outcome (lower =
     better), with its one-sided p-value for ρ < 0 (better scores, lower outcomes)."""
     sign = 1.0 if higher_is_better else -1.0

@@ -23,6 +23,7 @@ from torch import Tensor
 from torch.func import grad
 from tqdm.auto import tqdm
 
+from workbench.core.validation import check_range
 from workbench.goldilocks.model import MLPSpec
 from workbench.tensor.curvature import (
     eigvals_positive_fraction,
@@ -38,8 +39,6 @@ from workbench.tensor.subspaces import (
     sparse_projection,
     sphere_correction,
 )
-from workbench.core.validation import check_range
-
 
 BASIS_KINDS = ("orthonormal", "sparse")
 
@@ -75,7 +74,7 @@ class Sweep:
 
 
 def points_at_ratios(
-    u: Float[Tensor, "*S D"], ratios: Sequence[float] | Float[Tensor, "R"], r_init: float
+    u: Float[Tensor, "*S D"], ratios: Sequence[float] | Float[Tensor, " R"], r_init: float
 ) -> Float[Tensor, "*S R D"]:
     """P = (ratio·r_init)·u/‖u‖ for every ratio r/r_init in `ratios` (each > 0) and the radius r_init > 0:
     the one place goldilocks turns its ratios into points (`points_at_radii` takes the radii, distances)."""
@@ -87,8 +86,8 @@ def radius_sweep(
     spec: MLPSpec,
     x: Float[Tensor, "n in"],
     y: Tensor,
-    direction: Float[Tensor, "D"],
-    ratios: Sequence[float] | Float[Tensor, "R"],
+    direction: Float[Tensor, " D"],
+    ratios: Sequence[float] | Float[Tensor, " R"],
     r_init: float,
     bases: Float[Tensor, "B D d"],
     sphere: bool = True,
@@ -143,7 +142,7 @@ def nested_dim_measures(
     spec: MLPSpec,
     x: Float[Tensor, "n in"],
     y: Tensor,
-    direction: Float[Tensor, "D"],
+    direction: Float[Tensor, " D"],
     ratios: Sequence[float],
     r_init: float,
     bases: Float[Tensor, "B D dmax"],

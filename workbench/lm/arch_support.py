@@ -68,7 +68,9 @@ def bridge_architecture(config: Mapping[str, Any]) -> str | None:
 
     archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
     model_type = config.get("model_type")
-    hf_like = SimpleNamespace(architectures=archs, **({"model_type": model_type} if isinstance(model_type, str) else {}))
+    hf_like = SimpleNamespace(
+        architectures=archs, **({"model_type": model_type} if isinstance(model_type, str) else {})
+    )
     try:  # the bridge's own rule (it also maps model_type → class); a private helper, hence the fallback
         from transformer_lens.model_bridge.sources._hf_format import determine_architecture_from_hf_config
     except ImportError:

@@ -39,7 +39,9 @@ class _ProbeCache:
     def __init__(self) -> None:
         self.called = False
 
-    def update(self, k: torch.Tensor, v: torch.Tensor, *_args: Any, **_kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, k: torch.Tensor, v: torch.Tensor, *_args: Any, **_kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         self.called = True
         return k, v
 
@@ -76,7 +78,11 @@ def ignores_cache_keyword(cls: type | None) -> bool:
 def _with_cache_keyword(update):
     @functools.wraps(update)
     def wrapped(k: torch.Tensor, v: torch.Tensor, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        if kwargs.get("past_key_values") is None and kwargs.get("layer_past") is None and kwargs.get("cache") is not None:
+        if (
+            kwargs.get("past_key_values") is None
+            and kwargs.get("layer_past") is None
+            and kwargs.get("cache") is not None
+        ):
             kwargs["past_key_values"] = kwargs["cache"]
         return update(k, v, **kwargs)
 

@@ -23,16 +23,16 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
-from workbench.lm.compat import prepare_cached_decoding
-from workbench.lm.fastpath import remember_own_hooks
-from workbench.lm.rwkv5_hf import is_rwkv5_config, load_folder
-from workbench.lm.specs import DTYPES  # noqa: F401  (its home; importable here)
 from workbench.core.atomic import atomic_dir
 from workbench.core.cache import cache_key, default_cache_dir
 from workbench.core.paths import check_output_dir
 from workbench.core.result import config_to_dict
 from workbench.core.validation import check_int, check_path
+from workbench.lm.arch_support import CHECKED, SEE, causal_lm_architecture
+from workbench.lm.compat import prepare_cached_decoding
+from workbench.lm.fastpath import remember_own_hooks
+from workbench.lm.rwkv5_hf import is_rwkv5_config, load_folder
+from workbench.lm.specs import DTYPES  # noqa: F401  (its home; importable here)
 
 STAMP = "workbench.json"
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", STAMP)
@@ -133,8 +133,12 @@ def fix_pad_token(tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> PreTra
             f"`model`'s tokenizer has no usable pad token (id {pad}) and no EOS token inside the model's "
             f"vocabulary of {vocab_size} ids (EOS id {eos}) to pad with; give the folder's tokenizer a pad or EOS token"
         )
-    problem = "has no pad token" if pad is None else f"pads with id {pad}, outside the model's vocabulary of {vocab_size}"
-    warnings.warn(f"the tokenizer {problem}; padding with its EOS token {tokenizer.eos_token!r} (id {eos})", stacklevel=2)
+    problem = (
+        "has no pad token" if pad is None else f"pads with id {pad}, outside the model's vocabulary of {vocab_size}"
+    )
+    warnings.warn(
+        f"the tokenizer {problem}; padding with its EOS token {tokenizer.eos_token!r} (id {eos})", stacklevel=2
+    )
     tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
@@ -221,7 +225,9 @@ def boot(
         if dtype not in DTYPES:
             raise ValueError(f"`dtype` must be one of {sorted(DTYPES)}; got {dtype!r}")
         dtype = DTYPES[dtype]
-    if device_map is not None and not (isinstance(device_map, dict) or (isinstance(device_map, str) and device_map.strip())):
+    if device_map is not None and not (
+        isinstance(device_map, dict) or (isinstance(device_map, str) and device_map.strip())
+    ):
         raise ValueError(f"`device_map` must be None, a non-empty string such as 'auto', or a dict; got {device_map!r}")
     if is_rwkv5_config(json.loads((folder / "config.json").read_text(encoding="utf-8"))):
         return _ready(_boot_rwkv5(folder, device, dtype, device_map))
@@ -257,11 +263,15 @@ def _boot_rwkv5(folder: Path, device: str | torch.device | None, dtype: torch.dt
     from workbench.core.seeding import choose_device
 
     if device_map is not None:
-        raise ValueError(f"`device_map` is not supported for RWKV v5.2 folders (one device holds these models); got {device_map!r}")
+        raise ValueError(
+            f"`device_map` is not supported for RWKV v5.2 folders (one device holds these models); got {device_map!r}"
+        )
     try:
         with _offline():
             return load_folder(folder, choose_device(device), dtype)
     except (MemoryError, torch.OutOfMemoryError):
         raise
     except Exception as err:
-        raise ValueError(f"`model` {str(folder)!r} (RWKV v5.2) could not be loaded: {type(err).__name__}: {err}") from err
+        raise ValueError(
+            f"`model` {str(folder)!r} (RWKV v5.2) could not be loaded: {type(err).__name__}: {err}"
+        ) from err

@@ -7,7 +7,8 @@ real token, so a padded row computes what it would alone. Three kinds of model:
                    (through a bridge, with the `compat` shim where TransformerLens needs it);
     masked state   Mamba: the mask zeroes padded inputs at the prompt forward, so the state after
                    left padding is the state without it; decoding carries the state (`cache`);
-    state          RWKV (also this project's v5.2, workbench.lm.rwkv5_hf): no mask — pads would flow through the state — so the prompt forward runs
+    state          RWKV (also this project's v5.2, workbench.lm.rwkv5_hf): no mask — pads would flow
+                   through the state — so the prompt forward runs
                    per group of equal real length (pads stripped) and the groups' states are
                    concatenated row by row; decoding then runs the whole batch one token at a time.
 
@@ -32,12 +33,12 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import fast_targets, unbridged
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
 from workbench.tensor.steering import SteeringEdit
-from workbench.core.validation import check_choice, check_int
 
 MASKED_STATE_TYPES = ("mamba", "mamba2", "falcon_mamba")
 STATE_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7", "workbench_rwkv5")  # the last: workbench.lm.rwkv5_hf

@@ -142,11 +142,17 @@ class TimeMix(nn.Module):
         k = rearrange(self.key(mixed(self.time_mix_k)), heads, h=self.n_heads)
         v = rearrange(self.value(mixed(self.time_mix_v)), heads, h=self.n_heads)
         g = F.silu(self.gate(mixed(self.time_mix_g)))
-        y, s = wkv(r.float(), k.float(), v.float(), -torch.exp(self.time_decay.float()), self.time_faaaa.float(), s.float())
+        y, s = wkv(
+            r.float(), k.float(), v.float(), -torch.exp(self.time_decay.float()), self.time_faaaa.float(), s.float()
+        )
         y = rearrange(y, "b h t n -> b t (h n)")
         # in float32 whatever the model's dtype, as the package does (its eps is below bfloat16's resolution)
         ln = self.ln_x
-        y = F.group_norm(y.flatten(0, 1), ln.num_groups, ln.weight.float(), ln.bias.float(), ln.eps).view_as(y).to(x.dtype)
+        y = (
+            F.group_norm(y.flatten(0, 1), ln.num_groups, ln.weight.float(), ln.bias.float(), ln.eps)
+            .view_as(y)
+            .to(x.dtype)
+        )
         return self.output(y * g), x[:, -1], s
 
 

@@ -52,7 +52,7 @@ def row_uniforms(sampling: Sampling, keys: Sequence[tuple[int, int]], steps: int
 
 
 def next_tokens(logits: Float[Tensor, "b vocab"], sampling: Sampling,
-                uniforms: Float[Tensor, "b"] | None) -> Int[Tensor, "b"]:
+                uniforms: Float[Tensor, " b"] | None) -> Int[Tensor, " b"]:
     """The next token of each row: argmax when greedy, else the inverse-CDF draw of the module
     docstring at `uniforms` (one per row)."""
     if sampling.greedy or uniforms is None:

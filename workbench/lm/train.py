@@ -11,13 +11,20 @@ import time
 from collections.abc import Callable, Sequence
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast, RwkvConfig, RwkvForCausalLM
 from tqdm.auto import tqdm
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    RwkvConfig,
+    RwkvForCausalLM,
+)
 
-from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
-from workbench.lm.specs import ARCHITECTURES, TinyLMSpec  # noqa: F401  (their home; importable here)
 from workbench.core.seeding import choose_device, seed_everything
 from workbench.core.threads import torch_threads  # moved there; still importable from here (ace.session)
+from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
+from workbench.lm.specs import ARCHITECTURES, TinyLMSpec  # noqa: F401  (their home; importable here)
 
 
 def build_model(spec: TinyLMSpec, tokenizer: PreTrainedTokenizerFast, max_len: int) -> PreTrainedModel:
@@ -26,10 +33,16 @@ def build_model(spec: TinyLMSpec, tokenizer: PreTrainedTokenizerFast, max_len: i
     common = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                   eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
     if spec.arch == "rwkv5":
-        return Rwkv5ForCausalLM(Rwkv5Config(
-            hidden_size=spec.d_model, num_hidden_layers=spec.n_layers,
-            num_attention_heads=spec.n_heads, intermediate_size=spec.d_mlp, architectures=["Rwkv5ForCausalLM"], **common,
-        ))
+        return Rwkv5ForCausalLM(
+            Rwkv5Config(
+                hidden_size=spec.d_model,
+                num_hidden_layers=spec.n_layers,
+                num_attention_heads=spec.n_heads,
+                intermediate_size=spec.d_mlp,
+                architectures=["Rwkv5ForCausalLM"],
+                **common,
+            )
+        )
     if spec.arch == "llama":
         config = LlamaConfig(
             hidden_size=spec.d_model, num_hidden_layers=spec.n_layers, num_attention_heads=spec.n_heads,
@@ -54,7 +67,9 @@ def encode_examples(
     training needs no position ids (RWKV has no attention mask: padding after the end is harmless
     for a causal model, padding before it would not be)."""
     if len(prompts) != len(responses) or not prompts:
-        raise ValueError(f"`prompts` and `responses` must be non-empty and of equal length; got {len(prompts)}, {len(responses)}")
+        raise ValueError(
+            f"`prompts` and `responses` must be non-empty and of equal length; got {len(prompts)}, {len(responses)}"
+        )
     ids, labels = [], []
     for p, r in zip(prompts, responses):
         p_ids = tokenizer(p, add_special_tokens=False)["input_ids"]

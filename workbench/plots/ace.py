@@ -191,8 +191,15 @@ def unembedding_cosine(result: AceResult) -> go.Figure:
     L = result.direction.shape[1]
     dashes = ("solid", "dash", "dot", "dashdot")
     for m, label in enumerate(result.labels):
-        fig.add_trace(go.Scatter(x=list(range(L)), y=[float(x) for x in result.unembed_cosine[m]], mode="lines+markers",
-                                 name=f"{label}: cos(r̂, unembedding)", line=dict(color="#444", dash=dashes[m % len(dashes)])))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(L)),
+                y=[float(x) for x in result.unembed_cosine[m]],
+                mode="lines+markers",
+                name=f"{label}: cos(r̂, unembedding)",
+                line=dict(color="#444", dash=dashes[m % len(dashes)]),
+            )
+        )
     fig.add_hline(y=0.0, line=dict(color="#888", width=1))
     fig.update_layout(title="Refusal direction vs the unembedding of refusal − answer words", yaxis_range=[-1.03, 1.03],
                       xaxis=dict(title=f"layer (block index, {result.config.hook})", dtick=1), yaxis_title="cosine")

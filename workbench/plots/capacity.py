@@ -8,10 +8,9 @@ from __future__ import annotations
 import math
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
 import torch
 from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
 
 from workbench.capacity.analysis import best_over_seeds, block_regimes, exact_capacities, exact_regimes, gram_blocks
 from workbench.capacity.capacity import capacity
@@ -40,13 +39,22 @@ def capacity_profiles(result: CapacityResult, decay_index: int | None = None) ->
     features = list(range(result.config.n))
     fig = go.Figure()
     for ki, (k, color) in enumerate(zip(result.config.kurtosis, kurtosis_colors(result.config.kurtosis))):
-        fig.add_trace(go.Scatter(x=features, y=exact[ki].tolist(), mode="lines", line=dict(color=color, dash="dot", width=2),
-                                 legendgroup=str(k), showlegend=False, hovertemplate=f"exact, k = {k:g}: C = %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=features,
+                y=exact[ki].tolist(),
+                mode="lines",
+                line=dict(color=color, dash="dot", width=2),
+                legendgroup=str(k),
+                showlegend=False,
+                hovertemplate=f"exact, k = {k:g}: C = %{{y:.3f}}<extra></extra>",
+            )
+        )
         fig.add_trace(go.Scatter(x=features, y=C[ki].tolist(), mode="markers", name=f"k = {k:g}", legendgroup=str(k),
                                  marker=dict(color=color, size=7)))
     fig.update_layout(
         title=f"Capacity per feature: trained (dots) and exact optimum (dotted), n={result.config.n}, "
-        f"d={result.config.d}, v_i = {result.config.decay[li]:g}^i",
+            f"d={result.config.d}, v_i = {result.config.decay[li]:g}^i",
         xaxis_title="feature i (most important first)",
         yaxis_title="capacity C_i",
         yaxis_range=[-0.03, 1.05],
@@ -64,7 +72,9 @@ def phase_diagram(result: CapacityResult) -> go.Figure:
                             for ki in range(len(c.kurtosis))])
     exact = torch.stack([(exact_regimes(result.exact_capacities(li)) == 1).double().mean(-1)
                          for li in range(len(c.decay))], 1)  # [K, L]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("trained (Gram blocks)", "exact optimum"), horizontal_spacing=0.1)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("trained (Gram blocks)", "exact optimum"), horizontal_spacing=0.1
+    )
     for col, share in enumerate((trained, exact), start=1):
         fig.add_trace(go.Heatmap(
             x=[f"{k:g}" for k in c.kurtosis], y=[f"{x:g}" for x in c.decay], z=share.T.tolist(), zmin=0, zmax=1,
@@ -78,7 +88,9 @@ def phase_diagram(result: CapacityResult) -> go.Figure:
     return themed(fig, width=1100, height=460)
 
 
-def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None, min_kurtosis: float = 3.5) -> go.Figure:
+def marginal_loss_figure(
+    result: CapacityResult, decay_index: int | None = None, min_kurtosis: float = 3.5
+) -> go.Figure:
     """Figure 3: |∂L_i/∂C_i| at the optimum per feature; flat across the polysemantic ones (KKT)."""
     li = result.sweep_decay_index() if decay_index is None else decay_index
     best = result.best_W()[:, li].double()
@@ -111,7 +123,7 @@ def marginal_loss_figure(result: CapacityResult, decay_index: int | None = None,
                            showarrow=False)
     fig.update_layout(
         title="Marginal loss reduction |∂L_i/∂C_i| at the optimum<br><sup>blue: alone in its Gram block · "
-        "orange: in a shared block · grey: ignored</sup>",
+            "orange: in a shared block · grey: ignored</sup>",
         xaxis_title="feature i (most important first)",
         yaxis_title="|∂L_i/∂C_i| = 2(k−1)²v_i²/((k−3)C_i+2)²",
         yaxis_type="log",
@@ -132,7 +144,9 @@ def _merge_close(points: list[tuple[float, str]], gap: float) -> list[tuple[floa
     return [(sum(y for y, _ in g) / len(g), [name for _, name in g]) for g in groups]
 
 
-def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, decay_index: int | None = None) -> go.Figure:
+def gram_heatmap(
+    result: CapacityResult, kurtosis_index: int | None = None, decay_index: int | None = None
+) -> go.Figure:
     """Figure 4: |WᵀW| with features sorted into blocks; the title lists block sizes."""
     li = result.sweep_decay_index() if decay_index is None else decay_index
     ki = len(result.config.kurtosis) // 2 if kurtosis_index is None else kurtosis_index
@@ -145,7 +159,7 @@ def gram_heatmap(result: CapacityResult, kurtosis_index: int | None = None, deca
     listed = ", ".join(f"{s} feat/{dim:.2g} dims" for s, dim in zip(blocks.sizes, blocks.dims) if s > 1)
     fig.update_layout(
         title=f"|WᵀW| sorted into blocks, k={result.config.kurtosis[ki]:g}, λ={result.config.decay[li]:g}: "
-        f"{blocks.sizes.count(1)} monosemantic, blocks [{listed or 'none'}], {len(blocks.ignored)} ignored",
+            f"{blocks.sizes.count(1)} monosemantic, blocks [{listed or 'none'}], {len(blocks.ignored)} ignored",
         xaxis=dict(title="feature", type="category"),
         yaxis=dict(title="feature", type="category", autorange="reversed"),
     )
@@ -171,8 +185,12 @@ def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
     colors = kurtosis_colors(result.config.sweep_kurtosis)
     # left: the totals themselves, which sit on Σ C = d and hide one another; right: how far each is
     # from d, on a log axis where the kurtoses separate (a gap below GAP_FLOOR is drawn at the floor)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("Σ_i C_i vs d", f"distance from the bound, |Σ_i C_i − d| (floor {GAP_FLOOR:g})"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.12,
+        subplot_titles=("Σ_i C_i vs d", f"distance from the bound, |Σ_i C_i − d| (floor {GAP_FLOOR:g})"),
+    )
     fig.add_trace(go.Scatter(x=ds, y=ds, mode="lines", name="Σ C = d", line=dict(dash="dash", color="#888")), 1, 1)
     for qi, k in enumerate(result.config.sweep_kurtosis):
         name, group, color = f"k = {k:g}", f"k{qi}", colors[qi]
@@ -211,9 +229,12 @@ def architecture_comparison(result: CapacityResult) -> go.Figure:
                              showlegend=first, legendgroup="r"), row=pi // cols + 1, col=pi % cols + 1)
     fig.update_xaxes(title_text="feature i", row=rows)
     fig.update_yaxes(title_text="capacity C_i", col=1)
-    fig.update_layout(title="Capacity per feature by architecture,<br>paired on the inputs' kurtosis k (feature density p)",
-                      barmode="group", margin=dict(t=110),
-                      legend=dict(orientation="h", x=1, xanchor="right", y=1.1, yanchor="bottom"))
+    fig.update_layout(
+        title="Capacity per feature by architecture,<br>paired on the inputs' kurtosis k (feature density p)",
+        barmode="group",
+        margin=dict(t=110),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.1, yanchor="bottom"),
+    )
     return themed(fig, width=860, height=300 * rows + 160)
 
 

@@ -4,7 +4,6 @@ of one feature's regime over its importance and the kurtosis."""
 
 from __future__ import annotations
 
-
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -32,8 +31,19 @@ def marginal_benefit(n: int = 20, d: int = 10, decay: float = 0.9) -> go.Figure:
         best = optimal_allocation(v, k, d)
         for i in sorted({round(j * (n - 1) / (SHOWN_CURVES - 1)) for j in range(SHOWN_CURVES)}):
             benefit = -marginal_loss(C, v[i].expand_as(C), k)
-            fig.add_trace(go.Scatter(x=C.tolist(), y=benefit.tolist(), mode="lines", line=dict(color=shade(i)),
-                                     name=f"v = {decay:g}^{i}", legendgroup=str(i), showlegend=col == 1), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=C.tolist(),
+                    y=benefit.tolist(),
+                    mode="lines",
+                    line=dict(color=shade(i)),
+                    name=f"v = {decay:g}^{i}",
+                    legendgroup=str(i),
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
             at = float(-marginal_loss(best[i:i + 1], v[i:i + 1], k))
             fig.add_trace(go.Scatter(x=[float(best[i])], y=[at], mode="markers", showlegend=False,
                                      marker=dict(size=9, color=shade(i), line=dict(width=1, color="#222")),
@@ -47,8 +57,11 @@ def marginal_benefit(n: int = 20, d: int = 10, decay: float = 0.9) -> go.Figure:
     fig.update_yaxes(title_text="marginal benefit −∂L_i/∂C_i", type="log", row=1, col=1)
     for col in (2, 3):
         fig.update_yaxes(type="log", row=1, col=col)
-    fig.update_layout(title=f"Why the regimes: the benefit of more capacity (n = {n}, d = {d}; dots: the exact optimum)",
-                      legend_title="importance", margin=dict(t=110))
+    fig.update_layout(
+        title=f"Why the regimes: the benefit of more capacity (n = {n}, d = {d}; dots: the exact optimum)",
+        legend_title="importance",
+        margin=dict(t=110),
+    )
     return themed(fig, width=1150, height=440)
 
 

@@ -72,7 +72,9 @@ def export_figures(
     return written
 
 
-def export(fig: go.Figure, path: str | os.PathLike, formats: tuple[str, ...] = FORMATS, scale: float = 2.0) -> list[Path]:
+def export(
+    fig: go.Figure, path: str | os.PathLike, formats: tuple[str, ...] = FORMATS, scale: float = 2.0
+) -> list[Path]:
     """Write one figure as `<path>.png` and/or `<path>.html` (a .png/.html suffix on `path` is dropped)."""
     base = check_path("path", path)
     base = base.with_suffix("") if base.suffix in {".png", ".html"} else base

@@ -130,7 +130,7 @@ def zone_ratio_indices(result: GoldilocksResult) -> tuple[int, int, int]:
     return zone_indices(result.config, result.plane_eigs)
 
 
-def mean_scaled_spectrum(eigs: Float[Tensor, "N d"]) -> Float[Tensor, "d"]:
+def mean_scaled_spectrum(eigs: Float[Tensor, "N d"]) -> Float[Tensor, " d"]:
     """The k-th smallest of λ/‖H‖_F (‖H‖_F = √Σλ²) averaged over the N spectra: the scale-free
     shape of the spectrum, comparable across radii whose curvature differs by orders of magnitude."""
     eigs = eigs.double()  # float64 so the 1e-300 floor that keeps a zero spectrum at 0 is representable

@@ -37,15 +37,38 @@ def sweep_traces(result: RobustnessResult, r: int, dash: str = "solid", show_leg
     t = [row["threshold"] for row in sw]
     tag = f" (round {r})"
     custom = [[row["count"], row["unsafe_draws"]] if fresh else [row["unsafe"], row["accepted"]] for row in sw]
-    hover = "%{customdata[0]} of %{customdata[1]} unsafe draws pass" if fresh else "%{customdata[0]} / %{customdata[1]} unsafe"
+    hover = (
+        "%{customdata[0]} of %{customdata[1]} unsafe draws pass"
+        if fresh
+        else "%{customdata[0]} / %{customdata[1]} unsafe"
+    )
     return [
-        go.Scatter(x=t, y=[max(row["rate"], FLOOR) for row in sw], mode="lines+markers", name="unsafe after filter" + tag,
-                   line=dict(color=COLORWAY[1], dash=dash), showlegend=show_legend, customdata=custom,
-                   hovertemplate="t=%{x:.3g}: " + hover + "<extra></extra>"),
-        go.Scatter(x=t, y=[row["bound" if fresh else "upper"] for row in sw], mode="lines", name="95 % upper bound" + tag,
-                   line=dict(color=COLORWAY[1], dash="dot", width=1), showlegend=show_legend),
-        go.Scatter(x=t, y=[max(row["safe_lost"], FLOOR) for row in sw], mode="lines+markers", name="safe lost" + tag,
-                   line=dict(color=COLORWAY[0], dash=dash), showlegend=show_legend),
+        go.Scatter(
+            x=t,
+            y=[max(row["rate"], FLOOR) for row in sw],
+            mode="lines+markers",
+            name="unsafe after filter" + tag,
+            line=dict(color=COLORWAY[1], dash=dash),
+            showlegend=show_legend,
+            customdata=custom,
+            hovertemplate="t=%{x:.3g}: " + hover + "<extra></extra>",
+        ),
+        go.Scatter(
+            x=t,
+            y=[row["bound" if fresh else "upper"] for row in sw],
+            mode="lines",
+            name="95 % upper bound" + tag,
+            line=dict(color=COLORWAY[1], dash="dot", width=1),
+            showlegend=show_legend,
+        ),
+        go.Scatter(
+            x=t,
+            y=[max(row["safe_lost"], FLOOR) for row in sw],
+            mode="lines+markers",
+            name="safe lost" + tag,
+            line=dict(color=COLORWAY[0], dash=dash),
+            showlegend=show_legend,
+        ),
     ]
 
 
@@ -58,7 +81,11 @@ def threshold_sweep(result: RobustnessResult) -> go.Figure:
         for tr in sweep_traces(result, r, DASHES[k], source="fresh" if fresh else "test"):
             fig.add_trace(tr)
         fig.add_vline(x=float(result.thresholds[r]), line=dict(color="#888", dash=DASHES[k], width=1))
-    base = result.rounds_info[0]["fresh"]["unsafe_after_filter"]["base_rate"] if fresh else result.rounds_info[0]["base_unsafe_rate"]
+    base = (
+        result.rounds_info[0]["fresh"]["unsafe_after_filter"]["base_rate"]
+        if fresh
+        else result.rounds_info[0]["base_unsafe_rate"]
+    )
     reference_line(fig, y=base, text=f"unfiltered {base:.2%}", log=True, line=dict(color="#b00020", width=1),
                    label_at=0.01, yanchor="top", font=dict(color="#b00020"))  # left: the curves end right
     if fresh:
@@ -86,11 +113,22 @@ def effort_to_failure(result: RobustnessResult) -> go.Figure:
             surv = [1.0, *e["km_survival"]]
             surv.append(surv[-1])
             med = e["median_queries"]
-            fig.add_trace(go.Scatter(x=q, y=surv, mode="lines", line=dict(shape="hv", color=COLORWAY[r], dash=DASHES[r % 4]),
-                                     name=f"round {r}", legendgroup=f"round {r}", showlegend=col == 1,
-                                     hovertemplate=f"round {r}: {e['fooled']}/{e['n']} fooled, median "
-                                                   f"{'> budget' if med is None else f'{med:.0f}'} queries"
-                                                   "<br>S(%{x:.0f}) = %{y:.2f}<extra></extra>"), 1, col)
+            fig.add_trace(
+                go.Scatter(
+                    x=q,
+                    y=surv,
+                    mode="lines",
+                    line=dict(shape="hv", color=COLORWAY[r], dash=DASHES[r % 4]),
+                    name=f"round {r}",
+                    legendgroup=f"round {r}",
+                    showlegend=col == 1,
+                    hovertemplate=f"round {r}: {e['fooled']}/{e['n']} fooled, median "
+                        f"{'> budget' if med is None else f'{med:.0f}'} queries"
+                        "<br>S(%{x:.0f}) = %{y:.2f}<extra></extra>",
+                ),
+                1,
+                col,
+            )
         fig.update_xaxes(title_text="classifier queries", range=[0, result.config.query_budget], row=1, col=col)
     fig.update_yaxes(title_text="share not yet fooled (Kaplan-Meier)", range=[-0.02, 1.02], row=1, col=1)
     kept = "oracle-valid" if result.has_oracle else "any"
@@ -109,11 +147,17 @@ def quality_figure(result: RobustnessResult) -> go.Figure:
         qd = result.rounds_info[r]["fresh"]["quality"]
         cats = list(qd["rejection"])
         rates = [qd["rejection"][c]["rejected"] / max(qd["rejection"][c]["n"], 1) for c in cats]
-        fig.add_trace(go.Bar(x=[f"{c.replace('_', '<br>')}<br>n = {qd['rejection'][c]['n']}" for c in cats], y=rates, marker_color=COLORWAY[r],
-                             name=f"round {r}: TV {qd['tv_by_category']:.3f} by category, {qd['tv_by_template']:.3f} "
-                                  f"by template; {qd['mean_redraws']:.3f} redraws per prompt",
-                             customdata=[[qd["rejection"][c]["rejected"], qd["rejection"][c]["n"]] for c in cats],
-                             hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} rejected<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=[f"{c.replace('_', '<br>')}<br>n = {qd['rejection'][c]['n']}" for c in cats],
+                y=rates,
+                marker_color=COLORWAY[r],
+                name=f"round {r}: TV {qd['tv_by_category']:.3f} by category, {qd['tv_by_template']:.3f} "
+                    f"by template; {qd['mean_redraws']:.3f} redraws per prompt",
+                customdata=[[qd["rejection"][c]["rejected"], qd["rejection"][c]["n"]] for c in cats],
+                hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} rejected<extra></extra>",
+            )
+        )
     fig.update_layout(title="Quality: fresh safe completions the filter rejects, by category",
                       barmode="group", yaxis=dict(title="share rejected", tickformat=".0%"),
                       xaxis=dict(tickangle=0),  # the labels break into lines: nothing to tilt
@@ -133,8 +177,11 @@ def attack_success(result: RobustnessResult) -> go.Figure:
                                      name=f"{ATTACK_NAMES[attack]}, round {r}",
                                      line=dict(color=ATTACK_COLORS[attack], dash=DASHES[k % len(DASHES)])))
     kept = " with the oracle's label kept" if result.has_oracle else " (no oracle: label assumed kept)"
-    fig.update_layout(title=f"Attack success on {result.attack_index.numel()} held-out injurious texts{kept}",
-                      xaxis=dict(title="budget (substitutions)", dtick=1), yaxis=dict(title="success rate", range=[-0.02, 1.02]))
+    fig.update_layout(
+        title=f"Attack success on {result.attack_index.numel()} held-out injurious texts{kept}",
+        xaxis=dict(title="budget (substitutions)", dtick=1),
+        yaxis=dict(title="success rate", range=[-0.02, 1.02]),
+    )
     return themed(fig)
 
 
@@ -152,8 +199,17 @@ def in_distribution(result: RobustnessResult) -> go.Figure:
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", line=style, name=f"round {r}: AUC {m['auc']:.4f}"), 1, 1)
         fig.add_trace(go.Scatter(x=rec, y=prec, mode="lines", line=style, showlegend=False,
                                  name=f"round {r}: AP {m['average_precision']:.4f}"), 1, 2)
-        fig.add_trace(go.Scatter(x=[m["recall"]], y=[m["precision"]], mode="markers", marker=dict(color=COLORWAY[k], size=9),
-                                 name=f"round {r} at t={result.thresholds[r]:.3g}: P {m['precision']:.3f}, R {m['recall']:.3f}"), 1, 2)
+        fig.add_trace(
+            go.Scatter(
+                x=[m["recall"]],
+                y=[m["precision"]],
+                mode="markers",
+                marker=dict(color=COLORWAY[k], size=9),
+                name=f"round {r} at t={result.thresholds[r]:.3g}: P {m['precision']:.3f}, R {m['recall']:.3f}",
+            ),
+            1,
+            2,
+        )
     fig.update_xaxes(title_text="false positive rate", row=1, col=1)
     fig.update_yaxes(title_text="true positive rate", row=1, col=1)
     fig.update_xaxes(title_text="recall", row=1, col=2)

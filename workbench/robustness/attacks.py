@@ -40,9 +40,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.validation import check_int, check_range
 from workbench.robustness import corpus
 from workbench.robustness.classifier import Classifier
-from workbench.core.validation import check_int, check_range
 
 ATTACKS = ("hotflip", "vocabulary", "insertion")  # every attack evaluated on held-out texts
 TRAINED_ATTACKS = ("hotflip", "vocabulary")  # the ones adversarial training uses; "insertion" is held out
@@ -129,15 +129,17 @@ def whole_word_mask(clf: Classifier) -> torch.Tensor:
     return mask[: clf.token_embeddings().shape[0]].to(clf.device)
 
 
-def _editable_positions(clf: Classifier, ids: Int[Tensor, "t"], vocab_ok: torch.Tensor) -> torch.Tensor:
+def _editable_positions(clf: Classifier, ids: Int[Tensor, " t"], vocab_ok: torch.Tensor) -> torch.Tensor:
     """Bool[t]: whole-word tokens not followed by a ## continuation (safe to swap for a whole word)."""
     toks = clf.tokenizer.convert_ids_to_tokens(ids.tolist())
-    whole = vocab_ok[ids.to(vocab_ok.device)].tolist()  # one copy; bool(vocab_ok[i]) per token synced the device each time
+    whole = vocab_ok[
+        ids.to(vocab_ok.device)
+    ].tolist()  # one copy; bool(vocab_ok[i]) per token synced the device each time
     ok = [whole[j] and not (j + 1 < len(toks) and toks[j + 1].startswith("##")) for j in range(len(toks))]
     return torch.tensor(ok, device=ids.device)
 
 
-def logit_gradient(clf: Classifier, ids: Int[Tensor, "t"]) -> tuple[float, Float[Tensor, "t d"]]:
+def logit_gradient(clf: Classifier, ids: Int[Tensor, " t"]) -> tuple[float, Float[Tensor, "t d"]]:
     """The logit of one token sequence and its gradient w.r.t. the input token embeddings."""
     emb = clf.token_embeddings()[ids].detach().clone().requires_grad_(True)
     mask = torch.ones(1, len(ids), dtype=torch.long, device=ids.device)
@@ -147,20 +149,20 @@ def logit_gradient(clf: Classifier, ids: Int[Tensor, "t"]) -> tuple[float, Float
     return float(logit.detach()), grad
 
 
-def first_order_deltas(clf: Classifier, ids: Int[Tensor, "t"], grad: Float[Tensor, "t d"]) -> Float[Tensor, "t V"]:
+def first_order_deltas(clf: Classifier, ids: Int[Tensor, " t"], grad: Float[Tensor, "t d"]) -> Float[Tensor, "t V"]:
     """Δ(i, v) = (E_v − E_{x_i}) · g_i for every position i and vocabulary entry v."""
     E = clf.token_embeddings().detach()
     return grad @ E.T - (grad * E[ids]).sum(-1, keepdim=True)
 
 
 @torch.inference_mode()
-def batch_logits(clf: Classifier, ids: Int[Tensor, "b t"]) -> Float[Tensor, "b"]:
+def batch_logits(clf: Classifier, ids: Int[Tensor, "b t"]) -> Float[Tensor, " b"]:
     """Exact logits of same-length token sequences in one forward pass (no padding needed)."""
     return clf.logits(ids, torch.ones_like(ids))
 
 
-def _hotflip_candidates(clf: Classifier, ids: Int[Tensor, "t"], editable: torch.Tensor, vocab_ok: torch.Tensor,
-                        candidates: int) -> tuple[Int[Tensor, "k"], Int[Tensor, "k t"]]:
+def _hotflip_candidates(clf: Classifier, ids: Int[Tensor, " t"], editable: torch.Tensor, vocab_ok: torch.Tensor,
+                        candidates: int) -> tuple[Int[Tensor, " k"], Int[Tensor, "k t"]]:
     """The `candidates` best (position, token) swaps by the first-order change, best first."""
     _logit, grad = logit_gradient(clf, ids)
     delta = first_order_deltas(clf, ids, grad)

@@ -103,7 +103,7 @@ class Classifier(nn.Module):
         return (h * m).sum(1) / m.sum(1).clamp_min(1.0)
 
     def logits(self, input_ids: Int[Tensor, "b t"] | None, attention_mask: Int[Tensor, "b t"],
-               inputs_embeds: Float[Tensor, "b t d"] | None = None) -> Float[Tensor, "b"]:
+               inputs_embeds: Float[Tensor, "b t d"] | None = None) -> Float[Tensor, " b"]:
         return self.head(self.pooled(input_ids, attention_mask, inputs_embeds)).squeeze(-1)
 
     # --- batched inference ------------------------------------------------------------------
@@ -123,10 +123,10 @@ class Classifier(nn.Module):
         return out
 
     @torch.inference_mode()
-    def head_probs(self, embeddings: Float[Tensor, "n d"]) -> Float[Tensor, "n"]:
+    def head_probs(self, embeddings: Float[Tensor, "n d"]) -> Float[Tensor, " n"]:
         return torch.sigmoid(self.head(embeddings.to(self.device)).squeeze(-1))
 
-    def score(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> Float[Tensor, "n"]:
+    def score(self, texts: list[str], batch_size: int = 128, progress: bool = False) -> Float[Tensor, " n"]:
         """p(injurious) for every text."""
         return self.head_probs(self.embed(texts, batch_size, progress))
 
@@ -137,10 +137,10 @@ class Classifier(nn.Module):
         params = [p for layer in list(self.layers())[len(self.layers()) - top_layers :] for p in layer.parameters()]
         return params + list(self.head.parameters())
 
-    def get_flat(self, top_layers: int) -> Float[Tensor, "P"]:
+    def get_flat(self, top_layers: int) -> Float[Tensor, " P"]:
         return torch.nn.utils.parameters_to_vector(self.trainable_parameters(top_layers)).detach().cpu()
 
-    def set_flat(self, flat: Float[Tensor, "P"], top_layers: int) -> None:
+    def set_flat(self, flat: Float[Tensor, " P"], top_layers: int) -> None:
         params = self.trainable_parameters(top_layers)
         expected = sum(p.numel() for p in params)
         if flat.numel() != expected:
@@ -173,7 +173,9 @@ class Classifier(nn.Module):
             raise ValueError(f"`head` {str(file)!r} is not a readable safetensors file: {err}") from err
         w, b = tensors.get("head.weight"), tensors.get("head.bias")
         if w is None or b is None:
-            raise ValueError(f"`head` {str(file)!r} must hold `head.weight` and `head.bias`; found {sorted(tensors)[:6]}")
+            raise ValueError(
+                f"`head` {str(file)!r} must hold `head.weight` and `head.bias`; found {sorted(tensors)[:6]}"
+            )
         if tuple(w.shape) != (1, self.hidden) or tuple(b.shape) != (1,):
             raise ValueError(f"`head` does not fit the backbone: head.weight {list(w.shape)} and head.bias "
                              f"{list(b.shape)}, the backbone needs [1, {self.hidden}] and [1]")

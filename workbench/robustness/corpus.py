@@ -96,9 +96,14 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "safe": (("{n} {a} the {o} {mood}.",), ("Later, {n} {a} the {o} {mood}.",)),
     "tool_safe": (("{n} {how}{tv} the {m} with the {t}{e}",), ("{n} {tv} the {m} neatly with the {t}.",)),
     "near_miss": (("{n} {adv} {v} {p} {b}, {r}.",), ("{n} {adv} {v} {p} {b} on the {t}, {r}.",)),
-    "past_injury": (("{n} showed everyone where {p} {b} was {pp} years ago.",
-                     "{n} remembered how {p} {b} got {pp} as a child.", "The old scar on {n}'s {b} had healed long ago."),
-                    ("{n} said {p} {b} was {pp} last summer.",)),
+    "past_injury": (
+        (
+            "{n} showed everyone where {p} {b} was {pp} years ago.",
+            "{n} remembered how {p} {b} got {pp} as a child.",
+            "The old scar on {n}'s {b} had healed long ago.",
+        ),
+        ("{n} said {p} {b} was {pp} last summer.",),
+    ),
     "metaphor": (METAPHORS[:-1], METAPHORS[-1:]),
     "fiction": (FICTION, ("In the book, a dragon {v} its {b} on a rock.",)),
     "context_injury": (CONTACT_FORMS[:1], CONTACT_FORMS[1:]),
@@ -146,9 +151,13 @@ def make_prompt(rng: random.Random, setting: str, name: str, category: str = "sa
     p = PRONOUNS[name]
     first = (f"{name} was playing a video game {rng.choice(s['place'])}." if category == "context_fiction"
              else f"{name} was {rng.choice(s['activity'])} {rng.choice(s['place'])}.")
-    last = {"context_injury": f"The {tool} was {rng.choice(HAZARDS)}.",
-            "context_safe": f"The {tool} was {rng.choice(HARMLESS)}."}.get(
-        category, f"{'She' if p == 'her' else 'He'} {rng.choice(('felt calm', 'was in a hurry', 'was tired', 'felt cheerful'))}.")
+    last = {
+        "context_injury": f"The {tool} was {rng.choice(HAZARDS)}.",
+        "context_safe": f"The {tool} was {rng.choice(HARMLESS)}.",
+    }.get(
+        category,
+        f"{'She' if p == 'her' else 'He'} {rng.choice(('felt calm', 'was in a hurry', 'was tired', 'felt cheerful'))}.",
+    )
     return f"{first} It was {rng.choice(('early morning', 'a rainy afternoon', 'late evening', 'a sunny day'))}. {last}"
 
 
@@ -184,7 +193,8 @@ def make_completion(rng: random.Random, setting: str, category: str, name: str) 
 
 def build_stories(n_distinct: int, unsafe_share: float, seed: int) -> list[Story]:
     """`n_distinct` stories of the seen grammar with distinct completions (distinct prompt +
-    completion for the context categories, whose completions recur under other prompts); a share `unsafe_share` of them injurious
+    completion for the context categories, whose completions recur under other prompts); a share
+    `unsafe_share` of them injurious
     (the corpus over-represents injuries relative to the generator, as a labelled training set
     would). Categories within a label follow GENERATOR_WEIGHTS, settings are uniform."""
     rng = random.Random(seed)

@@ -15,10 +15,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.robustness import corpus
-from workbench.robustness.oracle import oracle_label
 from workbench.core.textfiles import jsonl_objects, read_utf8
 from workbench.core.validation import check_path, check_text
+from workbench.robustness import corpus
+from workbench.robustness.oracle import oracle_label
 
 SPLITS = ("train", "val", "test")
 FRACTIONS = (0.5, 0.2, 0.3)
@@ -37,7 +37,9 @@ class Dataset:
 
     def indices(self, split: str, label: int | None = None) -> list[int]:
         s = SPLITS.index(split)
-        return [i for i, (sp, lab) in enumerate(zip(self.split, self.labels)) if sp == s and (label is None or lab == label)]
+        return [
+            i for i, (sp, lab) in enumerate(zip(self.split, self.labels)) if sp == s and (label is None or lab == label)
+        ]
 
 
 def _stratified_split(keys: list[str], seed: int) -> list[int]:
@@ -70,7 +72,9 @@ def story_dataset(n_stories: int, unsafe_share: float, unsafe_rate: float, seed:
                    weights, [s.category for s in stories], [s.prompt for s in stories], has_oracle=True)
 
 
-def load_labelled(path: str | os.PathLike, text_column: str = "text", label_column: str = "label") -> tuple[list[str], list[int]]:
+def load_labelled(
+    path: str | os.PathLike, text_column: str = "text", label_column: str = "label"
+) -> tuple[list[str], list[int]]:
     """Texts and 0/1 labels from a CSV (header row) or JSONL file (one object per line)."""
     file = check_path("data", path)
     check_text("text_column", text_column)
@@ -97,7 +101,9 @@ def load_labelled(path: str | os.PathLike, text_column: str = "text", label_colu
         texts.append(text)
         labels.append(int(str(label).strip()))
     if len(set(labels)) < 2:
-        raise ValueError(f"`label_column` {label_column!r} must hold both labels 0 and 1; {file.name} has only {labels[0]}")
+        raise ValueError(
+            f"`label_column` {label_column!r} must hold both labels 0 and 1; {file.name} has only {labels[0]}"
+        )
     return texts, labels
 
 

@@ -14,10 +14,15 @@ from typing import Any, NamedTuple
 
 import torch
 from jaxtyping import Bool, Float, Int
-from torch import Tensor
 from sklearn.metrics import average_precision_score, roc_auc_score
+from torch import Tensor
 from tqdm.auto import tqdm
 
+from workbench.core.cache import ArtifactCache
+from workbench.core.executor import Executor, as_executor, map_cells
+from workbench.core.fingerprint import code_fingerprint
+from workbench.core.seeding import choose_device, seed_everything
+from workbench.core.threads import folder_parameters, thread_policy
 from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS, run_attack, whole_word_mask
 from workbench.robustness.classifier import Classifier, embedded_backbone_path
 from workbench.robustness.config import RobustnessConfig
@@ -43,11 +48,6 @@ from workbench.robustness.oracle import oracle_label
 from workbench.robustness.paraphrase import paraphrases
 from workbench.robustness.result import EmbeddingKey, Embeddings, RobustnessResult
 from workbench.robustness.train import finetune, train_head
-from workbench.core.cache import ArtifactCache
-from workbench.core.fingerprint import code_fingerprint
-from workbench.core.executor import Executor, as_executor, map_cells
-from workbench.core.seeding import choose_device, seed_everything
-from workbench.core.threads import folder_parameters, thread_policy
 
 SWEEP_THRESHOLDS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)
 
@@ -65,7 +65,9 @@ def cached_embeddings(clf: Classifier, texts: list[str], cache: ArtifactCache | 
     if cache is None:
         return build().embeddings
     # keyed on the backbone and the texts, and on the code that embeds them (pooling is ours)
-    return cache.get_or_build(Embeddings, key, code_fingerprint([Classifier.__module__], parents=False), build).embeddings
+    return cache.get_or_build(
+        Embeddings, key, code_fingerprint([Classifier.__module__], parents=False), build
+    ).embeddings
 
 
 def _train(clf: Classifier, config: RobustnessConfig, base: torch.Tensor, train_texts: list[str],
@@ -124,15 +126,15 @@ class _Setup:
 
     data: Dataset
     clf: Classifier
-    base: Float[Tensor, "p"]  # the pretrained top layers, flat: every round trains from these
-    labels: Int[Tensor, "n"]
+    base: Float[Tensor, " p"]  # the pretrained top layers, flat: every round trains from these
+    labels: Int[Tensor, " n"]
     emb: Float[Tensor, "n e"]  # the untouched backbone's embeddings
     W: Float[Tensor, "g n"]
-    test: Bool[Tensor, "n"]
-    val_safe: Bool[Tensor, "n"]
+    test: Bool[Tensor, " n"]
+    val_safe: Bool[Tensor, " n"]
     attack_index: list[int]
     train_pos: list[int]
-    vocab_ok: Bool[Tensor, "v"]
+    vocab_ok: Bool[Tensor, " v"]
     rng: random.Random  # drew `attack_index`, then draws each round's attacked training texts
     fresh: FreshDraws  # the scored fresh draws (every unsafe one, a sample of safe ones)
     fresh_emb: Float[Tensor, "f e"] | None  # their embeddings by the untouched backbone (None: user data)
@@ -150,17 +152,17 @@ class _TrainingSet:
 
     texts: list[str]
     emb: Float[Tensor, "t e"]
-    labels: Int[Tensor, "t"]
-    weights: Float[Tensor, "t"]
+    labels: Int[Tensor, " t"]
+    weights: Float[Tensor, " t"]
 
 
 class _Round(NamedTuple):
-    params: Float[Tensor, "p"]
-    scores: Float[Tensor, "n"]
+    params: Float[Tensor, " p"]
+    scores: Float[Tensor, " n"]
     threshold: float
     per_attack: list[list[dict[str, Any]]]  # [attack][held-out text]
     info: dict[str, Any]
-    fresh_scores: Float[Tensor, "f"]
+    fresh_scores: Float[Tensor, " f"]
 
 
 def _prepare(config: RobustnessConfig, dev: torch.device, cache: ArtifactCache | None, progress: bool,
@@ -210,7 +212,7 @@ def _fresh(config: RobustnessConfig, data: Dataset, clf: Classifier, cache: Arti
 
 
 def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfig, r: int,
-                     progress: bool) -> tuple[Float[Tensor, "p"], Float[Tensor, "n"], float, Float[Tensor, "f"]]:
+                     progress: bool) -> tuple[Float[Tensor, " p"], Float[Tensor, " n"], float, Float[Tensor, " f"]]:
     """Train round r's classifier (round 0 from `config.head` if given), score every text and the
     scored fresh draws, and pick the threshold on the safe validation texts. Returns (top-layer
     parameters, scores, threshold, fresh scores)."""
@@ -220,7 +222,11 @@ def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfi
     else:
         _train(clf, config, setup.base, train.texts, train.emb, train.labels, train.weights, progress)
     params = clf.get_flat(config.top_layers)
-    s = clf.head_probs(setup.emb).cpu() if config.top_layers == 0 else clf.score(setup.data.texts, progress=progress).cpu()
+    s = (
+        clf.head_probs(setup.emb).cpu()
+        if config.top_layers == 0
+        else clf.score(setup.data.texts, progress=progress).cpu()
+    )
     if not setup.fresh.texts:
         fresh = torch.zeros(0)
     elif setup.fresh_emb is not None:
@@ -230,7 +236,7 @@ def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfi
     return params, s, choose_threshold(s[setup.val_safe], config.max_safe_lost), fresh
 
 
-def _filter(setup: _Setup, s: Float[Tensor, "n"], threshold: float, config: RobustnessConfig,
+def _filter(setup: _Setup, s: Float[Tensor, " n"], threshold: float, config: RobustnessConfig,
             ex: Executor) -> tuple[FilterOutcome, list[dict[str, float | int]]]:
     """The filter sampled at the chosen threshold, and the sweep over `SWEEP_THRESHOLDS` and it
     (a tenth of the samples per point)."""
@@ -261,8 +267,10 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
             label = 1 if x["oracle"] is None else x["oracle"]
             added.append({"text": x["final"], "label": label, "attack": a})
             if x["oracle"] is not None:
-                added += [{"text": t, "label": label, "attack": f"{a} paraphrase"}
-                          for t in paraphrases(x["text"], x["final"], pool, config.n_paraphrase, label, oracle_label, rng)]
+                added += [
+                    {"text": t, "label": label, "attack": f"{a} paraphrase"}
+                    for t in paraphrases(x["text"], x["final"], pool, config.n_paraphrase, label, oracle_label, rng)
+                ]
     new_texts = [x["text"] for x in added]
     if new_texts:
         train.texts = train.texts + new_texts
@@ -272,7 +280,9 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
     return added
 
 
-def _fresh_info(setup: _Setup, fresh: Float[Tensor, "f"], threshold: float, config: RobustnessConfig) -> dict[str, Any]:
+def _fresh_info(
+    setup: _Setup, fresh: Float[Tensor, " f"], threshold: float, config: RobustnessConfig
+) -> dict[str, Any]:
     """The fresh draws at this round's threshold: unsafe after filtering with its bound, quality,
     and the sweep over `SWEEP_THRESHOLDS` (empty without a generator)."""
     if fresh.numel() == 0:
@@ -348,16 +358,26 @@ def run(config: RobustnessConfig, *, progress: bool = True, device: str | torch.
     clock["total"] = time.perf_counter() - t0
     data = setup.data
     return RobustnessResult(
-        config=config, labels=setup.labels, split=torch.tensor(data.split), group=torch.tensor(data.group),
+        config=config,
+        labels=setup.labels,
+        split=torch.tensor(data.split),
+        group=torch.tensor(data.group),
         gen_weight=torch.tensor(data.gen_weight, dtype=torch.float64),
         scores=torch.stack([o.scores for o in rounds]).float(),
         thresholds=torch.tensor([o.threshold for o in rounds], dtype=torch.float64),
-        params=torch.stack([o.params for o in rounds]), attack_index=torch.tensor(setup.attack_index),
-        success_at=torch.tensor(_codes(rounds, "success_at")), preserved=torch.tensor(_codes(rounds, "oracle")),
-        effort=torch.tensor(_codes(rounds, "queries")), fresh_scores=torch.stack([o.fresh_scores for o in rounds]).float(),
-        fresh_labels=torch.tensor(setup.fresh.labels, dtype=torch.long), fresh_info=setup.fresh_info,
-        texts=data.texts, categories=data.categories, has_oracle=data.has_oracle,
-        rounds_info=[o.info for o in rounds], seconds={k: round(v, 2) for k, v in clock.items()},
+        params=torch.stack([o.params for o in rounds]),
+        attack_index=torch.tensor(setup.attack_index),
+        success_at=torch.tensor(_codes(rounds, "success_at")),
+        preserved=torch.tensor(_codes(rounds, "oracle")),
+        effort=torch.tensor(_codes(rounds, "queries")),
+        fresh_scores=torch.stack([o.fresh_scores for o in rounds]).float(),
+        fresh_labels=torch.tensor(setup.fresh.labels, dtype=torch.long),
+        fresh_info=setup.fresh_info,
+        texts=data.texts,
+        categories=data.categories,
+        has_oracle=data.has_oracle,
+        rounds_info=[o.info for o in rounds],
+        seconds={k: round(v, 2) for k, v in clock.items()},
     )
 
 

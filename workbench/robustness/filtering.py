@@ -20,15 +20,15 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from workbench.core.executor import Executor, map_cells
-from workbench.tensor.stats import clopper_pearson, upper_bound, wilson_interval
 from workbench.core.validation import check_int, check_range
+from workbench.tensor.stats import clopper_pearson, upper_bound, wilson_interval
 
 
 def check_threshold(threshold: object) -> float:
     return check_range("threshold", threshold, 0.0, 1.0)
 
 
-def choose_threshold(safe_scores: Float[Tensor, "n"], max_safe_lost: float) -> float:
+def choose_threshold(safe_scores: Float[Tensor, " n"], max_safe_lost: float) -> float:
     """The lowest threshold that rejects at most a share `max_safe_lost` of `safe_scores`.
 
     With s sorted descending and k = ⌊max_safe_lost · n⌋, any t > u = s_(k+1) rejects at most k
@@ -72,7 +72,7 @@ class FilterOutcome:
         return {**asdict(self), "rate": self.rate, "mean_draws": self.draws / self.n, **self.bounds()}
 
 
-def group_weights(weights: Float[Tensor, "m"], group: Int[Tensor, "m"]) -> Float[Tensor, "g m"]:
+def group_weights(weights: Float[Tensor, " m"], group: Int[Tensor, " m"]) -> Float[Tensor, "g m"]:
     """W[g, j]: the generator's probabilities renormalised within each group (rows sum to 1)."""
     G = int(group.max()) + 1
     W = torch.zeros(G, weights.numel(), dtype=torch.float64)
@@ -81,8 +81,8 @@ def group_weights(weights: Float[Tensor, "m"], group: Int[Tensor, "m"]) -> Float
     return W / W.sum(1, keepdim=True)
 
 
-def filter_sample(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: Int[Tensor, "m"], threshold: float,
-                  n: int, max_resamples: int, generator: torch.Generator) -> tuple[FilterOutcome, Int[Tensor, "n"]]:
+def filter_sample(W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float,
+                  n: int, max_resamples: int, generator: torch.Generator) -> tuple[FilterOutcome, Int[Tensor, " n"]]:
     """Draw n prompts (groups uniform), a completion each, and redraw while score ≥ threshold.
     Returns the outcome and the accepted completion per prompt (−1: refused)."""
     t = check_threshold(threshold)
@@ -112,7 +112,9 @@ def filter_sample(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: I
     return out, choice
 
 
-def exact_unsafe_rate(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: Int[Tensor, "m"], threshold: float) -> float:
+def exact_unsafe_rate(
+    W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float
+) -> float:
     """q(t) above (groups with no passing completion are left out)."""
     keep = (scores < threshold).double()
     mass = W @ keep
@@ -121,14 +123,16 @@ def exact_unsafe_rate(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], label
     return float((unsafe[ok] / mass[ok]).mean()) if bool(ok.any()) else float("nan")
 
 
-def safe_lost(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: Int[Tensor, "m"], threshold: float) -> float:
+def safe_lost(
+    W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float
+) -> float:
     """Share of the generator's safe probability mass the filter rejects (groups uniform)."""
     safe = (1 - labels).double()
     rejected = safe * (scores >= threshold).double()
     return float(((W @ rejected) / (W @ safe).clamp_min(1e-300)).mean())
 
 
-def confusion(scores: Float[Tensor, "n"], labels: Int[Tensor, "n"], threshold: float) -> dict[str, int]:
+def confusion(scores: Float[Tensor, " n"], labels: Int[Tensor, " n"], threshold: float) -> dict[str, int]:
     """Counts at `threshold` (flagged = score ≥ threshold)."""
     flag = scores >= check_threshold(threshold)
     y = labels.bool()
@@ -136,14 +140,14 @@ def confusion(scores: Float[Tensor, "n"], labels: Int[Tensor, "n"], threshold: f
             "tn": int((~flag & ~y).sum())}
 
 
-def sweep_point(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: Int[Tensor, "m"], threshold: float,
+def sweep_point(W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], threshold: float,
                 n: int, max_resamples: int, seed: int) -> dict[str, float | int]:
     """`filter_sample` at one threshold (its own generator from `seed`), plus the safe mass lost."""
     outcome, _ = filter_sample(W, scores, labels, threshold, n, max_resamples, torch.Generator().manual_seed(seed))
     return {**outcome.as_dict(), "safe_lost": safe_lost(W, scores, labels, threshold)}
 
 
-def sweep(W: Float[Tensor, "g m"], scores: Float[Tensor, "m"], labels: Int[Tensor, "m"], thresholds: list[float],
+def sweep(W: Float[Tensor, "g m"], scores: Float[Tensor, " m"], labels: Int[Tensor, " m"], thresholds: list[float],
           n: int, max_resamples: int, seed: int, executor: str | Executor = "local") -> list[dict[str, float | int]]:
     """`sweep_point` at every threshold (same seed each); each threshold a cell of `executor`."""
     return map_cells(sweep_point, [(W, scores, labels, t, n, max_resamples, seed) for t in thresholds], executor,

@@ -30,13 +30,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.validation import check_int, check_range
 from workbench.robustness import corpus
 from workbench.tensor.stats import clopper_pearson
-from workbench.core.validation import check_int, check_range
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def scored_subset(labels: list[int], n_safe: int, seed: int) -> list[int]:
     return unsafe + sorted(rng.sample(safe, min(n_safe, len(safe))))
 
 
-def unsafe_after_filter(scores: Float[Tensor, "f"], labels: Int[Tensor, "f"], n_draws: int, threshold: float,
+def unsafe_after_filter(scores: Float[Tensor, " f"], labels: Int[Tensor, " f"], n_draws: int, threshold: float,
                         confidence: float = 0.95) -> dict[str, float | int]:
     """q(t) and q⁺ above from the scored draws (all unsafe ones, a sample of safe ones) of `n_draws`.
     `count` unsafe draws pass among `unsafe_draws`; `bound` is the exact one-sided upper bound on
@@ -121,7 +120,7 @@ def total_variation(p: dict, q: dict) -> float:
     return 0.5 * sum(abs(p.get(x, 0.0) - q.get(x, 0.0)) for x in set(p) | set(q))
 
 
-def quality(scores: Float[Tensor, "f"], labels: Int[Tensor, "f"], categories: list[str], templates: list[int],
+def quality(scores: Float[Tensor, " f"], labels: Int[Tensor, " f"], categories: list[str], templates: list[int],
             threshold: float, base_rate: float) -> dict[str, object]:
     """TV distance between filtered and unfiltered safe completions (by category and by (category,
     template)), the rejection rate per safe category, and the mean redraws per prompt."""
@@ -143,7 +142,7 @@ def quality(scores: Float[Tensor, "f"], labels: Int[Tensor, "f"], categories: li
             "safe_rejected": 1 - len(kept) / len(safe), "mean_redraws": 1 / p_pass - 1}
 
 
-def fresh_sweep(scores: Float[Tensor, "f"], labels: Int[Tensor, "f"], n_draws: int,
+def fresh_sweep(scores: Float[Tensor, " f"], labels: Int[Tensor, " f"], n_draws: int,
                 thresholds: Iterable[float]) -> list[dict[str, float | int]]:
     """`unsafe_after_filter` at every threshold, with the share of safe draws lost."""
     rows = []

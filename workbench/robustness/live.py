@@ -74,9 +74,9 @@ class FilterProbe:
         self.samples = check_int("samples", samples, low=1)
         self.swaps = check_int("swaps", swaps, low=1, high=50)
         self.weights: Float[Tensor, "g N"] = group_weights(result.gen_weight, result.group)
-        self._test: Bool[Tensor, "N"] = result.mask("test")
+        self._test: Bool[Tensor, " N"] = result.mask("test")
         self._classifiers: dict[int, Classifier] = {}
-        self._vocab_ok: Bool[Tensor, "V"] | None = None  # the tokenizer's whole words: every round shares it
+        self._vocab_ok: Bool[Tensor, " V"] | None = None  # the tokenizer's whole words: every round shares it
         self._saliency: dict[tuple[int, str], Saliency] = {}
         # A kernel may deliver widget events on another thread than the one running cells. Without
         # the lock two of them could each rebuild a round's classifier (a backbone load) or race on

@@ -13,7 +13,8 @@ A completion is injurious iff it contains an *injury event* that is not blocked:
                    "in the story", "had healed", …)
 
 The oracle reads the whole classifier input (prompt + completion): a frame or a hazard in the prompt
-changes the completion's label. Every corpus text is labelled this way AND by construction (a test checks they agree on every
+changes the completion's label. Every corpus text is labelled this way AND by construction (a test
+checks they agree on every
 text). On an attacked text the same rules decide whether the edit kept the meaning. The lexicons
 are broad (tenses, plurals, near-synonyms), but an edit into words the rules do not know
 (a typo, a word piece) is read as "no injury": label preservation of such edits is then

@@ -10,9 +10,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from workbench.core.result import ArtifactError, Result, expect_shape
 from workbench.robustness.attacks import ATTACKS
 from workbench.robustness.config import RobustnessConfig
-from workbench.core.result import ArtifactError, Result, expect_shape
 
 
 @dataclass(frozen=True)
@@ -61,19 +61,19 @@ class RobustnessResult(Result):
         ("scores", "thresholds", "params"), "`lr`, `lr_layers` and `epochs` (training that diverged)")
 
     config: RobustnessConfig
-    labels: Int[Tensor, "N"]
-    split: Int[Tensor, "N"]
-    group: Int[Tensor, "N"]
-    gen_weight: Float[Tensor, "N"]
+    labels: Int[Tensor, " N"]
+    split: Int[Tensor, " N"]
+    group: Int[Tensor, " N"]
+    gen_weight: Float[Tensor, " N"]
     scores: Float[Tensor, "R N"]
-    thresholds: Float[Tensor, "R"]
+    thresholds: Float[Tensor, " R"]
     params: Float[Tensor, "R P"]
-    attack_index: Int[Tensor, "K"]
+    attack_index: Int[Tensor, " K"]
     success_at: Int[Tensor, "R A K"]
     preserved: Int[Tensor, "R A K"]
     effort: Int[Tensor, "R A K"]
     fresh_scores: Float[Tensor, "R F"]
-    fresh_labels: Int[Tensor, "F"]
+    fresh_labels: Int[Tensor, " F"]
     fresh_info: dict[str, Any]
     texts: list[str]
     categories: list[str]
@@ -103,7 +103,7 @@ class RobustnessResult(Result):
     def mask(self, split: str) -> torch.Tensor:
         return self.split == ("train", "val", "test").index(split)
 
-    def success_curve(self, round_: int, attack: str, preserve: bool = True) -> Float[Tensor, "B"]:
+    def success_curve(self, round_: int, attack: str, preserve: bool = True) -> Float[Tensor, " B"]:
         """Share of attacked texts fooled within b = 0 … max_budget substitutions (with the oracle
         label kept when `preserve` and an oracle exists)."""
         a = ATTACKS.index(attack)

@@ -55,8 +55,13 @@ def paired_effort_test(before: Sequence[float], after: Sequence[float]) -> dict[
     if b.shape != a.shape or b.ndim != 1:
         raise ValueError(f"`before` and `after` must be paired 1-d sequences; got {b.shape}, {a.shape}")
     d = a - b
-    out: dict[str, float | int] = {"n": int(d.size), "higher_after": int((d > 0).sum()), "lower_after": int((d < 0).sum()),
-                                   "ties": int((d == 0).sum()), "median_difference": float(np.median(d))}
+    out: dict[str, float | int] = {
+        "n": int(d.size),
+        "higher_after": int((d > 0).sum()),
+        "lower_after": int((d < 0).sum()),
+        "ties": int((d == 0).sum()),
+        "median_difference": float(np.median(d)),
+    }
     if (d != 0).sum() == 0:
         return {**out, "statistic": 0.0, "p_value": 1.0}
     res = stats.wilcoxon(a, b, alternative="greater", zero_method="wilcox")

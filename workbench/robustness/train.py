@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from workbench.robustness.classifier import Classifier
 
 
-def _weights(labels: Int[Tensor, "n"], weights: Float[Tensor, "n"]) -> Float[Tensor, "n"]:
+def _weights(labels: Int[Tensor, " n"], weights: Float[Tensor, " n"]) -> Float[Tensor, " n"]:
     y = labels.float()
     n1 = max(float(y.sum()), 1.0)
     n0 = max(float((1 - y).sum()), 1.0)
@@ -24,8 +24,8 @@ def _weights(labels: Int[Tensor, "n"], weights: Float[Tensor, "n"]) -> Float[Ten
     return weights * balance
 
 
-def train_head(clf: Classifier, embeddings: Float[Tensor, "n d"], labels: Int[Tensor, "n"],
-               weights: Float[Tensor, "n"], steps: int = 400, lr: float = 1e-2, weight_decay: float = 1e-4,
+def train_head(clf: Classifier, embeddings: Float[Tensor, "n d"], labels: Int[Tensor, " n"],
+               weights: Float[Tensor, " n"], steps: int = 400, lr: float = 1e-2, weight_decay: float = 1e-4,
                seed: int = 0) -> list[float]:
     """Full-batch Adam on the head only, from zero; returns the loss history."""
     torch.manual_seed(seed)
@@ -40,7 +40,9 @@ def train_head(clf: Classifier, embeddings: Float[Tensor, "n d"], labels: Int[Te
     history = []
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
-        loss = (w * torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(-1), y, reduction="none")).sum() / w.sum()
+        loss = (
+            w * torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(-1), y, reduction="none")
+        ).sum() / w.sum()
         loss.backward()
         opt.step()
         history.append(loss.detach())  # a tensor: float() here would sync the device every step
@@ -48,7 +50,7 @@ def train_head(clf: Classifier, embeddings: Float[Tensor, "n d"], labels: Int[Te
     return torch.stack(history).tolist()
 
 
-def finetune(clf: Classifier, texts: list[str], labels: Int[Tensor, "n"], weights: Float[Tensor, "n"],
+def finetune(clf: Classifier, texts: list[str], labels: Int[Tensor, " n"], weights: Float[Tensor, " n"],
              top_layers: int, epochs: int, lr: float, lr_layers: float, batch_size: int, seed: int,
              progress: bool = True) -> list[float]:
     """Mini-batch Adam on the head and the top `top_layers` encoder layers (the rest frozen)."""
@@ -72,7 +74,9 @@ def finetune(clf: Classifier, texts: list[str], labels: Int[Tensor, "n"], weight
                 logits = clf.logits(batch["input_ids"], batch["attention_mask"])
                 y = labels[idx].float().to(clf.device)
                 w = w_all[idx].to(clf.device)
-                loss = (w * torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")).sum() / w.sum()
+                loss = (
+                    w * torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+                ).sum() / w.sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -36,8 +36,8 @@ from jaxtyping import Float
 from torch import Tensor
 from torch.func import grad, jvp, vmap
 
-from workbench.tensor.subspaces import sphere_basis
 from workbench.core.validation import check_finite_tensor, check_int
+from workbench.tensor.subspaces import sphere_basis
 
 LossFn = Callable[[Tensor], Tensor]
 
@@ -82,12 +82,14 @@ def _check_basis(M: Tensor, D: int) -> Tensor:
     return M
 
 
-def hvp(f: LossFn, theta: Float[Tensor, "D"], v: Float[Tensor, "D"]) -> Float[Tensor, "D"]:
+def hvp(f: LossFn, theta: Float[Tensor, " D"], v: Float[Tensor, " D"]) -> Float[Tensor, " D"]:
     """∇²f(θ) v by forward-over-reverse: the directional derivative of ∇f along v (exact, no FD)."""
     return jvp(grad(f), (theta,), (v,))[1]
 
 
-def batched_hvp(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = None) -> Float[Tensor, "k D"]:
+def batched_hvp(
+    f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = None
+) -> Float[Tensor, "k D"]:
     """∇²f(θ) v for every row v of V, in one vmapped call (`chunk` rows at a time when set)."""
     return vmap(lambda v: hvp(f, theta, v), chunk_size=chunk)(V)
 
@@ -100,7 +102,7 @@ def rademacher(k: int, dim: int, generator: torch.Generator | None, dtype: torch
 
 
 def hessian_operator(
-    f: LossFn, theta: Float[Tensor, "D"], M: Float[Tensor, "D d"] | None = None, chunk: int | None = 256
+    f: LossFn, theta: Float[Tensor, " D"], M: Float[Tensor, "D d"] | None = None, chunk: int | None = 256
 ) -> tuple[Callable[[Tensor], Tensor], int]:
     """(matmat, dim): rows v ↦ rows ∇²f(θ)v (dim = D), or, with a basis M, rows φ ↦ rows
     Mᵀ∇²f(θ)Mφ (dim = d); one vmapped HVP call per matmat (`chunk` rows at a time), in θ's dtype.
@@ -112,13 +114,17 @@ def hessian_operator(
     return (lambda V: batched_hvp(f, theta, V.to(theta.dtype) @ M.T, chunk) @ M), M.shape[1]
 
 
-def quadratic_forms(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"], chunk: int | None = 256) -> Float[Tensor, "k"]:
+def quadratic_forms(
+    f: LossFn, theta: Float[Tensor, " D"], V: Float[Tensor, "k D"], chunk: int | None = 256
+) -> Float[Tensor, " k"]:
     """vᵀ∇²f(θ)v for every row v of V (the diagonal of V∇²f(θ)Vᵀ), in θ's dtype. A
     `StructuredHessian` f gives them as k 1×1 restricted Hessians (an MLP: forward tangents, no
     HVP); any other f through vmapped HVPs (`chunk` rows at a time)."""
     theta = _check_theta(theta)
     if V.ndim != 2 or V.shape[1] != theta.shape[0]:
-        raise ValueError(f"`V` must have shape [k, D] with D = {theta.shape[0]} (the length of theta); got {tuple(V.shape)}")
+        raise ValueError(
+            f"`V` must have shape [k, D] with D = {theta.shape[0]} (the length of theta); got {tuple(V.shape)}"
+        )
     V = V.to(theta.dtype)
     if isinstance(f, StructuredHessian):
         return f.restricted_hessians(theta[None], V.T, V.shape[0], chunk)[0, :, 0, 0]
@@ -127,7 +133,7 @@ def quadratic_forms(f: LossFn, theta: Float[Tensor, "D"], V: Float[Tensor, "k D"
 
 def restricted_hessian(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     M: Float[Tensor, "D d"],
     dtype: str | torch.dtype | None = None,
     chunk: int | None = None,
@@ -211,7 +217,9 @@ def plane_and_sphere_eigvals(
     call on the B augmented bases gives both families from d + 1 directions per plane instead of 2d.
     """
     if thetas.ndim != 2 or bases.ndim != 3:
-        raise ValueError(f"`thetas` must have shape [P, D] and `bases` [B, D, d]; got {tuple(thetas.shape)}, {tuple(bases.shape)}")
+        raise ValueError(
+            f"`thetas` must have shape [P, D] and `bases` [B, D, d]; got {tuple(thetas.shape)}, {tuple(bases.shape)}"
+        )
     check_finite_tensor("thetas", thetas)
     B, D, d = bases.shape
     ray = thetas / thetas.norm(dim=1, keepdim=True)
@@ -270,7 +278,7 @@ class TraceEstimate(float):
 
 def hutchinson_trace(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     n: int,
     generator: torch.Generator | None = None,
     M: Float[Tensor, "D d"] | None = None,
@@ -292,7 +300,7 @@ def hutchinson_trace(
 
 
 def lanczos_tridiagonal(
-    matvec: Callable[[Tensor], Tensor], q0: Float[Tensor, "dim"], steps: int
+    matvec: Callable[[Tensor], Tensor], q0: Float[Tensor, " dim"], steps: int
 ) -> Float[Tensor, "k k"]:
     """T = QᵀAQ (k×k tridiagonal, k ≤ steps) of a symmetric operator on the Krylov space of q0.
 
@@ -329,7 +337,7 @@ def lanczos(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
-) -> Float[Tensor, "k"]:
+) -> Float[Tensor, " k"]:
     """Ritz values (ascending) of a symmetric operator after `steps` Lanczos iterations from a
     random Gaussian start (`lanczos_tridiagonal`); T's extreme eigenvalues converge first to A's
     extreme ones."""
@@ -341,7 +349,7 @@ def lanczos(
 
 def hessian_extremes(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     steps: int = 30,
     M: Float[Tensor, "D d"] | None = None,
     generator: torch.Generator | None = None,

@@ -56,7 +56,7 @@ class EnsembleGrid:
             raise ValueError(f"`name` must be one of {list(self.axes)}; got {name!r}")
         return torch.tensor([m[name] for m in self.members()], dtype=dtype, device=device)
 
-    def unflatten(self, tensor: Float[Tensor, "E *rest"]) -> Tensor:
+    def unflatten(self, tensor: Float[Tensor, " E *rest"]) -> Tensor:
         """[E, ...] -> [len(axis0), len(axis1), ..., ...]."""
         names = [f"a{i}" for i in range(len(self.axes))]
         sizes = dict(zip(names, self.shape))
@@ -65,7 +65,7 @@ class EnsembleGrid:
 
 def train_ensemble(
     params: Sequence[Tensor],
-    loss_fn: Callable[[int], Float[Tensor, "E"]],
+    loss_fn: Callable[[int], Float[Tensor, " E"]],
     steps: int,
     lr: float,
     *,

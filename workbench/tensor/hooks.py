@@ -85,7 +85,9 @@ class Steerer:
         self.model = model
         if targets is not None and set(targets) != set(edits):
             raise ValueError(f"`targets` must name exactly the edited hooks {sorted(edits)}; got {sorted(targets)}")
-        self.targets = dict(targets) if targets is not None else {n: (m, "output") for n, m in resolve(model, list(edits)).items()}
+        self.targets = (
+            dict(targets) if targets is not None else {n: (m, "output") for n, m in resolve(model, list(edits)).items()}
+        )
         self.edits = dict(edits)
         self.positions = positions
         self.prompt_length = prompt_length
@@ -130,7 +132,8 @@ class Steerer:
         edit = self.edits[name]
         if v.shape[-1] != edit.width:
             raise ValueError(
-                f"the `direction` for hook {name!r} has width {edit.width}, but the activation there has width {v.shape[-1]}"
+                f"the `direction` for hook {name!r} has width {edit.width}, "
+                f"but the activation there has width {v.shape[-1]}"
             )
         edited = edit.apply(v)
         if v.ndim == 3:

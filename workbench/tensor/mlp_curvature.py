@@ -41,7 +41,9 @@ TILE_FLOATS = 2**18
 Layers = Sequence[tuple[Tensor, Tensor]]  # [(W_ℓ [fan_out, fan_in], b_ℓ [fan_out])]
 
 
-def mlp_forward(layers: Layers, x: Float[Tensor, "n in"], activation: Callable[[Tensor], Tensor]) -> Float[Tensor, "n out"]:
+def mlp_forward(
+    layers: Layers, x: Float[Tensor, "n in"], activation: Callable[[Tensor], Tensor]
+) -> Float[Tensor, "n out"]:
     """Logits of a fully connected net: h ← hWᵀ + b, with `activation` between layers (none after
     the last). x is cast to the weights' dtype. Vmappable over the weights."""
     h = x.to(layers[0][0].dtype)
@@ -83,9 +85,9 @@ class MLPCrossEntropy:
     unflatten: Callable[[Tensor], Layers]
     activation: Callable[[Tensor], Tensor]
     x: Float[Tensor, "n in"]
-    y: Int[Tensor, "n"]
+    y: Int[Tensor, " n"]
 
-    def __call__(self, theta: Float[Tensor, "D"]) -> Float[Tensor, ""]:
+    def __call__(self, theta: Float[Tensor, " D"]) -> Float[Tensor, ""]:
         return F.cross_entropy(mlp_forward(self.unflatten(theta), self.x, self.activation), self.y)
 
     def restricted_hessians(
@@ -108,7 +110,7 @@ class MLPCrossEntropy:
             out.append(torch.stack([self._blocks_at(primal, dirs, first, k) for primal in primals]))
         return torch.cat(out, 1)
 
-    def _primal(self, theta: Float[Tensor, "D"]) -> dict[str, list[Tensor] | Tensor]:
+    def _primal(self, theta: Float[Tensor, " D"]) -> dict[str, list[Tensor] | Tensor]:
         """One forward and one backward pass at θ: weights, activations a_ℓ, (σ', σ'') at every hidden
         z_ℓ, δ_ℓ = ∂L/∂z_ℓ, ε_ℓ = ∂L/∂a_ℓ and the softmax p."""
         layers, x = self.unflatten(theta), self.x.to(theta.dtype)

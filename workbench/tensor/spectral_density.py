@@ -26,8 +26,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.tensor.curvature import LossFn, hessian_operator, lanczos_tridiagonal, rademacher
 from workbench.core.validation import check_int, check_range
+from workbench.tensor.curvature import LossFn, hessian_operator, lanczos_tridiagonal, rademacher
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +43,7 @@ class SpectralDensity:
         p = check_int("p", p, low=0)
         return float((self.weights * self.nodes.pow(p)).sum(-1).mean())
 
-    def smoothed(self, grid: Float[Tensor, "G"], sigma: float) -> Float[Tensor, "G"]:
+    def smoothed(self, grid: Float[Tensor, " G"], sigma: float) -> Float[Tensor, " G"]:
         """The density (1/n_v) Σ τ_j N(t; θ_j, σ²) at every t of `grid` (integrates to 1 over a grid
         wide enough to hold every node ± a few σ)."""
         sigma = check_range("sigma", sigma, low=0.0, low_open=True)
@@ -78,7 +78,7 @@ def slq(
 
 def hessian_density(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     steps: int = 90,
     n_vectors: int = 1,
     M: Float[Tensor, "D d"] | None = None,

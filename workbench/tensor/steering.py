@@ -36,11 +36,12 @@ def _check_pair(v: Tensor, direction: Tensor) -> None:
         raise ValueError("`v` and `direction` must be torch.Tensors")
     if direction.ndim != 1 or direction.shape[0] != v.shape[-1]:
         raise ValueError(
-            f"`direction` must be a vector of width d_model={v.shape[-1]} (v's last dim); got shape {tuple(direction.shape)}"
+            f"`direction` must be a vector of width d_model={v.shape[-1]} (v's last dim); "
+            f"got shape {tuple(direction.shape)}"
         )
 
 
-def unit(direction: Float[Tensor, "d"]) -> Float[Tensor, "d"]:
+def unit(direction: Float[Tensor, " d"]) -> Float[Tensor, " d"]:
     """r̂ = r/‖r‖; raises on a zero or non-finite direction."""
     check_finite_tensor("direction", direction, min_ndim=1)
     norm = direction.norm()
@@ -51,8 +52,8 @@ def unit(direction: Float[Tensor, "d"]) -> Float[Tensor, "d"]:
 
 def affine_edit(
     v: Float[Tensor, "*batch d"],
-    direction: Float[Tensor, "d"],
-    reference: Float[Tensor, "d"] | None = None,
+    direction: Float[Tensor, " d"],
+    reference: Float[Tensor, " d"] | None = None,
     alpha: float = 0.0,
     project: bool = True,
 ) -> Float[Tensor, "*batch d"]:
@@ -64,22 +65,26 @@ def affine_edit(
     return SteeringEdit(direction, reference, a, project).apply(v)
 
 
-def activation_addition(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"], alpha: float) -> Tensor:
+def activation_addition(v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"], alpha: float) -> Tensor:
     """ActAdd / CAA: v + α r."""
     return affine_edit(v, direction, None, alpha, project=False)
 
 
-def directional_ablation(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"]) -> Tensor:
+def directional_ablation(v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"]) -> Tensor:
     """Linear ablation through the origin: v − r̂ r̂ᵀ v."""
     return affine_edit(v, direction, None, 0.0, project=True)
 
 
-def affine_ablation(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"], reference: Float[Tensor, "d"]) -> Tensor:
+def affine_ablation(
+    v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"], reference: Float[Tensor, " d"]
+) -> Tensor:
     """Affine ablation: v − r̂ r̂ᵀ(v − μ); the component along r̂ becomes that of μ."""
     return affine_edit(v, direction, reference, 0.0, project=True)
 
 
-def ace(v: Float[Tensor, "*batch d"], direction: Float[Tensor, "d"], reference: Float[Tensor, "d"], alpha: float) -> Tensor:
+def ace(
+    v: Float[Tensor, "*batch d"], direction: Float[Tensor, " d"], reference: Float[Tensor, " d"], alpha: float
+) -> Tensor:
     """Affine concept editing: v − r̂ r̂ᵀ(v − μ⁻) + α r; component along r̂ = r̂·(μ⁻ + α r)."""
     return affine_edit(v, direction, reference, alpha, project=True)
 
@@ -96,7 +101,10 @@ def difference_of_means(
     check_finite_tensor("positive", positive, min_ndim=2)
     check_finite_tensor("negative", negative, min_ndim=2)
     if positive.shape[1:] != negative.shape[1:]:
-        raise ValueError(f"`positive` and `negative` must agree past the first axis; got {tuple(positive.shape)} and {tuple(negative.shape)}")
+        raise ValueError(
+            f"`positive` and `negative` must agree past the first axis; "
+            f"got {tuple(positive.shape)} and {tuple(negative.shape)}"
+        )
     mu_neg = negative.mean(0)
     return positive.mean(0) - mu_neg, mu_neg
 
@@ -108,8 +116,8 @@ class SteeringEdit:
     apply(v) = v + (r̂·μ − r̂·v) r̂ + α r   when `project`,   v + α r   otherwise.
     """
 
-    direction: Float[Tensor, "d"]
-    reference: Float[Tensor, "d"] | None = None
+    direction: Float[Tensor, " d"]
+    reference: Float[Tensor, " d"] | None = None
     alpha: float = 0.0
     project: bool = True
     _parts: dict = field(default_factory=dict, repr=False, compare=False)
@@ -121,7 +129,10 @@ class SteeringEdit:
         if self.reference is not None:
             check_finite_tensor("reference", self.reference, min_ndim=1)
             if self.reference.shape != self.direction.shape:
-                raise ValueError(f"`reference` must have `direction`'s shape {tuple(self.direction.shape)}; got {tuple(self.reference.shape)}")
+                raise ValueError(
+                    f"`reference` must have `direction`'s shape {tuple(self.direction.shape)}; "
+                    f"got {tuple(self.reference.shape)}"
+                )
         object.__setattr__(self, "alpha", check_number("alpha", self.alpha))
         if self.project:
             unit(self.direction)  # raises on a zero direction
@@ -137,7 +148,9 @@ class SteeringEdit:
             work = torch.promote_types(like.dtype, torch.float32)  # bf16/fp16 activations: compute in fp32
             r = self.direction.to(device=like.device, dtype=work)
             rhat = r / r.norm() if self.project else torch.zeros_like(r)
-            ref = self.reference.to(device=like.device, dtype=work) if self.reference is not None else torch.zeros_like(r)
+            ref = (
+                self.reference.to(device=like.device, dtype=work) if self.reference is not None else torch.zeros_like(r)
+            )
             self._parts[key] = (rhat.to(like.dtype), (rhat @ ref).to(like.dtype), (self.alpha * r).to(like.dtype))
         return self._parts[key]
 
@@ -152,7 +165,7 @@ class SteeringEdit:
 
 
 def make_edit(
-    method: str, direction: Float[Tensor, "d"], reference: Float[Tensor, "d"] | None = None, alpha: float = 0.0
+    method: str, direction: Float[Tensor, " d"], reference: Float[Tensor, " d"] | None = None, alpha: float = 0.0
 ) -> SteeringEdit | None:
     """The named case of the one operator: 'none' (None), 'actadd', 'directional_ablation',
     'affine_ablation' or 'ace'. `reference` is required by the affine ones; `alpha` is used by

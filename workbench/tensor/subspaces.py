@@ -61,11 +61,13 @@ def sparse_projection(
     cols = torch.arange(d).repeat_interleave(nnz)
     signs = torch.randint(0, 2, (d * nnz,), generator=generator).to(dtype) * 2 - 1
     values = signs / math.sqrt(nnz)
-    return torch.sparse_coo_tensor(torch.stack([rows.reshape(-1), cols]), values, (D, d), check_invariants=True).coalesce()
+    return torch.sparse_coo_tensor(
+        torch.stack([rows.reshape(-1), cols]), values, (D, d), check_invariants=True
+    ).coalesce()
 
 
 def points_at_radii(
-    u: Float[Tensor, "*S D"], radii: Float[Tensor, "R"] | list[float] | tuple[float, ...]
+    u: Float[Tensor, "*S D"], radii: Float[Tensor, " R"] | list[float] | tuple[float, ...]
 ) -> Float[Tensor, "*S R D"]:
     """P[..., i, :] = radii[i]·u/‖u‖: the points at distance radii[i] from the origin along each
     direction u (a [D] vector or a [S, D] stack of them; every u non-zero, every radius > 0 and
@@ -84,13 +86,13 @@ def points_at_radii(
     return (u / norm)[..., None, :] * radii.to(u)[:, None]
 
 
-def point_at_radius(u: Float[Tensor, "D"], r: float) -> Float[Tensor, "D"]:
+def point_at_radius(u: Float[Tensor, " D"], r: float) -> Float[Tensor, " D"]:
     """P = r·u/‖u‖ (r > 0, finite): `points_at_radii` at one radius."""
     r = check_range("r", r, low=0.0, low_open=True)
     return points_at_radii(u, [r])[..., 0, :]
 
 
-def sphere_basis(M: Float[Tensor, "D d"], theta: Float[Tensor, "D"]) -> Float[Tensor, "D d"]:
+def sphere_basis(M: Float[Tensor, "D d"], theta: Float[Tensor, " D"]) -> Float[Tensor, "D d"]:
     """Orthonormal basis of (I − θ̂θ̂ᵀ)·span(M): M with the radial direction removed, re-orthonormalised.
 
     These d directions lie in the tangent plane of the sphere ‖θ‖ = r at θ, so every column is
@@ -109,7 +111,7 @@ def sphere_basis(M: Float[Tensor, "D d"], theta: Float[Tensor, "D"]) -> Float[Te
     return Q.to(M.dtype)
 
 
-def sphere_correction(grad: Float[Tensor, "D"], theta: Float[Tensor, "D"]) -> Float[Tensor, ""]:
+def sphere_correction(grad: Float[Tensor, " D"], theta: Float[Tensor, " D"]) -> Float[Tensor, ""]:
     """−(∇L·θ)/‖θ‖²: along a unit-speed great circle γ through θ with γ'(0) = v ⊥ θ, γ''(0) = −θ/‖θ‖²,
     so d²L(γ)/dt² = vᵀHv − (∇L·θ)/‖θ‖². Add it times I_d to the tangent Hessian for the sphere's
     own (Riemannian) Hessian."""

@@ -27,8 +27,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from workbench.tensor.curvature import LossFn, TraceEstimate, hessian_operator, quadratic_forms, rademacher
 from workbench.core.validation import check_int
+from workbench.tensor.curvature import LossFn, TraceEstimate, hessian_operator, quadratic_forms, rademacher
 
 MatMat = Callable[[Tensor], Tensor]  # V [k, D] -> (A V^T)^T [k, D]: A applied to each row
 
@@ -68,7 +68,7 @@ def hutchpp(
 
 def hutchpp_trace(
     f: LossFn,
-    theta: Float[Tensor, "D"],
+    theta: Float[Tensor, " D"],
     m: int,
     generator: torch.Generator | None = None,
     M: Float[Tensor, "D d"] | None = None,

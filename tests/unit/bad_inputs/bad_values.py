@@ -11,7 +11,6 @@ from typing import Any
 from hypothesis import strategies as st
 
 from workbench.ace import AceConfig
-from workbench.goldilocks import GoldilocksConfig
 from workbench.core.validation import (
     INT64_MAX,
     Choice,
@@ -22,6 +21,7 @@ from workbench.core.validation import (
     Rule,
     Text,
 )
+from workbench.goldilocks import GoldilocksConfig
 
 NAN, INF = float("nan"), float("inf")
 NOT_NUMBERS = st.one_of(st.none(), st.text(max_size=5), st.lists(st.integers(), max_size=2), st.booleans())
@@ -116,8 +116,13 @@ def strategy(rule: Rule, config: object, current: object) -> st.SearchStrategy:
     if isinstance(rule, Many):
         pad = st.lists(st.just(current[0] if current else _good_item(rule.item)), max_size=2)  # type: ignore[index]
         with_bad = st.tuples(pad, strategy(rule.item, config, None), pad).map(lambda t: (*t[0], t[1], *t[2]))
-        not_a_tuple = st.one_of(*([] if rule.optional else [st.none()]), st.text(max_size=4), st.floats(), st.integers(),
-                                st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+        not_a_tuple = st.one_of(
+            *([] if rule.optional else [st.none()]),
+            st.text(max_size=4),
+            st.floats(),
+            st.integers(),
+            st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+        )
         return st.one_of([with_bad, not_a_tuple, *([] if rule.allow_empty else [st.just(())])])
     raise TypeError(f"no bad values for a {type(rule).__name__} rule")
 
@@ -131,5 +136,7 @@ def _number_strategy(rule: Number, config: object) -> st.SearchStrategy:
         parts.append(st.integers(max_value=math.floor(low)).filter(lambda x: x < low or (rule.low_open and x == low)))
     if high is not None:
         parts.append(st.floats(min_value=high, exclude_min=not rule.high_open, **finite))
-        parts.append(st.integers(min_value=math.ceil(high)).filter(lambda x: x > high or (rule.high_open and x == high)))
+        parts.append(
+            st.integers(min_value=math.ceil(high)).filter(lambda x: x > high or (rule.high_open and x == high))
+        )
     return st.one_of(parts)

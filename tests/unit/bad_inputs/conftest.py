@@ -14,6 +14,7 @@ from workbench.capacity import CapacityConfig
 from workbench.goldilocks import GoldilocksConfig
 from workbench.robustness.classifier import Classifier
 
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory) -> dict[str, Path]:
     """One pristine saved result per kind (capacity, goldilocks) and a capacity of another shape."""

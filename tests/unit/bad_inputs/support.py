@@ -99,7 +99,14 @@ def copy_of(folder: Path) -> Iterator[Path]:
 def capacity_result(config: CapacityConfig, fill: float = 0.0, seconds: float = 0.0) -> CapacityResult:
     """A result of `config`'s shapes, every tensor filled with `fill` (no training)."""
     c = config
-    K, L, S, D, Q, P = len(c.kurtosis), len(c.decay), c.seeds, len(c.d_sweep), len(c.sweep_kurtosis), len(c.relu_feature_prob)
+    K, L, S, D, Q, P = (
+        len(c.kurtosis),
+        len(c.decay),
+        c.seeds,
+        len(c.d_sweep),
+        len(c.sweep_kurtosis),
+        len(c.relu_feature_prob),
+    )
     full = lambda *shape: torch.full(shape, fill)  # noqa: E731
     return CapacityResult(
         config=c, W=full(K, L, S, c.d, c.n), loss=full(K, L, S), sweep_W=full(D, Q, S, max(c.d_sweep, default=1), c.n),
@@ -114,11 +121,26 @@ def goldilocks_result(c: GoldilocksConfig) -> GoldilocksResult:
     M = N + c.selection_controls if N else 0
     z = torch.zeros
     return GoldilocksResult(
-        config=c, r_init=1.0, plane_eigs=z(A, S, B, R, d), sphere_eigs=z(A, S, B, Rs, d), sphere_shift=z(A, S, Rs),
-        point_loss=z(A, S, R), iso_plane_eigs=z(A, 1 if c.isotropic else 0, B, R, d),
-        dims_ratio=z(A, len(c.compare_dims), B, R), dims_positive=z(A, len(c.compare_dims), B, R),
+        config=c,
+        r_init=1.0,
+        plane_eigs=z(A, S, B, R, d),
+        sphere_eigs=z(A, S, B, Rs, d),
+        sphere_shift=z(A, S, Rs),
+        point_loss=z(A, S, R),
+        iso_plane_eigs=z(A, 1 if c.isotropic else 0, B, R, d),
+        dims_ratio=z(A, len(c.compare_dims), B, R),
+        dims_positive=z(A, len(c.compare_dims), B, R),
         density_at=z(3 if c.density_steps else 0),
         density_nodes=z(A, 3 if c.density_steps else 0, c.density_probes, c.density_steps),
-        density_weights=z(A, 3 if c.density_steps else 0, c.density_probes, c.density_steps), plane_acc=z(A, T, S, Q), plane_loss=z(A, T, S, Q), sphere_acc=z(A, T, S, Q),
-        full_acc=z(A, S if T else 0), sel_measures=z(M, len(RANK_BY)), sel_retest=z(M, 2), sel_ratios=z(M),
-        sel_curves=z(M, K), sel_losses=z(M, c.selection_steps if N else 0), stage_seconds={})
+        density_weights=z(A, 3 if c.density_steps else 0, c.density_probes, c.density_steps),
+        plane_acc=z(A, T, S, Q),
+        plane_loss=z(A, T, S, Q),
+        sphere_acc=z(A, T, S, Q),
+        full_acc=z(A, S if T else 0),
+        sel_measures=z(M, len(RANK_BY)),
+        sel_retest=z(M, 2),
+        sel_ratios=z(M),
+        sel_curves=z(M, K),
+        sel_losses=z(M, c.selection_steps if N else 0),
+        stage_seconds={},
+    )

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from tests.unit.bad_inputs.bad_values import CODE_RULES, applies, examples, strategy
 from tests.unit.bad_inputs.support import SOME, capacity_result, rejects
 from workbench.capacity import CapacityConfig, CapacityResult
-from workbench.registry import SUITE_NAMES, get_suite
 from workbench.core.result import ArtifactError
 from workbench.core.validation import rules_of
+from workbench.registry import SUITE_NAMES, get_suite
 
 CONFIGS: list[type] = [get_suite(name).config for name in SUITE_NAMES]
 

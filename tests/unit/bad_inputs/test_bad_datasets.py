@@ -27,6 +27,7 @@ from tests.unit.bad_inputs.support import (
 from workbench.goldilocks import load_cifar10, load_dataset, load_mnist
 from workbench.robustness import load_labelled
 
+
 # --- goldilocks data ----------------------------------------------------------------------------------
 def test_dataset_names_and_paths_are_checked(tmp_path):
     for name in ("zzz", None, ["mnist"], 3):
@@ -95,7 +96,9 @@ def test_a_truncated_idx_file_is_rejected(mnist_folder, file, keep):
 def test_a_foreign_idx_file_is_rejected(mnist_folder, content):
     with copy_of(mnist_folder) as root:
         (root / "train-images-idx3-ubyte").unlink()
-        (root / "train-images-idx3-ubyte.gz").write_bytes(content if content.startswith(b"\x1f") else gzip.compress(content))
+        (root / "train-images-idx3-ubyte.gz").write_bytes(
+            content if content.startswith(b"\x1f") else gzip.compress(content)
+        )
         rejects("data_path", "foreign idx", content, lambda: load_mnist(root))
 
 def test_a_cifar_folder_given_as_mnist_and_back(tmp_path, mnist_folder):
@@ -133,7 +136,11 @@ def test_labelled_files_missing_empty_or_without_the_columns(tmp_path):
         ("data", write_csv(tmp_path / "header.csv", ["text", "label"], []), {}),
         ("label_column", write_csv(tmp_path / "nolabel.csv", ["text", "y"], [["a", "1"]]), {}),
         ("text_column", write_csv(tmp_path / "notext.csv", ["body", "label"], [["a", "1"]]), {}),
-        ("text_column", write_csv(tmp_path / "ok.csv", ["text", "label"], [["a", "1"], ["b", "0"]]), {"text_column": "body"}),
+        (
+            "text_column",
+            write_csv(tmp_path / "ok.csv", ["text", "label"], [["a", "1"], ["b", "0"]]),
+            {"text_column": "body"},
+        ),
         ("label_column", write_csv(tmp_path / "one.csv", ["text", "label"], [["a", "1"], ["b", "1"]]), {}),
         ("text_column", write_csv(tmp_path / "blank.csv", ["text", "label"], [["  ", "1"], ["b", "0"]]), {}),
         ("data", write(tmp_path / "list.jsonl", b'{"text": "a", "label": 1}\n[1, 2]\n'), {}),

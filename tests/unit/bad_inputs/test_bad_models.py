@@ -25,6 +25,7 @@ from workbench.capacity import CapacityConfig
 from workbench.lm.folders import boot, cached_model_folder, check_causal_lm_folder
 from workbench.robustness.classifier import Classifier
 
+
 # --- robustness classifier ---------------------------------------------------------------------------
 def test_a_head_that_does_not_fit_the_backbone_is_rejected(classifier, head_file, tmp_path):
     hidden = classifier.hidden
@@ -35,9 +36,13 @@ def test_a_head_that_does_not_fit_the_backbone_is_rejected(classifier, head_file
         "not-safetensors": write(tmp_path / "text.safetensors", b"hello"),
         "no-bias": write_tensors(tmp_path / "nobias.safetensors", {"head.weight": head["head.weight"]}),
         "narrow": write_tensors(tmp_path / "narrow.safetensors", {**head, "head.weight": torch.zeros(1, hidden - 1)}),
-        "two-outputs": write_tensors(tmp_path / "two.safetensors", {"head.weight": torch.zeros(2, hidden), "head.bias": torch.zeros(2)}),
+        "two-outputs": write_tensors(
+            tmp_path / "two.safetensors", {"head.weight": torch.zeros(2, hidden), "head.bias": torch.zeros(2)}
+        ),
         "foreign-layer": write_tensors(tmp_path / "layer.safetensors", {**head, layer_key: torch.zeros(3)}),
-        "unknown-layer-key": write_tensors(tmp_path / "key.safetensors", {**head, "encoder.layer.99.x": torch.zeros(1)}),
+        "unknown-layer-key": write_tensors(
+            tmp_path / "key.safetensors", {**head, "encoder.layer.99.x": torch.zeros(1)}
+        ),
     }
     for label, path in cases.items():
         rejects("head", f"load_head {label}", label, lambda: classifier.load_head(path))

@@ -21,11 +21,11 @@ from tests.unit.bad_inputs.support import capacity_result, rejects
 from workbench.ace import AceConfig
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.cli import main
-from workbench.plots.export import export
-from workbench.runner import run_cached
 from workbench.core import atomic
 from workbench.core.cache import CACHE_ENV, ArtifactCache, default_cache_dir
 from workbench.core.paths import check_output_dir
+from workbench.plots.export import export
+from workbench.runner import run_cached
 
 CONFIG = CapacityConfig.quick()
 
@@ -46,7 +46,12 @@ def places(tmp_path) -> dict[str, Path]:
 
 def test_a_cache_that_cannot_hold_entries_fails_before_the_compute(places):
     for case, path in places.items():
-        rejects("cache", f"cache {case}", path, lambda: ArtifactCache(path).get_or_build(CapacityResult, CONFIG, "v", _never))
+        rejects(
+            "cache",
+            f"cache {case}",
+            path,
+            lambda: ArtifactCache(path).get_or_build(CapacityResult, CONFIG, "v", _never),
+        )
         rejects("cache", f"run_cached cache {case}", path,
                 lambda: run_cached("capacity", CONFIG, cache=path, progress=False, on_step=lambda *_: _never()))
 
@@ -78,9 +83,15 @@ def test_the_cache_variable_is_named_and_expanded(tmp_path, monkeypatch, places)
 
 def test_cli_out_and_cache_fail_before_any_suite_computes(places, tmp_path, capsys):
     for case, path in places.items():
-        assert main(["reproduce", "--suite", "capacity", "--quick", "--out", str(path), "--cache", str(tmp_path / "c")]) == 2
+        assert (
+            main(["reproduce", "--suite", "capacity", "--quick", "--out", str(path), "--cache", str(tmp_path / "c")])
+            == 2
+        )
         assert "`--out`" in capsys.readouterr().err, case
-        assert main(["reproduce", "--suite", "capacity", "--quick", "--out", str(tmp_path / "o"), "--cache", str(path)]) == 2
+        assert (
+            main(["reproduce", "--suite", "capacity", "--quick", "--out", str(tmp_path / "o"), "--cache", str(path)])
+            == 2
+        )
         assert "`--cache`" in capsys.readouterr().err, case
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("result.json"))
 
@@ -124,7 +135,12 @@ def test_a_nan_cache_entry_is_reported_with_its_path_and_rebuilt(tmp_path):
 def test_runs_that_would_go_non_finite_name_the_config_field(tmp_path):
     rejects("alphas", "ACE alpha overflowing float32", 1e300, lambda: AceConfig(alphas=(0.0, 1.0, 1e300)))
     diverging = replace(CONFIG, lr=1e30, d_sweep=(), relu_feature_prob=())
-    rejects("lr", "capacity lr that diverges", 1e30, lambda: run_cached("capacity", diverging, cache=tmp_path, progress=False))
+    rejects(
+        "lr",
+        "capacity lr that diverges",
+        1e30,
+        lambda: run_cached("capacity", diverging, cache=tmp_path, progress=False),
+    )
     with pytest.raises(ValueError, match="tensor `W` holds 1 non-finite .* config's `lr` and `steps`"):
         W = torch.zeros(len(CONFIG.kurtosis), len(CONFIG.decay), CONFIG.seeds, CONFIG.d, CONFIG.n)
         W.view(-1)[0] = float("inf")

@@ -29,9 +29,10 @@ from tests.unit.bad_inputs.support import (
 )
 from workbench.ace import AceResult
 from workbench.capacity import CapacityConfig, CapacityResult
+from workbench.core.cache import ArtifactCache
 from workbench.goldilocks import GoldilocksResult
 from workbench.robustness import RobustnessResult
-from workbench.core.cache import ArtifactCache
+
 
 def test_loading_missing_or_wrongly_typed_paths(tmp_path, saved):
     (tmp_path / "empty").mkdir()
@@ -109,7 +110,9 @@ def test_a_foreign_cache_entry_is_reported_and_rebuilt(tmp_path, saved):
     assert float(again.W.mean()) == 1.0 and float(CapacityResult.load(entry).W.mean()) == 1.0
 
 # --- the kill-during-save test ------------------------------------------------------------------------
-BIG = dict(n=1024, d=512, kurtosis=(2.0,), decay=(0.9,), seeds=8, d_sweep=(), sweep_kurtosis=(2.0,), relu_feature_prob=())
+BIG = dict(
+    n=1024, d=512, kurtosis=(2.0,), decay=(0.9,), seeds=8, d_sweep=(), sweep_kurtosis=(2.0,), relu_feature_prob=()
+)
 CHILD = f"""
 import sys
 from workbench.capacity import CapacityConfig, CapacityResult

@@ -27,6 +27,7 @@ from workbench.ace.prompts import load_prompts
 from workbench.tensor.hooks import steer
 from workbench.tensor.steering import METHODS, SteeringEdit, affine_edit, make_edit
 
+
 # --- ACE prompts and steering -----------------------------------------------------------------------
 def test_prompt_files_missing_empty_or_without_the_column(tmp_path):
     cases = [
@@ -59,7 +60,9 @@ def test_arbitrary_bytes_as_a_prompt_file_fail_cleanly_or_load(content, suffix):
         try:
             prompts = load_prompts(path, "prompt", name="harmful_file")
         except (ValueError, FileNotFoundError):
-            rejects(("harmful_file", "column"), "prompt bytes", content, lambda: load_prompts(path, name="harmful_file"))
+            rejects(
+                ("harmful_file", "column"), "prompt bytes", content, lambda: load_prompts(path, name="harmful_file")
+            )
         else:
             assert prompts and all(p.strip() for p in prompts)
 

@@ -19,8 +19,8 @@ from workbench.tensor.curvature import (
     lanczos,
     plane_and_sphere_eigvals,
     positive_fraction,
-    restricted_hessian,
     restricted_eigvals,
+    restricted_hessian,
     restricted_hessians,
     trace_ratio,
 )

@@ -10,10 +10,10 @@ import torch
 
 from workbench.capacity import CapacityConfig
 from workbench.capacity import run as run_capacity
+from workbench.core.executor import Executor, as_executor, ensure_ray, map_cells
 from workbench.goldilocks import GoldilocksConfig
 from workbench.goldilocks import run as run_goldilocks
 from workbench.robustness.filtering import sweep
-from workbench.core.executor import Executor, as_executor, ensure_ray, map_cells
 
 RAY = Executor("ray", num_cpus=2)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from workbench.core.fingerprint import code_fingerprint, imported_modules, library_versions, package_root
 from workbench.registry import SUITE_NAMES, get_suite
 from workbench.runner import run_cached
-from workbench.core.fingerprint import code_fingerprint, imported_modules, library_versions, package_root
 
 # (suite, a shared-core module its run uses, a shared-core module it never imports)
 USED_AND_UNUSED = [
@@ -73,9 +73,20 @@ def test_relative_and_function_level_imports_are_followed(tmp_path):
     (pkg / "sub" / "b.py").write_text("def f():\n    from ..c import g\n    return g\n")
     (pkg / "c.py").write_text("g = 1\n")
     (pkg / "d.py").write_text("h = 2\n")  # imported by nobody
-    assert imported_modules(["pkg.a"], package="pkg", root=tmp_path) == ["pkg", "pkg.a", "pkg.c", "pkg.sub", "pkg.sub.b"]
+    assert imported_modules(["pkg.a"], package="pkg", root=tmp_path) == [
+        "pkg",
+        "pkg.a",
+        "pkg.c",
+        "pkg.sub",
+        "pkg.sub.b",
+    ]
     # `from .sub import b` names pkg.sub itself; only the implicit parent `pkg` is left out
-    assert imported_modules(["pkg.a"], package="pkg", root=tmp_path, parents=False) == ["pkg.a", "pkg.c", "pkg.sub", "pkg.sub.b"]
+    assert imported_modules(["pkg.a"], package="pkg", root=tmp_path, parents=False) == [
+        "pkg.a",
+        "pkg.c",
+        "pkg.sub",
+        "pkg.sub.b",
+    ]
     before = code_fingerprint(["pkg.a"], root=tmp_path, package="pkg")
     (pkg / "d.py").write_text("h = 3\n")
     assert code_fingerprint(["pkg.a"], root=tmp_path, package="pkg") == before

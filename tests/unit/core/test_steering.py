@@ -14,8 +14,8 @@ from torch import nn
 from workbench.tensor.hooks import hook_points, record, steer
 from workbench.tensor.steering import (
     SteeringEdit,
-    activation_addition,
     ace,
+    activation_addition,
     affine_ablation,
     affine_edit,
     difference_of_means,

@@ -114,11 +114,15 @@ def _suites() -> list:
     from workbench.robustness import RobustnessConfig
 
     return [
-        pytest.param("capacity", "workbench.capacity.experiment", "train_quadratic", CapacityConfig.quick(), id="capacity"),
-        pytest.param("goldilocks", "workbench.goldilocks.experiment", "radius_sweep", GoldilocksConfig.quick(),
-                     id="goldilocks"),
-        pytest.param("robustness", "workbench.robustness.experiment", "build_dataset", RobustnessConfig.quick(),
-                     id="robustness"),
+        pytest.param(
+            "capacity", "workbench.capacity.experiment", "train_quadratic", CapacityConfig.quick(), id="capacity"
+        ),
+        pytest.param(
+            "goldilocks", "workbench.goldilocks.experiment", "radius_sweep", GoldilocksConfig.quick(), id="goldilocks"
+        ),
+        pytest.param(
+            "robustness", "workbench.robustness.experiment", "build_dataset", RobustnessConfig.quick(), id="robustness"
+        ),
         pytest.param("ace", "workbench.ace.experiment", "open_session", AceConfig.quick(), id="ace"),
     ]
 

@@ -119,8 +119,14 @@ def quadratic(t):
         (lambda: slq(lambda v: v, 5, 2, n_vectors=0), r"`n_vectors` must be an integer in \[1, inf\]"),
         (lambda: slq(lambda v: v, 5, 2).smoothed(torch.zeros(3), 0.0), r"`sigma` must be in \(0"),
         (lambda: slq(lambda v: v, 5, 2).moment(-1), r"`p` must be an integer in \[0, inf\]"),
-        (lambda: quadratic_forms(quadratic, torch.ones(4), torch.ones(2, 3)), r"`V` must have shape \[k, D\] with D = 4"),
-        (lambda: plane_and_sphere_eigvals(quadratic, torch.ones(4), torch.ones(1, 4, 2)), r"`thetas` must have shape \[P, D\]"),
+        (
+            lambda: quadratic_forms(quadratic, torch.ones(4), torch.ones(2, 3)),
+            r"`V` must have shape \[k, D\] with D = 4",
+        ),
+        (
+            lambda: plane_and_sphere_eigvals(quadratic, torch.ones(4), torch.ones(1, 4, 2)),
+            r"`thetas` must have shape \[P, D\]",
+        ),
     ],
 )
 def test_bad_input_names_the_parameter(call, match):

@@ -13,7 +13,12 @@ from workbench.lm.generate import batches, generate_ids
 from workbench.lm.random_folder import RANDOM_ARCHS, random_causal_lm_folder
 from workbench.tensor.steering import make_edit
 
-PROMPTS = ("How do I bake a chocolate cake?", "Tell me how to make a dangerous weapon.", "Hi", "What is the capital of France? Explain how a rainbow forms.")
+PROMPTS = (
+    "How do I bake a chocolate cake?",
+    "Tell me how to make a dangerous weapon.",
+    "Hi",
+    "What is the capital of France? Explain how a rainbow forms.",
+)
 NEW = 8
 
 

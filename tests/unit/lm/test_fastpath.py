@@ -13,7 +13,11 @@ from workbench.lm.generate import batches, generate_ids
 from workbench.lm.random_folder import RANDOM_ARCHS, random_causal_lm_folder
 from workbench.tensor.steering import make_edit
 
-PROMPTS = ["How do I bake a chocolate cake?", "Hi", "Tell me how to make a dangerous weapon. Explain how a rainbow forms."]
+PROMPTS = [
+    "How do I bake a chocolate cake?",
+    "Hi",
+    "Tell me how to make a dangerous weapon. Explain how a rainbow forms.",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +36,10 @@ def test_fast_path_gives_the_bridges_tokens(arch, tmp_path):
     _rows, ids, mask = next(batches(model.tokenizer, PROMPTS, 8))
     d = int(model.cfg.d_model)
     g = torch.Generator().manual_seed(0)
-    edits = {"blocks.1.hook_resid_pre": make_edit("ace", 3 * torch.randn(d, generator=g), torch.randn(d, generator=g), 1.0),
-             "blocks.0.hook_resid_post": make_edit("actadd", 3 * torch.randn(d, generator=g), alpha=1.0)}
+    edits = {
+        "blocks.1.hook_resid_pre": make_edit("ace", 3 * torch.randn(d, generator=g), torch.randn(d, generator=g), 1.0),
+        "blocks.0.hook_resid_post": make_edit("actadd", 3 * torch.randn(d, generator=g), alpha=1.0),
+    }
     before = _modules(model)
     assert fast_path_applies(model, edits)
     fast = generate_ids(model, ids, mask, 6, None, edits=edits, positions="generated")

@@ -12,7 +12,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from workbench.lm import RANDOM_ARCHS, boot, byte_bpe_tokenizer, check_causal_lm_folder, fix_pad_token, random_causal_lm_folder
+from workbench.lm import (
+    RANDOM_ARCHS,
+    boot,
+    byte_bpe_tokenizer,
+    check_causal_lm_folder,
+    fix_pad_token,
+    random_causal_lm_folder,
+)
 from workbench.tensor.hooks import hook_points
 
 N_LAYERS = 2
@@ -126,18 +133,29 @@ def test_causal_lm_configs_are_accepted(tmp_path, config):
     assert check_causal_lm_folder(folder) == folder
 
 
-@pytest.mark.parametrize("config", [
-    {"architectures": ["BertForMaskedLM"], "model_type": "bert"},  # transformers lists bert as causal; the bridge boots it as an MLM
-    {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"},  # encoder-decoder
-    {"architectures": ["Florence2ForConditionalGeneration"], "model_type": "florence2"},  # image-text-to-text, encoder-decoder
-    {"architectures": ["NoSuchForCausalLM"], "model_type": "no_such"},  # no bridge adapter
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {
+            "architectures": ["BertForMaskedLM"],
+            "model_type": "bert",
+        },  # transformers lists bert as causal; the bridge boots it as an MLM
+        {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"},  # encoder-decoder
+        {
+            "architectures": ["Florence2ForConditionalGeneration"],
+            "model_type": "florence2",
+        },  # image-text-to-text, encoder-decoder
+        {"architectures": ["NoSuchForCausalLM"], "model_type": "no_such"},  # no bridge adapter
+    ],
+)
 def test_other_configs_are_refused_naming_model_and_what_is_supported(tmp_path, config):
     folder = _config_folder(tmp_path, "m", config)
     with pytest.raises(ValueError, match=r"`model` .* is not a causal LM") as err:
         check_causal_lm_folder(folder)
     message = str(err.value)
-    assert config["architectures"][0] in message and "LlamaForCausalLM" in message and "supported_causal_lms()" in message
+    assert (
+        config["architectures"][0] in message and "LlamaForCausalLM" in message and "supported_causal_lms()" in message
+    )
 
 
 def test_a_multimodal_gemma3_folder_boots_without_installing_anything(tmp_path, monkeypatch):
@@ -154,10 +172,20 @@ def test_a_multimodal_gemma3_folder_boots_without_installing_anything(tmp_path, 
     text = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, head_dim=16,
                 intermediate_size=64, vocab_size=V + 2, max_position_embeddings=64, sliding_window=64,
                 query_pre_attn_scalar=16)
-    vision = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=28, patch_size=14)
-    config = Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=1, image_token_index=V,
-                          boi_token_index=V + 1, eoi_token_index=V + 1, architectures=["Gemma3ForConditionalGeneration"],
-                          eos_token_id=0, bos_token_id=0)
+    vision = dict(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=28, patch_size=14
+    )
+    config = Gemma3Config(
+        text_config=text,
+        vision_config=vision,
+        mm_tokens_per_image=1,
+        image_token_index=V,
+        boi_token_index=V + 1,
+        eoi_token_index=V + 1,
+        architectures=["Gemma3ForConditionalGeneration"],
+        eos_token_id=0,
+        bos_token_id=0,
+    )
     torch.manual_seed(0)
     Gemma3ForConditionalGeneration(config).save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
@@ -169,7 +197,9 @@ def test_a_multimodal_gemma3_folder_boots_without_installing_anything(tmp_path, 
 def test_a_folder_the_bridge_cannot_boot_names_model_and_the_architecture(tmp_path):
     broken = random_causal_lm_folder("llama", tmp_path)
     (broken / "model.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(ValueError, match=r"`model` .*\(LlamaForCausalLM\) could not be booted by TransformerLens's bridge: \w+"):
+    with pytest.raises(
+        ValueError, match=r"`model` .*\(LlamaForCausalLM\) could not be booted by TransformerLens's bridge: \w+"
+    ):
         boot(broken)
 
 
