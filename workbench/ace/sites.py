@@ -129,7 +129,7 @@ def _site_edit(entry: SteeringMethod, direction: Tensor, mu_neg: Tensor, alpha: 
 def method_edit(method: str | SteeringMethod, direction: Float[Tensor, " d"], mu_neg: Float[Tensor, " d"],
                 alpha: float) -> SteeringEdit:
     """One site's edit of `method` (its entry's `edit`; every placed method builds one)."""
-    return _site_edit(steering_method(method), direction, mu_neg, check_number("alpha", alpha))
+    return _site_edit(steering_method(method), direction, mu_neg, alpha)  # `edit` checks alpha
 
 
 def unembedding_cosine(directions: Float[Tensor, "L d"], unembed: Float[Tensor, "vocab d"],

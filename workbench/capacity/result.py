@@ -47,22 +47,18 @@ class CapacityResult(Result):
     paired_loss: Float[Tensor, "P S"]
     train_seconds: float
 
+    @staticmethod
+    def shapes(config: CapacityConfig) -> dict[str, tuple[int, ...]]:
+        """{tensor field: its shape} for a result of `config` (the axes of the class docstring)."""
+        c = config
+        K, L, S, D, Q, P = (len(c.kurtosis), len(c.decay), c.seeds, len(c.d_sweep), len(c.sweep_kurtosis),
+                            len(c.relu_feature_prob))
+        return {"W": (K, L, S, c.d, c.n), "loss": (K, L, S), "sweep_W": (D, Q, S, max(c.d_sweep, default=1), c.n),
+                "sweep_loss": (D, Q, S), "relu_W": (P, S, c.d, c.n), "relu_b": (P, S, c.n), "relu_loss": (P, S),
+                "paired_W": (P, S, c.d, c.n), "paired_loss": (P, S)}
+
     def validate(self) -> None:
-        c = self.config
-        K, L, S, D, Q, P = (
-            len(c.kurtosis),
-            len(c.decay),
-            c.seeds,
-            len(c.d_sweep),
-            len(c.sweep_kurtosis),
-            len(c.relu_feature_prob),
-        )
-        expect_shape("W", self.W, (K, L, S, c.d, c.n))
-        expect_shape("loss", self.loss, (K, L, S))
-        expect_shape("sweep_W", self.sweep_W, (D, Q, S, max(c.d_sweep, default=1), c.n))
-        expect_shape("sweep_loss", self.sweep_loss, (D, Q, S))
-        for name, shape in [("relu_W", (P, S, c.d, c.n)), ("relu_b", (P, S, c.n)), ("relu_loss", (P, S)),
-                            ("paired_W", (P, S, c.d, c.n)), ("paired_loss", (P, S))]:
+        for name, shape in self.shapes(self.config).items():
             expect_shape(name, getattr(self, name), shape)
 
     # --- views used by figures, widgets and docs -------------------------------------------

@@ -98,20 +98,8 @@ def copy_of(folder: Path) -> Iterator[Path]:
 # --- results without training -----------------------------------------------------------------------
 def capacity_result(config: CapacityConfig, fill: float = 0.0, seconds: float = 0.0) -> CapacityResult:
     """A result of `config`'s shapes, every tensor filled with `fill` (no training)."""
-    c = config
-    K, L, S, D, Q, P = (
-        len(c.kurtosis),
-        len(c.decay),
-        c.seeds,
-        len(c.d_sweep),
-        len(c.sweep_kurtosis),
-        len(c.relu_feature_prob),
-    )
-    full = lambda *shape: torch.full(shape, fill)  # noqa: E731
-    return CapacityResult(
-        config=c, W=full(K, L, S, c.d, c.n), loss=full(K, L, S), sweep_W=full(D, Q, S, max(c.d_sweep, default=1), c.n),
-        sweep_loss=full(D, Q, S), relu_W=full(P, S, c.d, c.n), relu_b=full(P, S, c.n), relu_loss=full(P, S),
-        paired_W=full(P, S, c.d, c.n), paired_loss=full(P, S), train_seconds=seconds)
+    tensors = {name: torch.full(shape, fill) for name, shape in CapacityResult.shapes(config).items()}
+    return CapacityResult(config=config, train_seconds=seconds, **tensors)
 
 
 def goldilocks_result(c: GoldilocksConfig) -> GoldilocksResult:
