@@ -16,9 +16,12 @@ Every path is exact: cached decoding equals recomputing the whole sequence at ev
 (`use_cache=False`), token for token (tests/unit/lm/test_cached_generation.py).
 
 Steering lives here: `generate`, `generate_ids` and `last_token_logits` take `edits` ({hook name:
-SteeringEdit}) and `positions` ("all" | "prompt" | "generated"), install the hooks for the call
-(removed when it returns or raises) and tell the `Steerer` before each forward which absolute
-positions it covers and which of them are prompt or padding — callers never touch a steerer.
+SteeringEdit or RowEdits}) and `positions` ("all" | "prompt" | "generated"), install the hooks for
+the call (removed when it returns or raises) and tell the `Steerer` before each forward which
+absolute positions it covers, which of them are prompt or padding and which rows of the call the
+batch holds — callers never touch a steerer. A RowEdits gives each prompt its own edit (one row
+per prompt; with `num_samples` > 1 every sample of a prompt gets the prompt's row), so one call
+can carry a whole sweep of settings (`workbench.lm.batched.generate_settings`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import fast_targets, unbridged
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
+from workbench.tensor.row_edits import RowEdits, check_row_edits
 from workbench.tensor.steering import SteeringEdit
 
 MASKED_STATE_TYPES = ("mamba", "mamba2", "falcon_mamba")
@@ -46,7 +50,7 @@ RECURRENT_TYPES = MASKED_STATE_TYPES + STATE_TYPES
 CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 CACHE_FIELDS = ("cache", "state", "past_key_values", "cache_params")  # where each kind returns its cache
 
-Edits = Mapping[str, SteeringEdit] | None
+Edits = Mapping[str, SteeringEdit | RowEdits] | None
 
 
 def hf_model(model: nn.Module) -> nn.Module:
@@ -189,15 +193,22 @@ def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"]
         return out.logits[:, -1], _next_cache(out)
     width = ids.shape[1]
     logits, states, rows = [], [], []
-    for group in _length_groups(mask):
-        n = int(mask[group[0]].sum())
-        if steerer is not None:  # the group's real tokens sit at absolute positions width−n … width−1
-            steerer.begin(prompt_width, None)
-            steerer.at(width - n, None)
-        out = _forward(model, ids[group, width - n:], None, None, {})
-        logits.append(out.logits[:, -1])
-        states.append(list(out.state))
-        rows.append(group)
+    previous = steerer.row_index if steerer is not None else None
+    batch_rows = steerer.batch_rows(ids.shape[0]) if steerer is not None else None
+    try:
+        for group in _length_groups(mask):
+            n = int(mask[group[0]].sum())
+            if steerer is not None:  # the group's real tokens sit at absolute positions width−n … width−1
+                steerer.begin(prompt_width, None)
+                steerer.at(width - n, None)
+                steerer.rows(batch_rows[group.cpu()])  # a RowEdits follows its rows into the group
+            out = _forward(model, ids[group, width - n:], None, None, {})
+            logits.append(out.logits[:, -1])
+            states.append(list(out.state))
+            rows.append(group)
+    finally:
+        if steerer is not None:
+            steerer.rows(previous)
     order = torch.argsort(torch.cat(rows))
     return torch.cat(logits)[order], {"state": _merge_states(states, order)}
 
@@ -219,7 +230,8 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
     the bridge's components bypassed where `fastpath` says that changes nothing."""
     check_choice("positions", positions, POSITIONS)  # checked with or without edits: one rule for callers
     if edits is not None and not isinstance(edits, Mapping):
-        raise ValueError(f"`edits` must be a mapping {{hook name: SteeringEdit}} or None; got {type(edits).__name__}")
+        raise ValueError(f"`edits` must be a mapping {{hook name: SteeringEdit or RowEdits}} or None; "
+                         f"got {type(edits).__name__}")
     if edits:  # names and widths checked against the bridge before it is taken apart
         resolve(model, list(edits))
     # the HF block of each edit, found through the bridge before its components are swapped out
@@ -281,10 +293,12 @@ def generate_ids(
 ) -> Int[Tensor, "b new"]:
     """Continuation of one left-padded batch; rows that emitted EOS keep emitting it.
 
-    `edits` ({hook name: SteeringEdit}, None or {} for none) apply at `positions` during every
-    forward of the call; the hooks are gone when it returns or raises. `sampling` None is greedy;
-    `keys` ((prompt index, sample index) per row, default (row, 0)) seed each sampled row."""
+    `edits` ({hook name: SteeringEdit or RowEdits of b rows}, None or {} for none) apply at
+    `positions` during every forward of the call; the hooks are gone when it returns or raises.
+    `sampling` None is greedy; `keys` ((prompt index, sample index) per row, default (row, 0))
+    seed each sampled row."""
     check_int("max_new_tokens", max_new_tokens, low=1)
+    check_row_edits(edits, ids.shape[0], "rows in `ids`")
     sampling = sampling or Sampling()
     cached = use_cache_for(model, use_cache)
     keys = list(keys) if keys is not None else [(row, 0) for row in range(ids.shape[0])]
@@ -314,42 +328,61 @@ def generate(
 
     `temperature` 0 is greedy; > 0 samples (top-`top_p` nucleus) with uniforms seeded by (`seed`,
     prompt index, sample index), so a call repeats exactly whatever the batching (`sampling`).
-    `edits` ({hook name: SteeringEdit}, None or {} for none) apply at `positions` ("all",
-    "prompt": positions < P of each batch's prompt width P, "generated": ≥ P; left pads never)
-    during every forward; the hooks are installed for this call only."""
+    `edits` ({hook name: SteeringEdit, or RowEdits with one row per prompt — every sample of a
+    prompt gets its row}, None or {} for none) apply at `positions` ("all", "prompt": positions < P
+    of each batch's prompt width P, "generated": ≥ P; left pads never) during every forward; the
+    hooks are installed for this call only."""
     check_int("max_new_tokens", max_new_tokens, low=1)
     n_samples = check_int("num_samples", num_samples, low=1)
     sampling = Sampling(temperature, top_p, seed)
-    rows_in = [(i, s) for i in range(len(check_prompts(prompts))) for s in range(n_samples)]
-    flat = [prompts[i] for i, _ in rows_in]
-    out: list[str] = [""] * len(flat)
-    device = _device(model)
-    cached = use_cache_for(model, use_cache)
-    todo = list(batches(tokenizer, flat, batch_size, True, device))  # every prompt tokenized before compute
-    check_fits(model, [(rows_in[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
-               max_new_tokens)
-    with _steering(model, edits, positions) as steerer:
-        for rows, ids, mask in tqdm(todo, desc="generating", disable=not progress, leave=False):
-            keys = [rows_in[i] for i in rows]
-            new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached, sampling,
-                                row_uniforms(sampling, keys, max_new_tokens, device))
-            new_rows = new.tolist()  # one device-to-host copy per batch, not one per row
-            for j, i in enumerate(rows):
-                out[i] = tokenizer.decode(new_rows[j], skip_special_tokens=True).strip()
+    check_row_edits(edits, len(check_prompts(prompts)))
+    keys = [(i, s) for i in range(len(prompts)) for s in range(n_samples)]
+    out = generate_rows(model, tokenizer, [prompts[i] for i, _ in keys], keys, [i for i, _ in keys], max_new_tokens,
+                        batch_size, edits, positions, progress, use_cache, sampling)
     if n_samples == 1:
         return out
     return [out[i * n_samples:(i + 1) * n_samples] for i in range(len(prompts))]
 
 
 @torch.no_grad()
+def generate_rows(model: nn.Module, tokenizer, texts: Sequence[str], keys: Sequence[tuple[int, int]],
+                  edit_rows: Sequence[int], max_new_tokens: int, batch_size: int, edits: Edits, positions: str,
+                  progress: bool, use_cache: bool | None, sampling: Sampling) -> list[str]:
+    """The completion of each row: `texts[k]` generated with sampling key `keys[k]` ((prompt index,
+    sample index): its uniforms, and the prompt index that errors name) and row `edit_rows[k]` of
+    every RowEdits in `edits` (the caller has checked their lengths). The engine of `generate` and
+    `generate_settings`: rows are sorted by length into batches of `batch_size`."""
+    out: list[str] = [""] * len(texts)
+    device = _device(model)
+    cached = use_cache_for(model, use_cache)
+    todo = list(batches(tokenizer, texts, batch_size, True, device))  # every prompt tokenized before compute
+    check_fits(model, [(keys[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
+               max_new_tokens)
+    with _steering(model, edits, positions) as steerer:
+        for rows, ids, mask in tqdm(todo, desc="generating", disable=not progress, leave=False):
+            if steerer is not None:
+                steerer.rows([edit_rows[i] for i in rows])
+            new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached, sampling,
+                                row_uniforms(sampling, [keys[i] for i in rows], max_new_tokens, device))
+            new_rows = new.tolist()  # one device-to-host copy per batch, not one per row
+            for j, i in enumerate(rows):
+                out[i] = tokenizer.decode(new_rows[j], skip_special_tokens=True).strip()
+    return out
+
+
+@torch.no_grad()
 def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch_size: int = 64,
                       edits: Edits = None, positions: str = "all") -> Float[Tensor, "n vocab"]:
     """Logits at the last prompt token (the first response position) for every prompt, with
-    `edits` at `positions` as in `generate` (one prompt forward: "generated" edits nothing)."""
+    `edits` (a RowEdits: one row per prompt) at `positions` as in `generate` (one prompt forward:
+    "generated" edits nothing)."""
+    check_row_edits(edits, len(check_prompts(prompts)))
     device = _device(model)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
     with _steering(model, edits, positions) as steerer:
         for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
+            if steerer is not None:
+                steerer.rows(rows)
             logits = _prefill(model, ids, mask, steerer, ids.shape[1])[0].float()
             for j, i in enumerate(rows):
                 rows_out[i] = logits[j]

@@ -3,5 +3,6 @@ curvature and trace estimators, ensembles, statistics). Knows nothing of feature
 or stories; runtime services (validation, caching, I/O, threads) are in `workbench.core`."""
 
 from workbench.tensor.ensemble import EnsembleGrid, train_ensemble
+from workbench.tensor.row_edits import RowEdits
 
-__all__ = ["EnsembleGrid", "train_ensemble"]
+__all__ = ["EnsembleGrid", "RowEdits", "train_ensemble"]

@@ -13,6 +13,11 @@ keeps offset 0). Generation and last-token scoring in `workbench.lm.generate` do
 (they take `edits=` and `positions=`); nothing else sets a steerer's state. With `prompt_length`
 P, "prompt" edits positions < P and "generated" positions ≥ P. With an `attention_mask`
 [batch, ≥ P] (left padding: 0 on pads), padded positions are never edited.
+
+Rows. An edit may be a `RowEdits` (a different edit per row, workbench.tensor.row_edits) instead
+of one `SteeringEdit` for all rows. Its rows are those of the whole call; `Steerer.rows(indices)`
+says which of them the current batch holds (in batch order), and each RowEdits is `take`n to them
+once per call of `rows`. Without `rows` (or after `rows(None)`) a batch is rows 0 … b−1.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import torch
 from torch import Tensor, nn
 
 from workbench.tensor.positions import POSITIONS
+from workbench.tensor.row_edits import RowEdits
 from workbench.tensor.steering import SteeringEdit
+
+Edit = SteeringEdit | RowEdits
 
 
 def hook_points(model: nn.Module) -> dict[str, nn.Module]:
@@ -61,14 +69,15 @@ def _replace_first(output: object, value: Tensor) -> object:
 
 
 class Steerer:
-    """Context manager applying one `SteeringEdit` per hook name (several layers at once is several
-    names). `begin` and `at` move it between forwards (the LM layer's generation loop calls them);
-    `offset`, `prompt_length` and `attention_mask` are read-only outside those two."""
+    """Context manager applying one `SteeringEdit` or `RowEdits` per hook name (several layers at
+    once is several names). `begin`, `at` and `rows` move it between forwards (the LM layer's
+    generation loop calls them); `offset`, `prompt_length`, `attention_mask` and `row_index` are
+    read-only outside those."""
 
     def __init__(
         self,
         model: nn.Module,
-        edits: Mapping[str, SteeringEdit],
+        edits: Mapping[str, Edit],
         positions: str = "all",
         prompt_length: int | None = None,
         attention_mask: Tensor | None = None,
@@ -80,8 +89,8 @@ class Steerer:
         if positions not in POSITIONS:
             raise ValueError(f"`positions` must be one of {POSITIONS}; got {positions!r}")
         for name, edit in edits.items():
-            if not isinstance(edit, SteeringEdit):
-                raise ValueError(f"`edits[{name!r}]` must be a SteeringEdit; got {type(edit).__name__}")
+            if not isinstance(edit, (SteeringEdit, RowEdits)):
+                raise ValueError(f"`edits[{name!r}]` must be a SteeringEdit or RowEdits; got {type(edit).__name__}")
         self.model = model
         if targets is not None and set(targets) != set(edits):
             raise ValueError(f"`targets` must name exactly the edited hooks {sorted(edits)}; got {sorted(targets)}")
@@ -89,6 +98,8 @@ class Steerer:
             dict(targets) if targets is not None else {n: (m, "output") for n, m in resolve(model, list(edits)).items()}
         )
         self.edits = dict(edits)
+        self.row_index: Tensor | None = None
+        self._current: dict[str, Edit] = dict(self.edits)  # RowEdits taken to the current batch's rows
         self.positions = positions
         self.prompt_length = prompt_length
         self.attention_mask = attention_mask
@@ -104,6 +115,17 @@ class Steerer:
         """The next forward covers absolute positions offset … offset+T−1; `attention_mask`
         [batch, ≥ offset+T or P] marks the real ones (positions past its width count as real)."""
         self.offset, self.attention_mask = offset, attention_mask
+
+    def rows(self, indices: Tensor | Sequence[int] | None) -> None:
+        """The next forwards' batch holds these rows (indices into every RowEdits' rows, in batch
+        order); None: rows 0 … b−1. SteeringEdits ignore it."""
+        self.row_index = None if indices is None else torch.as_tensor(indices, dtype=torch.long).cpu()
+        self._current = {name: edit.take(self.row_index) if isinstance(edit, RowEdits) and indices is not None
+                         else edit for name, edit in self.edits.items()}
+
+    def batch_rows(self, batch: int) -> Tensor:
+        """The rows the current batch of `batch` rows holds (`rows`, or 0 … batch−1)."""
+        return torch.arange(batch) if self.row_index is None else self.row_index
 
     def selection(self, batch: int, length: int, device: torch.device) -> Tensor | None:
         """Bool [batch, length] of the positions to edit in the current forward; None = all."""
@@ -129,13 +151,13 @@ class Steerer:
         return keep
 
     def _edited(self, name: str, v: Tensor) -> Tensor:
-        edit = self.edits[name]
+        edit = self._current[name]
         if v.shape[-1] != edit.width:
             raise ValueError(
                 f"the `direction` for hook {name!r} has width {edit.width}, "
                 f"but the activation there has width {v.shape[-1]}"
             )
-        edited = edit.apply(v)
+        edited = edit.apply(v, hook=name) if isinstance(edit, RowEdits) else edit.apply(v)
         if v.ndim == 3:
             keep = self.selection(v.shape[0], v.shape[1], v.device)
             if keep is not None:
@@ -180,7 +202,7 @@ class Steerer:
 
 def steer(
     model: nn.Module,
-    edits: Mapping[str, SteeringEdit],
+    edits: Mapping[str, Edit],
     positions: str = "all",
     prompt_length: int | None = None,
     attention_mask: Tensor | None = None,
