@@ -38,8 +38,8 @@ STAMP = "workbench.json"
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", STAMP)
 
 
-def _check_entry(path: Path, kind: str, key: str) -> None:
-    missing = [f for f in REQUIRED if not (path / f).is_file()]
+def _check_entry(path: Path, kind: str, key: str, required: tuple[str, ...] = REQUIRED) -> None:
+    missing = [f for f in (*required, STAMP) if not (path / f).is_file()]
     if missing:
         raise ValueError(f"missing {missing}")
     stamp = json.loads((path / STAMP).read_text())
@@ -47,9 +47,10 @@ def _check_entry(path: Path, kind: str, key: str) -> None:
         raise ValueError(f"{STAMP} holds a JSON {type(stamp).__name__}, not an object")
     if stamp.get("kind") != kind or stamp.get("key") != key:
         raise ValueError(f"{STAMP} names {stamp.get('kind')!r}/{stamp.get('key')!r}, not {kind!r}/{key!r}")
-    with safe_open(str(path / "model.safetensors"), framework="pt") as f:
-        if not list(f.keys()):
-            raise ValueError("model.safetensors holds no tensors")
+    for name in (f for f in required if f.endswith(".safetensors")):
+        with safe_open(str(path / name), framework="pt") as f:
+            if not list(f.keys()):
+                raise ValueError(f"{name} holds no tensors")
 
 
 def cached_model_folder(
@@ -58,18 +59,20 @@ def cached_model_folder(
     code_version: str,
     build: Callable[[Path], dict[str, Any]],
     cache_root: str | os.PathLike | None = None,
+    required: tuple[str, ...] = REQUIRED,
 ) -> Path:
     """The folder for (kind, config, code_version), built by `build(tmp_folder)` when missing.
 
-    `build` writes an HF folder into the temporary folder it is given and returns JSON-able facts
-    (training time, losses) stored in the stamp; the folder appears atomically when it returns.
+    `build` writes an HF folder (or, with `required`, the files named there) into the temporary
+    folder it is given and returns JSON-able facts (training time, losses) stored in the stamp;
+    the folder appears atomically when it returns. An entry missing a `required` file is rebuilt.
     """
     root = check_path("cache_root", cache_root) if cache_root is not None else default_cache_dir()
     key = cache_key(kind, config, code_version)
     path = root / kind / key
     if path.exists():
         try:
-            _check_entry(path, kind, key)
+            _check_entry(path, kind, key, required)
             return path
         except (ValueError, OSError, json.JSONDecodeError, SafetensorError) as err:
             warnings.warn(f"rejected cached model {path}: {err}; rebuilding it", stacklevel=2)
