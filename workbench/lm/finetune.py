@@ -118,7 +118,8 @@ def _order(n: int, count: int, seed: int) -> list[int]:
 def tuned_tensors(model: nn.Module, frozen_blocks: int) -> dict[str, Tensor]:
     """The tensors `fine_tune` changed (by name, contiguous CPU copies): what `save_tuned` keeps."""
     params = dict(model.named_parameters())
-    return {name: params[name].detach().to("cpu").contiguous().clone() for name in trainable_names(model, frozen_blocks)}
+    names = trainable_names(model, frozen_blocks)
+    return {name: params[name].detach().to("cpu").contiguous().clone() for name in names}
 
 
 def save_tuned(path: str | os.PathLike, tensors: dict[str, Tensor]) -> Path:
