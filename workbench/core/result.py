@@ -3,8 +3,9 @@
 On disk a result is a folder:
 
     result.json           {"kind": <class name>, "format": 1, "config": {...}, "values": {...},
-                           "tensors": {name: shape}}
-    tensors.safetensors   every Tensor field
+                           "tensors": {name: shape}, "tensor_maps": {field: {key: shape}}}
+    tensors.safetensors   every Tensor field, and each entry of a `dict[str, Tensor]` field (a
+                          per-model tensor whose shape differs between models) as "field/key"
 
 Loading never unpickles: tensors come from safetensors, the rest from JSON. A file of another
 kind, a missing field, or a tensor whose shape differs from the recorded one (or from what the
@@ -84,24 +85,34 @@ class Result:
         NaN or ±inf, how many, and the config fields its values come from (`value_sources`)."""
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name in self.may_be_nan or not isinstance(value, Tensor) or not value.is_floating_point():
+            if field.name in self.may_be_nan:
                 continue
-            bad = int((~torch.isfinite(value)).sum())
-            if bad:
-                source = self.value_sources.get(field.name)
-                hint = f"; its values come from the config's {source}" if source else ""
-                raise ArtifactError(f"tensor `{field.name}` holds {bad} non-finite values (NaN or inf) of "
-                                    f"{value.numel()}{hint}")
+            entries = _tensor_map(value) or {"": value}
+            for key, tensor in entries.items():
+                if not isinstance(tensor, Tensor) or not tensor.is_floating_point():
+                    continue
+                bad = int((~torch.isfinite(tensor)).sum())
+                if bad:
+                    source = self.value_sources.get(field.name)
+                    hint = f"; its values come from the config's {source}" if source else ""
+                    name = f"{field.name}[{key!r}]" if key else field.name
+                    raise ArtifactError(f"tensor `{name}` holds {bad} non-finite values (NaN or inf) of "
+                                        f"{tensor.numel()}{hint}")
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the result folder atomically (temp folder, then rename); return its path."""
         tensors: dict[str, Tensor] = {}
+        maps: dict[str, dict[str, list[int]]] = {}
+        mapped: dict[str, Tensor] = {}
         values: dict[str, Any] = {}
         config: dict[str, Any] | None = None
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if isinstance(value, Tensor):
                 tensors[field.name] = value.detach().to("cpu").contiguous()
+            elif _tensor_map(value):
+                maps[field.name] = {key: list(t.shape) for key, t in value.items()}
+                mapped.update({f"{field.name}/{key}": t.detach().to("cpu").contiguous() for key, t in value.items()})
             elif dataclasses.is_dataclass(value):
                 config = config_to_dict(value)
             else:
@@ -112,10 +123,11 @@ class Result:
             "config": config,
             "values": values,
             "tensors": {name: list(t.shape) for name, t in tensors.items()},
+            "tensor_maps": maps,
         }
         target = Path(path)
         with atomic_dir(target) as tmp:
-            save_file(tensors, str(tmp / TENSOR_FILE))
+            save_file({**tensors, **mapped}, str(tmp / TENSOR_FILE))
             (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
         return target
 
@@ -145,6 +157,13 @@ class Result:
                     raise _foreign(folder, str(err)) from err
             elif _is_tensor_hint(hint):
                 kwargs[field.name] = _recorded_tensor(folder, field.name, meta["tensors"], tensors)
+            elif _is_tensor_map_hint(hint):
+                shapes = meta.get("tensor_maps", {}).get(field.name)
+                if not isinstance(shapes, dict):
+                    raise _foreign(folder, f"tensor map `{field.name}` is missing")
+                kwargs[field.name] = {key: _recorded_tensor(folder, f"{field.name}/{key}",
+                                                            {f"{field.name}/{k}": v for k, v in shapes.items()},
+                                                            tensors) for key in shapes}
             elif field.name in meta["values"]:
                 value = meta["values"][field.name]
                 if not _json_fits(hint, value):
@@ -193,6 +212,20 @@ def _read_meta(folder: Path, kind: str) -> dict[str, Any]:
 def _is_tensor_hint(hint: object) -> bool:
     """Tensor, or a jaxtyping annotation of one (Float[Tensor, "n d"] carries `array_type`)."""
     return hint is Tensor or getattr(hint, "array_type", None) is Tensor
+
+
+def _is_tensor_map_hint(hint: object) -> bool:
+    """dict[str, Tensor] (values may be jaxtyping annotations): one tensor per key."""
+    args = typing.get_args(hint)
+    return typing.get_origin(hint) is dict and len(args) == 2 and args[0] is str and _is_tensor_hint(args[1])
+
+
+def _tensor_map(value: object) -> dict[str, Tensor] | None:
+    """`value` when it is a non-empty dict of str → Tensor, else None."""
+    if isinstance(value, dict) and value and all(isinstance(k, str) and isinstance(v, Tensor)
+                                                  for k, v in value.items()):
+        return value
+    return None
 
 
 def _json_fits(hint: object, value: object) -> bool:

@@ -229,3 +229,28 @@ def test_check_messages_give_the_allowed_range():
         check_range("lr", -1, low=0, low_open=True)
     with pytest.raises(ValueError, match=r"`d` must be an integer in \[1, 7\]; got 9"):
         check_int("d", 9, 1, 7)
+
+
+
+@dataclass(frozen=True)
+class _MapConfig:
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class _Mapped(Result):
+    kind: ClassVar[str] = "Mapped"
+    config: _MapConfig
+    per_model: dict[str, torch.Tensor]
+    shared: torch.Tensor
+
+
+def test_result_tensor_map_fields_round_trip(tmp_path) -> None:
+    """A `dict[str, Tensor]` field (one tensor per model, shapes differing) saves and loads by key,
+    and a NaN inside it is named with its key."""
+    value = _Mapped(_MapConfig(), {"small": torch.ones(2, 3), "big": torch.arange(12.0).reshape(4, 3)}, torch.zeros(2))
+    back = _Mapped.load(value.save(tmp_path / "r"))
+    assert set(back.per_model) == {"small", "big"}
+    assert torch.equal(back.per_model["big"], value.per_model["big"]) and back.per_model["small"].shape == (2, 3)
+    with pytest.raises(ArtifactError, match=r"per_model\['big'\].*non-finite"):
+        _Mapped(_MapConfig(), {"big": torch.tensor([float("nan")])}, torch.zeros(2))
