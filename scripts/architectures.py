@@ -64,7 +64,7 @@ def check(arch: str, root: Path, files: tuple[str, str]) -> list[str]:
     seconds = time.perf_counter() - start
     return [arch, type(model.original_model).__name__, "yes", _mark(cached_ok),
             _mark(fast_path_applies(model, edits) and torch.equal(fast, slow)),
-            f"yes ({sites}, {seconds:.1f} s, d={result.direction.shape[-1]}, L={result.direction.shape[1]})"]
+            f"yes ({sites}, {seconds:.1f} s, d={result.direction[result.labels[0]].shape[-1]}, L={result.n_layers(0)})"]
 
 
 def run_ace(folder: Path, files: tuple[str, str]) -> tuple[AceResult, str]:

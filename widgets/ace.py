@@ -47,10 +47,11 @@ class AcePanel(Panel):
         )
         r = self.result
         self.live: AceLive | None = None  # made on the first completion (it needs the cache's root then)
-        L = len(r.hook_names)
+        first = r.labels[0]  # the panel opens on the first model
+        L = r.n_layers(first)
         self.alpha = FloatSlider(value=0.0, min=min(-1.0, *r.config.alphas), max=max(2.0, *r.config.alphas),
                                  step=0.05, description="α", readout_format=".2f", continuous_update=True)
-        layer = r.config.layer if r.config.layer == ALL_LAYERS else r.layer
+        layer = r.config.layer if r.config.layer == ALL_LAYERS else r.layer[first]
         self.layer = widgets.SelectionSlider(options=[(ALL_LAYERS, ALL_LAYERS), *[(str(i), i) for i in range(L)]],
                                              value=layer, description="layer", continuous_update=True)
         self.sites = widgets.ToggleButtons(options=list(SITES), value=r.config.sites, description="sites",
@@ -59,7 +60,7 @@ class AcePanel(Panel):
                                             value="ace", description="method", style={"button_width": "auto"})
         self.model = widgets.ToggleButtons(options=list(r.labels), value=r.labels[0], description="model",
                                            style={"button_width": "auto"})
-        self.prompt = widgets.Text(value=prompt or r.prompts["harmful_eval"][0], description="prompt ⏎",
+        self.prompt = widgets.Text(value=prompt or r.prompts[first]["harmful_eval"][0], description="prompt ⏎",
                                    placeholder="type a request, then press Enter", continuous_update=False,
                                    tooltip="press Enter to generate", layout=widgets.Layout(width="640px"))
         self.completion = widgets.HTML()
@@ -97,7 +98,7 @@ class AcePanel(Panel):
             self.figure.data[2].x = marker
             self.figure.data[2].y = [0, 1] if marker else []
             self.figure.layout.title.text = (f"{r.labels[m]}: {METHODS[curve.method].label} refusal vs α<br>"
-                                             f"<sup>precomputed on {r.settings[0]['name']}</sup>")
+                                             f"<sup>precomputed on {r.settings[r.labels[m]][0]['name']}</sup>")
         self.last_completion, self.last_verdict = done.text, done.verdict
         color = VERDICT_COLORS[done.verdict]
         binary = "refusal anywhere" if done.refuses else "no refusal"

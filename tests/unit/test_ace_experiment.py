@@ -89,16 +89,19 @@ def test_refusal_score_is_the_log_odds_of_the_refusal_openers():
 def test_quick_result_shapes_and_round_trip(result, tmp_path):
     c = result.config
     assert result.labels == ["llama", "rwkv5"]
-    assert result.direction.shape == (2, c.n_layers, c.d_model)
-    assert result.sub_direction.shape == (2, 2 * c.n_layers, c.d_model)
-    C, X = len(result.settings), c.n_eval * c.num_samples
+    assert all(result.direction[m].shape == (c.n_layers, c.d_model) for m in result.labels)
+    assert all(result.sub_direction[m].shape == (2 * c.n_layers, c.d_model) for m in result.labels)
+    assert all(result.separation_auc[m].shape == (3 * c.n_layers,) for m in result.labels)
+    assert all(0.0 <= float(x) <= 1.0 for m in result.labels for x in result.separation_auc[m])
+    settings = result.settings["llama"]
+    C, X = len(settings), c.n_eval * c.num_samples
     assert result.methods.shape == result.methods_refusal.shape == (2, C, len(METHOD_SETTINGS), 2, X)
-    assert [s["temperature"] for s in result.settings[:2]] == [0.0, 1.5]  # greedy, then the sampled comparison
-    assert result.settings[-1]["positions"] == "prompt"
+    assert [s["temperature"] for s in settings[:2]] == [0.0, 1.5]  # greedy, then the sampled comparison
+    assert settings[-1]["positions"] == "prompt"
     assert (result.methods[:, 0, ..., c.n_eval:] == -1).all()  # greedy: one completion per prompt, the rest padding
     assert (result.methods[:, 1] >= 0).all()  # sampled: num_samples per prompt
     assert result.sweep.shape == (2, 2, len(c.alphas), 2, c.n_eval)
-    assert result.layer == c.n_layers // 2 and c.layer == "all" and c.sites == "sublayers"
+    assert result.layer == {m: c.n_layers // 2 for m in result.labels} and c.layer == "all" and c.sites == "sublayers"
     assert "midpoint_projection" in result.method_names
     loaded = AceResult.load(result.save(tmp_path / "r"))
     assert torch.equal(loaded.sweep, result.sweep) and loaded.examples == result.examples
@@ -111,7 +114,7 @@ def test_quick_result_shapes_and_round_trip(result, tmp_path):
 
 def test_the_unsteered_row_of_the_method_table_is_the_baseline(result):
     n = result.config.n_eval
-    for c, setting in enumerate(result.settings):
+    for c, setting in enumerate(result.settings["llama"]):
         if setting["temperature"] == 0 and setting["positions"] == result.config.positions:
             assert torch.equal(result.methods[:, c, 0, :, :n], result.baseline)
 
@@ -135,16 +138,16 @@ def test_result_edits_are_the_experiments_edits(result, session_cache):
 
     v = torch.randn(3, result.config.d_model)
     edits = result.edits("rwkv5", "ace", 0.5, layer=0)
-    assert list(edits) == [result.hook_names[0]]
-    expected = make_edit("ace", result.direction[1, 0], result.mu_neg[1, 0], 0.5)
-    assert torch.equal(edits[result.hook_names[0]].apply(v), expected.apply(v))
+    names = result.hook_names["llama"]
+    assert list(edits) == [names[0]]
+    expected = make_edit("ace", result.direction["rwkv5"][0], result.mu_neg["rwkv5"][0], 0.5)
+    assert torch.equal(edits[names[0]].apply(v), expected.apply(v))
     every = result.edits("llama", "ace", 0.3, layer="all")  # one edit per block, each with its block's direction
-    assert list(every) == result.hook_names
-    for i, name in enumerate(result.hook_names):
-        assert torch.equal(
-            every[name].apply(v), make_edit("ace", result.direction[0, i], result.mu_neg[0, i], 0.3).apply(v)
-        )
-    assert list(result.edits(0, "actadd", 1.0)) == [result.hook_names[result.layer]]  # default: the result's layer
+    assert list(every) == names
+    for i, name in enumerate(names):
+        want = make_edit("ace", result.direction["llama"][i], result.mu_neg["llama"][i], 0.3)
+        assert torch.equal(every[name].apply(v), want.apply(v))
+    assert list(result.edits(0, "actadd", 1.0)) == [names[result.layer["llama"]]]  # default: the model's focus layer
     assert result.edits("llama", "none", 1.0) is None
     for call, match in (
         (lambda: result.edits(0, "ace", 0.0, layer=result.config.n_layers), "`layer` must be an integer"),
@@ -155,13 +158,14 @@ def test_result_edits_are_the_experiments_edits(result, session_cache):
         with pytest.raises(ValueError, match=match):
             call()
     session = open_session(result.config, 0, session_cache.root, progress=False)
-    harmful = result.prompts["harmful_eval"]  # the experiment's batch, so the padding is the same too
+    harmful = result.prompts["llama"]["harmful_eval"]  # the experiment's batch, so the padding is the same too
     c = result.config
     for title, method, alpha in METHOD_SETTINGS[:2]:  # "none" and ActAdd α=−1, on every block's sublayers
         edits = result.edits(0, method, alpha, layer=c.layer, sites=c.sites)
-        texts = session.complete(harmful + result.prompts["harmless_eval"], edits, c.positions, c.max_new_tokens,
-                                 c.batch_size)
-        assert texts[:3] == result.examples["llama"][f"{title} [{result.settings[0]['name']}]"]["harmful"], title
+        texts = session.complete(harmful + result.prompts["llama"]["harmless_eval"], edits, c.positions,
+                                 c.max_new_tokens, c.batch_size)
+        shown = result.examples["llama"][f"{title} [{result.settings['llama'][0]['name']}]"]
+        assert texts[:3] == shown["harmful"], title
 
 
 def test_summary_and_figures(result):
@@ -170,7 +174,8 @@ def test_summary_and_figures(result):
     assert set(llama["held_out"]) == {"harmful_refusal", "harmless_answer"}
     assert set(llama["refusal_at"]) == {"alpha=0", "alpha=0.5", "alpha=1"}
     assert len(llama["unembed_cosine"]) == result.config.n_layers
-    assert set(llama["methods"]) == {s["name"] for s in result.settings}
+    assert set(llama["methods"]) == {s["name"] for s in result.settings["llama"]}
+    assert list(llama["separation_auc"])[:c_layers(result)] == result.hook_names["llama"]
     assert 0.0 <= llama["refusal_at"]["alpha=1"]["ace"]["harmless"] <= 1.0
     assert llama["reference_coordinate"] == pytest.approx(result.reference_coordinate("llama"), abs=1e-3)
     json.dumps(summary)
@@ -181,7 +186,7 @@ def test_summary_and_figures(result):
     assert list(fig1.data[1].y) == [float(x) for x in result.share(result.sweep[0, 0, :, 0], "incoherent")]  # row 2
     assert fig1.data[1].yaxis != fig1.data[0].yaxis
     fig3 = figures["3_layer_sweep"]  # its bottom row: the unembedding cosine per layer, one line per model
-    assert list(fig3.data[-1].y) == [float(x) for x in result.unembed_cosine[1]] and fig3.data[-1].yaxis == "y2"
+    assert list(fig3.data[-1].y) == [float(x) for x in result.unembed_cosine["rwkv5"]] and fig3.data[-1].yaxis == "y2"
 
 
 @pytest.mark.parametrize("changes, match", [
@@ -211,3 +216,7 @@ def test_reproduce_quick_from_the_command_line(result, tmp_path, capsys):
     assert measurements["quick"] is True
     assert set(measurements["models"]) == {"llama", "rwkv5"}
     assert (tmp_path / "ace" / "1_refusal_vs_alpha.html").is_file()
+
+
+def c_layers(result) -> int:
+    return result.config.n_layers

@@ -29,7 +29,7 @@ def live(ace_quick, session_cache) -> AceLive:
 def test_steered_completions_give_the_stored_baseline(ace_quick: AceResult, live):
     """Unsteered, greedy, the eval prompts: the verdicts the experiment stored as `baseline`."""
     r = ace_quick
-    requests = r.prompts["harmful_eval"] + r.prompts["harmless_eval"]
+    requests = r.prompts[r.labels[0]]["harmful_eval"] + r.prompts[r.labels[0]]["harmless_eval"]
     unsteered = Steering("none", positions=r.config.positions)
     out = steered_completions(live.session(0), r.site_directions(0), requests, unsteered, r.config.max_new_tokens,
                               r.config.batch_size, 0.0)
@@ -38,7 +38,7 @@ def test_steered_completions_give_the_stored_baseline(ace_quick: AceResult, live
 
 
 def test_complete_steers_and_judges_one_prompt(ace_quick: AceResult, live):
-    r, prompt = ace_quick, ace_quick.prompts["harmful_eval"][0]
+    r, prompt = ace_quick, ace_quick.prompts[ace_quick.labels[0]]["harmful_eval"][0]
     session = live.session(0)
     assert live.is_booted(0) and live.is_booted("llama") and live.session("llama") is session  # booted once, kept
     plain = live.complete(prompt, "llama", "none")

@@ -250,9 +250,10 @@ def test_real_path_runs_end_to_end_on_a_random_llama_from_csv_and_jsonl(tmp_path
         warnings.simplefilter("ignore")
         result = run(config, progress=False)
     assert result.labels == [random_llama_folder.name]
-    assert result.direction.shape == (1, 3, 48) and result.layer == 2
+    label = result.labels[0]
+    assert result.direction[label].shape == (3, 48) and result.layer[label] == 2
     assert result.sweep.shape == (1, 2, 2, 2, 3)
-    assert set(result.prompts["harmful_eval"]) <= set(dataset.harmful_eval)
+    assert set(result.prompts[label]["harmful_eval"]) <= set(dataset.harmful_eval)
     with pytest.raises(ValueError, match="`layer` must be an integer in \\[0, 2\\]"):
         run(AceConfig(model=str(random_llama_folder), harmful_file=str(harmful), harmless_file=str(harmless),
                       column="text", layer=5, n_eval=2, n_direction=2, refusal_openers=("i",)), progress=False)

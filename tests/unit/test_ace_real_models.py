@@ -62,9 +62,11 @@ def resid_pre_result(llama, files):
 
 def test_resid_pre_runs_and_skips_the_zero_direction_layer(resid_pre_result):
     result = resid_pre_result
-    assert result.layer == 1 and float(result.direction[0, 0].norm()) == 0.0
-    assert (result.layer_sweep[0, 0] == -1).all() and (result.layer_sweep[0, 1] >= 0).all()
-    rates = result.refusal_rate(result.layer_sweep[0, :, 0])
+    label = result.labels[0]
+    assert result.layer[label] == 1 and float(result.direction[label][0].norm()) == 0.0
+    sweep = result.layer_sweep[label]
+    assert (sweep[0] == -1).all() and (sweep[1] >= 0).all()
+    rates = result.refusal_rate(sweep[:, 0])
     assert rates[0].isnan() and not rates[1].isnan()  # skipped, not "0 % refusal"
 
 
@@ -120,4 +122,4 @@ def test_sublayer_sites_need_attention_and_mlp_outputs_and_say_so(tmp_path, file
         with pytest.raises(ValueError, match="`sites`='sublayers'"):
             run(_config(folder, files), progress=False)
     result = run(_config(folder, files, sites="residual"), progress=False)
-    assert all(s["sites"] == "residual" for s in result.settings)
+    assert all(s["sites"] == "residual" for s in result.settings[result.labels[0]])

@@ -48,11 +48,12 @@ def test_sublayer_sites_are_the_attention_and_mlp_outputs_each_with_its_own_edit
     names = [f"blocks.{i}.{hook}" for i in range(L) for hook in pair]
     assert list(edits) == names
     session = open_session(result.config, m, session_cache.root, progress=False)
-    ids = torch.tensor([session.tokenizer(result.prompts["harmful_eval"][0] + " <assistant>")["input_ids"]])
+    request = result.prompts[result.label(m)]["harmful_eval"][0]
+    ids = torch.tensor([session.tokenizer(request + " <assistant>")["input_ids"]])
     with torch.no_grad(), steer(session.model, edits, "all"), record(session.model, names, position=None) as seen:
         hf_model(session.model)(input_ids=ids)  # the bridge's HF model; rwkv5 is its own
     for j, name in enumerate(names):
-        r, mu = result.sub_direction[m, j], result.sub_mu_neg[m, j]
+        r, mu = result.sub_direction[result.label(m)][j], result.sub_mu_neg[result.label(m)][j]
         rhat = r / r.norm()
         coordinate = seen[name][0][0] @ rhat
         assert torch.allclose(coordinate, ((mu + alpha * r) @ rhat).expand_as(coordinate), atol=1e-4), name
@@ -79,7 +80,7 @@ def test_arditi_ablation_removes_one_direction_at_every_block_input_and_sublayer
 
 def test_sampled_completions_repeat_with_the_same_seed(result, session_cache):
     session = open_session(result.config, 0, session_cache.root, progress=False)
-    requests = result.prompts["harmful_eval"][:3]
+    requests = result.prompts[result.labels[0]]["harmful_eval"][:3]
     edits = result.edits(0, "ace", 0.5, layer="all", sites="sublayers")
     first = session.complete(requests, edits, "all", 12, temperature=1.5, num_samples=3)
     again = session.complete(requests, edits, "all", 12, batch_size=2, temperature=1.5, num_samples=3)

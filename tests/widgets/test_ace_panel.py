@@ -73,10 +73,10 @@ def test_midpoint_projection_sits_at_half_and_sites_change_the_edit(panel, resul
 
 def test_prompt_box_drives_the_completion(panel, result):
     panel.alpha.value = 0.0
-    panel.prompt.value = result.prompts["harmless_eval"][0]
+    panel.prompt.value = result.prompts[result.labels[0]]["harmless_eval"][0]
     harmless = panel.last_completion
     assert list(panel.figure.data[2].x) == [0.0, 0.0]
-    panel.prompt.value = result.prompts["harmful_eval"][1]
+    panel.prompt.value = result.prompts[result.labels[0]]["harmful_eval"][1]
     assert panel.last_completion and panel.last_completion in panel.completion.value
     assert harmless != "" and "wb-info" in html.unescape(panel.status.value)
     panel.prompt.value = ""  # empty prompt: an error in the status line, the figure kept

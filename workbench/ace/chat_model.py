@@ -29,6 +29,7 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workbench.ace.chat_prompts import ChatPrompts, chat_prompts
+from workbench.ace.config import CHAT_ARCH, CHAT_HELD_OUT_TOPICS
 from workbench.ace.prompts import format_chat
 from workbench.core.fingerprint import code_fingerprint
 from workbench.lm.finetune import FineTuneSpec, fine_tune, load_tuned, save_tuned, trainable_names, tuned_tensors
@@ -36,7 +37,6 @@ from workbench.lm.folders import boot, cached_model_folder, fix_pad_token
 from workbench.lm.generate import generate, hf_model
 from workbench.lm.gguf import gguf_folder, smollm2_gguf
 
-CHAT_ARCH = "smollm2"
 TUNED_FILE = "tuned.safetensors"
 ANSWERS_FILE = "answers.json"
 BASE_FILE = "base.json"  # in a tuned folder: which base folder its tensors go on top of
@@ -99,7 +99,7 @@ def tuned_folder(spec: FineTuneSpec, answer_tokens: int, prompts: ChatPrompts | 
     """The cached folder of one tuned instance ({TUNED_FILE}, {BASE_FILE}, the stamp), fine-tuned
     when missing. `prompts` default: `chat_prompts` at the spec's seed; `base` default: the
     converted SmolLM2 (tests pass a tiny folder)."""
-    prompts = prompts or chat_prompts(1, 1, 0)
+    prompts = prompts or chat_prompts(1, CHAT_HELD_OUT_TOPICS, 0)
     base = base or base_folder(cache_root, progress)
     requests = prompts.train_harmless + prompts.harmless_eval
     answers = base_answers(base, requests, answer_tokens, cache_root, progress)

@@ -10,6 +10,7 @@ from workbench.ace.methods import ordered
 from workbench.core.validation import (
     POSITIVE,
     Choice,
+    Flag,
     Int,
     Many,
     Number,
@@ -17,8 +18,16 @@ from workbench.core.validation import (
     check_fields,
     param,
 )
+from workbench.lm.finetune import FineTuneSpec
 from workbench.lm.specs import ARCHITECTURES, DTYPES, TinyLMSpec
 from workbench.tensor.positions import POSITIONS
+
+# The embedded models: the real chat model (SmolLM2-135M-Instruct taught to refuse,
+# `workbench.ace.chat_model`) and the tiny ones trained from scratch on the synthetic language
+CHAT_ARCH = "smollm2"
+EMBEDDED_ARCHS = (CHAT_ARCH, *ARCHITECTURES)
+CHAT_HELD_OUT_TOPICS = 24  # `workbench.ace.chat_prompts`: topics never trained on, one eval prompt each
+CHAT_TRAIN_PROMPTS = 120  # its training requests per set: the most `n_direction` can draw
 
 HOOKS = ("resid_pre", "resid_mid", "resid_post")
 # Where a run steers: "residual" = `blocks.{i}.hook_{hook}`; "sublayers" = every attention and MLP
@@ -91,7 +100,9 @@ class AceConfig:
     """
 
     archs: tuple[str, ...] = param(("llama", "rwkv5"),
-                                   Many(Choice(ARCHITECTURES, "entries must be in"), unique=True, indexed=False))
+                                   Many(Choice(EMBEDDED_ARCHS, "entries must be in"), unique=True, indexed=False))
+    # independently trained (toys) or fine-tuned (smollm2) copies of each model, seeds seed … seed+instances−1
+    instances: int = param(1, Int(1, 10))
     # the model's shape: positive here; TinyLMSpec (`spec`) holds the stricter rules of each
     # architecture (d_model ≥ 4, heads divide d_model, RWKV-4 needs 2 layers)
     d_model: int = param(128, Int(1))
@@ -102,6 +113,14 @@ class AceConfig:
     rwkv5_steps: int = param(400, Int(1))  # 320 left 22 of 24 held-out harmful prompts refused (91.7 %)
     rwkv_steps: int = param(320, Int(1))  # RWKV-4 (arch "rwkv"), outside the default archs
     train_batch: int = param(64, Int(1))
+    # the chat model's refusal fine-tune (workbench.lm.finetune): steps of chat_batch at chat_lr, the
+    # embeddings and the lowest chat_frozen_blocks blocks frozen; harmless targets are the base
+    # model's own answers of answer_tokens tokens
+    chat_steps: int = param(45, Int(1))
+    chat_batch: int = param(8, Int(1))
+    chat_lr: float = param(2e-5, Number(0.0, 1.0, low_open=True))
+    chat_frozen_blocks: int = param(10, Int(0, 29))
+    answer_tokens: int = param(40, Int(1, 256))
     lr: float = param(3e-3, POSITIVE)
     held_out: float = param(0.25, Number(0.05, 0.5))
     n_eval: int = param(24, Int(1))
@@ -121,6 +140,8 @@ class AceConfig:
     num_samples: int = param(5, Int(1))
     sample_temperatures: tuple[float, ...] = param((1.0, 1.5), Many(Number(0.0, low_open=True), allow_empty=True))
     batch_size: int = param(512, Int(1))
+    # figure 3: one block's residual hook at a time at α = 0 (n_layers × 2 more settings; off for speed)
+    layer_sweep: bool = param(True, Flag())
     seed: int = param(0, Int(0))
     # paths stay strings (the config is hashed as JSON); existence is checked where each is read
     model: str | None = param(None, Text(optional=True, path=True))
@@ -148,7 +169,15 @@ class AceConfig:
             )
         # the specs validate the shape fields (heads divide d_model, …)
         for arch in self.archs:
-            self.spec(arch)
+            if arch != CHAT_ARCH:
+                self.spec(arch)
+        if CHAT_ARCH in self.archs and self.is_embedded:
+            if self.n_eval > CHAT_HELD_OUT_TOPICS:
+                raise ValueError(f"`n_eval` must be in [1, {CHAT_HELD_OUT_TOPICS}] with arch {CHAT_ARCH!r} (its "
+                                 f"held-out topics); got {self.n_eval}")
+            if self.n_direction > CHAT_TRAIN_PROMPTS:
+                raise ValueError(f"`n_direction` must be in [1, {CHAT_TRAIN_PROMPTS}] with arch {CHAT_ARCH!r} (its "
+                                 f"training requests); got {self.n_direction}")
 
     @classmethod
     def quick(cls) -> Self:
@@ -161,20 +190,33 @@ class AceConfig:
         """Completions per prompt at `temperature`: `num_samples` when sampling, 1 when greedy."""
         return self.num_samples if temperature > 0 else 1
 
-    def spec(self, arch: str) -> TinyLMSpec:
-        """The training spec of the embedded model of architecture `arch`."""
+    def spec(self, arch: str, instance: int = 0) -> TinyLMSpec:
+        """The training spec of instance `instance` of the tiny embedded model `arch`."""
         steps = {"llama": self.llama_steps, "rwkv5": self.rwkv5_steps, "rwkv": self.rwkv_steps}.get(arch)
         if steps is None:
             raise ValueError(f"`arch` must be one of {ARCHITECTURES}; got {arch!r}")
         return TinyLMSpec(arch=arch, d_model=self.d_model, n_layers=self.n_layers, n_heads=self.n_heads,
-                          d_mlp=self.d_mlp, steps=steps, batch=self.train_batch, lr=self.lr, seed=self.seed)
+                          d_mlp=self.d_mlp, steps=steps, batch=self.train_batch, lr=self.lr, seed=self.seed + instance)
+
+    def tune_spec(self, instance: int = 0) -> FineTuneSpec:
+        """The refusal fine-tune of instance `instance` of the chat model (seed + instance)."""
+        return FineTuneSpec(steps=self.chat_steps, batch=self.chat_batch, lr=self.chat_lr,
+                            frozen_blocks=self.chat_frozen_blocks, seed=self.seed + instance)
+
+    def runs(self) -> tuple[tuple[str, int], ...]:
+        """(arch, instance) of every embedded model the run measures, in `labels()` order."""
+        return tuple((arch, i) for arch in self.archs for i in range(self.instances))
 
     @property
     def is_embedded(self) -> bool:
         return self.model is None
 
     def labels(self) -> tuple[str, ...]:
-        return self.archs if self.is_embedded else (str(self.model).rstrip("/").split("/")[-1],)
+        """One label per measured model: the arch ("llama"), or "arch#i" per instance when
+        `instances` > 1; a real folder's name."""
+        if not self.is_embedded:
+            return (str(self.model).rstrip("/").split("/")[-1],)
+        return tuple(arch if self.instances == 1 else f"{arch}#{i}" for arch, i in self.runs())
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,15 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SWEEP_METHODS, AceConfig, comparison_settings
+from workbench.ace.chat_prompts import chat_prompts
+from workbench.ace.config import (
+    CHAT_ARCH,
+    LAYER_METHODS,
+    METHOD_SETTINGS,
+    SWEEP_METHODS,
+    AceConfig,
+    comparison_settings,
+)
 from workbench.ace.judges import SKIPPED, verdict_codes
 from workbench.ace.live import Steering, steered_completions
 from workbench.ace.methods import steering_method
@@ -26,6 +34,7 @@ from workbench.core.seeding import choose_device
 from workbench.core.threads import folder_parameters, thread_policy
 from workbench.core.validation import check_int
 from workbench.lm.folders import check_causal_lm_folder, folder_facts
+from workbench.tensor.separation import separation_auc
 
 
 def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
@@ -44,8 +53,13 @@ def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
     return out
 
 
-def prompt_sets(config: AceConfig) -> dict[str, list[str]]:
-    """Raw requests: harmful/harmless × direction/eval."""
+def prompt_sets(config: AceConfig, arch: str | None = None) -> dict[str, list[str]]:
+    """Raw requests: harmful/harmless × direction/eval — of the embedded model `arch` (the chat
+    model's project-written requests, or the toys' synthetic language), else the user's files."""
+    if config.is_embedded and arch == CHAT_ARCH:
+        c = chat_prompts(config.n_direction, config.n_eval, config.seed)
+        return {"harmful_direction": list(c.harmful_direction), "harmless_direction": list(c.harmless_direction),
+                "harmful_eval": list(c.harmful_eval), "harmless_eval": list(c.harmless_eval)}
     if config.is_embedded:
         d = instruction_set(config)
         return {"harmful_direction": list(d.harmful_direction), "harmless_direction": list(d.harmless_direction),
@@ -169,7 +183,7 @@ def _run_model(
     for li in range(L):
         row = []
         for method in LAYER_METHODS:
-            if not ok[li]:  # no direction to steer along: marked, not measured
+            if not ok[li] or not config.layer_sweep:  # no direction to steer along, or not asked: marked
                 row.append(torch.full((n,), SKIPPED, dtype=torch.int64))
             else:
                 row.append(judged(method, 0.0, "residual", li, config.positions, 0.0)[0][0])
@@ -181,13 +195,27 @@ def _run_model(
     projection = (evals @ rhat).reshape(2, n)
     unembed, gain = session.unembedding()
     cosine = unembedding_cosine(table.residual, unembed, gain, session.refusal_ids, session.answer_ids)
+    auc = _separation(config, session, table, runner)
     return {"direction": table.residual, "mu_neg": table.residual_mu_neg, "sub_direction": _sub(table, L, "sublayer"),
             "sub_mu_neg": _sub(table, L, "sublayer_mu_neg"), "baseline": baseline, "sweep": torch.stack(sweep),
             "sweep_refusal": torch.stack(sweep_refusal), "sweep_score": torch.stack(sweep_score).float(),
             "methods": torch.stack(methods), "methods_refusal": torch.stack(methods_refusal),
             "layer_sweep": torch.stack(layer_rows), "projection": projection, "unembed_cosine": cosine.float(),
+            "separation_auc": auc, "hook_names": list(session.hook_names), "prompts": prompts,
             "layer": focus, "settings": [setting.as_dict() for setting in settings], "examples": examples,
             "sublayer_names": list(session.sublayer_names), "input_names": list(session.input_names)}
+
+
+def _separation(config: AceConfig, session: ModelSession, table: SiteDirections, runner: _Runner) -> Tensor:
+    """Held-out AUC of r̂·v (harmful vs harmless eval prompts, last prompt token) at every
+    residual site, then every sublayer site (½ each for a model without sublayer sites) [3L]."""
+    L = session.n_layers
+    names = [*session.hook_names, *session.sublayer_names]
+    directions = torch.cat([table.residual, table.sublayer]) if session.sublayer_names else table.residual
+    pos = session.activations(runner.harmful, config.batch_size, names)
+    neg = session.activations(runner.harmless, config.batch_size, names)
+    auc = separation_auc(directions, pos, neg).float()
+    return auc if session.sublayer_names else torch.cat([auc, torch.full((2 * L,), 0.5)])
 
 
 def _sub(table: SiteDirections, L: int, field: str) -> Tensor:
@@ -211,8 +239,14 @@ def run(config: AceConfig, *, progress: bool = True, device: str | torch.device 
     return _run(config, progress, cache, device, as_executor(executor))
 
 
-def _parameters(config: AceConfig) -> int | None:
-    """About how many parameters each model has: the thread policy's work (None: unknown)."""
+# SmolLM2-135M-Instruct's parameters (workbench.lm.gguf facts): the thread policy's work for the chat model
+CHAT_PARAMETERS = 134_515_008
+
+
+def _parameters(config: AceConfig, arch: str | None) -> int | None:
+    """About how many parameters the model has: the thread policy's work (None: unknown)."""
+    if arch == CHAT_ARCH:
+        return CHAT_PARAMETERS
     if config.is_embedded:  # Llama-shaped: attention 4d², MLP 3·d·d_mlp per layer (the word vocabulary is small)
         return config.n_layers * (4 * config.d_model**2 + 3 * config.d_model * config.d_mlp)
     return folder_parameters(config.model)
@@ -222,16 +256,27 @@ def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts:
                 lines: dict[str, list[int]] | None, device: str | None,
                 progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """One model's measurements and facts (a cell of the per-model grid)."""
+    arch = config.runs()[index][0] if config.is_embedded else None
     # tiny embedded models: one thread on the CPU (core.threads); a Ray cell applies the same policy
-    with thread_policy(device, _parameters(config)):
+    with thread_policy(device, _parameters(config, arch)) as threads:
         session = open_session(config, index, cache_root, progress, device)
         check_context(session, prompts, lines, config.max_new_tokens)
         measured = _run_model(config, session, prompts, progress)
     facts = folder_facts(session.folder)
-    return measured, {"folder": str(session.folder), "hook_names": session.hook_names,
+    kept = ("train_seconds", "final_loss", "harmless_unchanged", "trainable_parameters")
+    return measured, {"folder": str(session.folder), "arch": arch, "threads": threads,
                       "sublayer_names": measured.pop("sublayer_names"), "input_names": measured.pop("input_names"),
-                      "train_seconds": facts.get("train_seconds"), "final_loss": facts.get("final_loss"),
+                      **{k: facts.get(k) for k in kept},
                       "d_model": int(measured["direction"].shape[-1])}
+
+
+def _model_prompts(config: AceConfig) -> tuple[list[dict[str, list[str]]], dict[str, list[int]] | None]:
+    """Each model's prompt sets (embedded: by arch; real: the user's files, with their line numbers)."""
+    if config.is_embedded:
+        return [prompt_sets(config, arch) for arch, _ in config.runs()], None
+    rows = prompt_rows(config)
+    prompts = {key: [row.text for row in part] for key, part in rows.items()}
+    return [prompts], {key: [row.line for row in part] for key, part in rows.items()}
 
 
 def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device: str | torch.device | None,
@@ -240,31 +285,26 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device:
     cache_root = cache.root if cache is not None else None
     if not config.is_embedded:
         check_causal_lm_folder(config.model)  # before reading prompt files: the likelier mistake first
-    if config.is_embedded:
-        prompts, lines = prompt_sets(config), None
-    else:
-        rows = prompt_rows(config)
-        prompts = {key: [row.text for row in part] for key, part in rows.items()}
-        lines = {key: [row.line for row in part] for key, part in rows.items()}
-    cells = [(config, index, cache_root, prompts, lines, None if device is None else str(device))
+    prompts, lines = _model_prompts(config)
+    cells = [(config, index, cache_root, prompts[index], lines, None if device is None else str(device))
              for index in range(len(config.labels()))]
     out = map_cells(_model_cell, cells, executor, progress=progress, description="ace models")
-    per_model = [measured for measured, _ in out]
-    models = {label: facts for label, (_, facts) in zip(config.labels(), out)}
-    widths = {m["direction"].shape for m in per_model}
-    if len(widths) > 1:
-        raise ValueError(f"the models' direction shapes differ ({widths}); give models of one width and depth")
+    labels = list(config.labels())
+    per_model = dict(zip(labels, (measured for measured, _ in out)))
+    models = {label: facts for label, (_, facts) in zip(labels, out)}
 
     def stack(key: str) -> Tensor:
-        return torch.stack([m[key] for m in per_model]).contiguous()
+        return torch.stack([m[key] for m in per_model.values()]).contiguous()
+
+    def each(key: str) -> dict[str, Any]:
+        return {label: m[key] for label, m in per_model.items()}
 
     return AceResult(
-        config=config, direction=stack("direction"), mu_neg=stack("mu_neg"), sub_direction=stack("sub_direction"),
-        sub_mu_neg=stack("sub_mu_neg"), baseline=stack("baseline"), sweep=stack("sweep"),
+        config=config, direction=each("direction"), mu_neg=each("mu_neg"), sub_direction=each("sub_direction"),
+        sub_mu_neg=each("sub_mu_neg"), baseline=stack("baseline"), sweep=stack("sweep"),
         sweep_refusal=stack("sweep_refusal"), sweep_score=stack("sweep_score"), methods=stack("methods"),
-        methods_refusal=stack("methods_refusal"), layer_sweep=stack("layer_sweep"), projection=stack("projection"),
-        unembed_cosine=stack("unembed_cosine"), labels=list(config.labels()), layer=per_model[0]["layer"],
-        settings=per_model[0]["settings"], hook_names=models[config.labels()[0]]["hook_names"], prompts=prompts,
-        examples={label: m["examples"] for label, m in zip(config.labels(), per_model)}, models=models,
-        seconds=round(time.perf_counter() - start, 2),
+        methods_refusal=stack("methods_refusal"), layer_sweep=each("layer_sweep"), projection=stack("projection"),
+        unembed_cosine=each("unembed_cosine"), separation_auc=each("separation_auc"), labels=labels,
+        layer=each("layer"), settings=each("settings"), hook_names=each("hook_names"), prompts=each("prompts"),
+        examples=each("examples"), models=models, seconds=round(time.perf_counter() - start, 2),
     )

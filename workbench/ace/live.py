@@ -111,7 +111,7 @@ class AceLive:
         r, m = self.result, self.result.model_index(model)
         if m not in self._directions:
             self._directions[m] = r.site_directions(m)
-        steering = Steering(method, alpha, sites, r.layer if layer is None else layer, r.config.positions)
+        steering = Steering(method, alpha, sites, r.layer[r.label(m)] if layer is None else layer, r.config.positions)
         judged = steered_completions(self.session(m), self._directions[m], [prompt], steering,
                                      r.config.max_new_tokens, r.config.batch_size)
         return Completion(judged.texts[0], judged.verdicts[0], judged.refuses[0])

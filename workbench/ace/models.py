@@ -41,11 +41,13 @@ def build_tokenizer(dataset: InstructionSet):
 
 
 def embedded_model_folder(
-    config: AceConfig, arch: str, cache_root: str | os.PathLike | None = None, progress: bool = True
+    config: AceConfig, arch: str, cache_root: str | os.PathLike | None = None, progress: bool = True,
+    instance: int = 0,
 ) -> Path:
-    """The cached HF folder of the embedded `arch` model for `config` (trained when missing)."""
+    """The cached HF folder of instance `instance` of the tiny embedded `arch` model for `config`
+    (trained when missing)."""
     dataset = instruction_set(config)
-    key = EmbeddedModelKey(config.spec(arch), config.held_out, config.n_eval, config.n_direction)
+    key = EmbeddedModelKey(config.spec(arch, instance), config.held_out, config.n_eval, config.n_direction)
 
     def build(folder: Path) -> dict[str, Any]:
         tokenizer = build_tokenizer(dataset)

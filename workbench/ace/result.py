@@ -20,24 +20,33 @@ from workbench.tensor.steering import SteeringEdit
 
 @dataclass(frozen=True)
 class AceResult(Result):
-    """Axes: M models (`labels`), L layers, d width, S = 2 prompt sets (0 harmful, 1 harmless),
-    N eval prompts per set, A alphas, K = len(METHOD_SETTINGS), C comparison settings
-    (`settings`), X completions per set (N × samples per prompt, prompt-major; SKIPPED −1 pads
-    a setting with fewer), verdict codes 0 refusal, 1 compliance, 2 incoherent; "refusal" 0/1 =
-    the binary judge (refusal anywhere, `Judge.refuses`).
+    """Axes: M models (`labels`: one per architecture and instance), L layers and d width (per
+    model: the per-model fields are dicts keyed by label, since a real model and a toy differ in
+    both), S = 2 prompt sets (0 harmful, 1 harmless), N eval prompts per set, A alphas, K =
+    len(METHOD_SETTINGS), C comparison settings (`settings`), X completions per set (N × samples
+    per prompt, prompt-major; SKIPPED −1 pads a setting with fewer), verdict codes 0 refusal, 1
+    compliance, 2 incoherent; "refusal" 0/1 = the binary judge (refusal anywhere, `Judge.refuses`).
 
-    direction [M, L, d] = μ⁺ − μ⁻ at the last prompt token at each block's residual hook; mu_neg
-        [M, L, d] = μ⁻; sub_direction / sub_mu_neg [M, 2L, d] the same at the sublayer sites
-        (attn_0, mlp_0, attn_1, …; zeros for a model without them).
+    Per model (dict label → tensor):
+    direction [L, d] = μ⁺ − μ⁻ at the last prompt token at each block's residual hook; mu_neg
+        [L, d] = μ⁻; sub_direction / sub_mu_neg [2L, d] the same at the sublayer sites (attn_0,
+        mlp_0, attn_1, …; zeros for a model without them).
+    layer_sweep [L, 2, N]: harmful prompts' greedy verdicts under LAYER_METHODS at α = 0 with one
+        block's residual hook edited (SKIPPED at a layer whose direction is zero or not run).
+    unembed_cosine [L]: cos(r̂_l, unembedding difference of refusal vs answer openers).
+    separation_auc [L + 2L]: held-out AUC of r̂·v, harmful vs harmless eval prompts, at each
+        residual site then each sublayer site (`workbench.tensor.separation`; ½ for zero
+        directions; sublayer entries ½ for a model without sublayer sites).
+    layer, hook_names, settings, prompts: the model's focus block, residual hook names,
+        comparison settings and prompt sets.
+
+    Stacked over models:
     baseline [M, S, N]: greedy verdicts unsteered (the held-out refusal / answer rates).
     sweep, sweep_refusal [M, 2, A, S, X] and sweep_score [M, 2, A, S, N]: verdicts, binary refusals
         and logit refusal scores for SWEEP_METHODS (ACE, ActAdd) at each α, on the configured
         sites × layer at the configured decoding.
     methods, methods_refusal [M, C, K, S, X]: per comparison setting, per METHOD_SETTINGS.
-    layer_sweep [M, L, 2, N]: harmful prompts' greedy verdicts under LAYER_METHODS at α = 0 with
-        one block's residual hook edited (SKIPPED at a layer whose direction is zero).
-    projection [M, S, N]: r̂·v of the unsteered eval prompts at block `layer` (the focus block).
-    unembed_cosine [M, L]: cos(r̂_l, unembedding difference of refusal vs answer openers).
+    projection [M, S, N]: r̂·v of the unsteered eval prompts at the model's focus block.
     """
 
     kind: ClassVar[str] = "AceResult"
@@ -48,47 +57,61 @@ class AceResult(Result):
         "mu_neg": "`dtype`", "projection": "`dtype`"}
 
     config: AceConfig
-    direction: Float[Tensor, "M L d"]
-    mu_neg: Float[Tensor, "M L d"]
-    sub_direction: Float[Tensor, "M L2 d"]
-    sub_mu_neg: Float[Tensor, "M L2 d"]
+    direction: dict[str, Float[Tensor, "L d"]]
+    mu_neg: dict[str, Float[Tensor, "L d"]]
+    sub_direction: dict[str, Float[Tensor, "L2 d"]]
+    sub_mu_neg: dict[str, Float[Tensor, "L2 d"]]
     baseline: Int[Tensor, "M S N"]
     sweep: Int[Tensor, "M 2 A S X"]
     sweep_refusal: Int[Tensor, "M 2 A S X"]
     sweep_score: Float[Tensor, "M 2 A S N"]
     methods: Int[Tensor, "M C K S X"]
     methods_refusal: Int[Tensor, "M C K S X"]
-    layer_sweep: Int[Tensor, "M L 2 N"]
+    layer_sweep: dict[str, Int[Tensor, "L 2 N"]]
     projection: Float[Tensor, "M S N"]
-    unembed_cosine: Float[Tensor, "M L"]
+    unembed_cosine: dict[str, Float[Tensor, " L"]]
+    separation_auc: dict[str, Float[Tensor, " L3"]]
     labels: list[str]
-    layer: int
-    settings: list[dict[str, Any]]
-    hook_names: list[str]
-    prompts: dict[str, list[str]]
+    layer: dict[str, int]
+    settings: dict[str, list[dict[str, Any]]]
+    hook_names: dict[str, list[str]]
+    prompts: dict[str, dict[str, list[str]]]
     examples: dict[str, Any]
     models: dict[str, Any]
     seconds: float
 
     def validate(self) -> None:
-        M, (L, d) = len(self.labels), tuple(self.direction.shape[1:])
-        N, A, K, C = self.baseline.shape[-1], len(self.config.alphas), len(METHOD_SETTINGS), len(self.settings)
+        M = len(self.labels)
+        N, A, K = self.baseline.shape[-1], len(self.config.alphas), len(METHOD_SETTINGS)
+        C = len(self.settings[self.labels[0]]) if self.labels and self.labels[0] in self.settings else -1
         X, Xc = self.sweep.shape[-1], self.methods.shape[-1]
-        expect_shape("direction", self.direction, (M, L, d))
-        expect_shape("mu_neg", self.mu_neg, (M, L, d))
-        expect_shape("sub_direction", self.sub_direction, (M, 2 * L, d))
-        expect_shape("sub_mu_neg", self.sub_mu_neg, (M, 2 * L, d))
+        for field in ("direction", "mu_neg", "sub_direction", "sub_mu_neg", "layer_sweep", "unembed_cosine",
+                      "separation_auc", "layer", "settings", "hook_names", "prompts"):
+            if set(getattr(self, field)) != set(self.labels):
+                raise ArtifactError(f"`{field}` must have one entry per model {self.labels}; "
+                                    f"got {sorted(getattr(self, field))}")
+        for label in self.labels:
+            L, d = (tuple(self.direction[label].shape) + (0, 0))[:2]
+            expect_shape(f"direction[{label!r}]", self.direction[label], (L, d))
+            expect_shape(f"mu_neg[{label!r}]", self.mu_neg[label], (L, d))
+            expect_shape(f"sub_direction[{label!r}]", self.sub_direction[label], (2 * L, d))
+            expect_shape(f"sub_mu_neg[{label!r}]", self.sub_mu_neg[label], (2 * L, d))
+            expect_shape(f"layer_sweep[{label!r}]", self.layer_sweep[label], (L, len(LAYER_METHODS), N))
+            expect_shape(f"unembed_cosine[{label!r}]", self.unembed_cosine[label], (L,))
+            expect_shape(f"separation_auc[{label!r}]", self.separation_auc[label], (3 * L,))
+            if not 0 <= self.layer[label] < L or len(self.hook_names[label]) != L:
+                raise ArtifactError(f"`layer` {self.layer[label]} / hook_names {len(self.hook_names[label])} of "
+                                    f"{label!r} do not fit L={L}")
+            if len(self.settings[label]) != C:
+                raise ArtifactError(f"the models' comparison settings differ in number: {label!r} has "
+                                    f"{len(self.settings[label])}, {self.labels[0]!r} {C}")
         expect_shape("baseline", self.baseline, (M, 2, N))
         expect_shape("sweep", self.sweep, (M, len(SWEEP_METHODS), A, 2, X))
         expect_shape("sweep_refusal", self.sweep_refusal, (M, len(SWEEP_METHODS), A, 2, X))
         expect_shape("sweep_score", self.sweep_score, (M, len(SWEEP_METHODS), A, 2, N))
         expect_shape("methods", self.methods, (M, C, K, 2, Xc))
         expect_shape("methods_refusal", self.methods_refusal, (M, C, K, 2, Xc))
-        expect_shape("layer_sweep", self.layer_sweep, (M, L, len(LAYER_METHODS), N))
         expect_shape("projection", self.projection, (M, 2, N))
-        expect_shape("unembed_cosine", self.unembed_cosine, (M, L))
-        if not 0 <= self.layer < L or len(self.hook_names) != L:
-            raise ArtifactError(f"`layer` {self.layer} / hook_names {len(self.hook_names)} do not fit L={L}")
 
     # --- views ------------------------------------------------------------------------------
     def model_index(self, label: str | int) -> int:
@@ -121,8 +144,15 @@ class AceResult(Result):
         """The methods of figure 2's comparison, by name (e.g. "midpoint_projection")."""
         return [method for _title, method, _alpha in METHOD_SETTINGS]
 
-    def setting_index(self, name: str) -> int:
-        names = [s["name"] for s in self.settings]
+    def label(self, model: str | int) -> str:
+        """The label of model `model` (a label or an index)."""
+        return self.labels[self.model_index(model)]
+
+    def n_layers(self, model: str | int) -> int:
+        return len(self.hook_names[self.label(model)])
+
+    def setting_index(self, name: str, model: str | int = 0) -> int:
+        names = [s["name"] for s in self.settings[self.label(model)]]
         if name not in names:
             raise ValueError(f"`setting` must be one of {names}; got {name!r}")
         return names.index(name)
@@ -138,24 +168,25 @@ class AceResult(Result):
         return min(range(len(alphas)), key=lambda i: abs(alphas[i] - alpha))
 
     def direction_unit(self, model: str | int, layer: int | None = None) -> Float[Tensor, " d"]:
-        m, li = self.model_index(model), self.layer if layer is None else layer
-        r = self.direction[m, li]
+        label = self.label(model)
+        r = self.direction[label][self.layer[label] if layer is None else layer]
         return r / r.norm()
 
     def reference_coordinate(self, model: str | int, layer: int | None = None) -> float:
         """r̂·μ⁻: where the harmless mean sits along the direction (0 would make ablations agree)."""
-        m, li = self.model_index(model), self.layer if layer is None else layer
-        return float(self.direction_unit(m, li) @ self.mu_neg[m, li])
+        label = self.label(model)
+        li = self.layer[label] if layer is None else layer
+        return float(self.direction_unit(label, li) @ self.mu_neg[label][li])
 
     def site_directions(self, model: str | int) -> SiteDirections:
         """Model `model`'s steering sites with their directions (what `edits` reads)."""
-        m = self.model_index(model)
-        info = self.models.get(self.labels[m], {})
+        label = self.label(model)
+        info = self.models.get(label, {})
         subs = list(info.get("sublayer_names", []))
-        return SiteDirections(self.hook_names, self.direction[m], self.mu_neg[m], subs,
-                              self.sub_direction[m] if subs else self.sub_direction[m, :0],
-                              self.sub_mu_neg[m] if subs else self.sub_mu_neg[m, :0],
-                              list(info.get("input_names", [])), self.layer)
+        sub, sub_mu = self.sub_direction[label], self.sub_mu_neg[label]
+        return SiteDirections(self.hook_names[label], self.direction[label], self.mu_neg[label], subs,
+                              sub if subs else sub[:0], sub_mu if subs else sub_mu[:0],
+                              list(info.get("input_names", [])), self.layer[label])
 
     def edits(self, model: str | int, method: str | SteeringMethod, alpha: float = 0.0, layer: int | str | None = None,
               sites: str = "residual") -> dict[str, SteeringEdit] | None:
@@ -166,8 +197,9 @@ class AceResult(Result):
         `sites` and `layer` (one direction everywhere). `method`: a name in
         `workbench.ace.methods.METHODS` or a `SteeringMethod` (applied as it is)."""
         check_choice("sites", sites, SITES)
-        L = len(self.hook_names)
-        where = self.layer if layer is None else layer
+        label = self.label(model)
+        L = self.n_layers(label)
+        where = self.layer[label] if layer is None else layer
         if where != ALL_LAYERS:
             where = check_int("layer", where, low=0, high=L - 1)
         return self.site_directions(model).edits(method, alpha, sites, where)

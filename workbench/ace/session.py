@@ -14,7 +14,9 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from workbench.ace.config import AceConfig
+from workbench.ace.chat_model import boot_tuned, tuned_folder
+from workbench.ace.chat_prompts import chat_prompts
+from workbench.ace.config import CHAT_ARCH, CHAT_HELD_OUT_TOPICS, AceConfig
 from workbench.ace.data import ANSWER_CONTINUATIONS, OPENERS, REFUSAL_CONTINUATIONS
 from workbench.ace.judges import (
     ChatJudge,
@@ -183,14 +185,23 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     """Boot model `index` of `config` on `device` (training the embedded one when it is not
     cached), with its hooks checked and its refusal openers resolved, before any compute."""
     label = config.labels()[index]
-    if config.is_embedded:
-        folder = embedded_model_folder(config, config.archs[index], cache_root, progress)
-        dataset = instruction_set(config)
-        judge: Judge = RuleJudge(dataset.refusal_responses, dataset.helpful_responses)
+    arch, instance = config.runs()[index] if config.is_embedded else (None, 0)
+    toy = config.is_embedded and arch != CHAT_ARCH  # trained on the synthetic language
+    if arch == CHAT_ARCH:
+        folder = tuned_folder(config.tune_spec(instance), config.answer_tokens,
+                              chat_prompts(1, CHAT_HELD_OUT_TOPICS, config.seed),
+                              cache_root, progress)
+        model = boot_tuned(folder, device=device, dtype=config.dtype)
+        judge: Judge = PhraseJudge()
     else:
-        folder = Path(config.model)
-        judge = ChatJudge(config.judge_model, device=device) if config.judge_model else PhraseJudge()
-    model = boot(folder, device=device, dtype=config.dtype, device_map=config.device_map)
+        if toy:
+            folder = embedded_model_folder(config, arch, cache_root, progress, instance)
+            dataset = instruction_set(config)
+            judge = RuleJudge(dataset.refusal_responses, dataset.helpful_responses)
+        else:
+            folder = Path(config.model)
+            judge = ChatJudge(config.judge_model, device=device) if config.judge_model else PhraseJudge()
+        model = boot(folder, device=device, dtype=config.dtype, device_map=config.device_map)
     tokenizer = model.tokenizer
     names = hook_names(model, config.hook)
     n_layers = len(names)
@@ -200,12 +211,11 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     if config.sites == "sublayers" and not sublayers:
         raise ValueError(f"`sites`='sublayers': {label} has no attention / MLP output hooks "
                          "(workbench.ace.sites.SUBLAYER_HOOKS); use `sites`='residual'")
-    openers = config.refusal_openers or (EMBEDDED_OPENERS if config.is_embedded else derive_refusal_openers(tokenizer))
+    openers = config.refusal_openers or (EMBEDDED_OPENERS if toy else derive_refusal_openers(tokenizer))
     return ModelSession(label, folder, model, tokenizer, judge, names, refusal_token_ids(tokenizer, openers),
-                        threads=1 if config.is_embedded else None, temperature=config.temperature,
+                        threads=1 if toy else None, temperature=config.temperature,
                         top_p=config.top_p, seed=config.seed, sublayer_names=sublayers, input_names=inputs,
-                        answer_ids=_answer_ids(tokenizer, config.is_embedded),
-                        score_prefix=EMBEDDED_SCORE_PREFIX if config.is_embedded else "")
+                        answer_ids=_answer_ids(tokenizer, toy), score_prefix=EMBEDDED_SCORE_PREFIX if toy else "")
 
 
 def _usable(model: nn.Module, tokenizer, names: list[str], required: bool) -> list[str]:

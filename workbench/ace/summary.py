@@ -41,11 +41,12 @@ def summarize(result: AceResult) -> dict[str, Any]:
     harmless), the α sweep, verdict shares and binary refusal per method and comparison setting,
     the layer sweep, r̂·μ⁻, the unembedding cosines per layer and training facts."""
     c = result.config
-    out: dict[str, Any] = {"layer": c.layer, "sites": c.sites, "focus_layer": result.layer,
-                           "hook": result.hook_names[result.layer], "positions": c.positions,
+    first = result.labels[0]
+    out: dict[str, Any] = {"layer": c.layer, "sites": c.sites, "focus_layer": result.layer[first],
+                           "hook": result.hook_names[first][result.layer[first]], "positions": c.positions,
                            "n_eval": int(result.baseline.shape[-1]), "alphas": list(c.alphas),
                            "temperature": c.temperature, "num_samples": c.num_samples,
-                           "settings": result.settings, "seconds": result.seconds, "models": {}}
+                           "settings": result.settings[first], "seconds": result.seconds, "models": {}}
     for m, label in enumerate(result.labels):
         sweep = _sweep(result, m)
         at = {}
@@ -63,10 +64,11 @@ def summarize(result: AceResult) -> dict[str, Any]:
                 title: {prompt_set: _shares(result, result.methods[m, ci, k, s], result.methods_refusal[m, ci, k, s])
                         for s, prompt_set in enumerate(SETS)}
                 for k, (title, _method, _alpha) in enumerate(METHOD_SETTINGS)}
-            for ci, setting in enumerate(result.settings)}
-        layers = {method: [_r(x) for x in result.refusal_rate(result.layer_sweep[m, :, k])]
+            for ci, setting in enumerate(result.settings[label])}
+        layers = {method: [_r(x) for x in result.refusal_rate(result.layer_sweep[label][:, k])]
                   for k, method in enumerate(LAYER_METHODS)}
         info = result.models.get(label, {})
+        sites = [*result.hook_names[label], *info.get("sublayer_names", [])]
         out["models"][label] = {
             "held_out": {k: _r(v) for k, v in result.held_out_rates(m).items()},
             "refusal_at": at,
@@ -74,8 +76,9 @@ def summarize(result: AceResult) -> dict[str, Any]:
             "methods": methods,
             "layer_sweep_refusal_harmful": layers,
             "reference_coordinate": _r(result.reference_coordinate(m)),
-            "direction_norm": _r(result.direction[m, result.layer].norm()),
-            "unembed_cosine": [_r(x) for x in result.unembed_cosine[m]],
+            "direction_norm": _r(result.direction[label][result.layer[label]].norm()),
+            "unembed_cosine": [_r(x) for x in result.unembed_cosine[label]],
+            "separation_auc": {site: _r(x) for site, x in zip(sites, result.separation_auc[label])},
             "train_seconds": info.get("train_seconds"),
             "final_loss": info.get("final_loss"),
         }

@@ -62,7 +62,8 @@ def refusal_vs_alpha(result: AceResult) -> go.Figure:
     fig.update_yaxes(title_text="refusal rate", range=[-0.03, 1.03], row=1, col=1)
     fig.update_yaxes(title_text="incoherent share", range=[-0.03, 1.03], row=2, col=1)
     fig.update_yaxes(range=[-0.03, 1.03])
-    fig.update_layout(title=f"Refusal and incoherence vs α (0 harmless, 1 harmful): {result.settings[0]['name']}, "
+    setting = result.settings[result.labels[0]][0]["name"]
+    fig.update_layout(title=f"Refusal and incoherence vs α (0 harmless, 1 harmful): {setting}, "
                             f"edit at {result.config.positions} positions")
     return themed(fig, width=480 * M + 260, height=700)
 
@@ -93,7 +94,8 @@ def verdict_shares(result: AceResult) -> go.Figure:
     """Figure 2: refusal / compliance / incoherent shares per method (stacked bars) with the binary
     judge's refusal rate (◆, refusal anywhere), per model × prompt set (rows) and comparison
     setting (columns: sites, layer, positions, decoding)."""
-    M, C = len(result.labels), len(result.settings)
+    M, first = len(result.labels), result.settings[result.labels[0]]
+    C = len(first)
     titles = [f"{label}, {s}" if c == 0 else "" for label in result.labels for s in SETS for c in range(C)]
     fig = make_subplots(rows=2 * M, cols=C, subplot_titles=titles, shared_yaxes=True, shared_xaxes=True,
                         vertical_spacing=0.035, horizontal_spacing=0.012)
@@ -110,7 +112,7 @@ def verdict_shares(result: AceResult) -> go.Figure:
                 fig.add_trace(go.Scatter(x=names, y=binary, mode="markers", name="refuses anywhere (binary judge)",
                                          marker=dict(symbol="diamond", size=8, color="#111"), legendgroup="binary",
                                          showlegend=row == 1 and c == 0), row=row, col=c + 1)
-    for c, setting in enumerate(result.settings):
+    for c, setting in enumerate(first):
         fig.update_xaxes(title_text=_wrap(setting["name"]), title_font_size=11, row=2 * M, col=c + 1)
     fig.update_layout(barmode="stack", title="Verdicts per method: rows model × prompt set, columns where and how "
                                               "the edit is applied (◆ = binary refusal judge)")
@@ -141,13 +143,12 @@ def layer_sweep(result: AceResult) -> go.Figure:
     with one block's residual hook edited (top), and how next-token-like that block's direction is:
     cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])) (bottom, `unembedding_cosine`)."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.6, 0.4])
-    L = result.direction.shape[1]
     dashes = ("solid", "dash", "dot", "dashdot")
     for m, label in enumerate(result.labels):
         for k, method in enumerate(LAYER_METHODS):
-            rates = result.refusal_rate(result.layer_sweep[m, :, k])
+            rates = result.refusal_rate(result.layer_sweep[label][:, k])
             fig.add_trace(go.Scatter(
-                x=list(range(L)), y=[float(x) for x in rates], mode="lines+markers",
+                x=list(range(len(rates))), y=[float(x) for x in rates], mode="lines+markers",
                 name=f"{label}: {METHODS[method].label}{' α=0' if METHODS[method].reads_alpha else ''}",
                 line=dict(color=method_color(method), dash=dashes[m % len(dashes)]),
             ), row=1, col=1)
@@ -172,13 +173,14 @@ def projection_histogram(result: AceResult) -> go.Figure:
                                        opacity=0.65, marker_color=VERDICT_COLORS["refusal" if s == 0 else "compliance"],
                                        legendgroup=prompt_set, showlegend=m == 0), row=1, col=m + 1)
         ref = result.reference_coordinate(m)
-        pos = ref + float(result.direction[m, result.layer].norm())
+        label = result.labels[m]
+        pos = ref + float(result.direction[label][result.layer[label]].norm())
         for x, text, color, where in ((0.0, "origin", "#222", "bottom right"),
                                       (ref, "r̂·μ⁻", VERDICT_COLORS["compliance"], "top left"),
                                       (pos, "r̂·μ⁺", VERDICT_COLORS["refusal"], "top right")):
             fig.add_vline(x=x, line=dict(color=color, dash="dash"), annotation_text=text,
                           annotation_position=where, row=1, col=m + 1)
-        fig.update_xaxes(title_text=f"r̂·v at {result.hook_names[result.layer]}", row=1, col=m + 1)
+        fig.update_xaxes(title_text=f"r̂·v at {result.hook_names[label][result.layer[label]]}", row=1, col=m + 1)
     fig.update_layout(barmode="overlay", title="Where the prompts sit along the refusal direction")
     fig.update_yaxes(title_text="prompts", row=1, col=1)
     return themed(fig, width=420 * M + 180, height=440)
@@ -188,13 +190,12 @@ def unembedding_cosine(result: AceResult) -> go.Figure:
     """Per layer (figure 3's bottom row), cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])): how much the
     refusal direction is "say the refusal word next" (the words after the shared opener)."""
     fig = go.Figure()
-    L = result.direction.shape[1]
     dashes = ("solid", "dash", "dot", "dashdot")
     for m, label in enumerate(result.labels):
         fig.add_trace(
             go.Scatter(
-                x=list(range(L)),
-                y=[float(x) for x in result.unembed_cosine[m]],
+                x=list(range(result.n_layers(label))),
+                y=[float(x) for x in result.unembed_cosine[label]],
                 mode="lines+markers",
                 name=f"{label}: cos(r̂, unembedding)",
                 line=dict(color="#444", dash=dashes[m % len(dashes)]),

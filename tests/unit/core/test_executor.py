@@ -91,6 +91,9 @@ def test_ace_models_on_ray_equal_the_local_run(ray_runtime, session_cache):
     # both runs here are computed under ray_runtime's one torch thread
     local = run_ace(AceConfig.quick(), progress=False, cache=session_cache)
     remote = run_ace(AceConfig.quick(), progress=False, cache=session_cache, executor=RAY)
-    for field in ("direction", "mu_neg", "baseline", "sweep", "sweep_score", "methods", "layer_sweep", "projection"):
+    for field in ("baseline", "sweep", "sweep_score", "methods", "projection"):
         assert torch.equal(getattr(local, field), getattr(remote, field)), field
+    for field in ("direction", "mu_neg", "layer_sweep", "separation_auc"):  # per model
+        for label in local.labels:
+            assert torch.equal(getattr(local, field)[label], getattr(remote, field)[label]), (field, label)
     assert local.examples == remote.examples and len(local.labels) == 2
