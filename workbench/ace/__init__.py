@@ -6,6 +6,7 @@ Llama- and RWKV-architecture chat models trained here (or any local HF chat mode
     result.held_out_rates("llama")        # {'harmful_refusal': …, 'harmless_answer': …}
 """
 
+from workbench.ace.coherence import LikelihoodJudge
 from workbench.ace.config import METHOD_SETTINGS, AceConfig
 from workbench.ace.experiment import run
 from workbench.ace.judges import VERDICTS, ChatJudge, PhraseJudge, RuleJudge, refusal_score
@@ -19,6 +20,7 @@ __all__ = [
     "AceConfig",
     "AceResult",
     "ChatJudge",
+    "LikelihoodJudge",
     "ModelSession",
     "PhraseJudge",
     "RuleJudge",
