@@ -21,7 +21,7 @@ from workbench.ace.config import (
     comparison_settings,
 )
 from workbench.ace.judges import SKIPPED, verdict_codes
-from workbench.ace.live import Steering, steered_completions
+from workbench.ace.live import Judged, Steering, steered_completions, steered_settings
 from workbench.ace.methods import steering_method
 from workbench.ace.models import instruction_set
 from workbench.ace.prompts import PromptRow, load_prompt_rows
@@ -105,19 +105,57 @@ class _Runner:
         self.harmful, self.harmless = prompts["harmful_eval"], prompts["harmless_eval"]
         self.memo: dict[tuple, tuple[Tensor, Tensor, list[str]]] = {}
 
+    @staticmethod
+    def key(steering: Steering, temperature: float) -> tuple:
+        method = steering_method(steering.method)
+        return (*method.edit_key(steering.alpha, steering.sites, steering.layer), steering.positions, temperature)
+
+    def prefetch(self, jobs: list[tuple[Steering, float]], progress: bool = False) -> None:
+        """Run every (steering, temperature) not yet remembered, one generation pass per
+        (positions, temperature): rows = settings × prompts × samples (`steered_settings`)."""
+        todo: dict[tuple, tuple[Steering, float]] = {}
+        for steering, temperature in jobs:
+            todo.setdefault(self.key(steering, temperature), (steering, temperature))
+        groups: dict[tuple[str, float], list[tuple[tuple, Steering]]] = {}
+        for key, (steering, temperature) in todo.items():
+            if key not in self.memo:
+                groups.setdefault((steering.positions, temperature), []).append((key, steering))
+        c = self.config
+        for (_positions, temperature), members in groups.items():
+            out = steered_settings(self.session, self.table, self.harmful + self.harmless, [s for _, s in members],
+                                   c.max_new_tokens, c.batch_size, temperature, c.samples_at(temperature), progress)
+            for (key, _), judged in zip(members, out):
+                self.memo[key] = self._codes(judged)
+
+    @staticmethod
+    def _codes(out: Judged) -> tuple[Tensor, Tensor, list[str]]:
+        return (verdict_codes(out.verdicts).reshape(2, -1),
+                torch.tensor(out.refuses, dtype=torch.int64).reshape(2, -1), out.texts)
+
     def judged(self, steering: Steering, temperature: float) -> tuple[Tensor, Tensor, list[str]]:
         """(verdict codes [S, N·k], refuses-anywhere 0/1 [S, N·k], completions) with k samples per
         prompt (prompt-major: prompt i's samples are entries i·k … i·k + k − 1)."""
-        method = steering_method(steering.method)
-        key = (*method.edit_key(steering.alpha, steering.sites, steering.layer), steering.positions, temperature)
+        key = self.key(steering, temperature)
         if key not in self.memo:
             c = self.config
             out = steered_completions(self.session, self.table, self.harmful + self.harmless, steering,
                                       c.max_new_tokens, c.batch_size, temperature, c.samples_at(temperature))
-            codes = verdict_codes(out.verdicts).reshape(2, -1)
-            refuses = torch.tensor(out.refuses, dtype=torch.int64).reshape(2, -1)
-            self.memo[key] = (codes, refuses, out.texts)
+            self.memo[key] = self._codes(out)
         return self.memo[key]
+
+
+def _jobs(config: AceConfig, main_layer: int | str, settings: list, ok: list[bool]) -> list[tuple[Steering, float]]:
+    """Every (steering, temperature) `_run_model` reads, in its order: the baseline, the α sweep,
+    the method comparison per setting and the layer sweep (when asked, at steerable layers)."""
+    jobs = [(Steering("none", 0.0, config.sites, main_layer, config.positions), 0.0)]
+    jobs += [(Steering(method, alpha, config.sites, main_layer, config.positions), config.temperature)
+             for method in SWEEP_METHODS for alpha in config.alphas]
+    jobs += [(Steering(method, alpha, s.sites, s.layer, s.positions), s.temperature)
+             for s in settings for _title, method, alpha in METHOD_SETTINGS]
+    if config.layer_sweep:
+        jobs += [(Steering(method, 0.0, "residual", li, config.positions), 0.0)
+                 for li, steerable_here in enumerate(ok) if steerable_here for method in LAYER_METHODS]
+    return jobs
 
 
 def _padded(codes: Tensor, width: int) -> Tensor:
@@ -138,6 +176,8 @@ def _run_model(
 
     def judged(method: str, alpha: float, sites: str, layer: int | str, positions: str, temperature: float):
         return runner.judged(Steering(method, alpha, sites, layer, positions), temperature)
+
+    runner.prefetch(_jobs(config, main_layer, settings, ok), progress)  # a few large passes, not one per setting
 
     total = 1 + len(SWEEP_METHODS) * len(config.alphas) + len(settings) * len(METHOD_SETTINGS) + L * len(LAYER_METHODS)
     bar = tqdm(total=total, desc=f"steering {session.label}", disable=not progress, leave=False)

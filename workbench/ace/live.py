@@ -58,6 +58,25 @@ def steered_completions(session: ModelSession, directions: SiteDirections, reque
     return Judged(flat, list(session.judge(asked, flat)), [bool(x) for x in session.judge.refuses(asked, flat)])
 
 
+def steered_settings(session: ModelSession, directions: SiteDirections, requests: Sequence[str],
+                     steerings: Sequence[Steering], max_new_tokens: int, batch_size: int,
+                     temperature: float | None = None, samples: int = 1, progress: bool = False) -> list[Judged]:
+    """`[steered_completions(…, steering, …) for steering in steerings]` in one generation pass
+    (every steering at one `positions`) and one judge call: the same completions and verdicts."""
+    positions = {s.positions for s in steerings}
+    if len(positions) != 1:
+        raise ValueError(f"`steerings` must share one `positions` to run in one pass; got {sorted(positions)}")
+    settings = [directions.edits(s.method, s.alpha, s.sites, s.layer) for s in steerings]
+    out = session.complete_settings(requests, settings, positions.pop(), max_new_tokens, batch_size, temperature,
+                                    samples, progress)
+    flat = [t for texts in out for t in ([x for group in texts for x in group] if samples > 1 else texts)]
+    asked = [r for r in requests for _ in range(samples)] * len(steerings)
+    verdicts, refuses = list(session.judge(asked, flat)), [bool(x) for x in session.judge.refuses(asked, flat)]
+    width = len(requests) * samples
+    return [Judged(flat[i:i + width], verdicts[i:i + width], refuses[i:i + width])
+            for i in range(0, len(flat), width)]
+
+
 @dataclass(frozen=True)
 class Completion:
     """One steered completion: its `text`, the three-way `verdict` and whether the binary judge

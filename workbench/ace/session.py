@@ -30,6 +30,7 @@ from workbench.ace.judges import (
 from workbench.ace.models import embedded_model_folder, instruction_set
 from workbench.ace.prompts import check_prompt_lengths, format_chat
 from workbench.ace.sites import input_names, sublayer_names
+from workbench.lm.batched import generate_settings
 from workbench.lm.folders import boot
 from workbench.lm.generate import (
     check_prompts,
@@ -87,6 +88,18 @@ class ModelSession:
             return generate(self.model, self.tokenizer, prompts, max_new_tokens, batch_size, edits=edits,
                             positions=positions, temperature=t, top_p=self.top_p, num_samples=num_samples,
                             seed=self.seed)
+
+    def complete_settings(self, requests: Sequence[str], settings: Sequence[dict | None], positions: str = "all",
+                          max_new_tokens: int = 50, batch_size: int = 64, temperature: float | None = None,
+                          num_samples: int = 1, progress: bool = False) -> list[list[str]] | list[list[list[str]]]:
+        """`[complete(requests, edits, …) for edits in settings]` in one pass (`generate_settings`:
+        rows = setting × request × sample, `batch_size` rows per forward), the same completions."""
+        prompts = format_chat(self.tokenizer, check_prompts(list(requests), "requests"))
+        t = self.temperature if temperature is None else temperature
+        with torch_threads(self.threads):
+            return generate_settings(self.model, self.tokenizer, prompts, list(settings), max_new_tokens, batch_size,
+                                     positions, progress, temperature=t, top_p=self.top_p, num_samples=num_samples,
+                                     seed=self.seed)
 
     def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
                batch_size: int = 64) -> Float[Tensor, " n"]:
