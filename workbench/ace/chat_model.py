@@ -93,6 +93,17 @@ def base_answers(base: Path, requests: tuple[str, ...], max_new_tokens: int,
     return json.loads((path / ANSWERS_FILE).read_text())
 
 
+def calibration_answers(answer_tokens: int, prompts: ChatPrompts | None = None,
+                        cache_root: str | os.PathLike | None = None, progress: bool = True,
+                        base: Path | None = None) -> tuple[list[str], list[str]]:
+    """(held-out harmless requests, the base model's greedy answers to them): unsteered text never
+    trained on, on which the judge's incoherence threshold is set (`coherence.calibrate_threshold`)."""
+    prompts = prompts or chat_prompts(1, CHAT_HELD_OUT_TOPICS, 0)
+    base = base or base_folder(cache_root, progress)
+    answers = base_answers(base, prompts.train_harmless + prompts.harmless_eval, answer_tokens, cache_root, progress)
+    return list(prompts.harmless_eval), answers[len(prompts.train_harmless):]
+
+
 def tuned_folder(spec: FineTuneSpec, answer_tokens: int, prompts: ChatPrompts | None = None,
                  cache_root: str | os.PathLike | None = None, progress: bool = True,
                  base: Path | None = None) -> Path:

@@ -12,6 +12,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from workbench.ace.chat_prompts import chat_prompts
+from workbench.ace.coherence import LikelihoodJudge
 from workbench.ace.config import (
     CHAT_ARCH,
     LAYER_METHODS,
@@ -20,6 +21,7 @@ from workbench.ace.config import (
     AceConfig,
     comparison_settings,
 )
+from workbench.ace.judge_check import judge_accuracy
 from workbench.ace.judges import SKIPPED, verdict_codes
 from workbench.ace.live import Judged, Steering, steered_completions, steered_settings
 from workbench.ace.methods import steering_method
@@ -31,7 +33,7 @@ from workbench.ace.sites import SiteDirections, unembedding_cosine
 from workbench.core.cache import ArtifactCache
 from workbench.core.executor import Executor, as_executor, map_cells
 from workbench.core.seeding import choose_device
-from workbench.core.threads import folder_parameters, thread_policy
+from workbench.core.threads import folder_parameters, thread_policy, torch_threads
 from workbench.core.validation import check_int
 from workbench.lm.folders import check_causal_lm_folder, folder_facts
 from workbench.tensor.separation import separation_auc
@@ -303,11 +305,25 @@ def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts:
         check_context(session, prompts, lines, config.max_new_tokens)
         measured = _run_model(config, session, prompts, progress)
     facts = folder_facts(session.folder)
+    judge = _judge_facts(session)
     kept = ("train_seconds", "final_loss", "harmless_unchanged", "trainable_parameters")
     return measured, {"folder": str(session.folder), "arch": arch, "threads": threads,
                       "sublayer_names": measured.pop("sublayer_names"), "input_names": measured.pop("input_names"),
-                      **{k: facts.get(k) for k in kept},
+                      **{k: facts.get(k) for k in kept}, "judge": judge,
                       "d_model": int(measured["direction"].shape[-1])}
+
+
+def _judge_facts(session: ModelSession) -> dict[str, Any]:
+    """The judge's name, and for a judge of real text its threshold and its accuracy on the
+    project's labelled check set (`workbench.ace.judge_check`: refusal / answer / broken)."""
+    judge = session.judge
+    out: dict[str, Any] = {"name": type(judge).__name__}
+    if isinstance(judge, LikelihoodJudge):
+        with torch_threads(session.threads):
+            check = judge_accuracy(judge)
+        out.update(threshold=round(judge.threshold, 4), check_accuracy=round(check["accuracy"], 4),
+                   check_per_label={k: round(v, 4) for k, v in check["per_label"].items()}, check_rows=check["n"])
+    return out
 
 
 def _model_prompts(config: AceConfig) -> tuple[list[dict[str, list[str]]], dict[str, list[int]] | None]:

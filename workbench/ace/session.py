@@ -14,8 +14,9 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from workbench.ace.chat_model import boot_tuned, tuned_folder
+from workbench.ace.chat_model import boot_tuned, calibration_answers, tuned_folder
 from workbench.ace.chat_prompts import chat_prompts
+from workbench.ace.coherence import LikelihoodJudge, calibrate_threshold
 from workbench.ace.config import CHAT_ARCH, CHAT_HELD_OUT_TOPICS, AceConfig
 from workbench.ace.data import ANSWER_CONTINUATIONS, OPENERS, REFUSAL_CONTINUATIONS
 from workbench.ace.judges import (
@@ -201,11 +202,13 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     arch, instance = config.runs()[index] if config.is_embedded else (None, 0)
     toy = config.is_embedded and arch != CHAT_ARCH  # trained on the synthetic language
     if arch == CHAT_ARCH:
-        folder = tuned_folder(config.tune_spec(instance), config.answer_tokens,
-                              chat_prompts(1, CHAT_HELD_OUT_TOPICS, config.seed),
-                              cache_root, progress)
+        taught = chat_prompts(1, CHAT_HELD_OUT_TOPICS, config.seed)
+        folder = tuned_folder(config.tune_spec(instance), config.answer_tokens, taught, cache_root, progress)
         model = boot_tuned(folder, device=device, dtype=config.dtype)
-        judge: Judge = PhraseJudge()
+        requests, answers = calibration_answers(config.answer_tokens, taught, cache_root, progress)
+        # scored by the model itself, unsteered (the judge runs after each steered generation)
+        judge: Judge = LikelihoodJudge(model, model.tokenizer,
+                                       calibrate_threshold(model, model.tokenizer, requests, answers))
     else:
         if toy:
             folder = embedded_model_folder(config, arch, cache_root, progress, instance)
