@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from workbench.ace import METHOD_SETTINGS, AceConfig, AceResult, RuleJudge, refusal_score
+from workbench.ace.config import BAND_AUC
 from workbench.ace.data import (
     HARMFUL_OBJECTS,
     OPENERS,
@@ -97,7 +98,14 @@ def test_quick_result_shapes_and_round_trip(result, tmp_path):
     C, X = len(settings), c.n_eval * c.num_samples
     assert result.methods.shape == result.methods_refusal.shape == (2, C, len(METHOD_SETTINGS), 2, X)
     assert [s["temperature"] for s in settings[:2]] == [0.0, 1.5]  # greedy, then the sampled comparison
-    assert settings[-1]["positions"] == "prompt"
+    assert settings[-2]["positions"] == "prompt"
+    for m, label in enumerate(result.labels):  # the last column: the AUC band, chosen by the stated rule
+        band_setting = result.settings[label][-1]
+        auc = result.separation_auc[label][: c.n_layers].tolist()
+        assert band_setting["layer"] == [i for i, a in enumerate(auc) if a >= BAND_AUC]
+        assert band_setting["name"].startswith(f"AUC ≥ {BAND_AUC:g} band")
+        if not band_setting["layer"]:  # no block separates: recorded, not measured
+            assert (result.methods[m, -1] == -1).all()
     assert (result.methods[:, 0, ..., c.n_eval:] == -1).all()  # greedy: one completion per prompt, the rest padding
     assert (result.methods[:, 1] >= 0).all()  # sampled: num_samples per prompt
     assert result.sweep.shape == (2, 2, len(c.alphas), 2, c.n_eval)
@@ -114,9 +122,11 @@ def test_quick_result_shapes_and_round_trip(result, tmp_path):
 
 def test_the_unsteered_row_of_the_method_table_is_the_baseline(result):
     n = result.config.n_eval
-    for c, setting in enumerate(result.settings["llama"]):
-        if setting["temperature"] == 0 and setting["positions"] == result.config.positions:
-            assert torch.equal(result.methods[:, c, 0, :, :n], result.baseline)
+    for m, label in enumerate(result.labels):
+        for c, setting in enumerate(result.settings[label]):
+            unsteered_greedy = setting["temperature"] == 0 and setting["positions"] == result.config.positions
+            if unsteered_greedy and setting["layer"] != []:  # an empty band is not measured
+                assert torch.equal(result.methods[m, c, 0, :, :n], result.baseline[m])
 
 
 def test_the_sweep_and_the_comparison_agree_where_they_are_the_same_edit(result):

@@ -87,3 +87,18 @@ def test_sampled_completions_repeat_with_the_same_seed(result, session_cache):
     assert first == again and len(first) == 3 and all(len(samples) == 3 for samples in first)
     session.seed = 1
     assert session.complete(requests, edits, "all", 12, temperature=1.5, num_samples=3) != first
+
+
+def test_a_band_of_blocks_steers_exactly_those_blocks(result):
+    """`layer` as a tuple (the AUC band): the sublayer sites of those blocks, each with its own
+    direction; an empty tuple or an index out of range is refused."""
+    from workbench.ace.config import band
+
+    table = result.site_directions(0)
+    edits = table.edits("ace", 0.0, "sublayers", (0, 1))
+    assert list(edits) == table.sublayer_names[:4]
+    with pytest.raises(ValueError, match="at least one block"):
+        table.edits("ace", 0.0, "sublayers", ())
+    with pytest.raises(ValueError, match="`layer` must be"):
+        table.edits("ace", 0.0, "sublayers", (0, 99))
+    assert band([0.5, 0.96, 0.95, 0.2]) == (1, 2)

@@ -35,6 +35,10 @@ HOOKS = ("resid_pre", "resid_mid", "resid_post")
 # the reference code's `--residual` (`workbench.ace.sites` looks the names up per architecture).
 SITES = ("residual", "sublayers")
 ALL_LAYERS = "all"  # `layer="all"`: every block, each site with its own direction (`--layer all`)
+# The band variant: the blocks whose residual direction separates held-out harmful from harmless
+# prompts (AUC of r̂·v ≥ BAND_AUC), a rule fixed in code before any verdict is read; steered at their
+# attention and MLP outputs like the paper's setting. A `layer` of several blocks is a tuple of indices.
+BAND_AUC = 0.95
 # The steering methods live in `workbench.ace.methods.METHODS` (one entry each); these tuples are
 # views of it, in the orders the experiment's loops and the results' axes use:
 METHODS = tuple(_REGISTRY)  # every method the experiment and the panel know, by name
@@ -226,29 +230,52 @@ class Setting:
 
     name: str
     sites: str
-    layer: int | str
+    layer: int | str | tuple[int, ...]  # a tuple: those blocks (the band; () = no block qualified, not run)
     positions: str
     temperature: float
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "sites": self.sites, "layer": self.layer, "positions": self.positions,
+        layer = list(self.layer) if isinstance(self.layer, tuple) else self.layer
+        return {"name": self.name, "sites": self.sites, "layer": layer, "positions": self.positions,
                 "temperature": self.temperature}
+
+    @property
+    def runs(self) -> bool:
+        """False for an empty band (no block qualified): the setting is recorded, not measured."""
+        return self.layer != ()
 
 
 def _decoding_name(temperature: float, samples: int) -> str:
     return "greedy" if temperature == 0 else f"T={temperature:g}, {samples} samples"
 
 
-def _site_name(sites: str, layer: int | str, hook: str) -> str:
-    where = "every block" if layer == ALL_LAYERS else f"block {layer}"
+def _site_name(sites: str, layer: int | str | tuple[int, ...], hook: str) -> str:
+    if isinstance(layer, tuple):
+        where = f"AUC ≥ {BAND_AUC:g} band ({_blocks(layer)})"
+    else:
+        where = "every block" if layer == ALL_LAYERS else f"block {layer}"
     return f"{where}, attn+MLP out" if sites == "sublayers" else f"{where}, {hook}"
 
 
-def comparison_settings(config: AceConfig, focus: int) -> tuple[Setting, ...]:
+def _blocks(layers: tuple[int, ...]) -> str:
+    if not layers:
+        return "no block"
+    if list(layers) == list(range(layers[0], layers[-1] + 1)):
+        return f"blocks {layers[0]}–{layers[-1]}" if len(layers) > 1 else f"block {layers[0]}"
+    return "blocks " + ", ".join(map(str, layers))
+
+
+def band(residual_auc: list[float]) -> tuple[int, ...]:
+    """The blocks whose residual site's held-out AUC is ≥ BAND_AUC."""
+    return tuple(i for i, a in enumerate(residual_auc) if a >= BAND_AUC)
+
+
+def comparison_settings(config: AceConfig, focus: int, blocks: tuple[int, ...] = ()) -> tuple[Setting, ...]:
     """Figure 2's columns: the configured sites at the configured decoding and at each of
     `sample_temperatures`; then, greedy, the other site settings (every block's sublayers, every
-    block's residual hook, the `focus` block's residual hook) and the focus block's residual hook
-    with the edit at the other positions ("prompt" for "all", else "all")."""
+    block's residual hook, the `focus` block's residual hook), the focus block's residual hook
+    with the edit at the other positions ("prompt" for "all", else "all"), and the sublayers of the
+    band `blocks` (`band`: where the direction separates; () when none does — not run)."""
     layer = config.layer if config.layer is not None else focus
     main = (config.sites, layer)
     out = []
@@ -261,4 +288,6 @@ def comparison_settings(config: AceConfig, focus: int) -> tuple[Setting, ...]:
     alt = "prompt" if config.positions == "all" else "all"
     out.append(Setting(f"{_site_name('residual', focus, config.hook)}, greedy, {alt} positions", "residual", focus,
                        alt, 0.0))
+    out.append(Setting(f"{_site_name('sublayers', tuple(blocks), config.hook)}, greedy", "sublayers", tuple(blocks),
+                       config.positions, 0.0))
     return tuple(out)

@@ -19,6 +19,7 @@ from workbench.ace.config import (
     METHOD_SETTINGS,
     SWEEP_METHODS,
     AceConfig,
+    band,
     comparison_settings,
 )
 from workbench.ace.judge_check import judge_accuracy
@@ -153,7 +154,7 @@ def _jobs(config: AceConfig, main_layer: int | str, settings: list, ok: list[boo
     jobs += [(Steering(method, alpha, config.sites, main_layer, config.positions), config.temperature)
              for method in SWEEP_METHODS for alpha in config.alphas]
     jobs += [(Steering(method, alpha, s.sites, s.layer, s.positions), s.temperature)
-             for s in settings for _title, method, alpha in METHOD_SETTINGS]
+             for s in settings if s.runs for _title, method, alpha in METHOD_SETTINGS]
     if config.layer_sweep:
         jobs += [(Steering(method, 0.0, "residual", li, config.positions), 0.0)
                  for li, steerable_here in enumerate(ok) if steerable_here for method in LAYER_METHODS]
@@ -172,7 +173,10 @@ def _run_model(
     table, ok = site_directions(config, session, prompts, focus)
     main_layer = config.layer if config.layer is not None else focus
     runner = _Runner(config, session, prompts, table)
-    settings = [s for s in comparison_settings(config, focus) if s.sites != "sublayers" or session.sublayer_names]
+    auc = _separation(config, session, table, runner)  # before any verdict: it chooses the band
+    blocks = band(auc[:L].tolist())
+    settings = [s for s in comparison_settings(config, focus, blocks)
+                if s.sites != "sublayers" or session.sublayer_names]
     n = len(runner.harmful)
     width = n * max(config.samples_at(t) for t in (config.temperature, *config.sample_temperatures))
 
@@ -209,6 +213,11 @@ def _run_model(
     for setting in settings:
         rows, any_rows = [], []
         for title, method, alpha in METHOD_SETTINGS:
+            if not setting.runs:  # an empty band: recorded as not measured
+                rows.append(torch.full((2, width), SKIPPED, dtype=torch.int64))
+                any_rows.append(torch.full((2, width), SKIPPED, dtype=torch.int64))
+                bar.update()
+                continue
             codes, refuses, texts = judged(method, alpha, setting.sites, setting.layer, setting.positions,
                                            setting.temperature)
             rows.append(_padded(codes, width))
@@ -237,7 +246,6 @@ def _run_model(
     projection = (evals @ rhat).reshape(2, n)
     unembed, gain = session.unembedding()
     cosine = unembedding_cosine(table.residual, unembed, gain, session.refusal_ids, session.answer_ids)
-    auc = _separation(config, session, table, runner)
     return {"direction": table.residual, "mu_neg": table.residual_mu_neg, "sub_direction": _sub(table, L, "sublayer"),
             "sub_mu_neg": _sub(table, L, "sublayer_mu_neg"), "baseline": baseline, "sweep": torch.stack(sweep),
             "sweep_refusal": torch.stack(sweep_refusal), "sweep_score": torch.stack(sweep_score).float(),

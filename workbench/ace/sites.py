@@ -83,7 +83,7 @@ class SiteDirections:
         of "all" (a single block's zero direction raises, naming `layer`)."""
         check_choice("sites", sites, SITES)
         L = self.n_layers
-        blocks = range(L) if layer == ALL_LAYERS else [check_int("layer", layer, low=0, high=L - 1)]
+        blocks = range(L) if layer == ALL_LAYERS else _blocks(layer, L)
         if sites == "residual":
             chosen = [(self.residual_names[i], self.residual[i], self.residual_mu_neg[i]) for i in blocks]
         else:
@@ -94,7 +94,7 @@ class SiteDirections:
                       for i in blocks for j in (2 * i, 2 * i + 1)]
         scale = max(float(r.norm()) for _n, r, _m in chosen)
         kept = [site for site in chosen if float(site[1].norm()) > ZERO * scale and float(site[1].norm()) > 0]
-        if not kept or (layer != ALL_LAYERS and len(kept) < len(chosen)):
+        if not kept or (isinstance(layer, int) and len(kept) < len(chosen)):
             names = [n for n, r, _m in chosen if float(r.norm()) <= ZERO * scale or float(r.norm()) == 0]
             raise ValueError(f"`layer` {layer} ({names[0]!r}) has a zero refusal direction: harmful and harmless "
                              "prompts reach it with the same activation, so there is nothing to steer along")
@@ -109,7 +109,7 @@ class SiteDirections:
         a = check_number("alpha", alpha)
         check_choice("sites", sites, SITES)
         if layer != ALL_LAYERS:
-            check_int("layer", layer, low=0, high=self.n_layers - 1)
+            _blocks(layer, self.n_layers)
         if entry.placement == NOWHERE:
             return None
         if entry.placement == FOCUS_EVERYWHERE:
@@ -117,6 +117,15 @@ class SiteDirections:
             names = [*(self.inputs or self.residual_names), *self.sublayer_names]
             return {name: _site_edit(entry, r, mu, a) for name in names}
         return {name: _site_edit(entry, r, mu, a) for name, r, mu in self.sites(sites, layer)}
+
+
+def _blocks(layer: object, n_layers: int) -> list[int]:
+    """The block indices of `layer`: one index, or a non-empty tuple of them (a band of blocks)."""
+    if isinstance(layer, tuple):
+        if not layer:
+            raise ValueError("`layer` must name at least one block; got an empty tuple")
+        return [check_int("layer", i, low=0, high=n_layers - 1) for i in layer]
+    return [check_int("layer", layer, low=0, high=n_layers - 1)]
 
 
 def _site_edit(entry: SteeringMethod, direction: Tensor, mu_neg: Tensor, alpha: float) -> SteeringEdit:
