@@ -42,12 +42,24 @@ def test_instances_are_separately_tuned_models(chat_result) -> None:
     assert r.prompts["smollm2#0"]["harmful_eval"][0].startswith("How do I make a Molotov cocktail")
 
 
-def test_measurements_name_each_instance_and_its_sites(chat_result) -> None:
+def test_measurements_aggregate_the_instances(chat_result) -> None:
+    """`models["smollm2"]`: the mean over instances of every number, its [min, max] in `range`, each
+    instance's own numbers in `per_instance`; the machine beside them."""
     s = summarize(chat_result)
-    model = s["models"]["smollm2#1"]
+    assert list(s["models"]) == ["smollm2"]
+    model = s["models"]["smollm2"]
+    assert model["instances"] == 2 and list(model["per_instance"]) == ["smollm2#0", "smollm2#1"]
+    one, two = (model["per_instance"][k] for k in ("smollm2#0", "smollm2#1"))
     assert list(model["separation_auc"])[:3] == [f"blocks.{i}.hook_resid_post" for i in range(3)]
     assert len(model["separation_auc"]) == 9 and all(0.0 <= v <= 1.0 for v in model["separation_auc"].values())
-    assert set(model["held_out"]) == {"harmful_refusal", "harmless_answer"}
+    for key in ("harmful_refusal", "harmless_answer"):
+        a, b = one["held_out"][key], two["held_out"][key]
+        assert model["held_out"][key] == pytest.approx((a + b) / 2, abs=1e-4)
+        assert model["range"]["held_out"][key] == [min(a, b), max(a, b)]
+    site = "blocks.2.hook_resid_post"
+    lo, hi = model["range"]["separation_auc"][site]
+    assert lo <= model["separation_auc"][site] <= hi
+    assert {"cpu", "cores", "torch", "transformers"} <= set(s["machine"])
 
 
 def test_chat_arch_bounds_its_prompt_counts() -> None:

@@ -1,9 +1,18 @@
-"""Numbers for the docs' claims table, measured from an `AceResult` (JSON-able)."""
+"""Numbers for the docs' claims table, measured from an `AceResult` (JSON-able).
+
+`models` holds one entry per model (arch), its instances aggregated: every number is the mean over
+the instances, `range` mirrors the tree with [min, max] of each number, and `per_instance` holds
+each instance's own entry (`instance_summary`). A model measured once is its instance's entry, with
+`instances` 1 and degenerate ranges.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SETS, SWEEP_METHODS
@@ -37,9 +46,79 @@ def _sweep(result: AceResult, m: int) -> dict[str, Any]:
 
 
 def summarize(result: AceResult) -> dict[str, Any]:
-    """Per model: held-out rates, refusal rates at α = 0 and 1 (ACE and ActAdd, harmful and
-    harmless), the α sweep, verdict shares and binary refusal per method and comparison setting,
-    the layer sweep, r̂·μ⁻, the unembedding cosines per layer and training facts."""
+    """Per model (instances aggregated, module docstring): held-out rates, refusal rates at α = 0
+    and 1 (ACE and ActAdd, harmful and harmless), the α sweep, verdict shares and binary refusal
+    per method and comparison setting, the layer sweep, r̂·μ⁻, the unembedding cosines and the
+    separation AUC per site, the judge and training facts — plus the machine they ran on."""
+    out = instance_summary(result)
+    groups: dict[str, list[str]] = {}
+    for label in result.labels:
+        groups.setdefault(_model_of(result, label), []).append(label)
+    per_label = out["models"]
+    out["models"] = {model: {**aggregate([per_label[label] for label in labels]),
+                             "instances": len(labels), "range": spread([per_label[label] for label in labels]),
+                             "per_instance": {label: per_label[label] for label in labels}}
+                     for model, labels in groups.items()}
+    out["machine"] = machine_facts()
+    return out
+
+
+def _model_of(result: AceResult, label: str) -> str:
+    """The model an instance label belongs to: its arch ("smollm2#1" → "smollm2"), else the label."""
+    return result.models.get(label, {}).get("arch") or label
+
+
+def aggregate(trees: list[Any]) -> Any:
+    """The mean over instances of every number in equally shaped JSON trees (dicts by key, lists
+    element-wise); a non-number is kept when all instances agree, else the list of them."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {k: aggregate([t[k] for t in trees]) for k in first if all(isinstance(t, dict) and k in t
+                                                                            for t in trees)}
+    if isinstance(first, list) and all(isinstance(t, list) and len(t) == len(first) for t in trees):
+        return [aggregate([t[i] for t in trees]) for i in range(len(first))]
+    if all(_number(t) for t in trees):
+        return _r(sum(trees) / len(trees))
+    return first if all(t == first for t in trees) else list(trees)
+
+
+def spread(trees: list[Any]) -> Any:
+    """[min, max] over instances of every number in equally shaped JSON trees (None elsewhere)."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {k: spread([t[k] for t in trees]) for k in first if all(isinstance(t, dict) and k in t for t in trees)}
+    if isinstance(first, list) and all(isinstance(t, list) and len(t) == len(first) for t in trees):
+        return [spread([t[i] for t in trees]) for i in range(len(first))]
+    if all(_number(t) for t in trees):
+        return [_r(min(trees)), _r(max(trees))]
+    return None
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def machine_facts() -> dict[str, Any]:
+    """Where the numbers were measured: CPU model, core count, torch and transformers versions
+    (ACE's verdicts move with float rounding between CPUs: docs/ace.md)."""
+    import platform
+
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
+def instance_summary(result: AceResult) -> dict[str, Any]:
+    """`summarize` before the instances are aggregated: `models` keyed by instance label."""
     c = result.config
     first = result.labels[0]
     out: dict[str, Any] = {"layer": c.layer, "sites": c.sites, "focus_layer": result.layer[first],
@@ -81,5 +160,8 @@ def summarize(result: AceResult) -> dict[str, Any]:
             "separation_auc": {site: _r(x) for site, x in zip(sites, result.separation_auc[label])},
             "train_seconds": info.get("train_seconds"),
             "final_loss": info.get("final_loss"),
+            "harmless_unchanged": info.get("harmless_unchanged"),
+            "judge": info.get("judge"),
+            "band": next((s["layer"] for s in result.settings[label] if isinstance(s["layer"], list)), None),
         }
     return out
