@@ -20,7 +20,7 @@ from workbench.suite import Suite
 SUITES: dict[str, Suite] = {
     suite.name: suite
     for suite in (
-        Suite("ace", ace.AceConfig, ace.AceResult, ace.run, ace.summarize, ace_plots.all_figures),
+        Suite("ace", ace.AceConfig, ace.AceResult, ace.run, ace.summarize, ace_plots.all_figures, ace.claims),
         Suite("capacity", capacity.CapacityConfig, capacity.CapacityResult, capacity.run, capacity.summarize,
               capacity_plots.all_figures),
         Suite("goldilocks", goldilocks.GoldilocksConfig, goldilocks.GoldilocksResult, goldilocks.run,

@@ -15,6 +15,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from workbench.core.atomic import atomic_file
+from workbench.core.claims import rewrite_page
 from workbench.core.executor import Executor, as_executor
 from workbench.core.paths import check_output_dir
 from workbench.core.validation import check_path
@@ -34,6 +35,19 @@ def strict_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [strict_json(v) for v in value]
     return value
+
+
+def _write_claims(suite: Suite, measurements: dict[str, Any], root: Path, folder: Path) -> list[Path]:
+    """The claims table beside the measurements (`claims.md`), and in the docs page's claims block
+    when the figures went to the docs (`workbench.core.claims`)."""
+    table = suite.claims(strict_json(measurements))
+    with atomic_file(folder / "claims.md") as tmp:
+        tmp.write_text(table, encoding="utf-8")
+    written = [folder / "claims.md"]
+    page = root.parent / f"{suite.name}.md"
+    if root.resolve() == figures_root().resolve() and page.is_file():
+        written.append(rewrite_page(page, table))
+    return written
 
 
 def reproduce_suite(
@@ -65,6 +79,8 @@ def reproduce_suite(
         with atomic_file(folder / "measurements.json") as tmp:
             tmp.write_text(json.dumps(strict_json(measurements), indent=1, allow_nan=False))
         written.append(folder / "measurements.json")
+        if suite.claims is not None and not quick:
+            written += _write_claims(suite, measurements, root, folder)
         bar.set_description(f"{name}: done")
         bar.update()
     return written

@@ -36,6 +36,8 @@ class Suite:
     summarize: result -> the JSON-able measurements the docs quote.
     figures: result -> {file stem: figure} of every figure the docs page shows (the suite's
         `workbench.plots.<name>.all_figures`).
+    claims: measurements -> the Markdown claims table of its docs page (`workbench.core.claims`;
+        None: the page's table is not yet rendered from measurements).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Suite:
     run: Callable[..., Result]
     summarize: Callable[[Any], dict[str, Any]]
     figures: Callable[[Any], dict[str, go.Figure]]
+    claims: Callable[[dict[str, Any]], str] | None = None
 
     @property
     def package(self) -> str:

