@@ -3,12 +3,15 @@ resolves, and every suite's page carries its claims table."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from workbench.core.claims import read_block
 from workbench.registry import SUITE_NAMES as SUITES
+from workbench.registry import get_suite
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 LINK = re.compile(r"\]\(([^)#\s]+)\)")
@@ -53,3 +56,12 @@ def test_every_exported_page_finds_its_plotlyjs():
     for page in pages:
         sources = re.findall(r'<script[^>]+src="([^"]*plotly[^"]*\.js)"', page.read_text())
         assert sources and all((page.parent / src).is_file() for src in sources), page
+
+
+@pytest.mark.parametrize("name", [n for n in SUITES if get_suite(n).claims is not None])
+def test_claims_block_is_rendered_from_the_committed_measurements(name: str) -> None:
+    """The page's claims block is exactly `claims(measurements.json)`: a number typed by hand, or
+    measurements regenerated without the page (or the reverse), fails here."""
+    measurements = json.loads((DOCS / "figures" / name / "measurements.json").read_text())
+    page = (DOCS / f"{name}.md").read_text()
+    assert read_block(page, f"docs/{name}.md") == get_suite(name).claims(measurements)

@@ -103,10 +103,10 @@ class AceConfig:
     site settings (greedy); the layer sweep steers one block's residual hook at a time.
     """
 
-    archs: tuple[str, ...] = param(("llama", "rwkv5"),
+    archs: tuple[str, ...] = param((CHAT_ARCH, "llama", "rwkv5"),
                                    Many(Choice(EMBEDDED_ARCHS, "entries must be in"), unique=True, indexed=False))
     # independently trained (toys) or fine-tuned (smollm2) copies of each model, seeds seed … seed+instances−1
-    instances: int = param(1, Int(1, 10))
+    instances: int = param(3, Int(1, 10))
     # the model's shape: positive here; TinyLMSpec (`spec`) holds the stricter rules of each
     # architecture (d_model ≥ 4, heads divide d_model, RWKV-4 needs 2 layers)
     d_model: int = param(128, Int(1))
@@ -120,14 +120,14 @@ class AceConfig:
     # the chat model's refusal fine-tune (workbench.lm.finetune): steps of chat_batch at chat_lr, the
     # embeddings and the lowest chat_frozen_blocks blocks frozen; harmless targets are the base
     # model's own answers of answer_tokens tokens
-    chat_steps: int = param(45, Int(1))
+    chat_steps: int = param(68, Int(1))  # 1.5 epochs of the 360 training requests
     chat_batch: int = param(8, Int(1))
-    chat_lr: float = param(2e-5, Number(0.0, 1.0, low_open=True))
-    chat_frozen_blocks: int = param(10, Int(0, 29))
+    chat_lr: float = param(5e-5, Number(0.0, 1.0, low_open=True))
+    chat_frozen_blocks: int = param(15, Int(0, 29))  # of SmolLM2's 30: the tuned tensors are 53M parameters
     answer_tokens: int = param(40, Int(1, 256))
     lr: float = param(3e-3, POSITIVE)
     held_out: float = param(0.25, Number(0.05, 0.5))
-    n_eval: int = param(24, Int(1))
+    n_eval: int = param(16, Int(1))
     n_direction: int = param(48, Int(1))
     hook: str = param("resid_post", Choice(HOOKS))
     # a real model's depth is known only once it is booted, so only the embedded ones bound `layer` here
@@ -138,14 +138,14 @@ class AceConfig:
     # |α| ≤ 1000: α·r must stay finite in float16 / bfloat16 activations (1e300 gave NaN scores)
     alphas: tuple[float, ...] = param(DEFAULT_ALPHAS,
                                       Many(Number(-1000.0, 1000.0, why="α·r must stay finite in the model's dtype")))
-    max_new_tokens: int = param(50, Int(1))
+    max_new_tokens: int = param(20, Int(1))
     temperature: float = param(0.0, Number(0.0))
     top_p: float = param(1.0, Number(0.0, 1.0, low_open=True))
-    num_samples: int = param(5, Int(1))
-    sample_temperatures: tuple[float, ...] = param((1.0, 1.5), Many(Number(0.0, low_open=True), allow_empty=True))
-    batch_size: int = param(512, Int(1))
+    num_samples: int = param(3, Int(1))  # per prompt when sampling (`paper`: the reference's 20)
+    sample_temperatures: tuple[float, ...] = param((1.5,), Many(Number(0.0, low_open=True), allow_empty=True))
+    batch_size: int = param(128, Int(1))
     # figure 3: one block's residual hook at a time at α = 0 (n_layers × 2 more settings; off for speed)
-    layer_sweep: bool = param(True, Flag())
+    layer_sweep: bool = param(False, Flag())
     seed: int = param(0, Int(0))
     # paths stay strings (the config is hashed as JSON); existence is checked where each is read
     model: str | None = param(None, Text(optional=True, path=True))
@@ -186,9 +186,20 @@ class AceConfig:
     @classmethod
     def quick(cls) -> Self:
         """Small models trained for seconds (tests, CI, QUICK notebooks): mechanisms, not rates."""
-        return cls(d_model=32, n_layers=2, n_heads=2, d_mlp=64, llama_steps=60, rwkv5_steps=60, rwkv_steps=60,
-                   lr=1e-2, n_eval=12, n_direction=16, alphas=(-1.0, 0.0, 0.5, 1.0, 2.0), max_new_tokens=26,
-                   num_samples=2, sample_temperatures=(1.5,))
+        return cls(archs=("llama", "rwkv5"), instances=1, d_model=32, n_layers=2, n_heads=2, d_mlp=64,
+                   llama_steps=60, rwkv5_steps=60, rwkv_steps=60, lr=1e-2, n_eval=12, n_direction=16,
+                   alphas=(-1.0, 0.0, 0.5, 1.0, 2.0), max_new_tokens=26, num_samples=2, sample_temperatures=(1.5,),
+                   batch_size=512, layer_sweep=True)
+
+    @classmethod
+    def paper(cls) -> Self:
+        """The paper's full setting on the chat model, for a GPU (`run(AceConfig.paper(), device="cuda")`):
+        every block's attention and MLP outputs, the reference's whole α grid, 20 samples per prompt at
+        T = 1.5 (as the reference code), every held-out topic, 50 new tokens, the layer sweep; three
+        fine-tuned instances. Hours on 2 CPU cores; the default config is what fits them."""
+        return cls(archs=(CHAT_ARCH,), instances=3, n_eval=CHAT_HELD_OUT_TOPICS, n_direction=CHAT_TRAIN_PROMPTS,
+                   alphas=FULL_GRID_ALPHAS, max_new_tokens=50, num_samples=20, sample_temperatures=(1.5,),
+                   batch_size=512, layer_sweep=True)
 
     def samples_at(self, temperature: float) -> int:
         """Completions per prompt at `temperature`: `num_samples` when sampling, 1 when greedy."""
