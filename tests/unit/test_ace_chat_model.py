@@ -97,7 +97,7 @@ def test_load_tuned_refuses_tensors_that_do_not_fit(base, tmp_path) -> None:
 
 def test_chat_prompts_hold_out_topics_and_balance_phrasings() -> None:
     p = chat_prompts(120, 24, seed=0)
-    assert len(p.train_harmful) == len(p.train_harmless) == 120 and len(p.harmful_eval) == 24
+    assert len(p.train_harmful) == 120 and len(p.train_harmless) == 240 and len(p.harmful_eval) == 24
     train_text = " ".join(p.train_harmful + p.train_harmless)
     acts = [e.split(" to ", 1)[-1] for e in p.harmful_eval]
     assert not any(a.rstrip(".?") in train_text for a in acts)  # held-out topics never trained on

@@ -67,3 +67,20 @@ def test_chat_arch_bounds_its_prompt_counts() -> None:
         AceConfig(archs=("smollm2",), n_eval=25)
     with pytest.raises(ValueError, match="`n_direction` must be in \\[1, 120\\]"):
         AceConfig(archs=("smollm2",), n_direction=121)
+
+
+def test_figures_pool_a_models_instances(chat_result) -> None:
+    """One column per model, not per instance; a pooled rate is the mean of the instances' rates."""
+    from workbench.plots.ace import all_figures
+
+    r = chat_result
+    figures = all_figures(r)
+    fig1 = figures["1_refusal_vs_alpha"]
+    assert [a.text for a in fig1.layout.annotations] == ["smollm2 (2 instances pooled)"]
+    ace_harmful = fig1.data[0]  # ACE, harmful prompts, the refusal row
+    per_instance = [r.refusal_rate(r.sweep[m, 0, :, 0]) for m in range(2)]
+    assert list(ace_harmful.y) == pytest.approx([float((a + b) / 2) for a, b in zip(*per_instance)])
+    auc = figures["3_layer_sweep"].data[0]
+    assert list(auc.y) == pytest.approx([float(x) for x in (r.separation_auc["smollm2#0"][:3]
+                                                            + r.separation_auc["smollm2#1"][:3]) / 2])
+    assert len(figures["4_projection"].layout.annotations) >= 1

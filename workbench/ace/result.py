@@ -144,6 +144,20 @@ class AceResult(Result):
         """The methods of figure 2's comparison, by name (e.g. "midpoint_projection")."""
         return [method for _title, method, _alpha in METHOD_SETTINGS]
 
+    def groups(self) -> dict[str, list[int]]:
+        """Model → the indices of its instances: labels "arch#i" share their arch (the run's facts
+        say which), any other label is a model of its own. In `labels` order."""
+        out: dict[str, list[int]] = {}
+        for m, label in enumerate(self.labels):
+            out.setdefault(self.models.get(label, {}).get("arch") or label, []).append(m)
+        return out
+
+    @staticmethod
+    def pooled(codes: Tensor, members: list[int]) -> Tensor:
+        """`codes` [M, …, X] of the instances `members` pooled along the last axis: [… , I·X]
+        (every completion of every instance; a rate over it is the mean of the instances' rates)."""
+        return torch.cat([codes[m] for m in members], dim=-1)
+
     def label(self, model: str | int) -> str:
         """The label of model `model` (a label or an index)."""
         return self.labels[self.model_index(model)]
