@@ -25,6 +25,11 @@ from workbench.plots.ace import VERDICT_COLORS, panel_curve
 from workbench.runner import CacheLike, as_cache, run_cached
 
 
+def layer_options(n_layers: int) -> list[tuple[str, int | str]]:
+    """The layer slider's stops: every block of a model of `n_layers` blocks, and "all"."""
+    return [(ALL_LAYERS, ALL_LAYERS), *[(str(i), i) for i in range(n_layers)]]
+
+
 class AcePanel(Panel):
     """Attributes: `alpha` (slider), `layer` ("all" or a block), `sites`, `method`, `model`
     (toggles), `prompt` (text box),
@@ -47,13 +52,12 @@ class AcePanel(Panel):
         )
         r = self.result
         self.live: AceLive | None = None  # made on the first completion (it needs the cache's root then)
-        first = r.labels[0]  # the panel opens on the first model
-        L = r.n_layers(first)
+        first = r.labels[0]  # the panel opens on the first model (the chat model, in the default config)
         self.alpha = FloatSlider(value=0.0, min=min(-1.0, *r.config.alphas), max=max(2.0, *r.config.alphas),
                                  step=0.05, description="α", readout_format=".2f", continuous_update=True)
         layer = r.config.layer if r.config.layer == ALL_LAYERS else r.layer[first]
-        self.layer = widgets.SelectionSlider(options=[(ALL_LAYERS, ALL_LAYERS), *[(str(i), i) for i in range(L)]],
-                                             value=layer, description="layer", continuous_update=True)
+        self.layer = widgets.SelectionSlider(options=layer_options(r.n_layers(first)), value=layer,
+                                             description="layer", continuous_update=True)
         self.sites = widgets.ToggleButtons(options=list(SITES), value=r.config.sites, description="sites",
                                            style={"button_width": "auto"})
         self.method = widgets.ToggleButtons(options=[(METHODS[m].label, m) for m in PANEL_METHODS],
@@ -88,6 +92,11 @@ class AcePanel(Panel):
         if not self.prompt.value.strip():
             raise ValueError("`prompt` must be a non-empty request")
         self.alpha.disabled = not METHODS[method].reads_alpha  # the projections and ablations have no α
+        options = layer_options(r.n_layers(m))
+        if list(self.layer.options) != options:  # another model, another depth: keep "all", else clamp
+            value = self.layer.value
+            self.layer.options = options
+            self.layer.value = value if value == ALL_LAYERS else min(int(value), len(options) - 2)
         self.session(m)
         done = self.live.complete(self.prompt.value, m, method, alpha, self.layer.value, self.sites.value)
         curve = self.live.curve(m, method, alpha)

@@ -1,6 +1,7 @@
 """The "smollm2" arch end to end, with a tiny random Llama standing in for the SmolLM2 base (the
-real fine-tune takes minutes; `workbench reproduce` measures it): the run tunes instances, judges
-with the likelihood judge and records per instance what the measurements need."""
+real fine-tune takes minutes; `workbench reproduce` measures it), beside a toy of another depth and
+width as in the default config: the run tunes instances, judges with the likelihood judge, records
+per instance what the measurements need, and the figures and the panel handle both shapes."""
 
 import warnings
 
@@ -13,15 +14,22 @@ from workbench.ace.coherence import LikelihoodJudge
 from workbench.core.cache import ArtifactCache
 from workbench.lm.random_folder import random_causal_lm_folder
 
-CONFIG = AceConfig(archs=("smollm2",), instances=2, chat_steps=2, chat_batch=4, chat_frozen_blocks=1,
+CONFIG = AceConfig(archs=("smollm2", "llama"), instances=2, chat_steps=2, chat_batch=4, chat_frozen_blocks=1,
+                   d_model=16, n_layers=2, n_heads=2, d_mlp=32, llama_steps=20,
                    answer_tokens=4, n_eval=3, n_direction=6, alphas=(-1.0, 0.0, 1.0), max_new_tokens=4,
                    num_samples=2, sample_temperatures=(1.5,), batch_size=64)
 
 
 @pytest.fixture(scope="module")
-def chat_result(tmp_path_factory):
+def stand_in(tmp_path_factory):
+    """(the tiny base standing in for SmolLM2, the cache the run keeps its models in)."""
     base = random_causal_lm_folder("llama", tmp_path_factory.mktemp("base"), n_layers=3, d_model=32, n_heads=2)
-    cache = ArtifactCache(tmp_path_factory.mktemp("cache"))
+    return base, ArtifactCache(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def chat_result(stand_in):
+    base, cache = stand_in
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the random tokenizer pads with EOS
         patch.setattr(chat_model, "base_folder", lambda cache_root=None, progress=True: base)
@@ -30,11 +38,13 @@ def chat_result(tmp_path_factory):
 
 def test_instances_are_separately_tuned_models(chat_result) -> None:
     r = chat_result
-    assert r.labels == ["smollm2#0", "smollm2#1"]
+    assert r.labels == ["smollm2#0", "smollm2#1", "llama#0", "llama#1"]
+    assert r.groups() == {"smollm2": [0, 1], "llama": [2, 3]}
     folders = {r.models[m]["folder"] for m in r.labels}
-    assert len(folders) == 2  # two fine-tune seeds, two cache entries
+    assert len(folders) == 4  # two fine-tune seeds, two training seeds: four cache entries
     assert not torch.equal(r.direction["smollm2#0"], r.direction["smollm2#1"])
-    for m in r.labels:
+    assert r.direction["llama#0"].shape == (2, 16)  # the toy keeps its own depth and width
+    for m in r.labels[:2]:
         assert r.direction[m].shape == (3, 32) and r.separation_auc[m].shape == (9,)
         assert r.models[m]["arch"] == "smollm2" and 0.0 <= r.models[m]["harmless_unchanged"] <= 1.0
         judge = r.models[m]["judge"]
@@ -46,7 +56,7 @@ def test_measurements_aggregate_the_instances(chat_result) -> None:
     """`models["smollm2"]`: the mean over instances of every number, its [min, max] in `range`, each
     instance's own numbers in `per_instance`; the machine beside them."""
     s = summarize(chat_result)
-    assert list(s["models"]) == ["smollm2"]
+    assert list(s["models"]) == ["smollm2", "llama"]
     model = s["models"]["smollm2"]
     assert model["instances"] == 2 and list(model["per_instance"]) == ["smollm2#0", "smollm2#1"]
     one, two = (model["per_instance"][k] for k in ("smollm2#0", "smollm2#1"))
@@ -76,7 +86,7 @@ def test_figures_pool_a_models_instances(chat_result) -> None:
     r = chat_result
     figures = all_figures(r)
     fig1 = figures["1_refusal_vs_alpha"]
-    assert [a.text for a in fig1.layout.annotations] == ["smollm2 (2 instances pooled)"]
+    assert [a.text for a in fig1.layout.annotations] == ["smollm2 (2 instances pooled)", "llama (2 instances pooled)"]
     ace_harmful = fig1.data[0]  # ACE, harmful prompts, the refusal row
     per_instance = [r.refusal_rate(r.sweep[m, 0, :, 0]) for m in range(2)]
     assert list(ace_harmful.y) == pytest.approx([float((a + b) / 2) for a, b in zip(*per_instance)])
@@ -84,3 +94,18 @@ def test_figures_pool_a_models_instances(chat_result) -> None:
     assert list(auc.y) == pytest.approx([float(x) for x in (r.separation_auc["smollm2#0"][:3]
                                                             + r.separation_auc["smollm2#1"][:3]) / 2])
     assert len(figures["4_projection"].layout.annotations) >= 1
+
+
+def test_the_panel_follows_the_depth_of_the_model_it_steers(chat_result, stand_in, monkeypatch) -> None:
+    """Switching from the 3-block chat model to the 2-block toy re-stops the layer slider (a block
+    index the toy lacks is clamped, not sent to it)."""
+    from widgets import AcePanel
+
+    base, cache = stand_in
+    monkeypatch.setattr(chat_model, "base_folder", lambda cache_root=None, progress=True: base)
+    panel = AcePanel(result=chat_result, cache=cache)
+    assert [v for _, v in panel.layer.options] == ["all", 0, 1, 2]
+    panel.layer.value = 2
+    panel.model.value = "llama#0"
+    assert [v for _, v in panel.layer.options] == ["all", 0, 1] and panel.layer.value == 1
+    assert panel.last_verdict in ("refusal", "compliance", "incoherent")
