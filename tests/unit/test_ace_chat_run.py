@@ -109,3 +109,25 @@ def test_the_panel_follows_the_depth_of_the_model_it_steers(chat_result, stand_i
     panel.model.value = "llama#0"
     assert [v for _, v in panel.layer.options] == ["all", 0, 1] and panel.layer.value == 1
     assert panel.last_verdict in ("refusal", "compliance", "incoherent")
+
+
+def test_the_papers_full_setting_runs_on_a_tiny_stand_in(stand_in, monkeypatch) -> None:
+    """`AceConfig.paper()` (the GPU setting: the whole α grid, 20 samples at T = 1.5, the layer
+    sweep) smoke-tested on the CPU: only the prompt counts, token count, samples and fine-tune
+    length are shrunk; the grid, the sites, the decodings and the sweep are the paper config's."""
+    import dataclasses
+
+    from workbench.ace.config import FULL_GRID_ALPHAS
+
+    base, cache = stand_in
+    monkeypatch.setattr(chat_model, "base_folder", lambda cache_root=None, progress=True: base)
+    paper = AceConfig.paper()
+    assert paper.alphas == FULL_GRID_ALPHAS and paper.num_samples == 20 and paper.layer_sweep
+    assert (paper.layer, paper.sites, paper.sample_temperatures) == ("all", "sublayers", (1.5,))
+    small = dataclasses.replace(paper, instances=1, n_eval=2, n_direction=4, max_new_tokens=3, num_samples=2,
+                                chat_steps=2, chat_batch=4, chat_frozen_blocks=1, answer_tokens=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = run(small, progress=False, cache=cache)
+    assert r.sweep.shape[2] == len(FULL_GRID_ALPHAS)
+    assert (r.layer_sweep["smollm2"] >= 0).any()  # the layer sweep ran
