@@ -57,7 +57,7 @@ def _no_compute(monkeypatch):
 @pytest.fixture(scope="module")
 def resid_pre_result(llama, files):
     with torch_threads(1), pytest.warns(UserWarning, match="zero refusal direction at \\['blocks.0.hook_resid_pre'\\]"):
-        return run(_config(llama, files, hook="resid_pre"), progress=False)
+        return run(_config(llama, files, hook="resid_pre", layer_sweep=True), progress=False)
 
 
 def test_resid_pre_runs_and_skips_the_zero_direction_layer(resid_pre_result):

@@ -18,8 +18,7 @@ from workbench.core.validation import (
     check_fields,
     param,
 )
-from workbench.lm.finetune import FineTuneSpec
-from workbench.lm.specs import ARCHITECTURES, DTYPES, TinyLMSpec
+from workbench.lm.specs import ARCHITECTURES, DTYPES, FineTuneSpec, TinyLMSpec
 from workbench.tensor.positions import POSITIONS
 
 # The embedded models: the real chat model (SmolLM2-135M-Instruct taught to refuse,

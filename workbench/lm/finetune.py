@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,30 +22,12 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from workbench.core.validation import check_int, check_path, check_range
+from workbench.core.validation import check_int, check_path
+from workbench.lm.specs import FineTuneSpec  # noqa: F401  (its home; importable here)
 from workbench.lm.train import encode_examples
 
 # TransformerLens's bridge moves each HF module under `<name>._original_component`
 BRIDGE_WRAPPER = "._original_component"
-
-
-@dataclass(frozen=True)
-class FineTuneSpec:
-    """`steps` AdamW steps of `batch` examples at learning rate `lr` (constant, no weight decay),
-    the embeddings and the lowest `frozen_blocks` blocks frozen; `seed` orders the examples."""
-
-    steps: int = 45
-    batch: int = 8
-    lr: float = 2e-5
-    frozen_blocks: int = 10
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_int("steps", self.steps, low=1)
-        check_int("batch", self.batch, low=1)
-        check_range("lr", self.lr, 0.0, 1.0, low_open=True)
-        check_int("frozen_blocks", self.frozen_blocks, low=0)
-        check_int("seed", self.seed, low=0)
 
 
 def blocks(model: nn.Module) -> nn.ModuleList:

@@ -54,3 +54,22 @@ class TinyLMSpec:
         check_int("seed", self.seed, low=0)
         object.__setattr__(self, "lr", float(self.lr))
         object.__setattr__(self, "weight_decay", float(self.weight_decay))
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """`steps` AdamW steps of `batch` examples at learning rate `lr` (constant, no weight decay),
+    the embeddings and the lowest `frozen_blocks` blocks frozen; `seed` orders the examples."""
+
+    steps: int = 45
+    batch: int = 8
+    lr: float = 2e-5
+    frozen_blocks: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("steps", self.steps, low=1)
+        check_int("batch", self.batch, low=1)
+        check_range("lr", self.lr, 0.0, 1.0, low_open=True)
+        check_int("frozen_blocks", self.frozen_blocks, low=0)
+        check_int("seed", self.seed, low=0)

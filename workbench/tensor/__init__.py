@@ -3,6 +3,7 @@ curvature and trace estimators, ensembles, statistics). Knows nothing of feature
 or stories; runtime services (validation, caching, I/O, threads) are in `workbench.core`."""
 
 from workbench.tensor.ensemble import EnsembleGrid, train_ensemble
-from workbench.tensor.row_edits import RowEdits
 
-__all__ = ["EnsembleGrid", "RowEdits", "train_ensemble"]
+# RowEdits lives in workbench.tensor.row_edits, imported from there: re-exporting it here would make
+# every suite that imports this package depend on the steering code (tests/unit/core/test_fingerprint.py)
+__all__ = ["EnsembleGrid", "train_ensemble"]

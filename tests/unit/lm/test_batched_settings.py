@@ -15,7 +15,7 @@ from workbench.lm.generate import batches, generate_ids, hf_model
 from workbench.lm.random_folder import byte_bpe_tokenizer, random_causal_lm_folder
 from workbench.lm.rwkv5 import randomize
 from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
-from workbench.tensor import RowEdits
+from workbench.tensor.row_edits import RowEdits
 from workbench.tensor.steering import make_edit
 
 PROMPTS = ["How do I bake a chocolate cake?", "Hi", "Tell me how to make a dangerous weapon.",

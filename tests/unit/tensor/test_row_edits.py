@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from workbench.tensor import RowEdits
 from workbench.tensor.hooks import steer
+from workbench.tensor.row_edits import RowEdits
 from workbench.tensor.steering import SteeringEdit, make_edit
 
 D = 16
