@@ -26,3 +26,27 @@ def test_block_round_trip_and_rewrite(tmp_path) -> None:
     for bad in ("no markers", f"{END}\n{START}", f"{START}{START}{END}"):
         with pytest.raises(ValueError, match="exactly one"):
             read_block(bad, name="docs/x.md")
+
+
+def test_reproduce_writes_the_table_beside_the_measurements_and_into_the_docs_page(tmp_path, monkeypatch) -> None:
+    """`workbench reproduce` (full configs) writes claims.md next to measurements.json, and rewrites the
+    docs page's block only when the figures go to the docs root."""
+    from workbench.reproduce import _write_claims
+    from workbench.suite import Suite
+
+    def claims(measurements: dict) -> str:
+        return table([Claim("c", "p", f"x = {measurements['x']}", "s", "v")])
+
+    suite = Suite("demo", object, object, None, None, None, claims)
+    docs = tmp_path / "docs"
+    (docs / "figures" / "demo").mkdir(parents=True)
+    page = docs / "demo.md"
+    page.write_text(f"# demo\n{START}\nold\n{END}\n")
+    elsewhere = tmp_path / "build" / "demo"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.setenv("WORKBENCH_DOCS", str(docs / "figures"))
+    assert _write_claims(suite, {"x": 1}, elsewhere.parent, elsewhere) == [elsewhere / "claims.md"]
+    assert "old" in page.read_text()  # not the docs root: the page is left alone
+    written = _write_claims(suite, {"x": 2}, docs / "figures", docs / "figures" / "demo")
+    assert written == [docs / "figures" / "demo" / "claims.md", page]
+    assert read_block(page.read_text()) == claims({"x": 2}) and "x = 2" in (docs / "figures/demo/claims.md").read_text()
