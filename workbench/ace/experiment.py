@@ -173,7 +173,7 @@ def _run_model(
     table, ok = site_directions(config, session, prompts, focus)
     main_layer = config.layer if config.layer is not None else focus
     runner = _Runner(config, session, prompts, table)
-    auc = _separation(config, session, table, runner)  # before any verdict: it chooses the band
+    auc, evals = _separation(config, session, table, runner)  # before any verdict: it chooses the band
     blocks = band(auc[:L].tolist())
     settings = [s for s in comparison_settings(config, focus, blocks)
                 if s.sites != "sublayers" or session.sublayer_names]
@@ -209,27 +209,7 @@ def _run_model(
         sweep.append(torch.stack(rows))
         sweep_refusal.append(torch.stack(any_rows))
         sweep_score.append(torch.stack(score_rows))
-    methods, methods_refusal, examples = [], [], {}
-    for setting in settings:
-        rows, any_rows = [], []
-        for title, method, alpha in METHOD_SETTINGS:
-            if not setting.runs:  # an empty band: recorded as not measured
-                rows.append(torch.full((2, width), SKIPPED, dtype=torch.int64))
-                any_rows.append(torch.full((2, width), SKIPPED, dtype=torch.int64))
-                bar.update()
-                continue
-            codes, refuses, texts = judged(method, alpha, setting.sites, setting.layer, setting.positions,
-                                           setting.temperature)
-            rows.append(_padded(codes, width))
-            any_rows.append(_padded(refuses, width))
-            k = config.samples_at(setting.temperature)
-            examples[f"{title} [{setting.name}]"] = {
-                "harmful": texts[: 3 * k : k],
-                "harmless": texts[n * k : n * k + 3 * k : k],
-            }
-            bar.update()
-        methods.append(torch.stack(rows))
-        methods_refusal.append(torch.stack(any_rows))
+    methods, methods_refusal, examples = _comparison(config, runner, settings, width, bar)
     layer_rows = []
     for li in range(L):
         row = []
@@ -242,30 +222,58 @@ def _run_model(
         layer_rows.append(torch.stack(row))
     bar.close()
     rhat = table.residual[focus] / table.residual[focus].norm()
-    evals = session.activations(runner.harmful + runner.harmless, config.batch_size)[:, focus]
-    projection = (evals @ rhat).reshape(2, n)
+    projection = (evals[:, focus] @ rhat).reshape(2, n)
     unembed, gain = session.unembedding()
     cosine = unembedding_cosine(table.residual, unembed, gain, session.refusal_ids, session.answer_ids)
     return {"direction": table.residual, "mu_neg": table.residual_mu_neg, "sub_direction": _sub(table, L, "sublayer"),
             "sub_mu_neg": _sub(table, L, "sublayer_mu_neg"), "baseline": baseline, "sweep": torch.stack(sweep),
             "sweep_refusal": torch.stack(sweep_refusal), "sweep_score": torch.stack(sweep_score).float(),
-            "methods": torch.stack(methods), "methods_refusal": torch.stack(methods_refusal),
+            "methods": methods, "methods_refusal": methods_refusal,
             "layer_sweep": torch.stack(layer_rows), "projection": projection, "unembed_cosine": cosine.float(),
             "separation_auc": auc, "hook_names": list(session.hook_names), "prompts": prompts,
             "layer": focus, "settings": [setting.as_dict() for setting in settings], "examples": examples,
             "sublayer_names": list(session.sublayer_names), "input_names": list(session.input_names)}
 
 
-def _separation(config: AceConfig, session: ModelSession, table: SiteDirections, runner: _Runner) -> Tensor:
-    """Held-out AUC of r̂·v (harmful vs harmless eval prompts, last prompt token) at every
-    residual site, then every sublayer site (½ each for a model without sublayer sites) [3L]."""
-    L = session.n_layers
+def _comparison(config: AceConfig, runner: _Runner, settings: list, width: int,
+                bar: tqdm) -> tuple[Tensor, Tensor, dict[str, Any]]:
+    """Figure 2's table: verdicts and binary refusals [C, K, S, width] of every METHOD_SETTINGS
+    entry in every comparison setting (SKIPPED for an empty band and past a setting's completions),
+    and the first three completions of each set as examples."""
+    n = len(runner.harmful)
+    methods, methods_refusal, examples = [], [], {}
+    for setting in settings:
+        rows, any_rows = [], []
+        for title, method, alpha in METHOD_SETTINGS:
+            bar.update()
+            if not setting.runs:  # an empty band: recorded as not measured
+                rows.append(torch.full((2, width), SKIPPED, dtype=torch.int64))
+                any_rows.append(torch.full((2, width), SKIPPED, dtype=torch.int64))
+                continue
+            codes, refuses, texts = runner.judged(
+                Steering(method, alpha, setting.sites, setting.layer, setting.positions), setting.temperature)
+            rows.append(_padded(codes, width))
+            any_rows.append(_padded(refuses, width))
+            k = config.samples_at(setting.temperature)
+            examples[f"{title} [{setting.name}]"] = {"harmful": texts[: 3 * k : k],
+                                                     "harmless": texts[n * k : n * k + 3 * k : k]}
+        methods.append(torch.stack(rows))
+        methods_refusal.append(torch.stack(any_rows))
+    return torch.stack(methods), torch.stack(methods_refusal), examples
+
+
+def _separation(config: AceConfig, session: ModelSession, table: SiteDirections,
+                runner: _Runner) -> tuple[Tensor, Tensor]:
+    """(held-out AUC of r̂·v, harmful vs harmless eval prompts at the last prompt token, at every
+    residual site then every sublayer site — ½ each for a model without sublayer sites — [3L];
+    the eval prompts' residual activations [2N, L, d], harmful first) from one activation pass."""
+    L, n = session.n_layers, len(runner.harmful)
     names = [*session.hook_names, *session.sublayer_names]
     directions = torch.cat([table.residual, table.sublayer]) if session.sublayer_names else table.residual
-    pos = session.activations(runner.harmful, config.batch_size, names)
-    neg = session.activations(runner.harmless, config.batch_size, names)
-    auc = separation_auc(directions, pos, neg).float()
-    return auc if session.sublayer_names else torch.cat([auc, torch.full((2 * L,), 0.5)])
+    acts = session.activations(runner.harmful + runner.harmless, config.batch_size, names)
+    auc = separation_auc(directions, acts[:n], acts[n:]).float()
+    auc = auc if session.sublayer_names else torch.cat([auc, torch.full((2 * L,), 0.5)])
+    return auc, acts[:, :L]
 
 
 def _sub(table: SiteDirections, L: int, field: str) -> Tensor:
