@@ -154,6 +154,17 @@ def _unchanged_share(tokenizer, before: list[str], after: list[str]) -> float:
     return round(sum(head(a) == head(b) for a, b in zip(before, after)) / max(1, len(after)), 4)
 
 
+def chat_instance(spec: FineTuneSpec, answer_tokens: int, prompts: ChatPrompts,
+                  cache_root: str | os.PathLike | None = None,
+                  progress: bool = True) -> tuple[Path, list[str], list[str]]:
+    """(the tuned instance's folder, the held-out harmless requests, the base model's answers to
+    them — the judge's calibration text), the base folder found once (its cache key hashes the
+    98 MB GGUF)."""
+    base = base_folder(cache_root, progress)
+    folder = tuned_folder(spec, answer_tokens, prompts, cache_root, progress, base)
+    return folder, *calibration_answers(answer_tokens, prompts, cache_root, progress, base)
+
+
 def boot_tuned(folder: str | os.PathLike, device: str | torch.device | None = "cpu",
                dtype: str | torch.dtype = "float32") -> nn.Module:
     """Boot a tuned instance: its base folder through `workbench.lm.boot`, then the tuned tensors

@@ -14,7 +14,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from workbench.ace.chat_model import boot_tuned, calibration_answers, tuned_folder
+from workbench.ace.chat_model import boot_tuned, chat_instance
 from workbench.ace.chat_prompts import chat_prompts
 from workbench.ace.coherence import LikelihoodJudge, calibrate_threshold
 from workbench.ace.config import CHAT_ARCH, CHAT_HELD_OUT_TOPICS, AceConfig
@@ -203,9 +203,9 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     toy = config.is_embedded and arch != CHAT_ARCH  # trained on the synthetic language
     if arch == CHAT_ARCH:
         taught = chat_prompts(1, CHAT_HELD_OUT_TOPICS, config.seed)
-        folder = tuned_folder(config.tune_spec(instance), config.answer_tokens, taught, cache_root, progress)
+        folder, requests, answers = chat_instance(config.tune_spec(instance), config.answer_tokens, taught, cache_root,
+                                                  progress)
         model = boot_tuned(folder, device=device, dtype=config.dtype)
-        requests, answers = calibration_answers(config.answer_tokens, taught, cache_root, progress)
         # scored by the model itself, unsteered (the judge runs after each steered generation)
         judge: Judge = LikelihoodJudge(model, model.tokenizer,
                                        calibrate_threshold(model, model.tokenizer, requests, answers))
