@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -68,30 +69,27 @@ def _model_of(result: AceResult, label: str) -> str:
     return result.models.get(label, {}).get("arch") or label
 
 
-def aggregate(trees: list[Any]) -> Any:
-    """The mean over instances of every number in equally shaped JSON trees (dicts by key, lists
-    element-wise); a non-number is kept when all instances agree, else the list of them."""
+def _fold(trees: list[Any], numbers: Callable[[list[float]], Any], other: Callable[[list[Any]], Any]) -> Any:
+    """Walk equally shaped JSON trees together (dicts by the keys all share, equal-length lists
+    element-wise): `numbers(leaves)` where every tree holds a finite number, else `other(leaves)`."""
     first = trees[0]
     if isinstance(first, dict):
-        return {k: aggregate([t[k] for t in trees]) for k in first if all(isinstance(t, dict) and k in t
-                                                                            for t in trees)}
+        return {k: _fold([t[k] for t in trees], numbers, other)
+                for k in first if all(isinstance(t, dict) and k in t for t in trees)}
     if isinstance(first, list) and all(isinstance(t, list) and len(t) == len(first) for t in trees):
-        return [aggregate([t[i] for t in trees]) for i in range(len(first))]
-    if all(_number(t) for t in trees):
-        return _r(sum(trees) / len(trees))
-    return first if all(t == first for t in trees) else list(trees)
+        return [_fold([t[i] for t in trees], numbers, other) for i in range(len(first))]
+    return numbers(trees) if all(_number(t) for t in trees) else other(trees)
+
+
+def aggregate(trees: list[Any]) -> Any:
+    """The mean over instances of every number in equally shaped JSON trees; a non-number is kept
+    when all instances agree, else the list of them."""
+    return _fold(trees, lambda xs: _r(sum(xs) / len(xs)), lambda xs: xs[0] if all(x == xs[0] for x in xs) else xs)
 
 
 def spread(trees: list[Any]) -> Any:
     """[min, max] over instances of every number in equally shaped JSON trees (None elsewhere)."""
-    first = trees[0]
-    if isinstance(first, dict):
-        return {k: spread([t[k] for t in trees]) for k in first if all(isinstance(t, dict) and k in t for t in trees)}
-    if isinstance(first, list) and all(isinstance(t, list) and len(t) == len(first) for t in trees):
-        return [spread([t[i] for t in trees]) for i in range(len(first))]
-    if all(_number(t) for t in trees):
-        return [_r(min(trees)), _r(max(trees))]
-    return None
+    return _fold(trees, lambda xs: [_r(min(xs)), _r(max(xs))], lambda xs: None)
 
 
 def _number(x: Any) -> bool:
