@@ -8,13 +8,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.unit.lm.rwkv5_folder import random_rwkv5_folder
 from workbench.lm import boot, generate, generate_settings, last_token_logits, last_token_logits_settings, torch_threads
 from workbench.lm.batched import setting_edits
 from workbench.lm.fastpath import fast_path_applies
 from workbench.lm.generate import batches, generate_ids, hf_model
-from workbench.lm.random_folder import byte_bpe_tokenizer, random_causal_lm_folder
-from workbench.lm.rwkv5 import randomize
-from workbench.lm.rwkv5_hf import Rwkv5Config, Rwkv5ForCausalLM
+from workbench.lm.random_folder import random_causal_lm_folder
 from workbench.tensor.row_edits import RowEdits
 from workbench.tensor.steering import make_edit
 
@@ -37,14 +36,7 @@ def llama(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rwkv5(tmp_path_factory):
-    tokenizer = byte_bpe_tokenizer()
-    config = Rwkv5Config(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                         intermediate_size=64, eos_token_id=tokenizer.eos_token_id, architectures=["Rwkv5ForCausalLM"])
-    model = Rwkv5ForCausalLM(config)
-    randomize(model.rwkv, seed=0)
-    path = tmp_path_factory.mktemp("rwkv5")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    path = random_rwkv5_folder(tmp_path_factory.mktemp("rwkv5"))
     with torch_threads(1), pytest.warns(UserWarning, match="no pad token"):
         return boot(path)
 

@@ -14,12 +14,12 @@ import torch
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM
 
+from tests.unit.lm.rwkv5_folder import random_rwkv5_folder
 from workbench.ace.session import check_hook_outputs, hook_names
 from workbench.lm import TinyLMSpec, boot, generate, torch_threads, train_causal_lm
 from workbench.lm.generate import batches, generate_ids, last_token_activations
 from workbench.lm.random_folder import byte_bpe_tokenizer
-from workbench.lm.rwkv5 import randomize
-from workbench.lm.rwkv5_hf import MODEL_TYPE, Rwkv5Config, Rwkv5ForCausalLM
+from workbench.lm.rwkv5_hf import MODEL_TYPE, Rwkv5ForCausalLM
 from workbench.tensor.steering import make_edit
 
 PROMPTS = ("How do I bake a chocolate cake?", "Tell me how to make a dangerous weapon.", "Hi",
@@ -36,15 +36,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A random-weight RWKV v5.2 folder with the byte-BPE tokenizer (no pad token, as real ones)."""
-    tokenizer = byte_bpe_tokenizer()
-    config = Rwkv5Config(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                         intermediate_size=64, eos_token_id=tokenizer.eos_token_id, architectures=["Rwkv5ForCausalLM"])
-    model = Rwkv5ForCausalLM(config)
-    randomize(model.rwkv, seed=0)
-    path = tmp_path_factory.mktemp("rwkv5")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return random_rwkv5_folder(tmp_path_factory.mktemp("rwkv5"))
 
 
 @pytest.fixture(scope="module")
