@@ -41,7 +41,7 @@ from workbench.tensor.steering import make_edit
 D, LAYERS, BATCH, SEQ, NEW_TOKENS, LAYER = 256, 4, 32, 64, 64, 2
 
 
-def _best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+def best_of_each(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Best wall time of each function, the sides alternated so load changes hit both."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
@@ -75,7 +75,7 @@ def bench_overhead(folder: Path) -> None:
             plain()
 
     plain()
-    best = _best({"ours": steered, "peer": plain}, 60)
+    best = best_of_each({"ours": steered, "peer": plain}, 60)
     print(f"BENCH steering_overhead ours_s={best['ours']:.5f} peer_s={best['peer']:.5f} "
           f"ratio={best['ours'] / best['peer']:.3f}")
 
@@ -121,7 +121,7 @@ def bench_generation(name: str, folder: Path, per_prompt_peer: bool) -> None:
 
     if ours() != peer():
         raise SystemExit(f"{name}: the two sides generated different text; timing them is meaningless")
-    best = _best({"ours": ours, "peer": peer}, 3)
+    best = best_of_each({"ours": ours, "peer": peer}, 3)
     print(f"BENCH {name} ours_s={best['ours']:.5f} peer_s={best['peer']:.5f} ratio={best['peer'] / best['ours']:.3f}")
 
 

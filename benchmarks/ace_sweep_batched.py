@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from ace_steering import best_of_each  # a sibling script: `python benchmarks/…` puts its folder on sys.path
 
 from workbench.ace.chat_model import base_folder
 from workbench.ace.chat_prompts import chat_prompts
@@ -46,17 +45,6 @@ from workbench.tensor.steering import difference_of_means, make_edit
 
 ALPHAS = (-1.0, -0.4, 0.0, 0.2, 0.5, 0.8, 1.0, 1.4, 2.0)
 METHODS = ("ace", "actadd")
-
-
-def _best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Best wall time of each function, the sides alternated so load changes hit both."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(t) for name, t in times.items()}
 
 
 def _settings(model, tokenizer, harmful: list[str], harmless: list[str]) -> list[dict | None]:
@@ -104,7 +92,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
                 for s in settings]
 
     texts, tokens = _token_share(tokenizer, ours(), peer())  # also the warm-up of both sides
-    best = _best({"ours": ours, "peer": peer}, args.repeats)
+    best = best_of_each({"ours": ours, "peer": peer}, args.repeats)
     print(f"# model={folder} settings={len(settings)} prompts={len(prompts)} new_tokens={args.new_tokens} "
           f"batch_size={args.batch_size} threads={torch.get_num_threads()} (pinned) "
           f"identical_completions={texts:.4f} identical_tokens={tokens:.4f}")
