@@ -15,7 +15,6 @@ steering broke; a fluent answer or refusal is not, whoever wrote it.
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from workbench.ace.chat_prompts import REFUSALS
 from workbench.ace.judges import REFUSAL_PHRASES
 from workbench.ace.prompts import format_chat
 from workbench.core.validation import check_int, check_range
-from workbench.lm.generate import check_fits, hf_model, pad_id
+from workbench.lm.scoring import continuation_logprobs
 
 # Refusal phrases no taught refusal and no REFUSAL_PHRASES entry covers: the softer ways chat models
 # decline (lower case, straight apostrophes)
@@ -89,46 +88,18 @@ def completion_loglik(model: nn.Module, tokenizer, prompts: Sequence[str], compl
     left-padded with an attention mask and position ids counted from each row's first real token
     (as `workbench.lm.generate` batches), so a batched row equals the row alone (float rounding).
     A completion that is empty or whitespace only has no tokens to score: its value is -inf, which
-    every threshold calls incoherent. float32 on the CPU.
+    every threshold calls incoherent. float32 on the CPU. Each distinct prompt runs once and every
+    distinct (prompt, completion) pair once (`workbench.lm.scoring.continuation_logprobs`).
 
     Raises ValueError naming `prompts` / `completions` / `batch_size` before any forward: not a
     non-empty list of strings, an empty prompt, a count mismatch, or a row past the model's context."""
     prompts, completions = _check_pairs(prompts, completions)
     check_int("batch_size", batch_size, low=1)
-    prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    comp_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] if c.strip() else [] for c in completions]
-    empty_prompts = [i for i, ids in enumerate(prompt_ids) if not ids]
+    empty_prompts = [i for i, p in enumerate(prompts) if not tokenizer(p, add_special_tokens=False)["input_ids"]]
     if empty_prompts:
         raise ValueError(f"`prompts`: rows {empty_prompts[:5]} tokenize to nothing")
-    check_fits(model, [(i, len(p) + len(c)) for i, (p, c) in enumerate(zip(prompt_ids, comp_ids))], 0,
-               "completions")
-    out = torch.full((len(prompts),), -math.inf)
-    scored = sorted((i for i, c in enumerate(comp_ids) if c), key=lambda i: (len(prompt_ids[i]) + len(comp_ids[i]), i))
-    hf = hf_model(model)
-    device = next(hf.parameters()).device
-    keep = "logits_to_keep" in inspect.signature(type(hf).forward).parameters
-    for start in range(0, len(scored), batch_size):
-        rows = scored[start:start + batch_size]
-        seqs = [prompt_ids[i] + comp_ids[i] for i in rows]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(rows), width), pad_id(tokenizer), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for j, s in enumerate(seqs):
-            ids[j, width - len(s):] = torch.tensor(s)
-            mask[j, width - len(s):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        longest = max(len(comp_ids[i]) for i in rows)
-        # completions end every row (left padding): the logits of the last `longest` + 1 positions
-        # predict every completion token (the final position predicts past the end and is dropped)
-        kwargs = {"logits_to_keep": longest + 1} if keep else {}
-        logits = hf(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                    use_cache=False, **kwargs).logits[:, -(longest + 1):-1].float()
-        logp = logits.log_softmax(-1)
-        for j, i in enumerate(rows):
-            n = len(comp_ids[i])
-            target = torch.tensor(comp_ids[i], device=logp.device)
-            out[i] = logp[j, longest - n:].gather(-1, target[:, None]).mean().cpu()
-    return out
+    steps = continuation_logprobs(model, tokenizer, prompts, completions, batch_size)
+    return torch.tensor([float(s.mean()) if len(s) else -math.inf for s in steps])
 
 
 def _words(text: str) -> list[str]:

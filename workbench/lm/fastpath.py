@@ -3,29 +3,37 @@
 A bridge replaces each HF submodule by a component that calls the original through hook points
 (and re-implements attention to expose its pattern). Per decoding step on a 4-layer d-256 Llama,
 batch 32, that is ~250 module calls instead of ~60: 1.66 s vs 1.45 s for 64 tokens here.
-Steering needs none of it when every edit sits on a block's residual stream:
+Steering needs none of it when every edit is an edit of one HF module's input or output (the
+block's alias table, `hook_aliases`, says which module and side):
 
     blocks.{i}.hook_resid_pre  = the input hidden states of HF block i   (a forward pre-hook)
     blocks.{i}.hook_resid_post = the first output of HF block i          (a forward hook)
+    blocks.{i}.hook_attn_out   = the first output of block i's attention (its post-norm where the
+    blocks.{i}.hook_mlp_out    = the output of block i's MLP              block has one, as aliased)
 
 so `unbridged(bridge)` puts the original modules back into the HF model for the duration of a
-call (every swap undone on exit, also after an exception) and `resid_targets` names the HF
+call (every swap undone on exit, also after an exception) and `hf_targets` names the HF
 module and side for each edit. The HF modules keep the configuration the bridge booted them with
 (its eager attention), so the tokens are the bridge's, token for token
 (tests/unit/lm/test_fastpath.py). Taken only when it cannot change what a user sees: no hook is
 registered on any of the bridge's hook points (someone recording attention patterns keeps the
-bridge), and every edit is on resid_pre / resid_post.
+bridge), and every edit is on one of FAST_HOOKS.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from torch import nn
 
-RESID = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|post)$")
+BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.(hook_\w+)$")
+# The hook points whose edit is an edit of one HF module's input or output (the block's own, its
+# attention's or its MLP's — the bridge's alias says which module). hook_resid_mid is not: its alias
+# is the second norm's input, whose edit the bridge and HF agree on but which never reaches the
+# residual stream the MLP's output is added to.
+FAST_HOOKS = ("hook_resid_pre", "hook_resid_post", "hook_attn_out", "hook_mlp_out")
 
 
 def _component_class() -> type | None:
@@ -57,31 +65,48 @@ def _user_hooks(bridge: nn.Module) -> bool:
     return bool(_hook_keys(bridge) - getattr(bridge, "_workbench_own_hooks", frozenset()))
 
 
-def resid_targets(bridge: nn.Module, names: Mapping[str, object] | None) -> dict[str, tuple[nn.Module, str]] | None:
-    """{hook name: (HF block module, "input" | "output")} for edits that are all on resid_pre /
-    resid_post of the bridge's blocks; None when any is not (the bridge path then runs). Call it
-    before `unbridged`: inside, `bridge.blocks` holds the HF blocks themselves."""
+def _alias_target(block: nn.Module, hook: str) -> tuple[nn.Module, str] | None:
+    """(HF module, "input" | "output") behind hook point `hook` of a bridge block: its alias
+    ("hook_in", "hook_out", "attn.hook_out", "ln1_post.hook_out", …) names a component of the
+    block and which side of it; None when the alias is not of that form."""
+    alias = getattr(block, "hook_aliases", {}).get(hook)
+    if not isinstance(alias, str):
+        return None
+    *path, point = alias.split(".")
+    if point not in ("hook_in", "hook_out"):
+        return None
+    component = block
+    for part in path:
+        component = getattr(component, part, None)
+    original = getattr(component, "original_component", None)
+    return None if original is None else (original, "input" if point == "hook_in" else "output")
+
+
+def hf_targets(bridge: nn.Module, names: Mapping[str, object] | None) -> dict[str, tuple[nn.Module, str]] | None:
+    """{hook name: (HF module, "input" | "output")} for edits that are all on FAST_HOOKS of the
+    bridge's blocks; None when any is not (the bridge path then runs). Call it before `unbridged`:
+    inside, `bridge.blocks` holds the HF blocks themselves."""
     blocks = getattr(bridge, "blocks", None)
     if blocks is None:
         return None
     targets = {}
     for name in names or {}:
-        match = RESID.match(name)
-        if match is None or int(match[1]) >= len(blocks):
+        match = BLOCK_HOOK.match(name)
+        if match is None or match[2] not in FAST_HOOKS or int(match[1]) >= len(blocks):
             return None
-        original = getattr(blocks[int(match[1])], "original_component", None)
-        if original is None:
+        target = _alias_target(blocks[int(match[1])], match[2])
+        if target is None:
             return None
-        targets[name] = (original, "input" if match[2] == "pre" else "output")
+        targets[name] = target
     return targets
 
 
 def fast_targets(model: nn.Module, edits: Mapping[str, object] | None) -> dict[str, tuple[nn.Module, str]] | None:
-    """`resid_targets` when the fast path applies to `model` and `edits` (module docstring), else
+    """`hf_targets` when the fast path applies to `model` and `edits` (module docstring), else
     None: the one decision, taken once per call, before `unbridged`."""
     if not is_bridge(model) or _component_class() is None or _user_hooks(model):
         return None
-    return resid_targets(model, edits)
+    return hf_targets(model, edits)
 
 
 def fast_path_applies(model: nn.Module, edits: Mapping[str, object] | None) -> bool:
@@ -112,3 +137,9 @@ def unbridged(bridge: nn.Module) -> Iterator[None]:
     finally:
         for module, name, child in reversed(swaps):
             module._modules[name] = child
+
+
+def bare(model: nn.Module):
+    """The context a forward without edits runs in: `unbridged` when the fast path applies (a
+    bridge nobody hooks), else nothing changes."""
+    return unbridged(model) if fast_targets(model, {}) is not None else nullcontext()

@@ -144,8 +144,10 @@ def _device(model: nn.Module) -> torch.device:
     return next(hf_model(model).parameters()).device
 
 
-def _forward(model: nn.Module, ids: Tensor, mask: Tensor | None, positions: Tensor | None, cache: dict) -> object:
-    """One forward of the HF model (the bridge's hooks fire in it). `mask` None: no mask given."""
+def _forward(model: nn.Module, ids: Tensor, mask: Tensor | None, positions: Tensor | None, cache: dict,
+             keep: int = 1) -> object:
+    """One forward of the HF model (the bridge's hooks fire in it), logits of the last `keep`
+    positions. `mask` None: no mask given."""
     hf = hf_model(model)
     kwargs = dict(cache)
     if mask is not None:
@@ -153,7 +155,7 @@ def _forward(model: nn.Module, ids: Tensor, mask: Tensor | None, positions: Tens
     if positions is not None and not is_recurrent(model) and _accepts(type(hf), "position_ids"):
         kwargs["position_ids"] = positions
     if _accepts(type(hf), "logits_to_keep"):  # only the last position's logits are ever read: with a
-        kwargs["logits_to_keep"] = 1           # 128k vocabulary the full [b, T, V] would be gigabytes
+        kwargs["logits_to_keep"] = keep        # 128k vocabulary the full [b, T, V] would be gigabytes
     return hf(input_ids=ids, use_cache=True, **kwargs)
 
 

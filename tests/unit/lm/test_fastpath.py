@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from workbench.lm import boot, torch_threads
-from workbench.lm.fastpath import fast_path_applies, resid_targets, unbridged
+from workbench.lm.fastpath import fast_path_applies, hf_targets, unbridged
 from workbench.lm.generate import batches, generate_ids
 from workbench.lm.random_folder import RANDOM_ARCHS, random_causal_lm_folder
 from workbench.tensor.steering import make_edit
@@ -56,6 +56,32 @@ def test_fast_path_gives_the_bridges_tokens(arch, tmp_path):
     assert not torch.equal(fast, generate_ids(model, ids, mask, 6, None))  # the edits did something
 
 
+@pytest.mark.parametrize("arch", RANDOM_ARCHS)
+def test_fast_path_gives_the_bridges_tokens_at_sublayer_outputs(arch, tmp_path):
+    """Edits at every block's attention and MLP outputs (the ACE paper's sites), at all positions
+    and at the prompt's only."""
+    model = boot(random_causal_lm_folder(arch, tmp_path / arch))
+    names = [f"blocks.{i}.{hook}" for i in range(len(model.blocks)) for hook in ("hook_attn_out", "hook_mlp_out")]
+    if not all(name in model.hook_dict for name in names):
+        assert hf_targets(model, dict.fromkeys(names)) is None  # no such hook: not a fast path either
+        return
+    _rows, ids, mask = next(batches(model.tokenizer, PROMPTS, 8))
+    d = int(model.cfg.d_model)
+    g = torch.Generator().manual_seed(1)
+    edits = {name: make_edit("ace", 3 * torch.randn(d, generator=g), torch.randn(d, generator=g), 1.0)
+             for name in names}
+    assert fast_path_applies(model, edits)
+    for positions in ("all", "prompt"):
+        fast = generate_ids(model, ids, mask, 6, None, edits=edits, positions=positions)
+        handle = model.hook_dict["blocks.0.hook_resid_pre"].register_forward_hook(lambda *_a: None)
+        try:
+            slow = generate_ids(model, ids, mask, 6, None, edits=edits, positions=positions)
+        finally:
+            handle.remove()
+        assert torch.equal(fast, slow), (arch, positions)
+        assert not torch.equal(fast, generate_ids(model, ids, mask, 6, None))
+
+
 def test_fast_path_is_undone_after_an_error_and_needs_resid_hooks(tmp_path):
     model = boot(random_causal_lm_folder("llama", tmp_path / "llama"))
     _rows, ids, mask = next(batches(model.tokenizer, PROMPTS, 8))
@@ -68,5 +94,5 @@ def test_fast_path_is_undone_after_an_error_and_needs_resid_hooks(tmp_path):
         assert _modules(model) != before
         raise RuntimeError("boom")
     assert _modules(model) == before
-    assert resid_targets(model, {"blocks.0.hook_resid_mid": None}) is None
-    assert resid_targets(model, {"blocks.9.hook_resid_pre": None}) is None
+    assert hf_targets(model, {"blocks.0.hook_resid_mid": None}) is None
+    assert hf_targets(model, {"blocks.9.hook_resid_pre": None}) is None
