@@ -15,7 +15,7 @@ from workbench.ace.chat_model import TUNED_FILE, boot_tuned, tuned_folder
 from workbench.ace.chat_prompts import ChatPrompts, chat_prompts
 from workbench.lm.finetune import FineTuneSpec, load_tuned, trainable_names
 from workbench.lm.folders import folder_facts
-from workbench.lm.generate import hf_model
+from workbench.lm.forward import hf_model
 from workbench.lm.random_folder import random_causal_lm_folder
 
 PROMPTS = ChatPrompts(

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workbench.ace import METHOD_SETTINGS, AceConfig, AceResult, RuleJudge, refusal_score
-from workbench.ace.config import BAND_AUC
+from workbench.ace.config import BAND_AUC, SWEEP_METHODS
 from workbench.ace.data import (
     HARMFUL_OBJECTS,
     OPENERS,
@@ -24,6 +24,7 @@ from workbench.ace.summary import summarize
 from workbench.cli import main
 from workbench.core.result import ArtifactError
 from workbench.plots.ace import all_figures
+from workbench.tensor.steering import make_edit
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +128,16 @@ def test_the_unsteered_row_of_the_method_table_is_the_baseline(result):
             unsteered_greedy = setting["temperature"] == 0 and setting["positions"] == result.config.positions
             if unsteered_greedy and setting["layer"] != []:  # an empty band is not measured
                 assert torch.equal(result.methods[m, c, 0, :, :n], result.baseline[m])
+
+
+def test_actadd_at_alpha_zero_is_the_unsteered_model(result):
+    """ActAdd at α = 0 edits nothing (`SteeringEdit.is_identity`): the runner reads the unsteered
+    completions for it instead of generating them again."""
+    assert SWEEP_METHODS[1] == "actadd" and 0.0 in result.config.alphas
+    assert torch.equal(result.sweep[:, 1, result.alpha_index(0.0)], result.baseline)
+    r = torch.ones(4)
+    assert make_edit("actadd", r, alpha=0.0).is_identity
+    assert not make_edit("actadd", r, alpha=0.1).is_identity and not make_edit("ace", r, r, 0.0).is_identity
 
 
 def test_the_sweep_and_the_comparison_agree_where_they_are_the_same_edit(result):

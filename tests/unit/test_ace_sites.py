@@ -10,7 +10,7 @@ import torch
 from workbench.ace import AceResult, open_session
 from workbench.ace.sites import SUBLAYER_HOOKS, method_edit, sublayer_names
 from workbench.lm import boot, random_causal_lm_folder, torch_threads
-from workbench.lm.generate import hf_model
+from workbench.lm.forward import hf_model
 from workbench.tensor.hooks import record, steer
 
 

@@ -34,7 +34,8 @@ from workbench.ace.prompts import format_chat
 from workbench.core.fingerprint import code_fingerprint
 from workbench.lm.finetune import FineTuneSpec, fine_tune, load_tuned, save_tuned, trainable_names, tuned_tensors
 from workbench.lm.folders import boot, cached_model_folder, fix_pad_token
-from workbench.lm.generate import generate, hf_model
+from workbench.lm.forward import hf_model
+from workbench.lm.generate import generate
 from workbench.lm.gguf import gguf_folder, smollm2_gguf
 
 TUNED_FILE = "tuned.safetensors"

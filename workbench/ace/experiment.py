@@ -108,9 +108,13 @@ class _Runner:
         self.harmful, self.harmless = prompts["harmful_eval"], prompts["harmless_eval"]
         self.memo: dict[tuple, tuple[Tensor, Tensor, list[str]]] = {}
 
-    @staticmethod
-    def key(steering: Steering, temperature: float) -> tuple:
+    def key(self, steering: Steering, temperature: float) -> tuple:
+        """Equal keys, equal completions: the method's `edit_key`, positions and temperature — or
+        the unsteered model's key when every edit is the identity (ActAdd at α = 0), wherever it is."""
         method = steering_method(steering.method)
+        edits = self.table.edits(steering.method, steering.alpha, steering.sites, steering.layer)
+        if all(edit is None or edit.is_identity for edit in (edits or {}).values()):
+            return ("none", temperature)
         return (*method.edit_key(steering.alpha, steering.sites, steering.layer), steering.positions, temperature)
 
     def prefetch(self, jobs: list[tuple[Steering, float]], progress: bool = False) -> None:
@@ -189,26 +193,17 @@ def _run_model(
     bar = tqdm(total=total, desc=f"steering {session.label}", disable=not progress, leave=False)
     baseline = judged("none", 0.0, config.sites, main_layer, config.positions, 0.0)[0]
     bar.update()
-    sweep, sweep_refusal, sweep_score = [], [], []
+    sweep, sweep_refusal = [], []
     for method in SWEEP_METHODS:
-        rows, any_rows, score_rows = [], [], []
+        rows, any_rows = [], []
         for alpha in config.alphas:
             codes, refuses, _ = judged(method, alpha, config.sites, main_layer, config.positions, config.temperature)
             rows.append(codes)
             any_rows.append(refuses)
-            edits = table.edits(method, alpha, config.sites, main_layer)
-            score_rows.append(
-                torch.stack(
-                    [
-                        session.scores(runner.harmful, edits, config.positions, config.batch_size),
-                        session.scores(runner.harmless, edits, config.positions, config.batch_size),
-                    ]
-                )
-            )
             bar.update()
         sweep.append(torch.stack(rows))
         sweep_refusal.append(torch.stack(any_rows))
-        sweep_score.append(torch.stack(score_rows))
+    sweep_score = _sweep_scores(config, session, runner, main_layer)
     methods, methods_refusal, examples = _comparison(config, runner, settings, width, bar)
     layer_rows = []
     for li in range(L):
@@ -227,12 +222,21 @@ def _run_model(
     cosine = unembedding_cosine(table.residual, unembed, gain, session.refusal_ids, session.answer_ids)
     return {"direction": table.residual, "mu_neg": table.residual_mu_neg, "sub_direction": _sub(table, L, "sublayer"),
             "sub_mu_neg": _sub(table, L, "sublayer_mu_neg"), "baseline": baseline, "sweep": torch.stack(sweep),
-            "sweep_refusal": torch.stack(sweep_refusal), "sweep_score": torch.stack(sweep_score).float(),
+            "sweep_refusal": torch.stack(sweep_refusal), "sweep_score": sweep_score,
             "methods": methods, "methods_refusal": methods_refusal,
             "layer_sweep": torch.stack(layer_rows), "projection": projection, "unembed_cosine": cosine.float(),
             "separation_auc": auc, "hook_names": list(session.hook_names), "prompts": prompts,
             "layer": focus, "settings": [setting.as_dict() for setting in settings], "examples": examples,
             "sublayer_names": list(session.sublayer_names), "input_names": list(session.input_names)}
+
+
+def _sweep_scores(config: AceConfig, session: ModelSession, runner: _Runner, main_layer: int | str) -> Tensor:
+    """The logit refusal score of every eval prompt at every (sweep method, α): [M, A, S, N], in
+    one pass over the rows (setting × prompt)."""
+    settings = [runner.table.edits(method, alpha, config.sites, main_layer)
+                for method in SWEEP_METHODS for alpha in config.alphas]
+    scores = session.scores_settings(runner.harmful + runner.harmless, settings, config.positions, config.batch_size)
+    return scores.view(len(SWEEP_METHODS), len(config.alphas), 2, len(runner.harmful)).float()
 
 
 def _comparison(config: AceConfig, runner: _Runner, settings: list, width: int,

@@ -31,13 +31,12 @@ from workbench.ace.judges import (
 from workbench.ace.models import embedded_model_folder, instruction_set
 from workbench.ace.prompts import check_prompt_lengths, format_chat
 from workbench.ace.sites import input_names, sublayer_names
-from workbench.lm.batched import generate_settings
+from workbench.lm.batched import generate_settings, last_token_logits_settings
 from workbench.lm.folders import boot
+from workbench.lm.forward import context_length, hf_model
 from workbench.lm.generate import (
     check_prompts,
-    context_length,
     generate,
-    hf_model,
     last_token_activations,
     last_token_logits,
 )
@@ -102,18 +101,34 @@ class ModelSession:
                                      positions, progress, temperature=t, top_p=self.top_p, num_samples=num_samples,
                                      seed=self.seed)
 
+    def _score_prompts(self, requests: Sequence[str]) -> list[str]:
+        prompts = format_chat(self.tokenizer, list(requests))
+        return [f"{p} {self.score_prefix}" for p in prompts] if self.score_prefix else prompts
+
     def scores(self, requests: Sequence[str], edits: dict | None = None, positions: str = "all",
                batch_size: int = 64) -> Float[Tensor, " n"]:
         """Logit refusal score for each request: at the first response position, or after the
         session's `score_prefix` (teacher-forced response text, part of the prompt for `positions`)."""
-        prompts = format_chat(self.tokenizer, list(requests))
-        if self.score_prefix:
-            prompts = [f"{p} {self.score_prefix}" for p in prompts]
         with torch_threads(self.threads):
             logits = last_token_logits(
-                self.model, self.tokenizer, prompts, batch_size, edits=edits, positions=positions
+                self.model, self.tokenizer, self._score_prompts(requests), batch_size, edits=edits, positions=positions
             )
         return refusal_score(logits, self.refusal_ids)
+
+    def scores_settings(self, requests: Sequence[str], settings: Sequence[dict | None], positions: str = "all",
+                        batch_size: int = 64) -> Float[Tensor, "settings n"]:
+        """`torch.stack([scores(requests, edits, …) for edits in settings])`, the settings' rows
+        (setting × request) in batches of `batch_size` (`last_token_logits_settings`); the logits
+        of at most `batch_size` rows are held at once."""
+        prompts = self._score_prompts(requests)
+        per_call = max(1, batch_size // len(prompts))
+        out = []
+        with torch_threads(self.threads):
+            for start in range(0, len(settings), per_call):
+                logits = last_token_logits_settings(self.model, self.tokenizer, prompts,
+                                                    list(settings[start:start + per_call]), batch_size, positions)
+                out.append(refusal_score(logits.flatten(0, 1), self.refusal_ids).view(logits.shape[:2]))
+        return torch.cat(out)
 
     def activations(self, requests: Sequence[str], batch_size: int = 64,
                     names: Sequence[str] | None = None) -> Float[Tensor, "n sites d"]:

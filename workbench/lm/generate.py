@@ -26,8 +26,6 @@ can carry a whole sweep of settings (`workbench.lm.batched.generate_settings`).
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 
@@ -39,49 +37,22 @@ from tqdm.auto import tqdm
 from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.fastpath import fast_targets, unbridged
+from workbench.lm.forward import (
+    context_length,
+    device_of,
+    forward,
+    is_recurrent,
+    next_cache,
+    pad_id,
+    takes_mask,
+)
+from workbench.lm.prefill import shared_prefill
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
 from workbench.tensor.row_edits import RowEdits, check_row_edits
 from workbench.tensor.steering import SteeringEdit
 
-MASKED_STATE_TYPES = ("mamba", "mamba2", "falcon_mamba")
-STATE_TYPES = ("rwkv", "rwkv5", "rwkv6", "rwkv7", "workbench_rwkv5")  # the last: workbench.lm.rwkv5_hf
-RECURRENT_TYPES = MASKED_STATE_TYPES + STATE_TYPES
-CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
-CACHE_FIELDS = ("cache", "state", "past_key_values", "cache_params")  # where each kind returns its cache
-
 Edits = Mapping[str, SteeringEdit | RowEdits] | None
-
-
-def hf_model(model: nn.Module) -> nn.Module:
-    """The transformers model under a TransformerBridge (hooks on the bridge fire in it), or `model`."""
-    return getattr(model, "original_model", model)
-
-
-def model_type(model: nn.Module) -> str:
-    return str(getattr(getattr(hf_model(model), "config", None), "model_type", ""))
-
-
-def is_recurrent(model: nn.Module) -> bool:
-    return model_type(model) in RECURRENT_TYPES
-
-
-def takes_mask(model: nn.Module) -> bool:
-    """Whether left padding can share a forward with real tokens (all but RWKV-style state models)."""
-    return model_type(model) not in STATE_TYPES
-
-
-def context_length(model: nn.Module) -> int | None:
-    """The most positions the model's config allows (None for recurrent models: no such limit)."""
-    if is_recurrent(model):
-        return None
-    config = getattr(hf_model(model), "config", None)
-    config = getattr(config, "get_text_config", lambda: config)()  # multimodal configs nest the LM's
-    for field in CONTEXT_FIELDS:
-        value = getattr(config, field, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def check_fits(model: nn.Module, widths: Sequence[tuple[int, int]], max_new_tokens: int, name: str = "prompts") -> None:
@@ -98,11 +69,6 @@ def check_fits(model: nn.Module, widths: Sequence[tuple[int, int]], max_new_toke
                          f"`max_new_tokens`={max_new_tokens} more: {shown}; prompts are refused, not truncated")
 
 
-@functools.lru_cache(maxsize=64)
-def _accepts(cls: type, name: str) -> bool:
-    return name in inspect.signature(cls.forward).parameters
-
-
 def check_prompts(prompts: Sequence[str], name: str = "prompts") -> list[str]:
     if isinstance(prompts, str) or not isinstance(prompts, Sequence) or not prompts:
         raise ValueError(f"`{name}` must be a non-empty list of strings; got {type(prompts).__name__}")
@@ -110,10 +76,6 @@ def check_prompts(prompts: Sequence[str], name: str = "prompts") -> list[str]:
     if bad:
         raise ValueError(f"`{name}` must hold non-empty strings; rows {bad[:5]} are not")
     return list(prompts)
-
-
-def pad_id(tokenizer) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
 def batches(
@@ -140,34 +102,6 @@ def batches(
         yield rows, ids.to(device), mask.to(device)
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(hf_model(model).parameters()).device
-
-
-def _forward(model: nn.Module, ids: Tensor, mask: Tensor | None, positions: Tensor | None, cache: dict,
-             keep: int = 1) -> object:
-    """One forward of the HF model (the bridge's hooks fire in it), logits of the last `keep`
-    positions. `mask` None: no mask given."""
-    hf = hf_model(model)
-    kwargs = dict(cache)
-    if mask is not None:
-        kwargs["attention_mask"] = mask
-    if positions is not None and not is_recurrent(model) and _accepts(type(hf), "position_ids"):
-        kwargs["position_ids"] = positions
-    if _accepts(type(hf), "logits_to_keep"):  # only the last position's logits are ever read: with a
-        kwargs["logits_to_keep"] = keep        # 128k vocabulary the full [b, T, V] would be gigabytes
-    return hf(input_ids=ids, use_cache=True, **kwargs)
-
-
-def _next_cache(out: object) -> dict:
-    """The cache a forward returned, under the keyword the next forward takes it by."""
-    for field in CACHE_FIELDS:
-        value = getattr(out, field, None)
-        if value is not None:
-            return {field: value}
-    return {}
-
-
 def _merge_states(states: list[list[Tensor]], order: Tensor) -> list[Tensor]:
     """RWKV states (a list of [rows, …] tensors per group) joined along the batch, rows put back
     in batch order (`order[j]` = position of batch row j in the concatenation)."""
@@ -191,8 +125,8 @@ def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"]
         if steerer is not None:
             steerer.begin(prompt_width, mask[:, :prompt_width])
             steerer.at(0, mask)
-        out = _forward(model, ids, mask, positions, {})
-        return out.logits[:, -1], _next_cache(out)
+        out = forward(model, ids, mask, positions, {})
+        return out.logits[:, -1], next_cache(out)
     width = ids.shape[1]
     logits, states, rows = [], [], []
     previous = steerer.row_index if steerer is not None else None
@@ -204,7 +138,7 @@ def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"]
                 steerer.begin(prompt_width, None)
                 steerer.at(width - n, None)
                 steerer.rows(batch_rows[group.cpu()])  # a RowEdits follows its rows into the group
-            out = _forward(model, ids[group, width - n:], None, None, {})
+            out = forward(model, ids[group, width - n:], None, None, {})
             logits.append(out.logits[:, -1])
             states.append(list(out.state))
             rows.append(group)
@@ -213,6 +147,19 @@ def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"]
             steerer.rows(previous)
     order = torch.argsort(torch.cat(rows))
     return torch.cat(logits)[order], {"state": _merge_states(states, order)}
+
+
+def _prompt_forward(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], steerer: Steerer | None,
+                    cached: bool) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]]:
+    """(logits after each row's prompt, the cache, the mask to decode with) of a prompt batch.
+    Rows sharing a prompt, or its opening, share its forward (`workbench.lm.prefill`: the mask's
+    layout changes); the uncached path recomputes every row from position 0 and stays the plain
+    one, the oracle of the tests."""
+    shared = shared_prefill(model, ids, mask, steerer) if cached and not is_recurrent(model) else None
+    if shared is not None:
+        return shared
+    logits, cache = _prefill(model, ids, mask, steerer, ids.shape[1])
+    return logits, cache, mask
 
 
 def use_cache_for(model: nn.Module, use_cache: bool | None) -> bool:
@@ -251,8 +198,8 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
                   uniforms: Float[Tensor, "b new"] | None) -> Int[Tensor, "b new"]:
     """`generate_ids` with the hooks already installed (`steerer` None: unsteered)."""
     P = ids.shape[1]
+    logits, cache, mask = _prompt_forward(model, ids, mask, steerer, cached)
     prompt_mask = mask
-    logits, cache = _prefill(model, ids, mask, steerer, P)
     if cached and steerer is not None:  # decoding: the prompt mask stays, positions past it are generated
         steerer.begin(P, prompt_mask)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -1:]
@@ -275,8 +222,8 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
         if steerer is not None:
             steerer.at(P + step, prompt_mask)
         # attention models take the grown mask; state models carry their past in the cache
-        out = _forward(model, token[:, None], None if is_recurrent(model) else mask, positions, cache)
-        logits, cache = out.logits[:, -1], _next_cache(out)
+        out = forward(model, token[:, None], None if is_recurrent(model) else mask, positions, cache)
+        logits, cache = out.logits[:, -1], next_cache(out)
     return torch.stack(new, 1)
 
 
@@ -355,7 +302,7 @@ def generate_rows(model: nn.Module, tokenizer, texts: Sequence[str], keys: Seque
     every RowEdits in `edits` (the caller has checked their lengths). The engine of `generate` and
     `generate_settings`: rows are sorted by length into batches of `batch_size`."""
     out: list[str] = [""] * len(texts)
-    device = _device(model)
+    device = device_of(model)
     cached = use_cache_for(model, use_cache)
     todo = list(batches(tokenizer, texts, batch_size, True, device))  # every prompt tokenized before compute
     check_fits(model, [(keys[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
@@ -379,13 +326,14 @@ def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch
     `edits` (a RowEdits: one row per prompt) at `positions` as in `generate` (one prompt forward:
     "generated" edits nothing)."""
     check_row_edits(edits, len(check_prompts(prompts)))
-    device = _device(model)
+    device = device_of(model)
+    cached = use_cache_for(model, None)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
     with _steering(model, edits, positions) as steerer:
         for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
             if steerer is not None:
                 steerer.rows(rows)
-            logits = _prefill(model, ids, mask, steerer, ids.shape[1])[0].float()
+            logits = _prompt_forward(model, ids, mask, steerer, cached)[0].float()
             for j, i in enumerate(rows):
                 rows_out[i] = logits[j]
     return torch.stack(rows_out)
@@ -397,11 +345,11 @@ def last_token_activations(
 ) -> Float[Tensor, "n hooks d"]:
     """The activation at the last prompt token at each hook point, for every prompt (float32)."""
     pad = takes_mask(model)  # state models: equal-length batches, one forward each
-    device = _device(model)
+    device = device_of(model)
     out: list[Tensor] = [torch.empty(0)] * len(prompts)
     for rows, ids, mask in batches(tokenizer, prompts, batch_size, pad, device):
         with record(model, hook_names, position=-1) as store:
-            _forward(model, ids, mask if pad else None, (mask.cumsum(-1) - 1).clamp(min=0), {})
+            forward(model, ids, mask if pad else None, (mask.cumsum(-1) - 1).clamp(min=0), {})
         # .to(device): under a device_map the blocks (and so their activations) sit on several GPUs
         acts = torch.stack([store[name][0].to(device) for name in hook_names], 1).float()
         for j, i in enumerate(rows):

@@ -26,7 +26,8 @@ from torch import Tensor, nn
 
 from workbench.core.validation import check_int
 from workbench.lm.fastpath import bare
-from workbench.lm.generate import _forward, _next_cache, check_fits, hf_model, is_recurrent, pad_id, use_cache_for
+from workbench.lm.forward import forward, hf_model, is_recurrent, next_cache, pad_id
+from workbench.lm.generate import check_fits, use_cache_for
 
 
 def _left_padded(seqs: Sequence[list[int]], pad: int) -> tuple[Tensor, Tensor]:
@@ -54,9 +55,9 @@ def _group(model: nn.Module, prompts: list[list[int]], conts: list[list[int]], r
     where = {p: j for j, p in enumerate(local)}
     ids, mask = _left_padded([prompts[p] for p in local], pad)
     ids, mask = ids.to(device), mask.to(device)
-    out = _forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {})
+    out = forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {})
     first = out.logits[:, -1].float().log_softmax(-1)  # predicts each continuation's first token
-    cache = _next_cache(out)
+    cache = next_cache(out)
     lengths = mask.sum(-1)
     scores: dict[tuple[int, int], Tensor] = {}
     for start in range(0, len(rows), batch_size):
@@ -76,7 +77,7 @@ def _group(model: nn.Module, prompts: list[list[int]], conts: list[list[int]], r
                 value.batch_select_indices(index)
             full_mask = torch.cat([mask[index], cont_mask], 1)
             positions = lengths[index, None] + torch.arange(width, device=device)
-            logits = _forward(model, cont_ids, full_mask, positions, past, keep=width).logits.float()
+            logits = forward(model, cont_ids, full_mask, positions, past, keep=width).logits.float()
             logp_rows.append(logits.log_softmax(-1))
         for j, (p, c) in enumerate(chunk):
             target = torch.tensor(conts[c], device=device)

@@ -123,6 +123,15 @@ class Steerer:
         self._current = {name: edit.take(self.row_index) if isinstance(edit, RowEdits) and indices is not None
                          else edit for name, edit in self.edits.items()}
 
+    def row_classes(self, batch: int) -> Tensor:
+        """Long [batch]: a class per row of the current batch (0, 1, …), equal exactly for rows
+        whose edits are the same at every hook (a RowEdits row's table entry; a SteeringEdit is
+        every row's). Rows of one class compute the same activations on the same tokens."""
+        columns = [edit.index for edit in self._current.values() if isinstance(edit, RowEdits)]
+        if not columns:
+            return torch.zeros(batch, dtype=torch.long)
+        return torch.unique(torch.stack(columns, 1), dim=0, return_inverse=True)[1]
+
     def batch_rows(self, batch: int) -> Tensor:
         """The rows the current batch of `batch` rows holds (`rows`, or 0 … batch−1)."""
         return torch.arange(batch) if self.row_index is None else self.row_index

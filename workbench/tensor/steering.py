@@ -141,6 +141,11 @@ class SteeringEdit:
     def width(self) -> int:
         return int(self.direction.shape[0])
 
+    @property
+    def is_identity(self) -> bool:
+        """Whether apply(v) = v exactly: no projection and α = 0 (ActAdd at α = 0)."""
+        return not self.project and self.alpha == 0.0
+
     def parts(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(r̂, r̂·μ, α r) in `like`'s dtype and device, computed once per (dtype, device)."""
         key = (like.dtype, like.device)

@@ -12,7 +12,8 @@ from tests.unit.lm.rwkv5_folder import random_rwkv5_folder
 from workbench.lm import boot, generate, generate_settings, last_token_logits, last_token_logits_settings, torch_threads
 from workbench.lm.batched import setting_edits
 from workbench.lm.fastpath import fast_path_applies
-from workbench.lm.generate import batches, generate_ids, hf_model
+from workbench.lm.forward import hf_model
+from workbench.lm.generate import batches, generate_ids
 from workbench.lm.random_folder import random_causal_lm_folder
 from workbench.tensor.row_edits import RowEdits
 from workbench.tensor.steering import make_edit

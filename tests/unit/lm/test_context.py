@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.lm import boot, generate, torch_threads
-from workbench.lm.generate import context_length
+from workbench.lm.forward import context_length
 from workbench.lm.random_folder import random_causal_lm_folder
 
 

@@ -10,7 +10,7 @@ import torch
 
 from tests.unit.lm.rwkv5_folder import random_rwkv5_folder
 from workbench.lm import boot, torch_threads
-from workbench.lm.generate import hf_model
+from workbench.lm.forward import hf_model
 from workbench.lm.random_folder import random_causal_lm_folder
 from workbench.lm.scoring import continuation_logprobs
 
