@@ -3,6 +3,7 @@ sweep (ACE and ActAdd), the method comparison, the layer sweep and the projectio
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from workbench.ace.judge_check import judge_accuracy
 from workbench.ace.judges import SKIPPED, verdict_codes
 from workbench.ace.live import Judged, Steering, steered_completions, steered_settings
 from workbench.ace.methods import steering_method
-from workbench.ace.models import instruction_set
+from workbench.ace.models import instruction_set, train_embedded_models
 from workbench.ace.prompts import PromptRow, load_prompt_rows
 from workbench.ace.result import AceResult
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
@@ -362,6 +363,10 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device:
     if not config.is_embedded:
         check_causal_lm_folder(config.model)  # before reading prompt files: the likelier mistake first
     prompts, lines = _model_prompts(config)
+    toys = [(arch, i) for arch, i in config.runs() if arch != CHAT_ARCH] if config.is_embedded else []
+    if executor.kind == "local" and device is not None and torch.device(device).type == "cpu":
+        # tiny models train on one thread each (core.threads): two processes use both cores
+        train_embedded_models(config, toys, cache_root, min(2, os.cpu_count() or 1), progress)
     cells = [(config, index, cache_root, prompts[index], lines, None if device is None else str(device))
              for index in range(len(config.labels()))]
     out = map_cells(_model_cell, cells, executor, progress=progress, description="ace models")

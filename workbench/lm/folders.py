@@ -53,6 +53,12 @@ def _check_entry(path: Path, kind: str, key: str, required: tuple[str, ...] = RE
                 raise ValueError(f"{name} holds no tensors")
 
 
+def cached_model_path(kind: str, config: Any, code_version: str, cache_root: str | os.PathLike | None = None) -> Path:
+    """Where `cached_model_folder` keeps (kind, config, code_version), whether built yet or not."""
+    root = check_path("cache_root", cache_root) if cache_root is not None else default_cache_dir()
+    return root / kind / cache_key(kind, config, code_version)
+
+
 def cached_model_folder(
     kind: str,
     config: Any,
@@ -67,9 +73,8 @@ def cached_model_folder(
     folder it is given and returns JSON-able facts (training time, losses) stored in the stamp;
     the folder appears atomically when it returns. An entry missing a `required` file is rebuilt.
     """
-    root = check_path("cache_root", cache_root) if cache_root is not None else default_cache_dir()
-    key = cache_key(kind, config, code_version)
-    path = root / kind / key
+    path = cached_model_path(kind, config, code_version, cache_root)
+    root, key = path.parent.parent, path.name
     if path.exists():
         try:
             _check_entry(path, kind, key, required)
