@@ -35,7 +35,7 @@ def common_prefix(rows: list[list[int]]) -> int:
     return k
 
 
-def _select(cache: dict, index: Tensor) -> dict:
+def select_rows(cache: dict, index: Tensor) -> dict:
     """The cache of rows `index` (repeats allowed), in place: `Cache.batch_select_indices`."""
     for value in cache.values():
         value.batch_select_indices(index)
@@ -86,7 +86,7 @@ def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, 
             at = torch.arange(k, device=ids.device).expand_as(prefix)
             out = forward(model, prefix, torch.ones_like(prefix), at, {})
             which = torch.unique(rep_classes, return_inverse=True)[1]
-            cache = _select(next_cache(out), which.to(ids.device))
+            cache = select_rows(next_cache(out), which.to(ids.device))
         sub_mask = new_mask[rep]
         if steerer is not None:
             steerer.rows(batch_rows[reps])
@@ -98,4 +98,4 @@ def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, 
         if steerer is not None:
             steerer.rows(previous)
     index = inverse.to(ids.device)
-    return out.logits[:, -1][index], _select(next_cache(out), index), new_mask
+    return out.logits[:, -1][index], select_rows(next_cache(out), index), new_mask
