@@ -110,3 +110,27 @@ def test_chat_prompts_hold_out_topics_and_balance_phrasings() -> None:
 def chat_model_refusals():
     from workbench.ace.chat_prompts import REFUSALS
     return REFUSALS
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_response_loss_is_hfs_loss_and_gradient(arch, tmp_path) -> None:
+    """The loss with the unembedding at response positions only equals HF's `labels=` loss, and
+    so do the gradients it sends back (GPT-2 has no `.model`: HF's own path)."""
+    from workbench.lm.finetune import response_loss
+    from workbench.lm.train import encode_examples
+
+    folder = random_causal_lm_folder(arch, tmp_path / arch)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    tokenizer = __import__("transformers").AutoTokenizer.from_pretrained(folder)
+    tokenizer.pad_token = tokenizer.eos_token  # the random tokenizer has none (boot's fix_pad_token does this)
+    ids, mask, labels = encode_examples(tokenizer, ["Hello there, how are you?", "Hi"], ["Fine, thanks.", "Yo"])
+    losses, grads = [], []
+    for fn in (lambda: response_loss(model, ids, mask, labels),
+               lambda: model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss):
+        model.zero_grad()
+        loss = fn()
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    assert torch.allclose(losses[0], losses[1], atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads)) and len(grads[0]) == len(grads[1])

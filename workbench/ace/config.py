@@ -140,7 +140,7 @@ class AceConfig:
     max_new_tokens: int = param(20, Int(1))
     temperature: float = param(0.0, Number(0.0))
     top_p: float = param(1.0, Number(0.0, 1.0, low_open=True))
-    num_samples: int = param(3, Int(1))  # per prompt when sampling (`paper`: the reference's 20)
+    num_samples: int = param(2, Int(1))  # per prompt when sampling (`paper`: the reference's 20)
     sample_temperatures: tuple[float, ...] = param((1.5,), Many(Number(0.0, low_open=True), allow_empty=True))
     batch_size: int = param(128, Int(1))
     # figure 3: one block's residual hook at a time at α = 0 (n_layers × 2 more settings; off for speed)

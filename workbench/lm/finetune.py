@@ -72,8 +72,7 @@ def fine_tune(model: nn.Module, tokenizer, prompts: Sequence[str], responses: Se
         for step in tqdm(range(spec.steps), desc="fine-tuning", disable=not progress, leave=False):
             idx = order[step * spec.batch:(step + 1) * spec.batch]
             width = max(lengths[i] for i in idx)  # right padding: trim the all-padding tail
-            loss = model(input_ids=ids[idx, :width], attention_mask=mask[idx, :width], labels=labels[idx, :width],
-                         use_cache=False).loss
+            loss = response_loss(model, ids[idx, :width], mask[idx, :width], labels[idx, :width])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -84,6 +83,20 @@ def fine_tune(model: nn.Module, tokenizer, prompts: Sequence[str], responses: Se
             p.requires_grad_(saved[name])
             p.grad = None
     return losses
+
+
+def response_loss(model: nn.Module, ids: Tensor, mask: Tensor, labels: Tensor) -> Tensor:
+    """HF's causal-LM loss (`model(…, labels=labels).loss`: mean next-token cross-entropy over the
+    positions whose shifted label is not −100), with the unembedding applied at those positions
+    only — the response tokens: a prompt's positions cost no [vocab × d] matmul, forward or back.
+    Models whose head is more than `lm_head` (soft-capped logits) take HF's own path."""
+    decoder, head = getattr(model, "model", None), getattr(model, "lm_head", None)
+    if decoder is None or head is None or getattr(model.config, "final_logit_softcapping", None):
+        return model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
+    hidden = decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+    target = labels[:, 1:]
+    keep = target != -100
+    return nn.functional.cross_entropy(head(hidden[:, :-1][keep]).float(), target[keep])
 
 
 def _order(n: int, count: int, seed: int) -> list[int]:
