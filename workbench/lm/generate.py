@@ -13,7 +13,9 @@ real token, so a padded row computes what it would alone. Three kinds of model:
                    concatenated row by row; decoding then runs the whole batch one token at a time.
 
 Every path is exact: cached decoding equals recomputing the whole sequence at every step
-(`use_cache=False`), token for token (tests/unit/lm/test_cached_generation.py).
+(`use_cache=False`), token for token (tests/unit/lm/test_cached_generation.py) — also where cached
+decoding of an attention model saves work: rows sharing a prompt opening share its forward
+(`workbench.lm.prefill`), and a row that emitted EOS leaves the batch.
 
 Steering lives here: `generate`, `generate_ids` and `last_token_logits` take `edits` ({hook name:
 SteeringEdit or RowEdits}) and `positions` ("all" | "prompt" | "generated"), install the hooks for

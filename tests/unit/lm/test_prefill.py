@@ -76,3 +76,21 @@ def test_samples_share_their_prompt_and_match_one_call_per_setting(tmp_path) -> 
         assert got == generate(model, model.tokenizer, PROMPTS, NEW, edits=setting, temperature=1.5, num_samples=3,
                                seed=2, use_cache=False)
     assert not is_recurrent(model)
+
+
+def test_through_the_bridge_when_someone_hooks_it(tmp_path) -> None:
+    """A user's hook keeps the bridge's components in the forward (no fast path): the shared
+    prefill runs through them, with its cache, and still gives recomputation's tokens."""
+    model = boot(random_causal_lm_folder("llama", tmp_path / "llama"))
+    edits = setting_edits(_settings(model), len(PROMPTS))
+    texts = PROMPTS * len(_settings(model))
+    rows, ids, mask = next(batches(model.tokenizer, texts, len(texts)))
+    row_edits = {n: e.take(torch.tensor(rows)) for n, e in edits.items()}
+    fired: list[int] = []
+    handle = model.hook_dict["blocks.0.hook_attn_out"].register_forward_hook(lambda *_a: fired.append(1))
+    try:
+        cached = generate_ids(model, ids, mask, NEW, None, edits=row_edits, use_cache=True)
+        full = generate_ids(model, ids, mask, NEW, None, edits=row_edits, use_cache=False)
+    finally:
+        handle.remove()
+    assert fired and torch.equal(cached, full)
