@@ -41,3 +41,10 @@ def test_a_workers_error_surfaces(tmp_path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(Exception, match="cache"):
         train_embedded_models(config, list(config.runs()), blocker, workers=2, progress=False)
+
+
+def test_the_run_spawns_workers_for_the_default_toys_only() -> None:
+    """Two worker processes cost seconds to start: QUICK's seconds-long trainings stay in-process."""
+    from workbench.ace.experiment import PARALLEL_TRAINING_WORK, _training_work
+
+    assert _training_work(AceConfig.quick()) < PARALLEL_TRAINING_WORK <= _training_work(AceConfig())

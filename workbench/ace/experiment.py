@@ -315,6 +315,16 @@ def _parameters(config: AceConfig, arch: str | None) -> int | None:
     return folder_parameters(config.model)
 
 
+# parameters × steps × batch of one toy training above which two worker processes pay for their start
+# (a few seconds each): the default toys are 1.7e10 (about 70–100 s on one thread), QUICK's 8e7
+PARALLEL_TRAINING_WORK = 1e9
+
+
+def _training_work(config: AceConfig) -> float:
+    steps = max(config.llama_steps, config.rwkv5_steps, config.rwkv_steps)
+    return float(_parameters(config, "llama") or 0) * steps * config.train_batch
+
+
 def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts: dict[str, list[str]],
                 lines: dict[str, list[int]] | None, device: str | None,
                 progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -364,7 +374,8 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device:
         check_causal_lm_folder(config.model)  # before reading prompt files: the likelier mistake first
     prompts, lines = _model_prompts(config)
     toys = [(arch, i) for arch, i in config.runs() if arch != CHAT_ARCH] if config.is_embedded else []
-    if executor.kind == "local" and device is not None and torch.device(device).type == "cpu":
+    local_cpu = executor.kind == "local" and device is not None and torch.device(device).type == "cpu"
+    if local_cpu and _training_work(config) >= PARALLEL_TRAINING_WORK:
         # tiny models train on one thread each (core.threads): two processes use both cores
         train_embedded_models(config, toys, cache_root, min(2, os.cpu_count() or 1), progress)
     cells = [(config, index, cache_root, prompts[index], lines, None if device is None else str(device))
