@@ -143,6 +143,9 @@ def test_edit_key_says_what_an_edit_depends_on():
     assert METHODS["directional_ablation"].edit_key(1.0, "sublayers", "all") == ("directional_ablation", 0.0,
                                                                                   "sublayers", "all")
     assert METHODS["ace"].edit_key(1.5, "residual", 2) == ("ace", 1.5, "residual", 2)
+    assert METHODS["actadd"].edit_key(0.0, "residual", 2) == ("none",)  # v + 0·r: the unsteered model
+    assert METHODS["actadd"].edit_key(0.5, "residual", 2) == ("actadd", 0.5, "residual", 2)
+    assert METHODS["ace"].edit_key(0.0, "residual", 2) == ("ace", 0.0, "residual", 2)  # a projection
 
 
 def test_a_method_outside_the_registry_is_applied_as_it_is():

@@ -45,6 +45,6 @@ def test_a_workers_error_surfaces(tmp_path) -> None:
 
 def test_the_run_spawns_workers_for_the_default_toys_only() -> None:
     """Two worker processes cost seconds to start: QUICK's seconds-long trainings stay in-process."""
-    from workbench.ace.experiment import PARALLEL_TRAINING_WORK, _training_work
+    from workbench.ace.models import PARALLEL_TRAINING_WORK, training_work
 
-    assert _training_work(AceConfig.quick()) < PARALLEL_TRAINING_WORK <= _training_work(AceConfig())
+    assert training_work(AceConfig.quick()) < PARALLEL_TRAINING_WORK <= training_work(AceConfig())

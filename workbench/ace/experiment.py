@@ -27,7 +27,13 @@ from workbench.ace.judge_check import judge_accuracy
 from workbench.ace.judges import SKIPPED, verdict_codes
 from workbench.ace.live import Judged, Steering, steered_completions, steered_settings
 from workbench.ace.methods import steering_method
-from workbench.ace.models import instruction_set, train_embedded_models
+from workbench.ace.models import (
+    PARALLEL_TRAINING_WORK,
+    instruction_set,
+    toy_parameters,
+    train_embedded_models,
+    training_work,
+)
 from workbench.ace.prompts import PromptRow, load_prompt_rows
 from workbench.ace.result import AceResult
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
@@ -109,14 +115,12 @@ class _Runner:
         self.harmful, self.harmless = prompts["harmful_eval"], prompts["harmless_eval"]
         self.memo: dict[tuple, tuple[Tensor, Tensor, list[str]]] = {}
 
-    def key(self, steering: Steering, temperature: float) -> tuple:
-        """Equal keys, equal completions: the method's `edit_key`, positions and temperature — or
-        the unsteered model's key when every edit is the identity (ActAdd at α = 0), wherever it is."""
-        method = steering_method(steering.method)
-        edits = self.table.edits(steering.method, steering.alpha, steering.sites, steering.layer)
-        if all(edit is None or edit.is_identity for edit in (edits or {}).values()):
-            return ("none", temperature)
-        return (*method.edit_key(steering.alpha, steering.sites, steering.layer), steering.positions, temperature)
+    @staticmethod
+    def key(steering: Steering, temperature: float) -> tuple:
+        """Equal keys, equal completions: the method's `edit_key`, positions and temperature — no
+        positions for an edit-free key (the unsteered model, ActAdd at α = 0): nothing is edited anywhere."""
+        key = steering_method(steering.method).edit_key(steering.alpha, steering.sites, steering.layer)
+        return (*key, temperature) if key == ("none",) else (*key, steering.positions, temperature)
 
     def prefetch(self, jobs: list[tuple[Steering, float]], progress: bool = False) -> None:
         """Run every (steering, temperature) not yet remembered, one generation pass per
@@ -310,19 +314,9 @@ def _parameters(config: AceConfig, arch: str | None) -> int | None:
     """About how many parameters the model has: the thread policy's work (None: unknown)."""
     if arch == CHAT_ARCH:
         return CHAT_PARAMETERS
-    if config.is_embedded:  # Llama-shaped: attention 4d², MLP 3·d·d_mlp per layer (the word vocabulary is small)
-        return config.n_layers * (4 * config.d_model**2 + 3 * config.d_model * config.d_mlp)
+    if config.is_embedded:
+        return toy_parameters(config)
     return folder_parameters(config.model)
-
-
-# parameters × steps × batch of one toy training above which two worker processes pay for their start
-# (a few seconds each): the default toys are 1.7e10 (about 70–100 s on one thread), QUICK's 8e7
-PARALLEL_TRAINING_WORK = 1e9
-
-
-def _training_work(config: AceConfig) -> float:
-    steps = max(config.llama_steps, config.rwkv5_steps, config.rwkv_steps)
-    return float(_parameters(config, "llama") or 0) * steps * config.train_batch
 
 
 def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts: dict[str, list[str]],
@@ -375,7 +369,7 @@ def _run(config: AceConfig, progress: bool, cache: ArtifactCache | None, device:
     prompts, lines = _model_prompts(config)
     toys = [(arch, i) for arch, i in config.runs() if arch != CHAT_ARCH] if config.is_embedded else []
     local_cpu = executor.kind == "local" and device is not None and torch.device(device).type == "cpu"
-    if local_cpu and _training_work(config) >= PARALLEL_TRAINING_WORK:
+    if local_cpu and training_work(config) >= PARALLEL_TRAINING_WORK:
         # tiny models train on one thread each (core.threads): two processes use both cores
         train_embedded_models(config, toys, cache_root, min(2, os.cpu_count() or 1), progress)
     cells = [(config, index, cache_root, prompts[index], lines, None if device is None else str(device))

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import torch
 from jaxtyping import Float
 from torch import Tensor
 
@@ -114,10 +115,16 @@ class SteeringMethod:
         """This method's edit of a site with direction r = `direction` and harmless mean `mu_neg`."""
         return self.build(direction, mu_neg, check_number("alpha", alpha))
 
+    def _identity_at(self, alpha: float) -> bool:
+        """Whether this method's edit at `alpha` leaves every activation as it is."""
+        edit = self.build(torch.ones(1), torch.zeros(1), check_number("alpha", alpha))  # identity is r-free
+        return edit is None or edit.is_identity
+
     def edit_key(self, alpha: float, sites: str, layer: int | str) -> tuple:
-        """What its edits depend on (equal keys: equal edits): the unsteered model on nothing, one
-        direction everywhere on nothing but the model, the others on α (if read), sites and layer."""
-        if self.placement == NOWHERE:
+        """What its edits depend on (equal keys: equal edits): the unsteered model — and any method
+        whose edit at this α is the identity (ActAdd at α = 0) — on nothing, one direction
+        everywhere on nothing but the model, the others on α (if read), sites and layer."""
+        if self.placement == NOWHERE or self._identity_at(alpha):
             return ("none",)
         if self.placement == FOCUS_EVERYWHERE:
             return (self.name,)

@@ -76,6 +76,23 @@ def _code() -> str:
     return code_fingerprint([__name__], parents=False)
 
 
+# parameters × steps × batch of one toy training above which two worker processes pay for their start
+# (a few seconds each): the default toys are 1.7e10 (about 70–100 s on one thread), QUICK's 8e7
+PARALLEL_TRAINING_WORK = 1e9
+
+
+def toy_parameters(config: AceConfig) -> int:
+    """About how many parameters a tiny embedded model has: Llama-shaped, attention 4d² and MLP
+    3·d·d_mlp per layer (the word vocabulary is small)."""
+    return config.n_layers * (4 * config.d_model**2 + 3 * config.d_model * config.d_mlp)
+
+
+def training_work(config: AceConfig) -> float:
+    """Parameters × steps × batch of the longest tiny-model training `config` asks for."""
+    return float(toy_parameters(config)) * max(config.llama_steps, config.rwkv5_steps, config.rwkv_steps) \
+        * config.train_batch
+
+
 def _train_one(config: AceConfig, arch: str, instance: int, cache_root: str | None) -> str:
     """A worker's cell: instance `instance` of `arch` trained into the cache on one thread (the
     thread count the in-process run uses, `workbench.core.threads`: the same bits)."""

@@ -88,3 +88,15 @@ def next_cache(out: object) -> dict:
         if value is not None:
             return {field: value}
     return {}
+
+
+def left_padded(seqs: list[list[int]], pad: int) -> tuple[Tensor, Tensor]:
+    """(ids, mask) [len(seqs), longest]: each token list right-aligned after `pad` tokens, mask 0
+    on the pads (the layout every batched forward here takes)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for j, s in enumerate(seqs):
+        ids[j, width - len(s):] = torch.tensor(s, dtype=torch.long)
+        mask[j, width - len(s):] = 1
+    return ids, mask

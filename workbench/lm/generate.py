@@ -38,17 +38,19 @@ from tqdm.auto import tqdm
 
 from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
+from workbench.lm.decoding import decode_dropping_finished
 from workbench.lm.fastpath import fast_targets, unbridged
 from workbench.lm.forward import (
     context_length,
     device_of,
     forward,
     is_recurrent,
+    left_padded,
     next_cache,
     pad_id,
     takes_mask,
 )
-from workbench.lm.prefill import select_rows, shared_prefill
+from workbench.lm.prefill import shared_prefill
 from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
 from workbench.tensor.row_edits import RowEdits, check_row_edits
@@ -95,12 +97,7 @@ def batches(
         else:
             groups.append([i])
     for rows in groups:
-        width = max(len(encoded[i]) for i in rows)
-        ids = torch.full((len(rows), width), pad_id(tokenizer), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for j, i in enumerate(rows):
-            ids[j, width - len(encoded[i]):] = torch.tensor(encoded[i])
-            mask[j, width - len(encoded[i]):] = 1
+        ids, mask = left_padded([encoded[i] for i in rows], pad_id(tokenizer))
         yield rows, ids.to(device), mask.to(device)
 
 
@@ -206,7 +203,7 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
         steerer.begin(P, prompt_mask)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -1:]
     if cached and not is_recurrent(model) and eos_token_id is not None:
-        return _decode_dropping_finished(model, logits, cache, mask, positions, max_new_tokens, eos_token_id,
+        return decode_dropping_finished(model, logits, cache, mask, positions, max_new_tokens, eos_token_id,
                                          steerer, sampling, uniforms)
     new: list[Tensor] = []
     done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
@@ -230,46 +227,6 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
         out = forward(model, token[:, None], None if is_recurrent(model) else mask, positions, cache)
         logits, cache = out.logits[:, -1], next_cache(out)
     return torch.stack(new, 1)
-
-
-def _decode_dropping_finished(model: nn.Module, logits: Float[Tensor, "b vocab"], cache: dict, mask: Int[Tensor, "b p"],
-                              positions: Int[Tensor, "b 1"], max_new_tokens: int, eos_token_id: int,
-                              steerer: Steerer | None, sampling: Sampling,
-                              uniforms: Float[Tensor, "b new"] | None) -> Int[Tensor, "b new"]:
-    """Cached decoding of an attention model in which a row that emitted EOS leaves the batch
-    (its KV cache rows, mask, positions and edit rows dropped) and emits EOS from then on: the
-    tokens of the loop that keeps it, without its forwards — refusals end early, so a sweep's
-    later steps run on fewer rows."""
-    P, b = mask.shape[1], logits.shape[0]
-    out = torch.full((b, max_new_tokens), eos_token_id, dtype=torch.long, device=logits.device)
-    active = torch.arange(b, device=logits.device)
-    rows = steerer.batch_rows(b) if steerer is not None else None
-    previous = steerer.row_index if steerer is not None else None
-    prompt_mask, step = mask, 0
-    try:
-        for step in range(max_new_tokens):
-            token = next_tokens(logits, sampling, None if uniforms is None else uniforms[active, step])
-            out[active, step] = token
-            alive = token != eos_token_id
-            if step == max_new_tokens - 1 or not bool(alive.any()):
-                break
-            if not bool(alive.all()):
-                keep = torch.nonzero(alive).flatten()
-                active, token, mask, prompt_mask, positions = (t[keep] for t in (active, token, mask, prompt_mask,
-                                                                                    positions))
-                select_rows(cache, keep)
-                if steerer is not None:
-                    steerer.rows(rows[active.cpu()])
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
-            positions = positions + 1
-            if steerer is not None:
-                steerer.at(P + step, prompt_mask)
-            step_out = forward(model, token[:, None], mask, positions, cache)
-            logits, cache = step_out.logits[:, -1], next_cache(step_out)
-    finally:
-        if steerer is not None:
-            steerer.rows(previous)
-    return out[:, :step + 1]
 
 
 @torch.no_grad()

@@ -26,18 +26,8 @@ from torch import Tensor, nn
 
 from workbench.core.validation import check_int
 from workbench.lm.fastpath import bare
-from workbench.lm.forward import forward, hf_model, is_recurrent, next_cache, pad_id
+from workbench.lm.forward import forward, hf_model, is_recurrent, left_padded, next_cache, pad_id
 from workbench.lm.generate import check_fits, use_cache_for
-
-
-def _left_padded(seqs: Sequence[list[int]], pad: int) -> tuple[Tensor, Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for j, s in enumerate(seqs):
-        ids[j, width - len(s):] = torch.tensor(s)
-        mask[j, width - len(s):] = 1
-    return ids, mask
 
 
 def _alone(model: nn.Module, prompt: list[int], cont: list[int], device: torch.device) -> Float[Tensor, " c"]:
@@ -53,7 +43,7 @@ def _group(model: nn.Module, prompts: list[list[int]], conts: list[list[int]], r
     `batch_size` distinct) are run once here."""
     local = sorted({p for p, _ in rows})
     where = {p: j for j, p in enumerate(local)}
-    ids, mask = _left_padded([prompts[p] for p in local], pad)
+    ids, mask = left_padded([prompts[p] for p in local], pad)
     ids, mask = ids.to(device), mask.to(device)
     out = forward(model, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), {})
     first = out.logits[:, -1].float().log_softmax(-1)  # predicts each continuation's first token
