@@ -134,3 +134,39 @@ def test_response_loss_is_hfs_loss_and_gradient(arch, tmp_path) -> None:
         grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
     assert torch.allclose(losses[0], losses[1], atol=1e-6)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads)) and len(grads[0]) == len(grads[1])
+
+
+def test_autocast_fine_tune_runs_matmuls_in_bfloat16_and_keeps_float32_weights(base) -> None:
+    """`FineTuneSpec.autocast`: the linear layers compute in bfloat16 during the tune (mixed
+    precision), the weights stay float32 and move; without it every matmul is float32."""
+    from workbench.lm.finetune import fine_tune
+    from workbench.lm.folders import fix_pad_token
+
+    seen: dict[str | None, set[torch.dtype]] = {}
+    for autocast in (None, "bfloat16"):
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the random tokenizer pads with EOS
+            tokenizer = fix_pad_token(__import__("transformers").AutoTokenizer.from_pretrained(base),
+                                      model.config.vocab_size)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        dtypes: set[torch.dtype] = set()
+        hooks = [m.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
+                 for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        spec = FineTuneSpec(steps=2, batch=2, lr=1e-3, frozen_blocks=1, seed=0, autocast=autocast)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            losses = fine_tune(model, tokenizer, list(PROMPTS.train_harmful), list(PROMPTS.train_refusals), spec,
+                               progress=False)
+        for h in hooks:
+            h.remove()
+        seen[autocast] = dtypes
+        assert all(torch.isfinite(torch.tensor(losses)))
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        assert any(not torch.equal(before[n], p) for n, p in model.named_parameters())
+    assert seen[None] == {torch.float32} and seen["bfloat16"] == {torch.bfloat16}
+
+
+def test_fine_tune_spec_refuses_an_unknown_autocast_dtype() -> None:
+    with pytest.raises(ValueError, match="`autocast` must be None or one of"):
+        FineTuneSpec(autocast="float64")

@@ -18,7 +18,7 @@ from workbench.core.validation import (
     check_fields,
     param,
 )
-from workbench.lm.specs import ARCHITECTURES, DTYPES, FineTuneSpec, TinyLMSpec
+from workbench.lm.specs import ARCHITECTURES, AUTOCAST_DTYPES, DTYPES, FineTuneSpec, TinyLMSpec
 from workbench.tensor.positions import POSITIONS
 
 # The embedded models: the real chat model (SmolLM2-135M-Instruct taught to refuse,
@@ -123,6 +123,11 @@ class AceConfig:
     chat_batch: int = param(8, Int(1))
     chat_lr: float = param(5e-5, Number(0.0, 1.0, low_open=True))
     chat_frozen_blocks: int = param(15, Int(0, 29))  # of SmolLM2's 30: the tuned tensors are 53M parameters
+    # mixed precision for the fine-tune (bfloat16 matmuls, float32 weights and AdamW state; None: all float32)
+    chat_autocast: str | None = param("bfloat16", Choice(AUTOCAST_DTYPES, optional=True))
+    # the dtype the chat model is steered, sampled and judged in: the reference code runs Llama 3 8B in
+    # bfloat16 (steering/steer.py); on these CPUs (AVX-512 BF16) it is also 1.6x faster than float32
+    chat_dtype: str = param("bfloat16", Choice(tuple(DTYPES)))
     answer_tokens: int = param(40, Int(1, 256))
     lr: float = param(3e-3, POSITIVE)
     held_out: float = param(0.25, Number(0.05, 0.5))
@@ -215,7 +220,8 @@ class AceConfig:
     def tune_spec(self, instance: int = 0) -> FineTuneSpec:
         """The refusal fine-tune of instance `instance` of the chat model (seed + instance)."""
         return FineTuneSpec(steps=self.chat_steps, batch=self.chat_batch, lr=self.chat_lr,
-                            frozen_blocks=self.chat_frozen_blocks, seed=self.seed + instance)
+                            frozen_blocks=self.chat_frozen_blocks, seed=self.seed + instance,
+                            autocast=self.chat_autocast)
 
     def runs(self) -> tuple[tuple[str, int], ...]:
         """(arch, instance) of every embedded model the run measures, in `labels()` order."""

@@ -195,15 +195,24 @@ POSITIVE = Number(0.0, low_open=True)  # a rate, a weight, a radius: any finite 
 
 @dataclass(frozen=True)
 class Choice:
-    """One of the strings `options`; `phrase` words the error ("`x` must be one of [...]")."""
+    """One of the strings `options` (or None when `optional`); `phrase` words the error ("`x`
+    must be one of [...]")."""
 
     options: tuple[str, ...]
     phrase: str = "must be one of"
+    optional: bool = False
 
     dependent = False
 
-    def check(self, name: str, value: object, owner: object = None) -> str:
-        return check_choice(name, value, self.options, self.phrase)
+    def check(self, name: str, value: object, owner: object = None) -> str | None:
+        if value is None and self.optional:
+            return None
+        try:
+            return check_choice(name, value, self.options, self.phrase)
+        except ValueError as err:
+            if self.optional:
+                raise ValueError(f"{err} (or None)") from None
+            raise
 
 
 @dataclass(frozen=True)

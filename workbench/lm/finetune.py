@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from workbench.core.validation import check_int, check_path
-from workbench.lm.specs import FineTuneSpec  # noqa: F401  (its home; importable here)
+from workbench.lm.specs import DTYPES, FineTuneSpec
 from workbench.lm.train import encode_examples
 
 # TransformerLens's bridge moves each HF module under `<name>._original_component`
@@ -72,7 +72,8 @@ def fine_tune(model: nn.Module, tokenizer, prompts: Sequence[str], responses: Se
         for step in tqdm(range(spec.steps), desc="fine-tuning", disable=not progress, leave=False):
             idx = order[step * spec.batch:(step + 1) * spec.batch]
             width = max(lengths[i] for i in idx)  # right padding: trim the all-padding tail
-            loss = response_loss(model, ids[idx, :width], mask[idx, :width], labels[idx, :width])
+            with _autocast(model, spec.autocast):
+                loss = response_loss(model, ids[idx, :width], mask[idx, :width], labels[idx, :width])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -97,6 +98,12 @@ def response_loss(model: nn.Module, ids: Tensor, mask: Tensor, labels: Tensor) -
     target = labels[:, 1:]
     keep = target != -100
     return nn.functional.cross_entropy(head(hidden[:, :-1][keep]).float(), target[keep])
+
+
+def _autocast(model: nn.Module, dtype: str | None) -> torch.autocast:
+    """`torch.autocast` on the model's device type in `dtype` (disabled for None)."""
+    device = next(model.parameters()).device.type
+    return torch.autocast(device, dtype=DTYPES[dtype or "bfloat16"], enabled=dtype is not None)
 
 
 def _order(n: int, count: int, seed: int) -> list[int]:

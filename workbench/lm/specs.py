@@ -12,6 +12,7 @@ from workbench.core.validation import check_int, check_range
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}  # a folder's boot dtype
 ARCHITECTURES = ("llama", "rwkv", "rwkv5")
+AUTOCAST_DTYPES = ("bfloat16", "float16")  # a fine-tune's mixed-precision compute dtypes (FineTuneSpec.autocast)
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,17 @@ class TinyLMSpec:
 @dataclass(frozen=True)
 class FineTuneSpec:
     """`steps` AdamW steps of `batch` examples at learning rate `lr` (constant, no weight decay),
-    the embeddings and the lowest `frozen_blocks` blocks frozen; `seed` orders the examples."""
+    the embeddings and the lowest `frozen_blocks` blocks frozen; `seed` orders the examples.
+    `autocast`: None trains in the weights' dtype; "bfloat16" / "float16" runs the forward and
+    backward matmuls in that dtype under `torch.autocast` (mixed precision: the weights, their
+    gradients and AdamW's state stay float32)."""
 
     steps: int = 45
     batch: int = 8
     lr: float = 2e-5
     frozen_blocks: int = 10
     seed: int = 0
+    autocast: str | None = None
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, low=1)
@@ -73,3 +78,5 @@ class FineTuneSpec:
         check_range("lr", self.lr, 0.0, 1.0, low_open=True)
         check_int("frozen_blocks", self.frozen_blocks, low=0)
         check_int("seed", self.seed, low=0)
+        if self.autocast is not None and self.autocast not in AUTOCAST_DTYPES:
+            raise ValueError(f"`autocast` must be None or one of {AUTOCAST_DTYPES}; got {self.autocast!r}")
