@@ -241,3 +241,16 @@ def test_reproduce_quick_from_the_command_line(result, tmp_path, capsys):
 
 def c_layers(result) -> int:
     return result.config.n_layers
+
+
+def test_the_positions_variant_is_a_column_only_when_asked() -> None:
+    """`positions_variant`: figure 2's focus-block column at the other positions ("prompt" for
+    "all") is there with the flag (quick, paper) and absent in the default config."""
+    from workbench.ace.config import comparison_settings
+
+    default = comparison_settings(AceConfig(), focus=15, blocks=(15, 16))
+    with_it = comparison_settings(AceConfig(positions_variant=True), focus=15, blocks=(15, 16))
+    assert [s for s in with_it if s not in default] == [with_it[-2]]
+    assert with_it[-2].positions == "prompt" and with_it[-2].layer == 15 and with_it[-2].sites == "residual"
+    assert all(s.positions == "all" for s in default)
+    assert AceConfig.quick().positions_variant and AceConfig.paper().positions_variant

@@ -112,8 +112,9 @@ class AceConfig:
     n_layers: int = param(4, Int(1))
     n_heads: int = param(4, Int(1))
     d_mlp: int = param(256, Int(1))
-    llama_steps: int = param(400, Int(1))
-    rwkv5_steps: int = param(400, Int(1))  # 320 left 22 of 24 held-out harmful prompts refused (91.7 %)
+    # 300 each fit the suite's time budget (docs/ace.md "Budget"; 400 each: 1.3x the toys' training time)
+    llama_steps: int = param(300, Int(1))
+    rwkv5_steps: int = param(300, Int(1))
     rwkv_steps: int = param(320, Int(1))  # RWKV-4 (arch "rwkv"), outside the default archs
     train_batch: int = param(64, Int(1))
     # the chat model's refusal fine-tune (workbench.lm.finetune): steps of chat_batch at chat_lr, the
@@ -150,6 +151,9 @@ class AceConfig:
     batch_size: int = param(128, Int(1))
     # figure 3: one block's residual hook at a time at α = 0 (n_layers × 2 more settings; off for speed)
     layer_sweep: bool = param(False, Flag())
+    # figure 2's column with the focus block's residual edit at the other positions ("prompt" for
+    # "all"): a variant of our own, not the reference's (off for speed; on in `quick` and `paper`)
+    positions_variant: bool = param(False, Flag())
     seed: int = param(0, Int(0))
     # paths stay strings (the config is hashed as JSON); existence is checked where each is read
     model: str | None = param(None, Text(optional=True, path=True))
@@ -193,7 +197,7 @@ class AceConfig:
         return cls(archs=("llama", "rwkv5"), instances=1, d_model=32, n_layers=2, n_heads=2, d_mlp=64,
                    llama_steps=60, rwkv5_steps=60, rwkv_steps=60, lr=1e-2, n_eval=12, n_direction=16,
                    alphas=(-1.0, 0.0, 0.5, 1.0, 2.0), max_new_tokens=26, num_samples=2, sample_temperatures=(1.5,),
-                   batch_size=512, layer_sweep=True)
+                   batch_size=512, layer_sweep=True, positions_variant=True)
 
     @classmethod
     def paper(cls) -> Self:
@@ -203,7 +207,7 @@ class AceConfig:
         fine-tuned instances. Hours on 2 CPU cores; the default config is what fits them."""
         return cls(archs=(CHAT_ARCH,), instances=3, n_eval=CHAT_HELD_OUT_TOPICS, n_direction=CHAT_TRAIN_PROMPTS,
                    alphas=FULL_GRID_ALPHAS, max_new_tokens=50, num_samples=20, sample_temperatures=(1.5,),
-                   batch_size=512, layer_sweep=True)
+                   batch_size=512, layer_sweep=True, positions_variant=True)
 
     def samples_at(self, temperature: float) -> int:
         """Completions per prompt at `temperature`: `num_samples` when sampling, 1 when greedy."""
@@ -289,9 +293,9 @@ def band(residual_auc: list[float]) -> tuple[int, ...]:
 def comparison_settings(config: AceConfig, focus: int, blocks: tuple[int, ...] = ()) -> tuple[Setting, ...]:
     """Figure 2's columns: the configured sites at the configured decoding and at each of
     `sample_temperatures`; then, greedy, the other site settings (every block's sublayers, every
-    block's residual hook, the `focus` block's residual hook), the focus block's residual hook
-    with the edit at the other positions ("prompt" for "all", else "all"), and the sublayers of the
-    band `blocks` (`band`: where the direction separates; () when none does — not run)."""
+    block's residual hook, the `focus` block's residual hook), with `positions_variant` the focus
+    block's residual hook with the edit at the other positions ("prompt" for "all", else "all"),
+    and the sublayers of the band `blocks` (`band`: where the direction separates; () when none does — not run)."""
     layer = config.layer if config.layer is not None else focus
     main = (config.sites, layer)
     out = []
@@ -301,9 +305,10 @@ def comparison_settings(config: AceConfig, focus: int, blocks: tuple[int, ...] =
     for sites, where in (("sublayers", ALL_LAYERS), ("residual", ALL_LAYERS), ("residual", focus)):
         if (sites, where) != main:
             out.append(Setting(f"{_site_name(sites, where, config.hook)}, greedy", sites, where, config.positions, 0.0))
-    alt = "prompt" if config.positions == "all" else "all"
-    out.append(Setting(f"{_site_name('residual', focus, config.hook)}, greedy, {alt} positions", "residual", focus,
-                       alt, 0.0))
+    if config.positions_variant:
+        alt = "prompt" if config.positions == "all" else "all"
+        out.append(Setting(f"{_site_name('residual', focus, config.hook)}, greedy, {alt} positions", "residual",
+                           focus, alt, 0.0))
     out.append(Setting(f"{_site_name('sublayers', tuple(blocks), config.hook)}, greedy", "sublayers", tuple(blocks),
                        config.positions, 0.0))
     return tuple(out)

@@ -56,7 +56,9 @@ def next_tokens(logits: Float[Tensor, "b vocab"], sampling: Sampling,
     """The next token of each row: argmax when greedy, else the inverse-CDF draw of the module
     docstring at `uniforms` (one per row)."""
     if sampling.greedy or uniforms is None:
-        return logits.argmax(-1)
+        # the cast is exact and keeps the first maximum; argmax over bfloat16 runs unvectorised on
+        # CPU (10 ms for 128 rows of SmolLM2's 49k logits, against 2 ms for the cast and a float argmax)
+        return logits.float().argmax(-1)
     probs = torch.softmax(logits.double() / sampling.temperature, -1)
     sorted_probs, order = probs.sort(-1, descending=True)
     cdf = sorted_probs.cumsum(-1)

@@ -69,7 +69,8 @@ def examples(rule: Rule, config: object, current: object) -> list[object]:
             out += [high if rule.high_open else math.nextafter(high, INF), high + 1, 1e308, 10**30]
         return out
     if isinstance(rule, Choice):
-        return ["zzz", "", rule.options[0].upper() + "!", None, 3, [rule.options[0]], (rule.options[0],)]
+        out = ["zzz", "", rule.options[0].upper() + "!", 3, [rule.options[0]], (rule.options[0],)]
+        return out if rule.optional else [*out, None]
     if isinstance(rule, Text):
         out = ["", "   ", 3, ["a"], b"bytes", 1.5] + ([] if rule.optional else [None])
         return out + (["/nonexistent/workbench-bad-input"] if rule.must_exist else [])
@@ -103,8 +104,9 @@ def strategy(rule: Rule, config: object, current: object) -> st.SearchStrategy:
     if isinstance(rule, Number):
         return _number_strategy(rule, config)
     if isinstance(rule, Choice):
-        return st.one_of(st.text(max_size=8).filter(lambda s: s not in rule.options), st.none(), st.integers(),
-                         st.lists(st.sampled_from(rule.options), min_size=1, max_size=2))
+        return st.one_of(st.text(max_size=8).filter(lambda s: s not in rule.options), st.integers(),
+                         st.lists(st.sampled_from(rule.options), min_size=1, max_size=2),
+                         *([] if rule.optional else [st.none()]))
     if isinstance(rule, Text):
         parts = [BLANK, st.integers(), st.lists(st.text(max_size=3), max_size=2), st.binary(max_size=3)]
         parts += [] if rule.optional else [st.none()]
