@@ -170,3 +170,23 @@ def test_autocast_fine_tune_runs_matmuls_in_bfloat16_and_keeps_float32_weights(b
 def test_fine_tune_spec_refuses_an_unknown_autocast_dtype() -> None:
     with pytest.raises(ValueError, match="`autocast` must be None or one of"):
         FineTuneSpec(autocast="float64")
+
+
+def test_base_answers_are_written_in_the_asked_dtype_and_cached_apart(base, tmp_path, monkeypatch) -> None:
+    """`chat_instance(…, dtype)`: the base model writes its answers (the harmless targets and the
+    judge's calibration text) in the dtype the chat model is steered in; each dtype is its own entry."""
+    seen: list[torch.dtype] = []
+    real = chat_model.generate
+
+    def spy(model, *args, **kwargs):
+        seen.append(next(model.parameters()).dtype)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(chat_model, "generate", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the random tokenizer pads with EOS
+        a = chat_model.base_answers(base, ("How do I bake bread?",), 3, tmp_path, progress=False, dtype="bfloat16")
+        b = chat_model.base_answers(base, ("How do I bake bread?",), 3, tmp_path, progress=False, dtype="float32")
+        chat_model.base_answers(base, ("How do I bake bread?",), 3, tmp_path, progress=False, dtype="bfloat16")
+    assert seen == [torch.bfloat16, torch.float32]  # the third call is a cache hit
+    assert len(a) == len(b) == 1

@@ -37,10 +37,12 @@ from workbench.lm.folders import boot, cached_model_folder, fix_pad_token
 from workbench.lm.forward import hf_model
 from workbench.lm.generate import generate
 from workbench.lm.gguf import gguf_folder, smollm2_gguf
+from workbench.lm.specs import DTYPES
 
 TUNED_FILE = "tuned.safetensors"
 ANSWERS_FILE = "answers.json"
 BASE_FILE = "base.json"  # in a tuned folder: which base folder its tensors go on top of
+ANSWER_BATCH = 132  # the base's answers to 264 requests: two batches
 UNCHANGED_TOKENS = 20  # "the fine-tune left this harmless answer alone": its first 20 tokens are the base's
 
 
@@ -51,6 +53,7 @@ class AnswersKey:
     base: str
     requests: tuple[str, ...]
     max_new_tokens: int
+    dtype: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class TunedKey:
     harmful: tuple[str, ...]
     refusals: tuple[str, ...]
     harmless: tuple[str, ...]
+    answers_dtype: str  # the dtype the harmless targets (the base's answers) were generated in
 
 
 def base_folder(cache_root: str | os.PathLike | None = None, progress: bool = True) -> Path:
@@ -70,22 +74,24 @@ def base_folder(cache_root: str | os.PathLike | None = None, progress: bool = Tr
     return gguf_folder(smollm2_gguf(), cache_root, progress)
 
 
-def _load_hf(folder: Path) -> tuple[nn.Module, Any]:
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+def _load_hf(folder: Path, dtype: str = "float32") -> tuple[nn.Module, Any]:
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=DTYPES[dtype]).eval()
     # training pads batches: a tokenizer without a pad token pads with EOS (fix_pad_token warns)
     return model, fix_pad_token(AutoTokenizer.from_pretrained(folder), model.config.get_text_config().vocab_size)
 
 
 def base_answers(base: Path, requests: tuple[str, ...], max_new_tokens: int,
-                 cache_root: str | os.PathLike | None = None, progress: bool = True) -> list[str]:
-    """The base model's greedy answers (chat template applied), cached as JSON."""
-    key = AnswersKey(base.name, tuple(requests), max_new_tokens)
+                 cache_root: str | os.PathLike | None = None, progress: bool = True,
+                 dtype: str = "float32") -> list[str]:
+    """The base model's greedy answers (chat template applied), the model run in `dtype` (the
+    chat model's `AceConfig.chat_dtype`: its own answers in the dtype it is steered in), cached as JSON."""
+    key = AnswersKey(base.name, tuple(requests), max_new_tokens, dtype)
 
     def build(folder: Path) -> dict[str, Any]:
         start = time.perf_counter()
-        model, tokenizer = _load_hf(base)
+        model, tokenizer = _load_hf(base, dtype)
         answers = generate(model, tokenizer, format_chat(tokenizer, list(requests)), max_new_tokens,
-                           batch_size=48, progress=progress)
+                           batch_size=ANSWER_BATCH, progress=progress)
         (folder / ANSWERS_FILE).write_text(json.dumps(answers, indent=1))
         return {"seconds": round(time.perf_counter() - start, 2), "count": len(answers)}
 
@@ -96,27 +102,28 @@ def base_answers(base: Path, requests: tuple[str, ...], max_new_tokens: int,
 
 def calibration_answers(answer_tokens: int, prompts: ChatPrompts | None = None,
                         cache_root: str | os.PathLike | None = None, progress: bool = True,
-                        base: Path | None = None) -> tuple[list[str], list[str]]:
+                        base: Path | None = None, dtype: str = "float32") -> tuple[list[str], list[str]]:
     """(held-out harmless requests, the base model's greedy answers to them): unsteered text never
     trained on, on which the judge's incoherence threshold is set (`coherence.calibrate_threshold`)."""
     prompts = prompts or chat_prompts(1, CHAT_HELD_OUT_TOPICS, 0)
     base = base or base_folder(cache_root, progress)
-    answers = base_answers(base, prompts.train_harmless + prompts.harmless_eval, answer_tokens, cache_root, progress)
+    answers = base_answers(base, prompts.train_harmless + prompts.harmless_eval, answer_tokens, cache_root, progress,
+                           dtype)
     return list(prompts.harmless_eval), answers[len(prompts.train_harmless):]
 
 
 def tuned_folder(spec: FineTuneSpec, answer_tokens: int, prompts: ChatPrompts | None = None,
                  cache_root: str | os.PathLike | None = None, progress: bool = True,
-                 base: Path | None = None) -> Path:
+                 base: Path | None = None, answers_dtype: str = "float32") -> Path:
     """The cached folder of one tuned instance ({TUNED_FILE}, {BASE_FILE}, the stamp), fine-tuned
     when missing. `prompts` default: `chat_prompts` at the spec's seed; `base` default: the
     converted SmolLM2 (tests pass a tiny folder)."""
     prompts = prompts or chat_prompts(1, CHAT_HELD_OUT_TOPICS, 0)
     base = base or base_folder(cache_root, progress)
     requests = prompts.train_harmless + prompts.harmless_eval
-    answers = base_answers(base, requests, answer_tokens, cache_root, progress)
+    answers = base_answers(base, requests, answer_tokens, cache_root, progress, answers_dtype)
     key = TunedKey(base.name, spec, answer_tokens, prompts.train_harmful, prompts.train_refusals,
-                   prompts.train_harmless)
+                   prompts.train_harmless, answers_dtype)
 
     def build(folder: Path) -> dict[str, Any]:
         return _tune(base, spec, prompts, answers, folder, progress)
@@ -157,13 +164,13 @@ def _unchanged_share(tokenizer, before: list[str], after: list[str]) -> float:
 
 def chat_instance(spec: FineTuneSpec, answer_tokens: int, prompts: ChatPrompts,
                   cache_root: str | os.PathLike | None = None,
-                  progress: bool = True) -> tuple[Path, list[str], list[str]]:
+                  progress: bool = True, dtype: str = "float32") -> tuple[Path, list[str], list[str]]:
     """(the tuned instance's folder, the held-out harmless requests, the base model's answers to
-    them — the judge's calibration text), the base folder found once (its cache key hashes the
-    98 MB GGUF)."""
+    them — the judge's calibration text; every answer generated in `dtype`), the base folder found
+    once (its cache key hashes the 98 MB GGUF)."""
     base = base_folder(cache_root, progress)
-    folder = tuned_folder(spec, answer_tokens, prompts, cache_root, progress, base)
-    return folder, *calibration_answers(answer_tokens, prompts, cache_root, progress, base)
+    folder = tuned_folder(spec, answer_tokens, prompts, cache_root, progress, base, dtype)
+    return folder, *calibration_answers(answer_tokens, prompts, cache_root, progress, base, dtype)
 
 
 def boot_tuned(folder: str | os.PathLike, device: str | torch.device | None = "cpu",

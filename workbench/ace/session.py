@@ -219,7 +219,7 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     if arch == CHAT_ARCH:
         taught = chat_prompts(1, CHAT_HELD_OUT_TOPICS, config.seed)
         folder, requests, answers = chat_instance(config.tune_spec(instance), config.answer_tokens, taught, cache_root,
-                                                  progress)
+                                                  progress, config.chat_dtype)
         model = boot_tuned(folder, device=device, dtype=config.chat_dtype)
         # scored by the model itself, unsteered (the judge runs after each steered generation)
         judge: Judge = LikelihoodJudge(model, model.tokenizer,

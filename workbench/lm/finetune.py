@@ -2,7 +2,9 @@
 tensors saved apart from the base weights.
 
 The loss is next-token cross-entropy on the response tokens only (`encode_examples`: prompt and
-padding labelled −100), with AdamW at a constant learning rate over seeded shuffled epochs. The
+padding labelled −100), with AdamW at a constant learning rate over seeded shuffled epochs,
+optionally in mixed precision (`FineTuneSpec.autocast`: the forward and backward under
+`torch.autocast`, the weights and AdamW's state in their own dtype). The
 input embeddings (tied to the unembedding in small chat models) and the lowest `frozen_blocks`
 blocks stay as they were: the tuned model is the base plus the tensors of the upper blocks and
 the final norm, which `tuned_tensors` returns and `save_tuned` / `load_tuned` keep in one
@@ -72,7 +74,7 @@ def fine_tune(model: nn.Module, tokenizer, prompts: Sequence[str], responses: Se
         for step in tqdm(range(spec.steps), desc="fine-tuning", disable=not progress, leave=False):
             idx = order[step * spec.batch:(step + 1) * spec.batch]
             width = max(lengths[i] for i in idx)  # right padding: trim the all-padding tail
-            with _autocast(model, spec.autocast):
+            with training_autocast(model, spec.autocast):
                 loss = response_loss(model, ids[idx, :width], mask[idx, :width], labels[idx, :width])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -100,7 +102,7 @@ def response_loss(model: nn.Module, ids: Tensor, mask: Tensor, labels: Tensor) -
     return nn.functional.cross_entropy(head(hidden[:, :-1][keep]).float(), target[keep])
 
 
-def _autocast(model: nn.Module, dtype: str | None) -> torch.autocast:
+def training_autocast(model: nn.Module, dtype: str | None) -> torch.autocast:
     """`torch.autocast` on the model's device type in `dtype` (disabled for None)."""
     device = next(model.parameters()).device.type
     return torch.autocast(device, dtype=DTYPES[dtype or "bfloat16"], enabled=dtype is not None)
