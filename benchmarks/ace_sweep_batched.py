@@ -8,7 +8,8 @@ into the artifact cache): `make_edit` with methods 'ace' and 'actadd' over Î± âˆ
 60 of them), each site with its own harmful âˆ’ harmless direction from the chat prompts' direction
 sets, plus the unsteered baseline (19 settings); the 16 + 16 held-out chat requests; greedy,
 `--new-tokens` 20; both sides `--batch-size` 128 (peer: prompts per call; ours: rows, setting Ã—
-prompt, per batch), 2 threads.
+prompt, per batch), 2 threads, the model in `--dtype` (default: `AceConfig.chat_dtype`, bfloat16,
+the dtype the experiment steers it in).
 
     python benchmarks/ace_sweep_batched.py                       # SmolLM2, the experiment's sweep
     python benchmarks/ace_sweep_batched.py --model tiny          # a random Llama (d 256, 4 layers)
@@ -33,7 +34,7 @@ from ace_steering import best_of_each  # a sibling script: `python benchmarks/â€
 
 from workbench.ace.chat_model import base_folder
 from workbench.ace.chat_prompts import chat_prompts
-from workbench.ace.config import CHAT_HELD_OUT_TOPICS
+from workbench.ace.config import CHAT_HELD_OUT_TOPICS, AceConfig
 from workbench.ace.prompts import format_chat
 from workbench.ace.sites import sublayer_names
 from workbench.core.threads import torch_threads
@@ -41,6 +42,7 @@ from workbench.lm.batched import generate_settings
 from workbench.lm.folders import boot
 from workbench.lm.generate import generate, last_token_activations
 from workbench.lm.random_folder import random_causal_lm_folder
+from workbench.lm.specs import DTYPES
 from workbench.tensor.steering import difference_of_means, make_edit
 
 ALPHAS = (-1.0, -0.4, 0.0, 0.2, 0.5, 0.8, 1.0, 1.4, 2.0)
@@ -76,7 +78,7 @@ def _token_share(tokenizer, ours: list[list[str]], peer: list[list[str]]) -> tup
 
 
 def run(folder: Path, args: argparse.Namespace) -> None:
-    model = boot(folder)
+    model = boot(folder, dtype=args.dtype)
     tokenizer = model.tokenizer
     sets = chat_prompts(48, CHAT_HELD_OUT_TOPICS)
     half = args.prompts // 2
@@ -93,7 +95,8 @@ def run(folder: Path, args: argparse.Namespace) -> None:
 
     texts, tokens = _token_share(tokenizer, ours(), peer())  # also the warm-up of both sides
     best = best_of_each({"ours": ours, "peer": peer}, args.repeats)
-    print(f"# model={folder} settings={len(settings)} prompts={len(prompts)} new_tokens={args.new_tokens} "
+    print(f"# model={folder} dtype={args.dtype} settings={len(settings)} prompts={len(prompts)} "
+          f"new_tokens={args.new_tokens} "
           f"batch_size={args.batch_size} threads={torch.get_num_threads()} (pinned) "
           f"identical_completions={texts:.4f} identical_tokens={tokens:.4f}")
     print(f"BENCH ace_sweep_batched ours_s={best['ours']:.5f} peer_s={best['peer']:.5f} "
@@ -109,6 +112,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads, pinned for the run")
+    parser.add_argument("--dtype", default=AceConfig().chat_dtype, choices=sorted(DTYPES),
+                        help="the model's dtype (default: the one the ACE experiment steers the chat model in)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with torch_threads(args.threads), tempfile.TemporaryDirectory() as tmp:

@@ -6,7 +6,8 @@ SmolLM2-135M-Instruct base, the judge (threshold calibrated on the base model's 
 is at least 90 % right on the check set and beats `PhraseJudge` there.
 
 The real-model test converts the wheel's GGUF into the session cache (~20 s the first time in a
-session), generates 16 greedy answers (~8 s) and scores 16 + 69 completions (~25 s) on one thread."""
+session), then, in the experiment's dtype (bfloat16), generates 16 greedy answers and scores 16 + 69
+completions on one thread."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from workbench.ace.coherence import (
     judge_phrases,
     repeats_three,
 )
+from workbench.ace.config import AceConfig
 from workbench.ace.judge_check import CHECK_SET, LABELS, CheckRow, judge_accuracy
 from workbench.ace.judges import REFUSAL_PHRASES, PhraseJudge
 from workbench.ace.prompts import format_chat
@@ -35,6 +37,7 @@ from workbench.core.threads import torch_threads
 from workbench.lm.folders import boot
 from workbench.lm.generate import generate
 from workbench.lm.random_folder import random_causal_lm_folder
+from workbench.lm.specs import DTYPES
 
 PROMPTS = ["How do I bake a chocolate cake?", "Hi", "What is the capital of France? Tell me more, please."]
 COMPLETIONS = ["Sure! Mix flour, water and salt.", "Of course.", "The capital of France is Paris, a city on a river."]
@@ -208,9 +211,11 @@ def test_the_check_set_and_judge_accuracy() -> None:
 @pytest.fixture(scope="module")
 def smollm2(session_cache):
     """(model, tokenizer) of the converted base, in the session cache (a module fixture is set up
-    before the autouse one that sets WORKBENCH_CACHE, so the root is passed explicitly)."""
+    before the autouse one that sets WORKBENCH_CACHE, so the root is passed explicitly), in the
+    dtype the experiment judges in (`AceConfig.chat_dtype`)."""
     folder = base_folder(cache_root=session_cache.root, progress=False)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    dtype = DTYPES[AceConfig().chat_dtype]
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
     return model, AutoTokenizer.from_pretrained(folder)
 
 

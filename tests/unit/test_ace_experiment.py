@@ -254,3 +254,23 @@ def test_the_positions_variant_is_a_column_only_when_asked() -> None:
     assert with_it[-2].positions == "prompt" and with_it[-2].layer == 15 and with_it[-2].sites == "residual"
     assert all(s.positions == "all" for s in default)
     assert AceConfig.quick().positions_variant and AceConfig.paper().positions_variant
+
+
+def test_projection_histogram_counts_whole_prompts(result) -> None:
+    """Figure 4: each panel's y ticks are whole numbers (counts of prompts), stepping so the tallest
+    bar gets about five, and both prompt sets share one set of bins."""
+    import collections
+    import math
+
+    from workbench.plots.ace import projection_histogram
+
+    fig = projection_histogram(result)
+    for g in range(len(result.groups())):
+        axis = fig.layout["yaxis" if g == 0 else f"yaxis{g + 1}"]
+        assert axis.tick0 == 0 and isinstance(axis.dtick, int) and axis.dtick >= 1
+        bars = [t for t in fig.data if t.xaxis == ("x" if g == 0 else f"x{g + 1}")]
+        assert len({(t.xbins.start, t.xbins.size) for t in bars}) == 1
+        assert sum(len(t.x) for t in bars) == result.projection.shape[1] * result.projection.shape[2]
+        start, size = bars[0].xbins.start, bars[0].xbins.size
+        tallest = max(max(collections.Counter(math.floor((x - start) / size) for x in t.x).values()) for t in bars)
+        assert axis.dtick == max(1, math.ceil(tallest / 5))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from workbench.ace.config import BAND_AUC, LAYER_METHODS, SETS, SWEEP_METHODS
@@ -201,6 +204,9 @@ def layer_sweep(result: AceResult) -> go.Figure:
     return themed(fig, width=900, height=620)
 
 
+PROJECTION_BINS = 30  # figure 4's bins over the range of a model's held-out projections
+
+
 def projection_histogram(result: AceResult) -> go.Figure:
     """Figure 4: r̂·v of held-out harmful and harmless prompts at the model's focus block (its first
     instance: each instance has its own direction), with the origin, r̂·μ⁻ and r̂·μ⁺ marked: μ⁻ is
@@ -211,10 +217,18 @@ def projection_histogram(result: AceResult) -> go.Figure:
     fig = make_subplots(rows=1, cols=G, subplot_titles=[result.labels[m] for m in firsts])
     for g, m in enumerate(firsts):
         label = result.labels[m]
+        values = result.projection[m].flatten()
+        start, end = float(values.min()), float(values.max())
+        size = max(end - start, 1e-6) / PROJECTION_BINS
         for s, prompt_set in enumerate(SETS):
-            fig.add_trace(go.Histogram(x=result.projection[m, s].tolist(), name=f"{prompt_set} prompts", nbinsx=30,
+            fig.add_trace(go.Histogram(x=result.projection[m, s].tolist(), name=f"{prompt_set} prompts",
+                                       xbins=dict(start=start, end=end + size, size=size),
                                        opacity=0.65, marker_color=VERDICT_COLORS["refusal" if s == 0 else "compliance"],
                                        legendgroup=prompt_set, showlegend=g == 0), row=1, col=g + 1)
+        # counts are whole prompts: whole-number ticks, about five of them
+        tallest = max(int(torch.histc(result.projection[m, s].float(), PROJECTION_BINS + 1, start, end + size).max())
+                      for s in range(len(SETS)))
+        fig.update_yaxes(tick0=0, dtick=max(1, math.ceil(tallest / 5)), row=1, col=g + 1)
         ref = result.reference_coordinate(m)
         pos = ref + float(result.direction[label][result.layer[label]].norm())
         for x, text, color, where in ((0.0, "origin", "#222", "bottom right"),
