@@ -14,6 +14,16 @@ from workbench.ace.methods import METHODS
 from workbench.ace.result import AceResult
 from workbench.plots.theme import COLORWAY, themed
 
+# figure 3 tells models apart by line shade and dash together (its colours belong to the methods)
+MODEL_DASHES = ("solid", "dash", "dot", "dashdot")
+MODEL_SHADES = ("#111", "#666", "#999", "#bbb")
+
+
+def _model_line(g: int) -> dict[str, str]:
+    """Line style of the g-th model in figure 3's model-level traces (AUC and unembedding cosine)."""
+    return dict(color=MODEL_SHADES[g % len(MODEL_SHADES)], dash=MODEL_DASHES[g % len(MODEL_DASHES)])
+
+
 # SETS (the prompt sets) is the suite's word, re-exported here for older callers; labels and
 # colours of the methods come from their entries in workbench.ace.methods.METHODS
 VERDICT_COLORS = {"refusal": "#d1603d", "compliance": "#3b6fb6", "incoherent": "#b0b0b0"}
@@ -177,13 +187,12 @@ def layer_sweep(result: AceResult) -> go.Figure:
     how next-token-like the block's direction is: cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer
     words])) (bottom, `unembedding_cosine`)."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.6, 0.4])
-    dashes = ("solid", "dash", "dot", "dashdot")
     for g, (model, members) in enumerate(result.groups().items()):
         labels = [result.labels[m] for m in members]
         L = result.n_layers(labels[0])
         auc = _mean([result.separation_auc[label][:L] for label in labels])
         fig.add_trace(go.Scatter(x=list(range(L)), y=auc, mode="lines+markers", name=f"{model}: held-out AUC of r̂·v",
-                                 line=dict(color="#222", dash=dashes[g % len(dashes)])), row=1, col=1)
+                                 line=_model_line(g)), row=1, col=1)
         if not result.config.layer_sweep:
             continue
         for k, method in enumerate(LAYER_METHODS):
@@ -191,7 +200,7 @@ def layer_sweep(result: AceResult) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=list(range(L)), y=rates, mode="lines+markers",
                 name=f"{model}: {METHODS[method].label}{' α=0' if METHODS[method].reads_alpha else ''} refusal",
-                line=dict(color=method_color(method), dash=dashes[g % len(dashes)]),
+                line=dict(color=method_color(method), dash=MODEL_DASHES[g % len(MODEL_DASHES)]),
             ), row=1, col=1)
     fig.add_hline(y=BAND_AUC, line=dict(color="#888", dash="dash", width=1), row=1, col=1)
     for trace in unembedding_cosine(result).data:
@@ -246,7 +255,6 @@ def unembedding_cosine(result: AceResult) -> go.Figure:
     """Per layer (figure 3's bottom row), cos(r̂, g ⊙ (W_U[refusal words] − W_U[answer words])): how much the
     refusal direction is "say the refusal word next" (a model's instances averaged)."""
     fig = go.Figure()
-    dashes = ("solid", "dash", "dot", "dashdot")
     for g, (model, members) in enumerate(result.groups().items()):
         labels = [result.labels[m] for m in members]
         fig.add_trace(
@@ -255,7 +263,7 @@ def unembedding_cosine(result: AceResult) -> go.Figure:
                 y=_mean([result.unembed_cosine[label] for label in labels]),
                 mode="lines+markers",
                 name=f"{model}: cos(r̂, unembedding)",
-                line=dict(color="#444", dash=dashes[g % len(dashes)]),
+                line=_model_line(g),
             )
         )
     fig.add_hline(y=0.0, line=dict(color="#888", width=1))
