@@ -1,6 +1,6 @@
 """TIME chat_dtype: what bfloat16 buys the ACE chat model on this CPU (docs/ace.md, "The chat model").
 
-Three timings, each float32 vs bfloat16 on the same inputs, best of `--repeats`, `--threads`
+Three timings, each float32 vs bfloat16 on the same inputs, the sides alternated, best of `--repeats`, `--threads`
 intra-op threads (default 2, as `workbench reproduce` runs the chat model):
 - `matmul`: a [128, 576] × [576, 1536] product, SmolLM2's MLP up-projection for a batch of 128 rows
   (100 products);
@@ -20,10 +20,10 @@ below 1: `chat_dtype="float32"` is then the faster choice.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import torch
+from ace_steering import best_of_each  # a sibling script: `python benchmarks/…` puts its folder on sys.path
 from transformers import AutoModelForCausalLM
 
 from workbench.ace.chat_model import base_folder
@@ -36,25 +36,18 @@ from workbench.lm.folders import boot
 from workbench.lm.generate import generate
 
 
-def best(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def report(what: str, fp32: float, bf16: float) -> None:
+def report(what: str, sides: dict[str, Callable[[], object]], repeats: int) -> None:
+    """Time the "float32" and "bfloat16" sides (alternated, best of `repeats`) and print the line."""
+    best = best_of_each(sides, repeats)
+    fp32, bf16 = best["float32"], best["bfloat16"]
     print(f"TIME chat_dtype.{what} float32_s={fp32:.4f} bfloat16_s={bf16:.4f} ratio={fp32 / bf16:.3f}", flush=True)
 
 
 def matmul(repeats: int) -> None:
-    out = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        a, b = torch.randn(128, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype)
-        out[dtype] = best(lambda: [a @ b for _ in range(100)], repeats)
-    report("matmul", out[torch.float32], out[torch.bfloat16])
+    pairs = {name: (torch.randn(128, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype))
+             for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16))}
+    report("matmul", {name: lambda a=a, b=b: [a @ b for _ in range(100)] for name, (a, b) in pairs.items()},
+           repeats)
 
 
 def finetune_step(folder, repeats: int) -> None:
@@ -75,19 +68,18 @@ def finetune_step(folder, repeats: int) -> None:
         optimizer.step()
 
     step(None)  # warm-up
-    report("finetune_step", best(lambda: step(None), repeats), best(lambda: step("bfloat16"), repeats))
+    report("finetune_step", {"float32": lambda: step(None), "bfloat16": lambda: step("bfloat16")}, repeats)
 
 
 def generation(folder, repeats: int) -> None:
     requests = list(chat_prompts(1, CHAT_HELD_OUT_TOPICS, 0).harmless_eval)
-    out = {}
+    sides = {}
     for dtype in ("float32", "bfloat16"):
         model = boot(folder, dtype=dtype)
         prompts = format_chat(model.tokenizer, (requests * 6)[:128])
         generate(model, model.tokenizer, prompts[:8], 4, progress=False)  # warm-up
-        out[dtype] = best(lambda: generate(model, model.tokenizer, prompts, 20, batch_size=128, progress=False),
-                          repeats)
-    report("generate", out["float32"], out["bfloat16"])
+        sides[dtype] = lambda m=model, p=prompts: generate(m, m.tokenizer, p, 20, batch_size=128, progress=False)
+    report("generate", sides, repeats)
 
 
 def main() -> None:
