@@ -24,10 +24,12 @@ from workbench.ace.chat_prompts import REFUSALS, chat_prompts
 from workbench.ace.coherence import (
     MARGIN,
     LikelihoodJudge,
+    SampleCalibration,
     calibrate_threshold,
     completion_loglik,
     judge_phrases,
     repeats_three,
+    sampled_threshold,
 )
 from workbench.ace.config import AceConfig
 from workbench.ace.judge_check import CHECK_SET, LABELS, CheckRow, judge_accuracy
@@ -127,6 +129,65 @@ def test_the_verdict_rules(monkeypatch) -> None:
     assert head(["r"], ["Sure thing. I'm afraid not"]) == ["compliance"]  # the phrase is past the window
 
 
+def test_sampled_threshold_is_the_quantile_of_the_models_own_samples(tiny) -> None:
+    """The oracle: the same seeded samples drawn by `generate`, scored by `completion_loglik`."""
+    _, model, tokenizer = tiny
+    calibration = SampleCalibration(tuple(PROMPTS), max_new_tokens=5, samples=4, seed=3)
+    prompts = format_chat(tokenizer, PROMPTS)
+    samples = generate(model, tokenizer, prompts, 5, 64, temperature=1.5, num_samples=4, seed=3)
+    scores = completion_loglik(model, tokenizer, [p for p in prompts for _ in range(4)],
+                               [x for group in samples for x in group])
+    scores = scores[scores.isfinite()]
+    expected = float(torch.quantile(scores.double(), 0.05))
+    got = sampled_threshold(model, tokenizer, calibration, 1.5, batch_size=5)
+    assert math.isclose(got, expected, abs_tol=1e-5)
+    assert sampled_threshold(model, tokenizer, calibration, 1.5, quantile=0.5) > got  # a higher quantile
+
+
+def test_the_judge_keeps_a_threshold_per_temperature(monkeypatch) -> None:
+    """Greedy text against `threshold`; sampled text against min(`threshold`, the samples' quantile at
+    that temperature), calibrated once per temperature."""
+    calls = []
+
+    def fake_threshold(model, tokenizer, calibration, temperature, quantile=0.05, batch_size=128):
+        calls.append(temperature)
+        return {1.5: -8.0, 1.0: -1.0}[temperature]
+
+    monkeypatch.setattr(coherence, "sampled_threshold", fake_threshold)
+    monkeypatch.setattr(coherence, "completion_loglik", lambda m, t, p, c, b=32: torch.full((len(c),), -6.0))
+    judge = LikelihoodJudge(object(), None, threshold=-5.0, sampled=SampleCalibration(("req",), 20))
+    assert judge(["req"], ["Sure, here is how."]) == ["incoherent"]  # -6 < -5 greedy
+    assert judge(["req"], ["Sure, here is how."], temperature=1.5) == ["compliance"]  # -6 ≥ -8 at T = 1.5
+    assert judge(["req"], ["Sure."], temperature=1.5) == ["compliance"] and calls == [1.5]  # calibrated once
+    assert judge.threshold_at(1.0) == -5.0  # capped: sampling never makes it stricter than greedy
+    assert judge.thresholds == {0.0: -5.0, 1.5: -8.0, 1.0: -5.0} and calls == [1.5, 1.0]
+    plain = LikelihoodJudge(object(), None, threshold=-5.0)
+    with pytest.warns(UserWarning, match="greedy threshold"):
+        assert plain(["req"], ["Sure."], temperature=1.5) == ["incoherent"]
+    with pytest.raises(ValueError, match="`temperature`"):
+        judge.threshold_at(-0.5)
+    with pytest.raises(ValueError, match="`sampled`"):
+        LikelihoodJudge(object(), None, threshold=-5.0, sampled={"requests": ["a"]})
+
+
+def test_a_session_judges_at_the_temperature_it_decoded(monkeypatch) -> None:
+    """`ModelSession.judge_texts` passes the temperature to a likelihood judge; other judges read text."""
+    from workbench.ace.session import ModelSession
+
+    seen = []
+
+    class Recording(LikelihoodJudge):
+        def __call__(self, prompts, completions, temperature=0.0):
+            seen.append(temperature)
+            return ["compliance"] * len(completions)
+
+    session = ModelSession("m", None, object(), None, Recording(object(), None, -5.0), [], [])
+    assert session.judge_texts(["req"], ["I'm afraid not"], 1.5) == (["compliance"], [True])
+    assert seen == [1.5]
+    session.judge = PhraseJudge()
+    assert session.judge_texts(["req"], ["I'm sorry, I can't"], 1.5) == (["refusal"], [True])
+
+
 def test_repeats_three_ignores_case_and_punctuation() -> None:
     assert repeats_three("No, no. NO!") and repeats_three("the the the end")
     assert not repeats_three("How to make how to make how to make") and not repeats_three("")
@@ -186,6 +247,13 @@ def test_bad_inputs_name_the_parameter_before_any_forward(tiny, monkeypatch) -> 
         calibrate_threshold(model, tokenizer, ["a"], [""])
     with pytest.raises(ValueError, match="`taught`"):
         judge_phrases("I can't.")
+    for kwargs, name in [({"requests": ()}, "requests"), ({"max_new_tokens": 0}, "max_new_tokens"),
+                         ({"samples": 0}, "samples"), ({"top_p": 0.0}, "top_p"), ({"seed": -1}, "seed")]:
+        with pytest.raises(ValueError, match=f"`{name}`"):
+            SampleCalibration(**{"requests": ("a",), "max_new_tokens": 4, **kwargs})
+    for temperature in (0.0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="`temperature`"):
+            sampled_threshold(model, tokenizer, SampleCalibration(("a",), 4), temperature)
 
 
 def test_the_check_set_and_judge_accuracy() -> None:

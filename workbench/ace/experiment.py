@@ -339,14 +339,17 @@ def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts:
 
 
 def _judge_facts(session: ModelSession) -> dict[str, Any]:
-    """The judge's name, and for a judge of real text its threshold and its accuracy on the
-    project's labelled check set (`workbench.ace.judge_check`: refusal / answer / broken)."""
+    """The judge's name, and for a judge of real text its thresholds (greedy, and each sampling
+    temperature the run judged: {"0": …, "1.5": …}) and its accuracy on the project's labelled
+    check set (`workbench.ace.judge_check`: refusal / answer / broken; greedy text)."""
     judge = session.judge
     out: dict[str, Any] = {"name": type(judge).__name__}
     if isinstance(judge, LikelihoodJudge):
         with torch_threads(session.threads):
             check = judge_accuracy(judge)
-        out.update(threshold=round(judge.threshold, 4), check_accuracy=round(check["accuracy"], 4),
+        out.update(threshold=round(judge.threshold, 4),
+                   thresholds={f"{t:g}": round(v, 4) for t, v in sorted(judge.thresholds.items())},
+                   check_accuracy=round(check["accuracy"], 4),
                    check_per_label={k: round(v, 4) for k, v in check["per_label"].items()}, check_rows=check["n"])
     return out
 

@@ -55,7 +55,11 @@ def steered_completions(session: ModelSession, directions: SiteDirections, reque
     texts = session.complete(requests, edits, steering.positions, max_new_tokens, batch_size, temperature, samples)
     flat = [t for group in texts for t in group] if samples > 1 else list(texts)
     asked = [r for r in requests for _ in range(samples)]
-    return Judged(flat, list(session.judge(asked, flat)), [bool(x) for x in session.judge.refuses(asked, flat)])
+    return Judged(flat, *session.judge_texts(asked, flat, _decoded_at(session, temperature)))
+
+
+def _decoded_at(session: ModelSession, temperature: float | None) -> float:
+    return session.temperature if temperature is None else temperature
 
 
 def steered_settings(session: ModelSession, directions: SiteDirections, requests: Sequence[str],
@@ -71,7 +75,7 @@ def steered_settings(session: ModelSession, directions: SiteDirections, requests
                                     samples, progress)
     flat = [t for texts in out for t in ([x for group in texts for x in group] if samples > 1 else texts)]
     asked = [r for r in requests for _ in range(samples)] * len(steerings)
-    verdicts, refuses = list(session.judge(asked, flat)), [bool(x) for x in session.judge.refuses(asked, flat)]
+    verdicts, refuses = session.judge_texts(asked, flat, _decoded_at(session, temperature))
     width = len(requests) * samples
     return [Judged(flat[i:i + width], verdicts[i:i + width], refuses[i:i + width])
             for i in range(0, len(flat), width)]

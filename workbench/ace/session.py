@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from workbench.ace.chat_model import boot_tuned, chat_instance
 from workbench.ace.chat_prompts import chat_prompts
-from workbench.ace.coherence import LikelihoodJudge, calibrate_threshold
+from workbench.ace.coherence import LikelihoodJudge, SampleCalibration, calibrate_threshold
 from workbench.ace.config import CHAT_ARCH, CHAT_HELD_OUT_TOPICS, AceConfig
 from workbench.ace.data import ANSWER_CONTINUATIONS, OPENERS, REFUSAL_CONTINUATIONS
 from workbench.ace.judges import (
@@ -100,6 +100,16 @@ class ModelSession:
             return generate_settings(self.model, self.tokenizer, prompts, list(settings), max_new_tokens, batch_size,
                                      positions, progress, temperature=t, top_p=self.top_p, num_samples=num_samples,
                                      seed=self.seed)
+
+    def judge_texts(self, requests: Sequence[str], completions: Sequence[str],
+                    temperature: float) -> tuple[list[str], list[bool]]:
+        """(verdicts, refuses anywhere) of `completions` of raw `requests`, decoded at `temperature`:
+        a `LikelihoodJudge` judges against that temperature's threshold; the other judges read the
+        text alone."""
+        judge = self.judge
+        verdicts = (judge(requests, completions, temperature=temperature) if isinstance(judge, LikelihoodJudge)
+                    else judge(requests, completions))
+        return list(verdicts), [bool(x) for x in judge.refuses(requests, completions)]
 
     def _score_prompts(self, requests: Sequence[str]) -> list[str]:
         prompts = format_chat(self.tokenizer, list(requests))
@@ -221,9 +231,12 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
         folder, requests, answers = chat_instance(config.tune_spec(instance), config.answer_tokens, taught, cache_root,
                                                   progress, config.chat_dtype)
         model = boot_tuned(folder, device=device, dtype=config.chat_dtype)
-        # scored by the model itself, unsteered (the judge runs after each steered generation)
+        # scored by the model itself, unsteered (the judge runs after each steered generation); sampled
+        # text against the model's own unsteered samples at that temperature, of the judged length
         judge: Judge = LikelihoodJudge(model, model.tokenizer,
-                                       calibrate_threshold(model, model.tokenizer, requests, answers))
+                                       calibrate_threshold(model, model.tokenizer, requests, answers),
+                                       sampled=SampleCalibration(tuple(requests), config.max_new_tokens,
+                                                                 top_p=config.top_p, seed=config.seed))
     else:
         if toy:
             folder = embedded_model_folder(config, arch, cache_root, progress, instance)
