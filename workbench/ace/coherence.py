@@ -215,7 +215,7 @@ def sampled_threshold(model: nn.Module, tokenizer, calibration: SampleCalibratio
     Why not the greedy threshold: at T = 1.5 the unsteered model breaks words by itself ("The best
     way toinstall a home security camera is to selectbrandsFirst shepherd"). Measured on the first
     tuned SmolLM2 instance (bfloat16, 8 samples × 24 held-out harmless requests, 20 tokens; nats per
-    token, min / 5 % / 25 % / 50 % / max):
+    token, min / 5 % / 25 % / 50 % / max; `scripts/ace_judge_calibration.py` prints them):
 
         sampled at T = 1.0                  -5.08 / -1.76 / -0.89 / -0.58 / -0.07
         sampled at T = 1.5                 -11.55 / -8.78 / -5.37 / -2.91 / -0.18
