@@ -27,8 +27,9 @@ reproduce: setup
 reproduce-quick: setup
 	$(VENV)/bin/workbench reproduce --quick --out build/figures
 
+# two workers, whole test files each (tests/conftest.py): the 2 cores are busy instead of one
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests
 
 lab: setup
 	$(VENV)/bin/workbench lab
