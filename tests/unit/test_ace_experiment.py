@@ -3,6 +3,7 @@ result's shapes and round trip, the summary, the figures and `workbench reproduc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -187,6 +188,22 @@ def test_result_edits_are_the_experiments_edits(result, session_cache):
                                  c.max_new_tokens, c.batch_size)
         shown = result.examples["llama"][f"{title} [{result.settings['llama'][0]['name']}]"]
         assert texts[:3] == shown["harmful"], title
+
+
+def test_summary_reports_only_alphas_that_were_run(result):
+    """Without α = ½ in the sweep, `refusal_at` has no "alpha=0.5" (no nearest-α stand-in) and
+    `alpha_index(0.5)` refuses; the α values run keep their own numbers."""
+    keep = [i for i, a in enumerate(result.config.alphas) if a != 0.5]
+    config = dataclasses.replace(result.config, alphas=tuple(result.config.alphas[i] for i in keep))
+    fewer = dataclasses.replace(result, config=config, sweep=result.sweep[:, :, keep],
+                                sweep_refusal=result.sweep_refusal[:, :, keep],
+                                sweep_score=result.sweep_score[:, :, keep])
+    at = summarize(fewer)["models"]["llama"]["refusal_at"]
+    assert set(at) == {"alpha=0", "alpha=1"}
+    assert at == {k: v for k, v in summarize(result)["models"]["llama"]["refusal_at"].items() if k != "alpha=0.5"}
+    with pytest.raises(ValueError, match="`alpha` 0.5 was not run"):
+        fewer.alpha_index(0.5)
+    assert fewer.alpha_index(1.0) == config.alphas.index(1.0)
 
 
 def test_summary_and_figures(result):

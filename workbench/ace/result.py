@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -178,8 +179,13 @@ class AceResult(Result):
                 "harmless_answer": float(self.share(self.baseline[m, 1], "compliance"))}
 
     def alpha_index(self, alpha: float) -> int:
+        """Index of `alpha` in the swept `config.alphas`; ValueError when it was not run (no
+        nearest-α stand-in: a number reported at α must have been measured at α)."""
         alphas = self.config.alphas
-        return min(range(len(alphas)), key=lambda i: abs(alphas[i] - alpha))
+        hits = [i for i, a in enumerate(alphas) if math.isclose(a, alpha, rel_tol=0.0, abs_tol=1e-9)]
+        if not hits:
+            raise ValueError(f"`alpha` {alpha!r} was not run; the sweep ran {list(alphas)}")
+        return hits[0]
 
     def direction_unit(self, model: str | int, layer: int | None = None) -> Float[Tensor, " d"]:
         label = self.label(model)

@@ -20,6 +20,9 @@ from workbench.ace.config import LAYER_METHODS, METHOD_SETTINGS, SETS, SWEEP_MET
 from workbench.ace.judges import VERDICTS
 from workbench.ace.result import AceResult
 
+# `refusal_at` reports these α values when the sweep ran them: removal (0), midpoint (½), induction (1)
+REPORTED_ALPHAS = (0.0, 0.5, 1.0)
+
 
 def _r(x: float) -> float:
     return round(float(x), 4)
@@ -127,7 +130,7 @@ def instance_summary(result: AceResult) -> dict[str, Any]:
     for m, label in enumerate(result.labels):
         sweep = _sweep(result, m)
         at = {}
-        for alpha in (0.0, 0.5, 1.0):
+        for alpha in (a for a in REPORTED_ALPHAS if a in c.alphas):  # only α values that were run
             i = result.alpha_index(alpha)
             at[f"alpha={alpha:g}"] = {
                 method: {
