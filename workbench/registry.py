@@ -22,7 +22,7 @@ SUITES: dict[str, Suite] = {
     for suite in (
         Suite("ace", ace.AceConfig, ace.AceResult, ace.run, ace.summarize, ace_plots.all_figures, ace.claims),
         Suite("capacity", capacity.CapacityConfig, capacity.CapacityResult, capacity.run, capacity.summarize,
-              capacity_plots.all_figures),
+              capacity_plots.all_figures, capacity.claims),
         Suite("goldilocks", goldilocks.GoldilocksConfig, goldilocks.GoldilocksResult, goldilocks.run,
               goldilocks.summarize, goldilocks_plots.all_figures),
         Suite("robustness", robustness.RobustnessConfig, robustness.RobustnessResult, robustness.run,

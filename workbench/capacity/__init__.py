@@ -7,6 +7,7 @@
 
 from workbench.capacity.analysis import Blocks, derivation_check, gram_blocks, polysemantic_share
 from workbench.capacity.capacity import capacity, regimes
+from workbench.capacity.claims import claims
 from workbench.capacity.config import CapacityConfig
 from workbench.capacity.experiment import run
 from workbench.capacity.features import monte_carlo_loss, sample_features, sparsity_to_kurtosis
@@ -21,6 +22,7 @@ __all__ = [
     "CapacityConfig",
     "CapacityResult",
     "capacity",
+    "claims",
     "closed_form_loss",
     "derivation_check",
     "gram",

@@ -18,6 +18,7 @@ from workbench.capacity.analysis import (
 from workbench.capacity.capacity import capacity, regimes
 from workbench.capacity.features import relu_input_kurtosis
 from workbench.capacity.loss import marginal_loss
+from workbench.capacity.optimum import optimal_loss
 from workbench.capacity.result import CapacityResult
 
 
@@ -56,6 +57,8 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
         exact = exact_all[ki]
         gaps = optimal_gaps(result.loss[ki, li], v, k, c.d)
         per_k.append({
+            "best_loss": float(result.loss[ki, li].min()),
+            "exact_loss": optimal_loss(v, k, c.d),
             "kurtosis": k,
             **_counts(block_regimes(W)),
             "by_capacity_cut": _regime_counts(C),
@@ -77,6 +80,9 @@ def summarize(result: CapacityResult) -> dict[str, Any]:
     out["polysemantic_share_grid"] = {
         "kurtosis": list(c.kurtosis), "decay": list(c.decay),
         "share": [[round(float(x), 3) for x in row] for row in polysemantic_share(result.capacities()).tolist()],
+        # the exact optimum's share (strictly 0 < C_i < 1), [kurtosis][decay] as `share`
+        "exact_share": torch.stack([(exact_regimes(result.exact_capacities(li)) == 1).double().mean(-1)
+                                    for li in range(len(c.decay))], dim=1).round(decimals=3).tolist(),
     }
     if c.d_sweep:
         totals = result.sweep_total_capacity()
