@@ -23,7 +23,9 @@ class RobustnessConfig:
         embeddings), `epochs` passes at learning rate `lr` (head) / `lr_layers` (encoder), batch
         `batch_size`; `max_length` tokens.
     Filter: threshold = the lowest one rejecting at most `max_safe_lost` of the validation safe
-        completions; `n_filter_samples` prompts, at most `max_resamples` resamples each.
+        completions; `n_filter_samples` prompts, at most `max_resamples` resamples each. The
+        conservative threshold (`workbench.robustness.conservative`): the same rule at the larger
+        stated cost `conservative_safe_lost`, measured on the fresh draws with the round-0 classifier.
     Attacks: `n_attack` injurious test stories per round, budgets 0 … `max_budget` edits,
         `candidates` scored per step in one batch (effort censored at 1 + max_budget · candidates
         queries).
@@ -38,7 +40,8 @@ class RobustnessConfig:
     n_stories: int = param(1500, Int(100, 20000))
     corpus_unsafe_share: float = param(0.3, SHARE)
     unsafe_rate: float = param(0.024, SHARE)
-    n_fresh: int = param(100_000, Int(100, 10_000_000))
+    # 300,000 draws: ≈ 7,200 unsafe ones, so zero passing gives a bound near 1e-5 < the paper's 3e-5
+    n_fresh: int = param(300_000, Int(100, 10_000_000))
     n_fresh_safe: int = param(1000, Int(10))
     top_layers: int = param(0, Int(0, 48))
     epochs: int = param(2, Int(1))
@@ -47,6 +50,8 @@ class RobustnessConfig:
     batch_size: int = param(32, Int(1))
     max_length: int = param(64, Int(8, 4096))
     max_safe_lost: float = param(0.05, Number(0.0, 1.0, high_open=True))
+    # fixed before measuring: 5 × the default's cost in lost safe validation completions
+    conservative_safe_lost: float = param(0.25, Number(0.0, 1.0, high_open=True))
     n_filter_samples: int = param(100_000, Int(1))
     max_resamples: int = param(100, Int(0))
     n_attack: int = param(30, Int(1))

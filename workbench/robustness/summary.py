@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS
+from workbench.robustness.conservative import at_threshold, conservative
 from workbench.robustness.filtering import group_weights, safe_lost
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.survival import kaplan_meier, median_effort, paired_effort_test
@@ -26,7 +27,8 @@ def attack_summary(result: RobustnessResult, round_: int, attack: str) -> dict[s
 
 
 def _rounded(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _r(v) if isinstance(v, float) else v for k, v in d.items()}
+    """Floats to 6 significant digits, nested dicts included."""
+    return {k: _r(v) if isinstance(v, float) else _rounded(v) if isinstance(v, dict) else v for k, v in d.items()}
 
 
 def effort_summary(result: RobustnessResult, round_: int, attack: str) -> dict[str, Any]:
@@ -103,7 +105,9 @@ def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
 
 def summarize(result: RobustnessResult) -> dict[str, Any]:
     """`fresh_share` (share of fresh draws not verbatim in train or test), `unsafe_after_filter`
-    (round 0's classifier on the fresh draws: count, draws, bound), `effort_to_failure` (per attack
+    (round 0's classifier on the fresh draws: count, draws, bound), `conservative` and
+    `default_threshold` (`workbench.robustness.conservative`: the unsafe rate with its bound, safe
+    share rejected, redraws and TV distance at each threshold), `effort_to_failure` (per attack
     and round); per round: threshold, the filter on fresh draws and on the test split, quality,
     in-distribution metrics, attack success vs budget; plus sizes and timings."""
     c = result.config
@@ -113,6 +117,9 @@ def summarize(result: RobustnessResult) -> dict[str, Any]:
         "fresh_share": _r(result.fresh_info["fresh_share"]) if fresh else None,
         "fresh_share_completion": _r(result.fresh_info["fresh_share_completion"]) if fresh else None,
         "unsafe_after_filter": _rounded(fresh["unsafe_after_filter"]) if fresh else None,
+        # both filter claims at one threshold: the conservative one, and the default as a second row
+        "conservative": _rounded(conservative(result)) if fresh else None,
+        "default_threshold": _rounded(at_threshold(result, float(result.thresholds[0]))) if fresh else None,
         "effort_to_failure": effort_to_failure(result),
         "backbone": c.backbone or "all-MiniLM-L6-v2 (embedded)",
         "data": c.data or "story corpus (oracle)",
