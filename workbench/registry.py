@@ -26,7 +26,7 @@ SUITES: dict[str, Suite] = {
         Suite("goldilocks", goldilocks.GoldilocksConfig, goldilocks.GoldilocksResult, goldilocks.run,
               goldilocks.summarize, goldilocks_plots.all_figures),
         Suite("robustness", robustness.RobustnessConfig, robustness.RobustnessResult, robustness.run,
-              robustness.summarize, robustness_plots.all_figures),
+              robustness.summarize, robustness_plots.all_figures, robustness.claims),
     )
 }
 SUITE_NAMES: tuple[str, ...] = tuple(SUITES)

@@ -16,21 +16,25 @@ from workbench.robustness.attacks import (
     vocabulary_substitution,
     word_insertion,
 )
+from workbench.robustness.claims import claims
 from workbench.robustness.classifier import Classifier, embedded_backbone_path
 from workbench.robustness.config import RobustnessConfig
+from workbench.robustness.conservative import conservative, conservative_threshold
 from workbench.robustness.data import Dataset, load_labelled, story_dataset, user_dataset
 from workbench.robustness.experiment import build_dataset, run
 from workbench.robustness.filtering import choose_threshold, exact_unsafe_rate, filter_sample, group_weights
 from workbench.robustness.fresh import draw_fresh, fresh_share, unsafe_after_filter
+from workbench.robustness.in_distribution import paired_auc_test
 from workbench.robustness.oracle import oracle_label
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.summary import summarize
 from workbench.robustness.survival import kaplan_meier, paired_effort_test
 
 __all__ = [
-    "ATTACKS", "TRAINED_ATTACKS", "AttackTrace", "Classifier", "Dataset", "RobustnessConfig", "RobustnessResult",
-    "Saliency", "build_dataset", "choose_threshold", "draw_fresh", "embedded_backbone_path", "exact_unsafe_rate",
+    "ATTACKS", "AttackTrace", "build_dataset", "choose_threshold", "claims", "Classifier", "conservative",
+    "conservative_threshold", "Dataset", "draw_fresh", "embedded_backbone_path", "exact_unsafe_rate",
     "filter_sample", "fresh_share", "group_weights", "hotflip", "kaplan_meier", "load_labelled", "oracle_label",
-    "paired_effort_test", "run", "saliency_tool", "story_dataset", "summarize", "unsafe_after_filter",
-    "user_dataset", "vocabulary_substitution", "word_insertion",
+    "paired_auc_test", "paired_effort_test", "RobustnessConfig", "RobustnessResult", "run", "Saliency",
+    "saliency_tool", "story_dataset", "summarize", "TRAINED_ATTACKS", "unsafe_after_filter", "user_dataset",
+    "vocabulary_substitution", "word_insertion",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS
 from workbench.robustness.conservative import at_threshold, conservative
 from workbench.robustness.filtering import group_weights, safe_lost
+from workbench.robustness.in_distribution import paired_auc_test
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.survival import kaplan_meier, median_effort, paired_effort_test
 
@@ -103,6 +104,14 @@ def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
     }
 
 
+def _in_distribution(result: RobustnessResult) -> dict[str, Any]:
+    """Round 0 against the last round on the test split (`paired_auc_test`)."""
+    test = result.mask("test")
+    out = paired_auc_test(result.labels[test], result.scores[0][test], result.scores[-1][test],
+                          seed=result.config.seed)
+    return {**_rounded(out), "ci95": [_r(x) for x in out["ci95"]], "rounds": [0, result.config.rounds]}
+
+
 def summarize(result: RobustnessResult) -> dict[str, Any]:
     """`fresh_share` (share of fresh draws not verbatim in train or test), `unsafe_after_filter`
     (round 0's classifier on the fresh draws: count, draws, bound), `conservative` and
@@ -120,6 +129,7 @@ def summarize(result: RobustnessResult) -> dict[str, Any]:
         # both filter claims at one threshold: the conservative one, and the default as a second row
         "conservative": _rounded(conservative(result)) if fresh else None,
         "default_threshold": _rounded(at_threshold(result, float(result.thresholds[0]))) if fresh else None,
+        "in_distribution": _in_distribution(result),
         "effort_to_failure": effort_to_failure(result),
         "backbone": c.backbone or "all-MiniLM-L6-v2 (embedded)",
         "data": c.data or "story corpus (oracle)",
