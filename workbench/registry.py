@@ -24,7 +24,7 @@ SUITES: dict[str, Suite] = {
         Suite("capacity", capacity.CapacityConfig, capacity.CapacityResult, capacity.run, capacity.summarize,
               capacity_plots.all_figures, capacity.claims),
         Suite("goldilocks", goldilocks.GoldilocksConfig, goldilocks.GoldilocksResult, goldilocks.run,
-              goldilocks.summarize, goldilocks_plots.all_figures),
+              goldilocks.summarize, goldilocks_plots.all_figures, goldilocks.claims),
         Suite("robustness", robustness.RobustnessConfig, robustness.RobustnessResult, robustness.run,
               robustness.summarize, robustness_plots.all_figures, robustness.claims),
     )

@@ -5,6 +5,7 @@
     result.trace_ratio()          # Tr(H_d)/‖H_d‖_F  [activation, seed, basis, ratio r/r_init]
 """
 
+from workbench.goldilocks.claims import claims
 from workbench.goldilocks.config import RANK_BY, GoldilocksConfig, log_ratios
 from workbench.goldilocks.data import DATASETS, Dataset, load_cifar10, load_dataset, load_digits, load_mnist
 from workbench.goldilocks.experiment import directions, hessian_bases, run, selection_inits
@@ -23,6 +24,6 @@ __all__ = [
     "load_digits", "load_mnist", "log_ratios", "points_at_ratios", "radius_sweep", "random_bases",
     "run", "selection_inits", "selection_test", "steps_to_target", "summarize",
     "train_full_space", "train_on_hyperplanes",
-    "SURFACES", "association", "intrinsic_dimension", "reliability", "score_inits", "surface_points",
+    "SURFACES", "association", "claims", "intrinsic_dimension", "reliability", "score_inits", "surface_points",
     "train_on_surfaces",
 ]
