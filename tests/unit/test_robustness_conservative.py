@@ -56,3 +56,4 @@ def test_no_fresh_draws_and_bad_cost_are_refused(robustness_quick) -> None:
     for bad in (1.0, -0.1):
         with pytest.raises(ValueError, match="`conservative_safe_lost`"):
             RobustnessConfig(conservative_safe_lost=bad)
+

@@ -275,3 +275,19 @@ def test_cli_reproduces_the_quick_suite(result, tmp_path, capsys):
     assert 0.99 < m["fresh_share"] <= 1 and {"count", "draws", "bound"} <= set(m["unsafe_after_filter"])
     assert m["unsafe_after_filter"]["draws"] == result.config.n_fresh
     assert set(m["effort_to_failure"]) == set(ATTACKS) and "round 1" in m["effort_to_failure"]["insertion"]
+
+
+def test_the_paraphrase_step_read_as_an_attack(robustness_quick) -> None:
+    """Each round that makes training data scores its paraphrases with its own classifier: the
+    count is the paraphrases it added; the last round makes none."""
+    from workbench.robustness.paraphrase import paraphrase_attack
+
+    info = robustness_quick.rounds_info
+    first = info[0]["paraphrase_attack"]
+    assert first["tried"] == info[0]["adversarial_paraphrases"] and 0 <= first["passed"] <= first["tried"]
+    assert info[-1]["paraphrase_attack"] is None
+    out = paraphrase_attack([0.1, 0.9, 0.2, 0.8], [0, 0, 1, 2], threshold=0.5)
+    assert out == {"tried": 4, "passed": 2, "success": 0.5, "sources": 3, "sources_fooled": 2, "tried_per_success": 2.0}
+    assert paraphrase_attack([], [], 0.5)["tried_per_success"] is None
+    with pytest.raises(ValueError, match="`scores`"):
+        paraphrase_attack([0.1], [], 0.5)

@@ -45,7 +45,7 @@ from workbench.robustness.fresh import (
     unsafe_after_filter,
 )
 from workbench.robustness.oracle import oracle_label
-from workbench.robustness.paraphrase import paraphrases
+from workbench.robustness.paraphrase import paraphrase_attack, paraphrases
 from workbench.robustness.result import EmbeddingKey, Embeddings, RobustnessResult
 from workbench.robustness.train import finetune, train_head
 
@@ -249,10 +249,10 @@ def _filter(setup: _Setup, s: Float[Tensor, " n"], threshold: float, config: Rob
 
 
 def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, config: RobustnessConfig, r: int,
-                      progress: bool, ex: Executor) -> list[dict[str, Any]]:
+                      progress: bool, ex: Executor) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Attack a fresh sample of injurious training stories with the trained attacks, add every
     changed text (labelled by the oracle) and `n_paraphrase` oracle-checked paraphrases of each
-    to `train`. Returns the added texts."""
+    to `train`. Returns (the added texts, the paraphrases read as an attack: `paraphrase_attack`)."""
     picked = setup.rng.sample(setup.train_pos, min(config.n_train_attack, len(setup.train_pos)))
     found = _attack_sets(setup.clf, [setup.story(i) for i in picked], threshold, config, setup.data.has_oracle,
                          setup.vocab_ok, progress, f"round {r}", "training texts", ex, TRAINED_ATTACKS)
@@ -268,16 +268,22 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
             added.append({"text": x["final"], "label": label, "attack": a})
             if x["oracle"] is not None:
                 added += [
-                    {"text": t, "label": label, "attack": f"{a} paraphrase"}
+                    {"text": t, "label": label, "attack": f"{a} paraphrase", "source": len(added) - 1}
                     for t in paraphrases(x["text"], x["final"], pool, config.n_paraphrase, label, oracle_label, rng)
                 ]
     new_texts = [x["text"] for x in added]
+    found_by_paraphrase = paraphrase_attack([], [], threshold)
     if new_texts:
         train.texts = train.texts + new_texts
         train.emb = torch.cat([train.emb, clf_embed_base(setup.clf, setup.base, config, new_texts)])
         train.labels = torch.cat([train.labels, torch.tensor([x["label"] for x in added])])
         train.weights = torch.cat([train.weights, torch.full((len(new_texts),), config.adv_weight)])
-    return added
+        # the paraphrases as an attack on this round's classifier, before it trains on them
+        para = [i for i, x in enumerate(added) if "source" in x]
+        emb = train.emb[len(train.texts) - len(new_texts):][para]
+        p = (setup.clf.head_probs(emb) if config.top_layers == 0 else setup.clf.score([new_texts[i] for i in para]))
+        found_by_paraphrase = paraphrase_attack(p.cpu().tolist(), [added[i]["source"] for i in para], threshold)
+    return added, found_by_paraphrase
 
 
 def _fresh_info(
@@ -309,9 +315,10 @@ def _run_round(setup: _Setup, train: _TrainingSet, config: RobustnessConfig, r: 
         per_attack = _attack_sets(setup.clf, [setup.story(i) for i in setup.attack_index], threshold, config,
                                   setup.data.has_oracle, setup.vocab_ok, progress, f"round {r}", "held-out", ex)
     added: list[dict[str, Any]] = []
+    found_by_paraphrase = None  # the last round makes no training data
     if r < config.rounds:
         with _timed(clock, f"round{r}_adversarial_data"):
-            added = _adversarial_data(setup, train, threshold, config, r, progress, ex)
+            added, found_by_paraphrase = _adversarial_data(setup, train, threshold, config, r, progress, ex)
     labels, W = setup.labels, setup.W
     info = {
         "threshold": threshold,
@@ -324,6 +331,7 @@ def _run_round(setup: _Setup, train: _TrainingSet, config: RobustnessConfig, r: 
         "adversarial_added": len(added),
         "adversarial_injurious": sum(x["label"] for x in added),
         "adversarial_paraphrases": sum("paraphrase" in x["attack"] for x in added),
+        "paraphrase_attack": found_by_paraphrase,
         "adversarial_examples": added[:20],
         "train_size": train_size,
     }

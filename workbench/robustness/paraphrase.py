@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from workbench.robustness.oracle import words
 
@@ -59,3 +59,17 @@ def paraphrases(source: str, adversarial: str, pool: list[str], k: int, label: i
             if len(out) == k:
                 break
     return out
+
+
+def paraphrase_attack(scores: Sequence[float], sources: Sequence[int], threshold: float) -> dict[str, float | int]:
+    """The paraphrase step read as an attack: paraphrases of one round's adversarial examples (all
+    injurious by the oracle, `sources[i]` the example paraphrase i re-renders), scored by that
+    round's classifier before it trains on them. A paraphrase succeeds when its score is below
+    `threshold` (the filter lets it through). Effort: paraphrases tried per success."""
+    if len(scores) != len(sources):
+        raise ValueError(f"`scores` and `sources` must be one per paraphrase; got {len(scores)} and {len(sources)}")
+    passed = [s < threshold for s in scores]
+    n, k = len(passed), sum(passed)
+    fooled = {src for src, ok in zip(sources, passed) if ok}
+    return {"tried": n, "passed": k, "success": k / n if n else 0.0, "sources": len(set(sources)),
+            "sources_fooled": len(fooled), "tried_per_success": n / k if k else None}

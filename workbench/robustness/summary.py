@@ -97,6 +97,8 @@ def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
         "adversarial_added_after": info["adversarial_added"],
         "adversarial_injurious_after": info["adversarial_injurious"],
         "adversarial_paraphrases_after": info.get("adversarial_paraphrases", 0),
+        # this round's paraphrases of its adversarial examples, scored by this round's classifier
+        "paraphrase_attack": _rounded(info["paraphrase_attack"]) if info.get("paraphrase_attack") else None,
         "by_category": flagged_by_category(result, r),
         **({"unsafe_after_filter": _rounded(info["fresh"]["unsafe_after_filter"]),
             "quality": {k: _r(v) if isinstance(v, float) else v for k, v in info["fresh"]["quality"].items()}}
