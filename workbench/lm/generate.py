@@ -40,10 +40,12 @@ from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.decoding import decode_dropping_finished
 from workbench.lm.fastpath import fast_targets, unbridged
+from workbench.lm.fired import first_forward_check
 from workbench.lm.forward import (
     context_length,
     device_of,
     forward,
+    hf_model,
     is_recurrent,
     left_padded,
     next_cache,
@@ -188,7 +190,9 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
         if not edits:
             yield None
             return
-        with steer(model, edits, positions, targets=targets) as steerer:
+        d_model = getattr(getattr(model, "cfg", None), "d_model", None)
+        with steer(model, edits, positions, targets=targets) as steerer, \
+                first_forward_check(hf_model(model), steerer, None if d_model is None else int(d_model)):
             yield steerer
 
 

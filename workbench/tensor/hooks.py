@@ -104,6 +104,8 @@ class Steerer:
         self.prompt_length = prompt_length
         self.attention_mask = attention_mask
         self.offset = 0
+        # {hook name: shape of the first activation it edited}: which edits reached the forward
+        self.seen: dict[str, tuple[int, ...]] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def begin(self, prompt_length: int, attention_mask: Tensor | None = None) -> None:
@@ -160,6 +162,8 @@ class Steerer:
         return keep
 
     def _edited(self, name: str, v: Tensor) -> Tensor:
+        if name not in self.seen:
+            self.seen[name] = tuple(v.shape)
         edit = self._current[name]
         if v.shape[-1] != edit.width:
             raise ValueError(
