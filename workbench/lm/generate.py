@@ -53,7 +53,7 @@ from workbench.lm.forward import (
     takes_mask,
 )
 from workbench.lm.prefill import shared_prefill
-from workbench.lm.sampling import Sampling, next_tokens, row_uniforms
+from workbench.lm.sampling import NonFiniteLogitsError, Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
 from workbench.tensor.row_edits import RowEdits, check_row_edits
 from workbench.tensor.steering import SteeringEdit
@@ -186,7 +186,7 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
         resolve(model, list(edits))
     # the HF block of each edit, found through the bridge before its components are swapped out
     targets = fast_targets(model, edits)
-    with unbridged(model) if targets is not None else nullcontext():
+    with unbridged(model) if targets is not None else nullcontext(), _naming_non_finite(edits):
         if not edits:
             yield None
             return
@@ -194,6 +194,17 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
         with steer(model, edits, positions, targets=targets) as steerer, \
                 first_forward_check(hf_model(model), steerer, None if d_model is None else int(d_model)):
             yield steerer
+
+
+@contextmanager
+def _naming_non_finite(edits: Edits) -> Iterator[None]:
+    """Non-finite logits re-raised as a ValueError naming what produced them: the edits, or the model."""
+    try:
+        yield
+    except NonFiniteLogitsError as err:
+        cause = (f"the edits at {sorted(edits)} (α·r too large for the model's dtype, or a NaN direction?)"
+                 if edits else "the unsteered model (check its weights and `dtype`)")
+        raise ValueError(f"`edits`: {err}; produced by {cause}" if edits else f"{err}; produced by {cause}") from None
 
 
 def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], max_new_tokens: int,

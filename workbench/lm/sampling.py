@@ -21,11 +21,24 @@ from torch import Tensor
 
 from workbench.core.validation import check_int, check_range
 
+# below this, softmax(logits / T) is an argmax in all but round-off, and logits / T overflows as
+# T nears the subnormal floats (T = 1e-310 gave garbage bytes): refused, 0 asks for greedy
+MIN_TEMPERATURE = 1e-4
+
+
+class NonFiniteLogitsError(ValueError):
+    """The model's logits held NaN or ±inf in some rows (`rows`): no token can be chosen from them."""
+
+    def __init__(self, rows: list[int]) -> None:
+        super().__init__(f"the logits of rows {rows[:8]} are not finite (NaN or inf): no token can be chosen")
+        self.rows = rows
+
 
 @dataclass(frozen=True)
 class Sampling:
     """How the next token is chosen: `temperature` 0 is greedy (argmax; `top_p` and `seed` unused),
-    > 0 samples from softmax(logits / temperature) restricted to the top-`top_p` nucleus."""
+    ≥ `MIN_TEMPERATURE` samples from softmax(logits / temperature) restricted to the top-`top_p`
+    nucleus; a temperature between the two is refused."""
 
     temperature: float = 0.0
     top_p: float = 1.0
@@ -33,6 +46,8 @@ class Sampling:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "temperature", check_range("temperature", self.temperature, low=0.0))
+        if 0.0 < self.temperature < MIN_TEMPERATURE:
+            raise ValueError(f"`temperature` must be 0 (greedy) or ≥ {MIN_TEMPERATURE:g}; got {self.temperature!r}")
         object.__setattr__(self, "top_p", check_range("top_p", self.top_p, low=0.0, high=1.0, low_open=True))
         object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
 
@@ -54,7 +69,11 @@ def row_uniforms(sampling: Sampling, keys: Sequence[tuple[int, int]], steps: int
 def next_tokens(logits: Float[Tensor, "b vocab"], sampling: Sampling,
                 uniforms: Float[Tensor, " b"] | None) -> Int[Tensor, " b"]:
     """The next token of each row: argmax when greedy, else the inverse-CDF draw of the module
-    docstring at `uniforms` (one per row)."""
+    docstring at `uniforms` (one per row). Raises `NonFiniteLogitsError` when a row's logits hold
+    NaN or ±inf (an argmax would pick an arbitrary token, often EOS: empty text, silently)."""
+    finite = torch.isfinite(logits).all(-1)
+    if not bool(finite.all()):
+        raise NonFiniteLogitsError((~finite).nonzero().flatten().tolist())
     if sampling.greedy or uniforms is None:
         # the cast is exact and keeps the first maximum; argmax over bfloat16 runs unvectorised on
         # CPU (10 ms for 128 rows of SmolLM2's 49k logits, against 2 ms for the cast and a float argmax)
