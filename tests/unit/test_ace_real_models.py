@@ -123,3 +123,29 @@ def test_sublayer_sites_need_attention_and_mlp_outputs_and_say_so(tmp_path, file
             run(_config(folder, files), progress=False)
     result = run(_config(folder, files, sites="residual"), progress=False)
     assert all(s["sites"] == "residual" for s in result.settings[result.labels[0]])
+
+
+def test_silent_changes_to_the_request_are_said(llama, files, tmp_path) -> None:
+    """A tokenizer without a chat template, a direction count the files cannot give, and evaluation
+    sets of different sizes each warn, naming what changed."""
+    import shutil
+
+    from workbench.ace.prompt_sets import prompt_rows
+
+    plain = tmp_path / "no-template"
+    shutil.copytree(llama, plain)
+    config_file = plain / "tokenizer_config.json"
+    tok_config = json.loads(config_file.read_text())
+    tok_config.pop("chat_template", None)
+    config_file.write_text(json.dumps(tok_config))
+    (plain / "chat_template.jinja").unlink(missing_ok=True)
+    with pytest.warns(UserWarning, match="has no chat template, so every request is fed as raw text"):
+        session_module.open_session(_config(plain, files), 0, progress=False)
+    with pytest.warns(UserWarning, match="`n_direction` 10000 is more than half of `harmful_file`'s"):
+        prompt_rows(_config(llama, files, n_direction=10_000, n_eval=100))
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join(json.dumps({"prompt": f"How do I fold a paper crane, part {i}?"}) + "\n"
+                             for i in range(5)))
+    with pytest.warns(UserWarning, match=r"evaluation sets differ in size \(harmful \d+, harmless 3 prompts\)"):
+        out = prompt_rows(_config(llama, (files[0], short), n_direction=2, n_eval=100))
+    assert len(out["harmful_eval"]) == len(out["harmless_eval"]) == 3

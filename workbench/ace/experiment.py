@@ -12,7 +12,6 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from workbench.ace.chat_prompts import chat_prompts
 from workbench.ace.coherence import LikelihoodJudge
 from workbench.ace.config import (
     CHAT_ARCH,
@@ -29,12 +28,11 @@ from workbench.ace.live import Judged, Steering, steered_completions, steered_se
 from workbench.ace.methods import steering_method
 from workbench.ace.models import (
     PARALLEL_TRAINING_WORK,
-    instruction_set,
     toy_parameters,
     train_embedded_models,
     training_work,
 )
-from workbench.ace.prompts import PromptRow, load_prompt_rows
+from workbench.ace.prompt_sets import prompt_rows, prompt_sets
 from workbench.ace.result import AceResult
 from workbench.ace.session import ModelSession, check_context, check_steerable_layer, open_session, steerable
 from workbench.ace.sites import SiteDirections, unembedding_cosine
@@ -45,36 +43,6 @@ from workbench.core.threads import folder_parameters, thread_policy, torch_threa
 from workbench.core.validation import check_int
 from workbench.lm.folders import check_causal_lm_folder, folder_facts
 from workbench.tensor.separation import separation_auc
-
-
-def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
-    """The user's prompt files split into harmful/harmless × direction/eval, each prompt with its
-    file and line (the real path only)."""
-    out = {}
-    for kind, path in (("harmful", config.harmful_file), ("harmless", config.harmless_file)):
-        rows = load_prompt_rows(path, config.column, name=f"{kind}_file")
-        if len(rows) < 2:
-            raise ValueError(f"`{kind}_file` needs at least 2 prompts (direction and evaluation); got {len(rows)}")
-        n_dir = min(config.n_direction, len(rows) // 2)
-        out[f"{kind}_direction"] = rows[:n_dir]
-        out[f"{kind}_eval"] = rows[n_dir:n_dir + config.n_eval]
-    n = min(len(out["harmful_eval"]), len(out["harmless_eval"]))
-    out["harmful_eval"], out["harmless_eval"] = out["harmful_eval"][:n], out["harmless_eval"][:n]
-    return out
-
-
-def prompt_sets(config: AceConfig, arch: str | None = None) -> dict[str, list[str]]:
-    """Raw requests: harmful/harmless × direction/eval — of the embedded model `arch` (the chat
-    model's project-written requests, or the toys' synthetic language), else the user's files."""
-    if config.is_embedded and arch == CHAT_ARCH:
-        c = chat_prompts(config.n_direction, config.n_eval, config.seed)
-        return {"harmful_direction": list(c.harmful_direction), "harmless_direction": list(c.harmless_direction),
-                "harmful_eval": list(c.harmful_eval), "harmless_eval": list(c.harmless_eval)}
-    if config.is_embedded:
-        d = instruction_set(config)
-        return {"harmful_direction": list(d.harmful_direction), "harmless_direction": list(d.harmless_direction),
-                "harmful_eval": list(d.harmful_eval), "harmless_eval": list(d.harmless_eval)}
-    return {key: [row.text for row in rows] for key, rows in prompt_rows(config).items()}
 
 
 def _focus(config: AceConfig, n_layers: int) -> int:

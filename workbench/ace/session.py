@@ -247,6 +247,10 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
             judge = ChatJudge(config.judge_model, device=device) if config.judge_model else PhraseJudge()
         model = boot(folder, device=device, dtype=config.dtype, device_map=config.device_map)
     tokenizer = model.tokenizer
+    if not config.is_embedded and not getattr(tokenizer, "chat_template", None):
+        warnings.warn(f"{label}: the tokenizer of `model` {config.model!r} has no chat template, so every request "
+                      "is fed as raw text (no user turn, no assistant header) and the direction is read at its "
+                      "last token; a base model's refusal direction may not exist there", stacklevel=2)
     names = hook_names(model, config.hook)
     n_layers = len(names)
     check_hook_outputs(model, tokenizer, names)
