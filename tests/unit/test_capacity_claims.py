@@ -3,25 +3,19 @@ when the measurements it reads are changed, on a copy of the committed measureme
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
+from tests.unit.claims_rows import committed_measurements, verdicts
 from workbench.capacity.claims import FULL_TOL, QUOTES, REACHED, claims
-
-MEASUREMENTS = Path(__file__).resolve().parents[2] / "docs" / "figures" / "capacity" / "measurements.json"
 
 
 @pytest.fixture
 def m() -> dict:
-    return copy.deepcopy(json.loads(MEASUREMENTS.read_text()))
+    return committed_measurements("capacity")
 
 
 def verdict(measurements: dict, claim: str) -> str:
-    row = next(line for line in claims(measurements).splitlines() if line.startswith(f"| {QUOTES[claim][:40]}"))
-    return row.rstrip(" |").rsplit("|", 1)[-1].strip()
+    return verdicts(claims(measurements), QUOTES[claim])[0]
 
 
 def test_the_committed_measurements_reproduce_every_claim(m) -> None:

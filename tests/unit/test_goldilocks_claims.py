@@ -3,26 +3,19 @@ when the measurements it reads are changed, on a copy of the committed measureme
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
+from tests.unit.claims_rows import committed_measurements, verdicts
 from workbench.goldilocks.claims import QUOTES, RELIABLE, ZONE_FACTOR, claims
-
-MEASUREMENTS = Path(__file__).resolve().parents[2] / "docs" / "figures" / "goldilocks" / "measurements.json"
 
 
 @pytest.fixture
 def m() -> dict:
-    return copy.deepcopy(json.loads(MEASUREMENTS.read_text()))
+    return committed_measurements("goldilocks")
 
 
 def verdict(measurements: dict, claim: str) -> str:
-    head = f"| {QUOTES[claim][:40].replace('|', chr(92) + '|')}"
-    row = next(line for line in claims(measurements).splitlines() if line.startswith(head))
-    return row.rstrip(" |").rsplit("|", 1)[-1].strip()
+    return verdicts(claims(measurements), QUOTES[claim])[0]
 
 
 def flatten(curve: dict) -> None:

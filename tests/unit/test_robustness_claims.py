@@ -3,26 +3,20 @@ when the measurements it reads are changed, on a copy of the committed measureme
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
+from tests.unit.claims_rows import committed_measurements
+from tests.unit.claims_rows import verdicts as rows_verdicts
 from workbench.robustness.claims import ALPHA, PAPER_RATE, QUALITY_TV, QUOTES, claims
-
-MEASUREMENTS = Path(__file__).resolve().parents[2] / "docs" / "figures" / "robustness" / "measurements.json"
 
 
 @pytest.fixture
 def m() -> dict:
-    return copy.deepcopy(json.loads(MEASUREMENTS.read_text()))
+    return committed_measurements("robustness")
 
 
 def verdicts(measurements: dict, claim: str) -> list[str]:
-    head = f"| {QUOTES[claim][:40]}"
-    return [line.rstrip(" |").rsplit("|", 1)[-1].strip() for line in claims(measurements).splitlines()
-            if line.startswith(head)]
+    return rows_verdicts(claims(measurements), QUOTES[claim])
 
 
 def test_the_rate_rule_at_both_thresholds(m) -> None:

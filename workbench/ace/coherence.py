@@ -196,9 +196,7 @@ class SampleCalibration:
         object.__setattr__(self, "requests", tuple(_check_texts("requests", self.requests, allow_empty=False)))
         check_int("max_new_tokens", self.max_new_tokens, low=1)
         check_int("samples", self.samples, low=1)
-        check_range("top_p", self.top_p, 0.0, 1.0)
-        if self.top_p <= 0:
-            raise ValueError(f"`top_p` must be in (0, 1]; got {self.top_p}")
+        check_range("top_p", self.top_p, 0.0, 1.0, low_open=True)
         check_int("seed", self.seed, low=0)
 
 

@@ -202,9 +202,10 @@ def _naming_non_finite(edits: Edits) -> Iterator[None]:
     try:
         yield
     except NonFiniteLogitsError as err:
-        cause = (f"the edits at {sorted(edits)} (α·r too large for the model's dtype, or a NaN direction?)"
-                 if edits else "the unsteered model (check its weights and `dtype`)")
-        raise ValueError(f"`edits`: {err}; produced by {cause}" if edits else f"{err}; produced by {cause}") from None
+        if edits:
+            raise ValueError(f"`edits`: {err}; produced by the edits at {sorted(edits)} (α·r too large for the "
+                             "model's dtype, or a NaN direction?)") from None
+        raise ValueError(f"{err}; produced by the unsteered model (check its weights and `dtype`)") from None
 
 
 def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], max_new_tokens: int,

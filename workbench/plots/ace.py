@@ -200,7 +200,7 @@ def layer_sweep(result: AceResult) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=list(range(L)), y=rates, mode="lines+markers",
                 name=f"{model}: {METHODS[method].label}{' α=0' if METHODS[method].reads_alpha else ''} refusal",
-                line=dict(color=method_color(method), dash=MODEL_DASHES[g % len(MODEL_DASHES)]),
+                line=dict(color=method_color(method), dash=_model_line(g)["dash"]),
             ), row=1, col=1)
     fig.add_hline(y=BAND_AUC, line=dict(color="#888", dash="dash", width=1), row=1, col=1)
     for trace in unembedding_cosine(result).data:

@@ -137,7 +137,7 @@ class _Setup:
     vocab_ok: Bool[Tensor, " v"]
     rng: random.Random  # drew `attack_index`, then draws each round's attacked training texts
     fresh: FreshDraws  # the scored fresh draws (every unsafe one, a sample of safe ones)
-    fresh_emb: Float[Tensor, "f e"] | None  # their embeddings by the untouched backbone (None: user data)
+    fresh_emb: Float[Tensor, "f e"] | None  # by the untouched backbone (None: user data, or top layers train)
     fresh_info: dict[str, Any]  # draws, fresh shares, categories and templates of the scored draws
 
     def story(self, i: int) -> tuple[str, str]:
@@ -222,18 +222,17 @@ def _train_and_score(setup: _Setup, train: _TrainingSet, config: RobustnessConfi
     else:
         _train(clf, config, setup.base, train.texts, train.emb, train.labels, train.weights, progress)
     params = clf.get_flat(config.top_layers)
-    s = (
-        clf.head_probs(setup.emb).cpu()
-        if config.top_layers == 0
-        else clf.score(setup.data.texts, progress=progress).cpu()
-    )
-    if not setup.fresh.texts:
-        fresh = torch.zeros(0)
-    elif setup.fresh_emb is not None:
-        fresh = clf.head_probs(setup.fresh_emb).cpu()
-    else:
-        fresh = clf.score(setup.fresh.texts, progress=progress).cpu()
+    s = _scores(clf, config, setup.emb, setup.data.texts, progress)
+    # `_fresh` caches the fresh draws' embeddings exactly when only the head trains
+    fresh = _scores(clf, config, setup.fresh_emb, setup.fresh.texts, progress) if setup.fresh.texts else torch.zeros(0)
     return params, s, choose_threshold(s[setup.val_safe], config.max_safe_lost), fresh
+
+
+def _scores(clf: Classifier, config: RobustnessConfig, emb: Float[Tensor, "n e"] | None, texts: list[str],
+            progress: bool = False) -> Float[Tensor, " n"]:
+    """p(injurious) of `texts` by the current classifier: its head on their cached base embeddings
+    `emb` when only the head trains, else a full forward (the top layers have changed)."""
+    return (clf.head_probs(emb) if config.top_layers == 0 else clf.score(texts, progress=progress)).cpu()
 
 
 def _filter(setup: _Setup, s: Float[Tensor, " n"], threshold: float, config: RobustnessConfig,
@@ -272,17 +271,16 @@ def _adversarial_data(setup: _Setup, train: _TrainingSet, threshold: float, conf
                     for t in paraphrases(x["text"], x["final"], pool, config.n_paraphrase, label, oracle_label, rng)
                 ]
     new_texts = [x["text"] for x in added]
-    found_by_paraphrase = paraphrase_attack([], [], threshold)
+    new_emb = clf_embed_base(setup.clf, setup.base, config, new_texts) if new_texts else None
+    # the paraphrases as an attack on this round's classifier, before it trains on them
+    para = [i for i, x in enumerate(added) if "source" in x]
+    p = _scores(setup.clf, config, new_emb[para], [new_texts[i] for i in para]).tolist() if para else []
+    found_by_paraphrase = paraphrase_attack(p, [added[i]["source"] for i in para], threshold)
     if new_texts:
         train.texts = train.texts + new_texts
-        train.emb = torch.cat([train.emb, clf_embed_base(setup.clf, setup.base, config, new_texts)])
+        train.emb = torch.cat([train.emb, new_emb])
         train.labels = torch.cat([train.labels, torch.tensor([x["label"] for x in added])])
         train.weights = torch.cat([train.weights, torch.full((len(new_texts),), config.adv_weight)])
-        # the paraphrases as an attack on this round's classifier, before it trains on them
-        para = [i for i, x in enumerate(added) if "source" in x]
-        emb = train.emb[len(train.texts) - len(new_texts):][para]
-        p = (setup.clf.head_probs(emb) if config.top_layers == 0 else setup.clf.score([new_texts[i] for i in para]))
-        found_by_paraphrase = paraphrase_attack(p.cpu().tolist(), [added[i]["source"] for i in para], threshold)
     return added, found_by_paraphrase
 
 

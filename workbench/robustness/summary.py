@@ -101,7 +101,7 @@ def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
         "paraphrase_attack": _rounded(info["paraphrase_attack"]) if info.get("paraphrase_attack") else None,
         "by_category": flagged_by_category(result, r),
         **({"unsafe_after_filter": _rounded(info["fresh"]["unsafe_after_filter"]),
-            "quality": {k: _r(v) if isinstance(v, float) else v for k, v in info["fresh"]["quality"].items()}}
+            "quality": _rounded(info["fresh"]["quality"])}
            if info.get("fresh") else {}),
     }
 
