@@ -58,7 +58,7 @@ class AcePanel(Panel):
         layer = r.config.layer if r.config.layer == ALL_LAYERS else r.layer[first]
         self.layer = widgets.SelectionSlider(options=layer_options(r.n_layers(first)), value=layer,
                                              description="layer", continuous_update=True)
-        self.sites = widgets.ToggleButtons(options=list(SITES), value=r.config.sites, description="sites",
+        self.sites = widgets.ToggleButtons(options=list(SITES), value=r.sites(first), description="sites",
                                            style={"button_width": "auto"})
         self.method = widgets.ToggleButtons(options=[(METHODS[m].label, m) for m in PANEL_METHODS],
                                             value="ace", description="method", style={"button_width": "auto"})

@@ -111,7 +111,8 @@ def test_quick_result_shapes_and_round_trip(result, tmp_path):
     assert (result.methods[:, 0, ..., c.n_eval:] == -1).all()  # greedy: one completion per prompt, the rest padding
     assert (result.methods[:, 1] >= 0).all()  # sampled: num_samples per prompt
     assert result.sweep.shape == (2, 2, len(c.alphas), 2, c.n_eval)
-    assert result.layer == {m: c.n_layers // 2 for m in result.labels} and c.layer == "all" and c.sites == "sublayers"
+    assert result.layer == {m: c.n_layers // 2 for m in result.labels} and c.layer == "all" and c.sites == "auto"
+    assert [result.sites(m) for m in result.labels] == ["sublayers", "sublayers"]
     assert "midpoint_projection" in result.method_names
     loaded = AceResult.load(result.save(tmp_path / "r"))
     assert torch.equal(loaded.sweep, result.sweep) and loaded.examples == result.examples
@@ -265,8 +266,10 @@ def test_the_positions_variant_is_a_column_only_when_asked() -> None:
     "all") is there with the flag (quick, paper) and absent in the default config."""
     from workbench.ace.config import comparison_settings
 
-    default = comparison_settings(AceConfig(), focus=15, blocks=(15, 16))
-    with_it = comparison_settings(AceConfig(positions_variant=True), focus=15, blocks=(15, 16))
+    default = comparison_settings(AceConfig(sites="sublayers"), focus=15, blocks=(15, 16))
+    with_it = comparison_settings(AceConfig(sites="sublayers", positions_variant=True), focus=15, blocks=(15, 16))
+    with pytest.raises(ValueError, match="`sites`='auto' is resolved on the booted model"):
+        comparison_settings(AceConfig(), focus=15)
     assert [s for s in with_it if s not in default] == [with_it[-2]]
     assert with_it[-2].positions == "prompt" and with_it[-2].layer == 15 and with_it[-2].sites == "residual"
     assert all(s.positions == "all" for s in default)

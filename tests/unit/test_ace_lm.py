@@ -249,7 +249,7 @@ def test_real_path_runs_end_to_end_on_a_random_llama_from_csv_and_jsonl(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = run(config, progress=False)
-    assert result.labels == [random_llama_folder.name]
+    assert result.labels == [f"{random_llama_folder.resolve().parent.name}/{random_llama_folder.name}"]
     label = result.labels[0]
     assert result.direction[label].shape == (3, 48) and result.layer[label] == 2
     assert result.sweep.shape == (1, 2, 2, 2, 3)

@@ -115,19 +115,55 @@ def test_steering_a_skipped_layer_from_the_result_names_the_layer(resid_pre_resu
 @pytest.mark.parametrize("arch", ["mamba", "opt"])
 def test_sublayer_sites_need_attention_and_mlp_outputs_and_say_so(tmp_path, files, monkeypatch, arch):
     """Mamba has no attention / MLP output hooks, OPT's MLP output comes flattened: `sites`=
-    'sublayers' fails at setup naming `sites`; the residual sites still run."""
+    'sublayers' fails at setup naming `sites`; the default "auto" runs them on their residual
+    sites and records that in the result, its summary and the panel."""
+    from widgets import AcePanel
+    from workbench.ace import summarize
+
     folder = random_causal_lm_folder(arch, tmp_path / arch, n_layers=2)
     with monkeypatch.context() as patched:
         _no_compute(patched)
         with pytest.raises(ValueError, match="`sites`='sublayers'"):
-            run(_config(folder, files), progress=False)
-    result = run(_config(folder, files, sites="residual"), progress=False)
+            run(_config(folder, files, sites="sublayers"), progress=False)
+    assert AceConfig().sites == "auto"
+    result = run(_config(folder, files), progress=False)
+    assert result.config.sites == "auto" and result.sites(0) == "residual"
     assert all(s["sites"] == "residual" for s in result.settings[result.labels[0]])
+    assert summarize(result)["sites"] == "residual"
+    assert AcePanel(result=result).sites.value == "residual"
+
+
+def test_auto_sites_are_the_sublayers_where_the_model_has_them(llama, files):
+    """On a Llama folder "auto" resolves to the attention and MLP outputs: the same edits and
+    completions as asking for "sublayers"."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = run(_config(llama, files, layer_sweep=False), progress=False)
+        asked = run(_config(llama, files, sites="sublayers", layer_sweep=False), progress=False)
+    assert auto.sites(0) == asked.sites(0) == "sublayers"
+    assert set(auto.edits(0, "ace", 1.0, layer="all", sites=auto.sites(0))) == {
+        f"blocks.{i}.hook_{h}_out" for i in range(2) for h in ("attn", "mlp")}
+    assert auto.settings[auto.labels[0]] == asked.settings[asked.labels[0]]
+    assert (auto.sweep == asked.sweep).all()
+
+
+def test_a_real_run_is_labelled_by_folder_and_parent_or_by_the_users_label(llama, files, tmp_path):
+    from pathlib import Path
+
+    from workbench.ace.config import folder_label
+
+    path = Path(llama).resolve()
+    assert _config(llama, files).labels() == (f"{path.parent.name}/{path.name}",)
+    assert _config(llama, files, label="my llama").labels() == ("my llama",)
+    assert folder_label("/hf") == "hf"
+    with pytest.raises(ValueError, match="`label` names a real folder's run"):
+        AceConfig(label="x")
 
 
 def test_silent_changes_to_the_request_are_said(llama, files, tmp_path) -> None:
-    """A tokenizer without a chat template, a direction count the files cannot give, and evaluation
-    sets of different sizes each warn, naming what changed."""
+    """A tokenizer without a chat template, fewer evaluation prompts than asked, and evaluation sets
+    of different sizes each warn, naming what changed; a direction count the files cannot give is
+    an error naming the file and the counts."""
     import shutil
 
     from workbench.ace.prompt_sets import prompt_rows
@@ -141,8 +177,12 @@ def test_silent_changes_to_the_request_are_said(llama, files, tmp_path) -> None:
     (plain / "chat_template.jinja").unlink(missing_ok=True)
     with pytest.warns(UserWarning, match="has no chat template, so every request is fed as raw text"):
         session_module.open_session(_config(plain, files), 0, progress=False)
-    with pytest.warns(UserWarning, match="`n_direction` 10000 is more than half of `harmful_file`'s"):
+    with pytest.raises(ValueError, match=r"`n_direction` 10000 asks for 10000 direction prompts from "
+                                         r"`harmful_file` '.*harmful.csv', which holds 8: .* at least "
+                                         r"`n_direction` \+ 1 = 10001"):
         prompt_rows(_config(llama, files, n_direction=10_000, n_eval=100))
+    with pytest.warns(UserWarning, match=r"`n_eval` 100: `harmful_file` '.*' holds 8 prompts, so only 6 remain"):
+        prompt_rows(_config(llama, files, n_direction=2, n_eval=100))
     short = tmp_path / "short.jsonl"
     short.write_text("".join(json.dumps({"prompt": f"How do I fold a paper crane, part {i}?"}) + "\n"
                              for i in range(5)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Self
 
 from workbench.ace.methods import METHODS as _REGISTRY
@@ -33,6 +34,11 @@ HOOKS = ("resid_pre", "resid_mid", "resid_post")
 # (RWKV: time-mix and channel-mix) output of the chosen block(s), each with its own direction —
 # the reference code's `--residual` (`workbench.ace.sites` looks the names up per architecture).
 SITES = ("residual", "sublayers")
+# `sites="auto"` (the default): "sublayers" where the booted model has attention and MLP output hooks
+# of the right shape, else "residual" (OPT's flattened MLP output, Mamba) — resolved per model by
+# `workbench.ace.session.open_session` (`ModelSession.sites`) and recorded in the result
+AUTO_SITES = "auto"
+SITE_CHOICES = (AUTO_SITES, *SITES)
 ALL_LAYERS = "all"  # `layer="all"`: every block, each site with its own direction (`--layer all`)
 # The band variant: the blocks whose residual direction separates held-out harmful from harmless
 # prompts (AUC of r̂·v ≥ BAND_AUC), a rule fixed in code before any verdict is read; steered at their
@@ -89,10 +95,12 @@ class AceConfig:
     tokens count as refusal openers in `refusal_score` (each one token of the model's tokenizer;
     None: ("i", "sorry") for the embedded models, derived from common refusal phrases for a real
     one — `workbench.ace.judges.derive_refusal_openers`). Prompts that do not fit the model's
-    context with `max_new_tokens` more are refused before any compute, not truncated.
+    context with `max_new_tokens` more are refused before any compute, not truncated. `label` names
+    the run in results, figures and the panel (None: the folder's name and its parent's).
 
     Steering (the paper's setting is the default): `sites` "sublayers" (every attention and MLP
-    output, the reference's `--residual`) or "residual" (``blocks.{i}.hook_{hook}``), of `layer`
+    output, the reference's `--residual`), "residual" (``blocks.{i}.hook_{hook}``) or "auto" (the
+    default: "sublayers" where the model has those hooks with the right shape, else "residual"), of `layer`
     "all" (every block, each site with its own direction, the reference's `--layer all`), one
     block index, or None (the middle block, n_layers // 2); positions "all" | "prompt" |
     "generated"; α values `alphas` for the sweep (ACE and ActAdd); completions of
@@ -139,7 +147,7 @@ class AceConfig:
     # a real model's depth is known only once it is booted, so only the embedded ones bound `layer` here
     layer: int | str | None = param(ALL_LAYERS, LayerRule(0, lambda c: c.n_layers - 1 if c.model is None else None,
                                                          optional=True))
-    sites: str = param("sublayers", Choice(SITES))
+    sites: str = param(AUTO_SITES, Choice(SITE_CHOICES))
     positions: str = param("all", Choice(POSITIONS))
     # |α| ≤ 1000: α·r must stay finite in float16 / bfloat16 activations (1e300 gave NaN scores)
     alphas: tuple[float, ...] = param(DEFAULT_ALPHAS,
@@ -165,6 +173,8 @@ class AceConfig:
     column: str = param("prompt", Text())
     judge_model: str | None = param(None, Text(optional=True, path=True))
     refusal_openers: tuple[str, ...] | None = param(None, Many(Text(), optional=True))
+    # what a real folder's run is called in results, figures and the panel (None: `folder_label`)
+    label: str | None = param(None, Text(optional=True))
 
     def __post_init__(self) -> None:
         # every range is declared beside its field; check_fields also normalises (2 → 2.0, lists →
@@ -175,6 +185,9 @@ class AceConfig:
                 raise ValueError(
                     f"`alphas` must include {required:g} (the paper's harmless/harmful anchors); got {self.alphas}"
                 )
+        if self.label is not None and self.is_embedded:
+            raise ValueError("`label` names a real folder's run (with `model`); the embedded models are labelled "
+                             f"by arch; got label={self.label!r} without `model`")
         if self.model is not None and (self.harmful_file is None or self.harmless_file is None):
             raise ValueError(
                 "`harmful_file` and `harmless_file` are required with `model` "
@@ -238,10 +251,17 @@ class AceConfig:
 
     def labels(self) -> tuple[str, ...]:
         """One label per measured model: the arch ("llama"), or "arch#i" per instance when
-        `instances` > 1; a real folder's name."""
+        `instances` > 1; a real folder's `label`, else `folder_label(model)`."""
         if not self.is_embedded:
-            return (str(self.model).rstrip("/").split("/")[-1],)
+            return (self.label or folder_label(self.model),)
         return tuple(arch if self.instances == 1 else f"{arch}#{i}" for arch, i in self.runs())
+
+
+def folder_label(folder: str) -> str:
+    """A folder's run label: its name and its parent's ("models/Llama-3-8B-Instruct"), since a
+    snapshot's own name alone is often "hf" or "snapshot"; the name only at the root."""
+    path = Path(folder).expanduser().resolve()
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
 @dataclass(frozen=True)
@@ -298,6 +318,9 @@ def comparison_settings(config: AceConfig, focus: int, blocks: tuple[int, ...] =
     block's residual hook with the edit at the other positions ("prompt" for "all", else "all"),
     and the sublayers of the band `blocks` (`band`: where the direction separates; () when none does — not run)."""
     layer = config.layer if config.layer is not None else focus
+    if config.sites == AUTO_SITES:
+        raise ValueError("`sites`='auto' is resolved on the booted model (`ModelSession.sites`): pass a config "
+                         "whose `sites` is 'sublayers' or 'residual'")
     main = (config.sites, layer)
     out = []
     for t in dict.fromkeys((config.temperature, *config.sample_temperatures)):

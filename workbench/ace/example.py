@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+from workbench.core.cache import default_cache_dir
 from workbench.lm.random_folder import random_causal_lm_folder
 
 EXAMPLE_HARMFUL = (
@@ -33,11 +34,12 @@ EXAMPLE_HARMLESS = (
 )
 
 
-def example_inputs(root: str | os.PathLike, arch: str = "llama", n_layers: int = 2,
+def example_inputs(root: str | os.PathLike | None = None, arch: str = "llama", n_layers: int = 2,
                    d_model: int = 64) -> tuple[str, str, str]:
-    """(model folder, harmful file, harmless file) under `root`: a random `arch` folder
+    """(model folder, harmful file, harmless file) under `root` (None: `ace-example` in the
+    workbench cache, so a notebook run writes nothing into the checkout): a random `arch` folder
     (`workbench.lm.random_folder`) and the EXAMPLE_* prompts as harmful.csv / harmless.jsonl."""
-    root = Path(root).expanduser()
+    root = default_cache_dir() / "ace-example" if root is None else Path(root).expanduser()
     folder = random_causal_lm_folder(arch, root / f"random-{arch}", n_layers=n_layers, d_model=d_model)
     harmful, harmless = root / "harmful.csv", root / "harmless.jsonl"
     rows = "".join('"' + p.replace('"', '""') + '"\n' for p in EXAMPLE_HARMFUL)

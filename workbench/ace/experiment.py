@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ def _padded(codes: Tensor, width: int) -> Tensor:
 def _run_model(
     config: AceConfig, session: ModelSession, prompts: dict[str, list[str]], progress: bool
 ) -> dict[str, Any]:
+    config = replace(config, sites=session.sites)  # "auto" resolved on this model (ModelSession.sites)
     L = session.n_layers
     focus = _focus(config, L)
     table, ok = site_directions(config, session, prompts, focus)
@@ -300,7 +302,7 @@ def _model_cell(config: AceConfig, index: int, cache_root: Path | None, prompts:
     facts = folder_facts(session.folder)
     judge = _judge_facts(session)
     kept = ("train_seconds", "final_loss", "harmless_unchanged", "trainable_parameters")
-    return measured, {"folder": str(session.folder), "arch": arch, "threads": threads,
+    return measured, {"folder": str(session.folder), "arch": arch, "threads": threads, "sites": session.sites,
                       "sublayer_names": measured.pop("sublayer_names"), "input_names": measured.pop("input_names"),
                       **{k: facts.get(k) for k in kept}, "judge": judge,
                       "d_model": int(measured["direction"].shape[-1])}

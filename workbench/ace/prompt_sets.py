@@ -1,6 +1,7 @@
 """The prompt sets each model is steered and evaluated on: harmful / harmless × direction / eval —
 the chat model's project-written requests, the toys' synthetic language, or the user's files (split
-in order: the first `n_direction` of each file make the direction, the next `n_eval` are evaluated)."""
+in order: the first `n_direction` of each file make the direction, the next `n_eval` are evaluated;
+a file too short for `n_direction` is an error, one short of `n_eval` a warning)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
     out = {}
     for kind, path in (("harmful", config.harmful_file), ("harmless", config.harmless_file)):
         rows = load_prompt_rows(path, config.column, name=f"{kind}_file")
-        if len(rows) < 2:
-            raise ValueError(f"`{kind}_file` needs at least 2 prompts (direction and evaluation); got {len(rows)}")
-        n_dir = min(config.n_direction, len(rows) // 2)
-        if n_dir < config.n_direction:  # half stays for evaluation
-            warnings.warn(f"`n_direction` {config.n_direction} is more than half of `{kind}_file`'s {len(rows)} "
-                          f"prompts: its first {n_dir} make the direction, the rest are evaluated", stacklevel=2)
+        if len(rows) <= config.n_direction:  # at least one prompt must stay for evaluation
+            raise ValueError(f"`n_direction` {config.n_direction} asks for {config.n_direction} direction prompts "
+                             f"from `{kind}_file` {str(path)!r}, which holds {len(rows)}: the file needs at least "
+                             f"`n_direction` + 1 = {config.n_direction + 1} prompts (the first `n_direction` make "
+                             f"the direction, the next `n_eval` are evaluated), or lower `n_direction`")
+        n_dir = config.n_direction
+        if len(rows) - n_dir < config.n_eval:
+            warnings.warn(f"`n_eval` {config.n_eval}: `{kind}_file` {str(path)!r} holds {len(rows)} prompts, so only "
+                          f"{len(rows) - n_dir} remain for evaluation after the {n_dir} direction prompts",
+                          stacklevel=2)
         out[f"{kind}_direction"] = rows[:n_dir]
         out[f"{kind}_eval"] = rows[n_dir:n_dir + config.n_eval]
     counts = {key: len(out[f"{key}_eval"]) for key in ("harmful", "harmless")}

@@ -10,7 +10,16 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from workbench.ace.config import ALL_LAYERS, LAYER_METHODS, METHOD_SETTINGS, SETS, SITES, SWEEP_METHODS, AceConfig
+from workbench.ace.config import (
+    ALL_LAYERS,
+    AUTO_SITES,
+    LAYER_METHODS,
+    METHOD_SETTINGS,
+    SETS,
+    SITE_CHOICES,
+    SWEEP_METHODS,
+    AceConfig,
+)
 from workbench.ace.judges import SKIPPED, VERDICTS
 from workbench.ace.methods import SteeringMethod
 from workbench.ace.sites import SiteDirections
@@ -163,6 +172,10 @@ class AceResult(Result):
         """The label of model `model` (a label or an index)."""
         return self.labels[self.model_index(model)]
 
+    def sites(self, model: str | int) -> str:
+        """Where model `model` was steered: the config's `sites`, "auto" resolved on that model."""
+        return self.models[self.label(model)]["sites"]
+
     def n_layers(self, model: str | int) -> int:
         return len(self.hook_names[self.label(model)])
 
@@ -211,13 +224,15 @@ class AceResult(Result):
     def edits(self, model: str | int, method: str | SteeringMethod, alpha: float = 0.0, layer: int | str | None = None,
               sites: str = "residual") -> dict[str, SteeringEdit] | None:
         """{hook name: the `method` edit at `alpha`} of model `model` on `sites` ("residual": the
-        block's residual hook; "sublayers": its attention and MLP outputs) of `layer` (a block, "all"
+        block's residual hook; "sublayers": its attention and MLP outputs; "auto": where the run
+        steered this model, `sites(model)`) of `layer` (a block, "all"
         for every block with its own direction, None: the result's focus block `layer`), or None
         for "none" — what `ModelSession.complete(…, edits)` takes. Arditi's ablation ignores
         `sites` and `layer` (one direction everywhere). `method`: a name in
         `workbench.ace.methods.METHODS` or a `SteeringMethod` (applied as it is)."""
-        check_choice("sites", sites, SITES)
+        check_choice("sites", sites, SITE_CHOICES)
         label = self.label(model)
+        sites = self.sites(label) if sites == AUTO_SITES else sites
         L = self.n_layers(label)
         where = self.layer[label] if layer is None else layer
         if where != ALL_LAYERS:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from workbench.ace.chat_model import boot_tuned, chat_instance
 from workbench.ace.chat_prompts import chat_prompts
 from workbench.ace.coherence import LikelihoodJudge, SampleCalibration, calibrate_threshold
-from workbench.ace.config import CHAT_ARCH, CHAT_HELD_OUT_TOPICS, AceConfig
+from workbench.ace.config import AUTO_SITES, CHAT_ARCH, CHAT_HELD_OUT_TOPICS, SITE_CHOICES, AceConfig
 from workbench.ace.data import ANSWER_CONTINUATIONS, OPENERS, REFUSAL_CONTINUATIONS
 from workbench.ace.judges import (
     ChatJudge,
@@ -31,6 +31,7 @@ from workbench.ace.judges import (
 from workbench.ace.models import embedded_model_folder, instruction_set
 from workbench.ace.prompts import check_prompt_lengths, format_chat
 from workbench.ace.sites import input_names, sublayer_names
+from workbench.core.validation import check_choice
 from workbench.lm.batched import generate_settings, last_token_logits_settings
 from workbench.lm.folders import boot
 from workbench.lm.forward import context_length, hf_model
@@ -70,6 +71,7 @@ class ModelSession:
     input_names: list[str] = field(default_factory=list)  # every block's resid_pre
     answer_ids: list[int] = field(default_factory=list)  # answer openers (the unembedding cosine)
     score_prefix: str = ""  # response text the refusal score is read after ("well ," for the embedded)
+    sites: str = "residual"  # where this model is steered: `AceConfig.sites` with "auto" resolved (`resolve_sites`)
 
     @property
     def n_layers(self) -> int:
@@ -259,11 +261,22 @@ def open_session(config: AceConfig, index: int, cache_root: Path | None = None, 
     if config.sites == "sublayers" and not sublayers:
         raise ValueError(f"`sites`='sublayers': {label} has no attention / MLP output hooks "
                          "(workbench.ace.sites.SUBLAYER_HOOKS); use `sites`='residual'")
+    sites = resolve_sites(config.sites, sublayers)
     openers = config.refusal_openers or (EMBEDDED_OPENERS if toy else derive_refusal_openers(tokenizer))
     return ModelSession(label, folder, model, tokenizer, judge, names, refusal_token_ids(tokenizer, openers),
                         threads=1 if toy else None, temperature=config.temperature,
                         top_p=config.top_p, seed=config.seed, sublayer_names=sublayers, input_names=inputs,
-                        answer_ids=_answer_ids(tokenizer, toy), score_prefix=EMBEDDED_SCORE_PREFIX if toy else "")
+                        answer_ids=_answer_ids(tokenizer, toy), score_prefix=EMBEDDED_SCORE_PREFIX if toy else "",
+                        sites=sites)
+
+
+def resolve_sites(sites: str, sublayers: list[str]) -> str:
+    """`sites` as the model is steered: "auto" becomes "sublayers" when the model has usable
+    attention / MLP output hooks (`sublayers` non-empty), else "residual"; others stay as asked."""
+    check_choice("sites", sites, SITE_CHOICES)
+    if sites != AUTO_SITES:
+        return sites
+    return "sublayers" if sublayers else "residual"
 
 
 def _usable(model: nn.Module, tokenizer, names: list[str], required: bool) -> list[str]:

@@ -122,7 +122,7 @@ def instance_summary(result: AceResult) -> dict[str, Any]:
     """`summarize` before the instances are aggregated: `models` keyed by instance label."""
     c = result.config
     first = result.labels[0]
-    out: dict[str, Any] = {"layer": c.layer, "sites": c.sites, "focus_layer": result.layer[first],
+    out: dict[str, Any] = {"layer": c.layer, "sites": result.sites(first), "focus_layer": result.layer[first],
                            "hook": result.hook_names[first][result.layer[first]], "positions": c.positions,
                            "n_eval": int(result.baseline.shape[-1]), "alphas": list(c.alphas),
                            "temperature": c.temperature, "num_samples": c.num_samples,
@@ -150,6 +150,7 @@ def instance_summary(result: AceResult) -> dict[str, Any]:
         info = result.models.get(label, {})
         sites = [*result.hook_names[label], *info.get("sublayer_names", [])]
         out["models"][label] = {
+            "sites": result.sites(m),
             "held_out": {k: _r(v) for k, v in result.held_out_rates(m).items()},
             "refusal_at": at,
             "sweep": sweep,
