@@ -16,7 +16,6 @@ import tempfile
 import time
 import traceback
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -68,17 +67,12 @@ def check(arch: str, root: Path, files: tuple[str, str]) -> list[str]:
 
 
 def run_ace(folder: Path, files: tuple[str, str]) -> tuple[AceResult, str]:
-    """`ace.run` on the sublayer sites, or on the residual ones when the model has no usable
-    sublayer hooks (`run` says so naming `sites`); the result and the sites it ran on."""
+    """`ace.run` with the default `sites="auto"` (the sublayer sites, or the residual ones when the
+    model has no usable sublayer hooks); the result and the sites it ran on."""
     config = AceConfig(model=str(folder), harmful_file=files[0], harmless_file=files[1], n_eval=4, n_direction=4,
                        alphas=(0.0, 1.0), max_new_tokens=8)
-    try:
-        return run(config, progress=False), config.sites
-    except ValueError as err:
-        if "`sites`" not in str(err):
-            raise
-    config = replace(config, sites="residual")
-    return run(config, progress=False), config.sites
+    result = run(config, progress=False)
+    return result, result.sites(0)
 
 
 def main() -> None:
