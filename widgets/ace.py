@@ -18,7 +18,7 @@ import ipywidgets as widgets
 from widgets.base import Panel
 from widgets.controls import FloatSlider
 from workbench.ace import AceConfig, AceResult, ModelSession
-from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SETS, SITES
+from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SITES
 from workbench.ace.live import AceLive
 from workbench.ace.methods import METHODS
 from workbench.plots.ace import VERDICT_COLORS, panel_curve
@@ -99,15 +99,7 @@ class AcePanel(Panel):
             self.layer.value = value if value == ALL_LAYERS else min(int(value), len(options) - 2)
         self.session(m)
         done = self.live.complete(self.prompt.value, m, method, alpha, self.layer.value, self.sites.value)
-        curve = self.live.curve(m, method, alpha)
-        marker = [] if curve.marker is None else [curve.marker] * 2
-        with self.figure.batch_update():
-            for trace, prompt_set in zip(self.figure.data, SETS):
-                trace.x, trace.y = curve.alphas, curve.refusal[prompt_set]
-            self.figure.data[2].x = marker
-            self.figure.data[2].y = [0, 1] if marker else []
-            self.figure.layout.title.text = (f"{r.labels[m]}: {METHODS[curve.method].label} refusal vs α<br>"
-                                             f"<sup>precomputed on {r.settings[r.labels[m]][0]['name']}</sup>")
+        self.show(panel_curve(r, m, method, alpha))
         self.last_completion, self.last_verdict = done.text, done.verdict
         color = VERDICT_COLORS[done.verdict]
         binary = "refusal anywhere" if done.refuses else "no refusal"

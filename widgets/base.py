@@ -6,6 +6,10 @@ When a recompute runs:
   line, so what a cell prints is the state the panel shows. A value the browser sends (a drag) is
   debounced inside a running event loop: a burst within `debounce_s` leads to one recompute.
   Without a loop (a script, a test) every change recomputes at once.
+- A recompute builds the whole figure from the panel's state with the suite's `workbench.plots`
+  function and `show`s it: the on-screen FigureWidget takes its traces and layout, and the figure
+  itself is kept as `shown`, which `export` writes. The widget's Python copy is never read back:
+  the front end echoes its own state into it (a drag or a relayout can empty a trace's data there).
 - After each recompute the figure's synced state is replaced by the current figure, so a page
   reload or a second `display(panel)` draws what the controls say, not the figure the panel was
   built with (plotly's FigureWidget sends updates as messages that a new view never sees).
@@ -53,6 +57,7 @@ class Panel(widgets.VBox):
     def __init__(self, controls: Sequence[widgets.Widget], figure: go.Figure, debounce_s: float = 0.15) -> None:
         super().__init__()
         self.figure = go.FigureWidget(figure)
+        self.shown = go.Figure(figure)  # what the screen shows, as the plots function built it
         # plotly's anywidget view ignores DOM classes: greying goes on this box around it
         self.figure_box = widgets.Box([self.figure])
         self.status = widgets.HTML()
@@ -78,8 +83,22 @@ class Panel(widgets.VBox):
 
     # --- for subclasses ---------------------------------------------------------------------------
     def recompute(self) -> None:
-        """Read the controls and update `self.figure` (inside `self.figure.batch_update()`)."""
+        """Read the controls, build the figure with the suite's plots function and `show` it."""
         raise NotImplementedError
+
+    def show(self, figure: go.Figure) -> None:
+        """Put `figure` on screen (every trace and the layout replaced, not merged, so nothing of the
+        previous state lingers) and keep it as `shown`, the figure `export` writes."""
+        new = [_trace_props(t) for t in figure.data]
+        if [t.type for t in figure.data] != [t.type for t in self.figure.data]:  # other traces: rebuild the list
+            self.figure.data = ()
+            self.figure.add_traces(list(figure.data))
+        layout = {k: v for k, v in figure.layout.to_plotly_json().items() if k != "template"}
+        with self.figure.batch_update():
+            for trace, props in zip(self.figure.data, new):
+                trace.update(props, overwrite=True)
+            self.figure.layout.update(layout, overwrite=True)
+        self.shown = go.Figure(figure)
 
     def describe(self) -> str:
         """One line for the status bar after a successful recompute."""
@@ -186,14 +205,15 @@ class Panel(widgets.VBox):
 
     def export(self, name: str | None = None, folder: str | os.PathLike | None = None,
                formats: tuple[str, ...] = FORMATS) -> list[Path]:
-        """Write the figure as it is now (PNG at its own size, and HTML) as `<folder>/<name>.*` and
+        """Write the figure on screen (`shown`: the plots function's figure of the last good state,
+        never the widget's synced copy) as PNG at its own size and HTML, `<folder>/<name>.*`, and
         return the paths; `folder` None: the docs figures folder of this suite
         (`$WORKBENCH_DOCS/<suite>` or `<project>/docs/figures/<suite>`), `name` None:
         `export_name()`. The status line shows the paths and a Markdown snippet for a docs page."""
         name = self.export_name() if name is None else _UNSAFE.sub("-", str(name)).strip("-")
         if not name:
             raise ValueError("`name` must contain a letter or digit")
-        figures = {name: go.Figure(self.figure)}
+        figures = {name: go.Figure(self.shown)}
         paths = (export_to_docs(figures, self.suite, formats=formats) if folder is None
                  else export_figures(figures, folder, formats=formats))
         self.last_export = paths
@@ -207,3 +227,8 @@ class Panel(widgets.VBox):
             self.export()
         except Exception as err:  # noqa: BLE001 - shown beside the button, not lost in a log
             self.set_status(f"export failed: {type(err).__name__}: {err}", kind="error")
+
+
+def _trace_props(trace: go.BaseTraceType) -> dict:
+    """A trace's properties without its type and uid (a trace keeps both when it is updated)."""
+    return {k: v for k, v in trace.to_plotly_json().items() if k not in ("type", "uid")}

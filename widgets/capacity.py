@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from widgets.base import Panel
 from widgets.controls import grid_slider
 from workbench.capacity import CapacityConfig, CapacityResult
-from workbench.plots.capacity import panel_figure, panel_updates
+from workbench.plots.capacity import panel_figure
 from workbench.runner import CacheLike, run_cached
 
 
@@ -56,11 +56,7 @@ class CapacityPanel(Panel):
             self.set_status(f"training n={config.n}, d={config.d} …", kind="busy")
             self.result = run_cached("capacity", config, cache=self.cache, progress=False, on_step=self._progress)
         ki, li = self.result.nearest(self.kurtosis.value, self.decay.value)
-        updates, title = panel_updates(self.result, ki, li)
-        with self.figure.batch_update():
-            for trace, update in zip(self.figure.data, updates):
-                trace.update(update)
-            self.figure.layout.title.text = title
+        self.show(panel_figure(self.result, ki, li))
         self._cell = (ki, li)
 
     def describe(self) -> str:

@@ -19,7 +19,7 @@ from widgets.base import Panel
 from widgets.controls import log_slider
 from workbench.goldilocks import GoldilocksConfig, GoldilocksResult
 from workbench.goldilocks.probe import Probe
-from workbench.plots.goldilocks import panel_figure, panel_title, panel_traces
+from workbench.plots.goldilocks import panel_figure
 from workbench.runner import CacheLike, run_cached
 
 
@@ -72,11 +72,7 @@ class GoldilocksPanel(Panel):
                              f"network's parameters − 1); got {d}")
         sweep = self.curves(act, d)
         point = self.probe.spectrum(act, d, ratio)
-        updates = panel_traces(list(self.result.config.ratios), sweep, ratio, point)
-        with self.figure.batch_update():
-            for trace, update in zip(self.figure.data, updates):
-                trace.update(update)
-            self.figure.layout.title.text = panel_title(act, d, ratio, point)
+        self.show(panel_figure(list(self.result.config.ratios), sweep, ratio, point, act))
         self._state = (act, d, ratio)
 
     def describe(self) -> str:

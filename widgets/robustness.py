@@ -16,7 +16,7 @@ import ipywidgets as widgets
 
 from widgets.base import Panel
 from widgets.controls import IntSlider, log_slider
-from workbench.plots.robustness import example_text, panel_figure, panel_updates, tool_background
+from workbench.plots.robustness import example_text, panel_figure, tool_background
 from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult
 from workbench.robustness.attacks import Saliency
 from workbench.robustness.classifier import Classifier
@@ -76,11 +76,8 @@ class RobustnessPanel(Panel):
 
     def recompute(self) -> None:
         self._read_point()
-        updates = panel_updates(self.result, self.round.value, self.threshold.value, self.budget.value, self._sal(),
-                                self.point)
-        with self.figure.batch_update():
-            for trace, update in zip(self.figure.data, updates, strict=True):
-                trace.update(update)
+        self.show(panel_figure(self.result, self.round.value, self.threshold.value, self.budget.value, self._sal(),
+                               self.point))
         self._render_tool()
 
     def describe(self) -> str:

@@ -140,11 +140,16 @@ class AceLive:
         return Completion(judged.texts[0], judged.verdicts[0], judged.refuses[0])
 
     def curve(self, model: int | str, method: str | SteeringMethod, alpha: float = 0.0) -> Curve:
-        """The refusal-vs-α lines `method` is seen on (its own sweep, else ACE's) and its marker:
-        `alpha` on its own sweep, its `fixed_alpha` on ACE's, else none."""
-        entry, r = steering_method(method), self.result
-        swept = entry.name in SWEEP_METHODS  # a method object outside the registry has no sweep
-        shown = entry.name if swept else ACE
-        marker = float(alpha) if swept else entry.fixed_alpha
-        rates = {prompt_set: r.sweep_curve(model, shown, prompt_set)[1] for prompt_set in SETS}
-        return Curve(shown, list(r.config.alphas), rates, marker)
+        """`panel_curve_data` of this result (the precomputed sweep; nothing is generated)."""
+        return panel_curve_data(self.result, model, method, alpha)
+
+
+def panel_curve_data(result: AceResult, model: int | str, method: str | SteeringMethod, alpha: float = 0.0) -> Curve:
+    """The refusal-vs-α lines `method` is seen on (its own sweep, else ACE's) and its marker:
+    `alpha` on its own sweep, its `fixed_alpha` on ACE's, else none."""
+    entry = steering_method(method)
+    swept = entry.name in SWEEP_METHODS  # a method object outside the registry has no sweep
+    shown = entry.name if swept else ACE
+    marker = float(alpha) if swept else entry.fixed_alpha
+    rates = {prompt_set: result.sweep_curve(model, shown, prompt_set)[1] for prompt_set in SETS}
+    return Curve(shown, list(result.config.alphas), rates, marker)

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from workbench.ace.config import BAND_AUC, LAYER_METHODS, SETS, SWEEP_METHODS
 from workbench.ace.judges import VERDICTS
+from workbench.ace.live import panel_curve_data
 from workbench.ace.methods import METHODS
 from workbench.ace.result import AceResult
 from workbench.plots.theme import COLORWAY, themed
@@ -29,6 +30,8 @@ def _model_line(g: int) -> dict[str, str]:
 VERDICT_COLORS = {"refusal": "#d1603d", "compliance": "#3b6fb6", "incoherent": "#b0b0b0"}
 METHOD_NAMES = {name: method.label for name, method in METHODS.items()}
 SET_DASH = {"harmful": "solid", "harmless": "dot"}
+# the panel shows one method at a time, so there colour tells the prompt sets apart too
+PANEL_SET_COLORS = {"harmful": COLORWAY[1], "harmless": COLORWAY[0]}
 LEVEL_DASHES = ("dot", "dash", "dashdot", "longdash")  # figure 1's flat lines, in METHODS order
 
 
@@ -273,17 +276,27 @@ def unembedding_cosine(result: AceResult) -> go.Figure:
 
 
 def panel_curve(result: AceResult, model: int | str, method: str, alpha: float) -> go.Figure:
-    """The widget's figure: one model's refusal-vs-α lines for `method` with a marker at `alpha`."""
+    """The panel's figure: model `model`'s precomputed refusal-vs-α lines that `method` is seen on
+    (`workbench.ace.live.panel_curve_data`: its own α sweep, else ACE's), harmful and harmless in
+    their own colours, a vertical line at the current α (at a fixed method's place on ACE's α axis,
+    none for a method with neither); the title names the method and the setting swept."""
+    curve = panel_curve_data(result, model, method, alpha)
+    label = result.labels[result.model_index(model)]
     fig = go.Figure()
     for prompt_set in SETS:
-        x, y = sweep_curve(result, model, method, prompt_set)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{prompt_set} prompts",
-                                 line=dict(color=method_color(method), dash=SET_DASH[prompt_set])))
-    fig.add_trace(go.Scatter(x=[alpha, alpha], y=[0, 1], mode="lines", name="current α",
-                             line=dict(color="#222", width=2)))
-    fig.update_layout(title=f"{result.labels[result.model_index(model)]}: {METHODS[method].label} refusal vs α",
+        fig.add_trace(go.Scatter(x=curve.alphas, y=curve.refusal[prompt_set], mode="lines+markers",
+                                 name=f"{prompt_set} prompts", line=dict(color=PANEL_SET_COLORS[prompt_set],
+                                                                         dash=SET_DASH[prompt_set])))
+    entry, shown = METHODS[method], METHODS[curve.method]
+    at = [] if curve.marker is None else [curve.marker, curve.marker]
+    name = "current α" if curve.method == method else f"{entry.label} (on {shown.label}'s α axis)"
+    fig.add_trace(go.Scatter(x=at, y=[0, 1] if at else [], mode="lines", line=dict(color="#222", width=2), name=name))
+    what = (f"{entry.label} refusal vs α" if curve.method == method
+            else f"{entry.label} (no α): shown on {shown.label}'s α sweep")
+    setting = result.settings[label][0]["name"]
+    fig.update_layout(title=f"{label}: {what}<br><sup>precomputed on {setting}</sup>",
                       xaxis_title="α", yaxis_title="refusal rate", yaxis_range=[-0.03, 1.03])
-    return themed(fig, width=640, height=360)
+    return themed(fig, width=640, height=380).update_layout(margin=dict(t=80))
 
 
 def all_figures(result: AceResult) -> dict[str, go.Figure]:
