@@ -31,8 +31,10 @@ reproduce-quick: setup
 test: setup
 	$(PY) -m pytest -q -n 2 tests
 
+# arguments through ARGS, e.g. make lab ARGS="--port 8899 --no-browser -- --ServerApp.log_level=DEBUG"
+# (as root, --allow-root is added and said); address and token stay 127.0.0.1 and JupyterLab's own
 lab: setup
-	$(VENV)/bin/workbench lab
+	$(VENV)/bin/workbench lab $(ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 

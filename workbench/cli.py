@@ -67,7 +67,14 @@ def _lab(args: argparse.Namespace) -> int:
         argv.append(f"--ServerApp.port={args.port}")
     if args.no_browser:
         argv.append("--no-browser")
-    argv += _jupyter_args(args.jupyter_args)
+    extra = _jupyter_args(args.jupyter_args)
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if (args.allow_root or as_root) and "--allow-root" not in extra:
+        # JupyterLab refuses to start as root without it; a container's shell is often root
+        if as_root and not args.allow_root:
+            print("workbench lab: running as root (uid 0), so --allow-root is passed to JupyterLab", file=sys.stderr)
+        extra.append("--allow-root")
+    argv += extra
     os.execv(sys.executable, argv)
     return 0  # not reached
 
@@ -90,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = verbs.add_parser("lab", help="open JupyterLab on notebooks/ (127.0.0.1, token auth)")
     lab.add_argument("--port", type=int, default=None)
     lab.add_argument("--no-browser", action="store_true")
+    lab.add_argument("--allow-root", action="store_true",
+                     help="let JupyterLab run as root (added by itself when the user is root)")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER,
                      help="after --: passed to JupyterLab (e.g. -- --allow-root); address and token stay as they are")
     lab.set_defaults(func=_lab)
@@ -97,7 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        hint = (f"; JupyterLab's own options go after `--`: workbench lab -- {' '.join(unknown)} "
+                f"(make lab ARGS=\"-- {' '.join(unknown)}\")" if args.verb == "lab" else "")
+        print(f"workbench: error: unrecognized arguments: {' '.join(unknown)}{hint}", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as err:

@@ -22,15 +22,48 @@ def inject_quick(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     raise AssertionError("notebook has no cell tagged 'parameters'")
 
 
+def _tree(folder: Path) -> set[tuple[str, int]]:
+    """Every file under `folder` with its modification time in ns (what Run All could change)."""
+    return {(str(f.relative_to(folder)), f.stat().st_mtime_ns) for f in folder.rglob("*") if f.is_file()}
+
+
+def _execute(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
+    """Run `nb` top to bottom in a real kernel whose working directory is `folder`."""
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.name}" for p in NOTEBOOKS])
-def test_notebook_executes_quick(path: Path, tmp_path: Path, session_docs: Path):
-    nb = inject_quick(nbformat.read(path, as_version=4))
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+def test_notebook_executes_quick(path: Path, session_docs: Path):
+    """Run All in the notebook's own folder, as the lab runs it: no error, a figure or a widget, and
+    nothing written into the checkout (its folder and the docs figures stay as they were)."""
+    before, docs_before = _tree(path.parent), _tree(session_docs) if session_docs.is_dir() else set()
+    nb = _execute(inject_quick(nbformat.read(path, as_version=4)), path.parent)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     mimes = {m for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) for m in o.get("data", {})}
     assert mimes & {"application/vnd.plotly.v1+json", "application/vnd.jupyter.widget-view+json", "text/html"}
-    if path.name == "02_explore.ipynb":  # it ends by exporting the panel's figure into the docs folder
-        suite = path.parent.name
-        assert {p.suffix for p in (session_docs / suite).glob("panel_*")} == {".png", ".html"}
+    assert _tree(path.parent) == before, "Run All wrote into the notebook's folder"
+    assert (_tree(session_docs) if session_docs.is_dir() else set()) == docs_before, "Run All wrote into the docs"
+    if path.name == "02_explore.ipynb":  # it ends by exporting the panel's figure as a draft, outside the checkout
+        shown = nb.cells[-1]["outputs"][-1]["data"]["text/plain"]
+        assert "workbench-export-" in shown and ".png" in shown and ".html" in shown
+
+
+def test_every_notebook_takes_quick_from_the_environment():
+    """Each parameters cell sets QUICK from `quick_mode()` (WORKBENCH_QUICK), so `WORKBENCH_QUICK=1
+    make lab` runs every notebook small without an edit."""
+    for path in NOTEBOOKS:
+        cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        assert "QUICK = quick_mode()" in cell.source, path
+
+
+@pytest.mark.notebook
+def test_quick_from_the_environment_runs_a_notebook_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """WORKBENCH_QUICK=1, no cell edited: the kernel inherits it and the notebook runs its QUICK config."""
+    monkeypatch.setenv("WORKBENCH_QUICK", "1")
+    nb = nbformat.read(ROOT / "capacity" / "02_explore.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("print('QUICK is', QUICK, panel.result.config == CapacityConfig.quick())"))
+    out = _execute(nb, tmp_path).cells[-1]["outputs"][0]["text"]
+    assert out.strip() == "QUICK is True True"
