@@ -13,6 +13,7 @@ from workbench.capacity.experiment import run
 from workbench.capacity.features import monte_carlo_loss, sample_features, sparsity_to_kurtosis
 from workbench.capacity.loss import closed_form_loss, gram, marginal_loss, optimal_feature_loss, per_feature_loss
 from workbench.capacity.optimum import optimal_allocation, optimal_loss
+from workbench.capacity.real_model import MatrixCapacity, ModelCapacities, capacity_large, model_capacities
 from workbench.capacity.result import CapacityResult
 from workbench.capacity.summary import summarize
 from workbench.capacity.train import importances, train_quadratic, train_relu_output
@@ -21,7 +22,10 @@ __all__ = [
     "Blocks",
     "CapacityConfig",
     "CapacityResult",
+    "MatrixCapacity",
+    "ModelCapacities",
     "capacity",
+    "capacity_large",
     "claims",
     "closed_form_loss",
     "derivation_check",
@@ -29,6 +33,7 @@ __all__ = [
     "gram_blocks",
     "importances",
     "marginal_loss",
+    "model_capacities",
     "monte_carlo_loss",
     "optimal_allocation",
     "optimal_feature_loss",

