@@ -32,8 +32,9 @@ from typing import ClassVar
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
+from traitlets import TraitError
 
-from widgets.controls import LOG_STEP, log_slider
+from widgets.controls import LOG_STEP, RANGE_SLIDERS, log_slider, parse_typed, slider_text, typed_box
 from workbench.plots.export import FORMATS, export_figures, export_to_docs, markdown_snippet
 
 __all__ = ["LOG_STEP", "Panel", "log_slider"]
@@ -68,11 +69,22 @@ class Panel(widgets.VBox):
         self._last_changed: widgets.Widget | None = None
         self._control_list = list(controls)
         self._errors = [widgets.HTML(layout=widgets.Layout(display="none")) for _ in controls]
-        for control, error in zip(controls, self._errors):
+        # each control's current error: from the last failed recompute that named it, and from a
+        # value typed into its box that was not applied; both stay until that control is fixed
+        self._failed: dict[int, str] = {}
+        self._typed_errors: dict[int, str] = {}
+        self.typed: dict[int, widgets.Text] = {}  # control index -> the box a slider's value is typed in
+        rows = []
+        for i, (control, error) in enumerate(zip(controls, self._errors)):
             control.observe(self._on_change, names="value")
             error.add_class("wb-control-error")
-        self.controls = widgets.HBox([widgets.VBox([c, e]) for c, e in zip(controls, self._errors)],
-                                     layout=widgets.Layout(flex_flow="row wrap"))
+            if isinstance(control, RANGE_SLIDERS):
+                box = self.typed[i] = typed_box(control)
+                box.observe(lambda change, i=i: self._on_typed(i, change["new"]), names="value")
+                rows.append(widgets.VBox([widgets.HBox([control, box]), error]))
+            else:
+                rows.append(widgets.VBox([control, error]))
+        self.controls = widgets.HBox(rows, layout=widgets.Layout(flex_flow="row wrap"))
         self.export_button = widgets.Button(description="Export", icon="download",
                                             tooltip="write this figure (PNG + HTML) to the docs figures folder",
                                             layout=widgets.Layout(width="100px", flex="0 0 auto"))
@@ -136,9 +148,30 @@ class Panel(widgets.VBox):
         self.status.value = (f'<span class="wb-status wb-{kind}" style="color:{color}">{html.escape(text)}'
                              f"{snippet}</span>")
 
+    def _on_typed(self, index: int, text: str) -> None:
+        """A value typed into control `index`'s box: applied when it parses and is in range (the
+        control's own validator decides), else the error stays beside the control, unapplied."""
+        control = self._control_list[index]
+        if text == slider_text(control):
+            return  # the box echoing the slider
+        try:
+            control.value = parse_typed(control, text)
+        except (ValueError, TraitError) as err:
+            self._typed_errors[index] = f"{err} — not applied"
+            self._render_errors()
+            self.set_status(f"{err} — not applied; the panel shows {control.description} = {slider_text(control)}",
+                            kind="error")
+            return
+        self.typed[index].value = slider_text(control)  # normalised ("3" -> "3.00")
+
     def _on_change(self, change: dict) -> None:
         owner = change["owner"]
         self._last_changed = owner
+        index = self._control_list.index(owner)
+        self._failed.pop(index, None)  # its own earlier error is moot: it has a new value
+        if index in self.typed:  # the box shows the slider's value again, so its typed error is gone
+            self._typed_errors.pop(index, None)
+            self.typed[index].value = slider_text(owner)
         from_browser = change["name"] in getattr(owner, "_property_lock", {})
         try:
             loop = asyncio.get_running_loop()
@@ -175,21 +208,25 @@ class Panel(widgets.VBox):
 
     def _show_error(self, err: Exception) -> None:
         message = f"{type(err).__name__}: {err}"
-        self._clear_errors()
         control = self.culprit(err)
         if control in self._control_list:
-            slot = self._errors[self._control_list.index(control)]
-            slot.value = html.escape(str(err))
-            slot.layout.display = None
+            self._failed[self._control_list.index(control)] = str(err)
+        self._render_errors()
         for output in self.outputs():
             output.add_class("wb-stale")
         self.set_status(message + " — the greyed output is from the last good values", kind="error")
 
     def _clear_errors(self) -> None:
-        for slot in self._errors:
-            slot.value, slot.layout.display = "", "none"
+        """A recompute succeeded: every control's value is valid; only unapplied typed values keep theirs."""
+        self._failed.clear()
+        self._render_errors()
         for output in self.outputs():
             output.remove_class("wb-stale")
+
+    def _render_errors(self) -> None:
+        for i, slot in enumerate(self._errors):
+            text = self._typed_errors.get(i) or self._failed.get(i, "")
+            slot.value, slot.layout.display = html.escape(text), None if text else "none"
 
     # --- export -----------------------------------------------------------------------------------
     def export_name(self) -> str:

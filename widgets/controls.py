@@ -1,9 +1,12 @@
 """Controls that never change a value silently: a value outside a slider's range raises, naming the
 control and its range, instead of ipywidgets' quiet clamp; a log slider starts on its step grid.
 
-The browser cannot send an out-of-range value from a dragged slider; these guard the code path
-(`panel.alpha.value = 5`) and a typed readout, where a clamp would leave the plot showing a value
-nobody asked for.
+The browser cannot send an out-of-range value from a dragged slider, but it clamps a value typed
+into a slider's readout before the kernel sees it (α 5 became 2, silently). So a panel turns the
+readout off and puts a `typed_box` beside each range slider: what is typed there reaches the kernel
+as text, is parsed and range-checked there, and is applied only when valid (the panel shows the
+error beside the control otherwise). The validators below guard the code path
+(`panel.alpha.value = 5`) the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import ipywidgets as widgets
 from traitlets import TraitError, validate
 
 LOG_STEP = 0.01  # of a log slider, in decades
+TYPED_CLASS = "wb-typed"  # the DOM class of a slider's typed box (the browser tests find it by it)
 
 
 def _check_range(control: widgets.Widget, value: float, low: float, high: float) -> float:
@@ -74,3 +78,39 @@ def grid_slider(values: Any, value: float, description: str, fmt: str = "g") -> 
     start = min(grid, key=lambda v: abs(v - value))
     return widgets.SelectionSlider(options=[(format(v, fmt), v) for v in grid], value=start,
                                    description=description, continuous_update=True)
+
+
+RANGE_SLIDERS = (FloatSlider, IntSlider, FloatLogSlider)
+
+
+def slider_text(slider: widgets.Widget) -> str:
+    """The slider's value as its readout would print it."""
+    return format(slider.value, slider.readout_format)
+
+
+def typed_box(slider: widgets.Widget) -> widgets.Text:
+    """A text box showing `slider`'s value, for typing one; the slider's own (clamping) readout is
+    turned off. Parse what is typed with `parse_typed`."""
+    slider.readout = False
+    box = widgets.Text(value=slider_text(slider), continuous_update=False, placeholder="type, then ⏎",
+                       tooltip=f"type a value for {slider.description}, then press Enter",
+                       layout=widgets.Layout(width="84px"))
+    box.add_class(TYPED_CLASS)
+    return box
+
+
+def parse_typed(slider: widgets.Widget, text: str) -> float | int:
+    """`text` as a value for `slider` (an int for an IntSlider); ValueError naming the slider when it
+    is not a number, or not an integer where one is needed. The range is the slider's to check."""
+    label = slider.description or type(slider).__name__
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"`{label}` must be a number; got {text.strip()!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"`{label}` must be finite; got {text.strip()!r}")
+    if isinstance(slider, widgets.IntSlider):
+        if not value.is_integer():
+            raise ValueError(f"`{label}` must be an integer; got {text.strip()!r}")
+        return int(value)
+    return value

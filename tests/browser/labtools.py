@@ -225,9 +225,42 @@ def wait_trace_change(page: Page, diag: Diagnostics, before: str | None, what: s
     return diag.wait_for(what, changed, timeout_s=timeout_s, detail=detail)
 
 
+def typed_box(control: Locator) -> Locator:
+    """The text box beside a range slider, where its value is shown and typed (widgets.controls)."""
+    return control.locator("xpath=..").locator(".wb-typed input").first
+
+
 def readout(control: Locator) -> str:
-    """The slider's displayed value."""
-    return control.locator(".widget-readout").first.inner_text()
+    """The slider's displayed value: its typed box beside it, else its own readout (a grid slider)."""
+    box = typed_box(control)
+    return box.input_value() if box.count() else control.locator(".widget-readout").first.inner_text()
+
+
+def type_value(control: Locator, text: str) -> None:
+    """Type `text` into the slider's box with the keyboard and press Enter, as a user does."""
+    box = typed_box(control)
+    box.click()
+    box.press("Control+a")
+    box.type(text)
+    box.press("Enter")
+
+
+def exported_traces(html_file: Path) -> list[dict[str, Any]]:
+    """The traces of an exported figure's HTML page (the data of its `Plotly.newPlot` call), with
+    plotly's {dtype, bdata} arrays decoded to lists, to compare with `trace_data`."""
+    import base64
+
+    import numpy as np
+
+    text = html_file.read_text()
+    start = text.index("[", text.index("Plotly.newPlot("))
+    data, _ = json.JSONDecoder().raw_decode(text, start)
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict) and "bdata" in v:
+            return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+        return v
+    return [{k: plain(v) for k, v in trace.items()} for trace in data]
 
 
 def finish(page: Page, diag: Diagnostics, out: Path, name: str) -> Path:
@@ -237,3 +270,34 @@ def finish(page: Page, diag: Diagnostics, out: Path, name: str) -> Path:
     page.screenshot(path=shot)
     assert shot.stat().st_size > 0, f"empty screenshot {shot}"
     return shot
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal data, floats to 1e-9 relative (the page and the file serialise numbers differently)."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return a == b
+
+
+def export_matches_page(page: Page, diag: Diagnostics, folder: Path, status: Locator) -> Path:
+    """Click Export, then check every trace's x and y in the exported HTML equals the page's plot
+    data; returns the HTML file."""
+    before = {p: p.stat().st_mtime_ns for p in folder.glob("*.html")} if folder.is_dir() else {}
+    page.get_by_role("button", name="Export").first.click()
+    diag.wait_for("the status line to report the export", lambda: "exported" in status.inner_text(), timeout_s=60,
+                  detail=lambda: f"status {status.inner_text()!r}")
+    written = [p for p in folder.glob("*.html") if before.get(p) != p.stat().st_mtime_ns]
+    if len(written) != 1:
+        diag.fail(f"expected one new HTML export in {folder}, found {written}")
+    traces = exported_traces(written[0])
+    for i, trace in enumerate(traces):
+        for key in ("x", "y"):
+            shown = trace_data(page, trace=i, key=key)
+            on_page = None if shown is None else json.loads(shown)
+            if not _close(on_page, trace.get(key)):
+                diag.fail(f"trace {i} {key}: the export has {trace.get(key)!r}, the page {on_page!r}")
+    if trace_data(page, trace=len(traces)) is not None:
+        diag.fail(f"the page has more traces than the export's {len(traces)}")
+    return written[0]

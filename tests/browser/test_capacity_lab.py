@@ -67,7 +67,7 @@ def _invalid_d(page: Page, diag, status: Locator) -> None:
     field.fill("-2")
     field.press("Enter")
     error = box.locator(".wb-control-error").first
-    diag.wait_for("the error beside the d box", lambda: error.is_visible() and "[1, 7]" in error.inner_text(),
+    diag.wait_for("the error beside the d box", lambda: error.is_visible() and "[1, n − 1 = 7]" in error.inner_text(),
                   timeout_s=20, detail=lambda: f"status {status.inner_text()!r}")
     assert page.locator(".wb-stale").count() >= 1, "the stale figure is not greyed out"
     page.screenshot(path=diag.out / "invalid_d.png")

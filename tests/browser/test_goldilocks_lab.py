@@ -8,7 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
-from labtools import drag_slider, finish, lab_page, open_panel, readout, stable_trace, trace_data, wait_trace_change
+from labtools import (
+    drag_slider,
+    export_matches_page,
+    finish,
+    lab_page,
+    open_panel,
+    readout,
+    stable_trace,
+    trace_data,
+    type_value,
+    wait_trace_change,
+)
 
 NOTEBOOK = "goldilocks/02_explore.ipynb"
 MARKER, SPECTRUM = 1, 4  # the panel's traces: the marker on the Tr/‖H‖ curve, and the spectrum
@@ -40,5 +51,20 @@ def test_drag_radius_slider_moves_marker_and_spectrum(lab_server, tmp_path: Path
         diag.wait_for("the status line to name the new radius", lambda: status.inner_text() != status_before,
                       timeout_s=10, detail=lambda: f"status still {status_before!r}")
         shot = finish(page, diag, tmp_path, "goldilocks_lab")
+
+        # typed with the keyboard: 1000 is outside the slider's range, so it shows an error beside the
+        # slider and is not applied (the browser used to clamp it to 100 silently); 3 is applied
+        marker_now = trace_data(page, trace=MARKER, key="x")
+        type_value(radius, "1000")
+        error = radius.locator("xpath=../..").locator(".wb-control-error").first
+        diag.wait_for("the error beside r / r_init", lambda: error.is_visible() and "got 1000" in error.inner_text(),
+                      timeout_s=20, detail=lambda: f"status {status.inner_text()!r}")
+        assert trace_data(page, trace=MARKER, key="x") == marker_now, "an out-of-range value moved the marker"
+        page.screenshot(path=tmp_path / "goldilocks_typed_1000.png")
+        type_value(radius, "3")
+        typed = wait_trace_change(page, diag, marker_now, "the marker to move to the typed 3", trace=MARKER, key="x")
+        assert abs(json.loads(typed)[0] - 3.0) < 1e-9 and not error.is_visible()
+        exported = export_matches_page(page, diag, lab_server.docs / "goldilocks", status)
         print(f"\nradius {readout_before} -> {readout(radius)}; marker x {marker_before} -> {marker_after}; "
-              f"status {status_before!r} -> {status.inner_text()!r}; run all via {how}; screenshot {shot}")
+              f"status {status_before!r} -> {status.inner_text()!r}; run all via {how}; screenshot {shot}; "
+              f"typed 3 -> marker {typed}; export {exported.name} equals the page")

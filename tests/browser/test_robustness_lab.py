@@ -6,7 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from labtools import drag_slider, finish, lab_page, open_panel, readout, slider, stable_trace, wait_trace_change
+from labtools import (
+    drag_slider,
+    export_matches_page,
+    finish,
+    lab_page,
+    open_panel,
+    readout,
+    slider,
+    stable_trace,
+    type_value,
+    wait_trace_change,
+)
 
 NOTEBOOK = "robustness/02_explore.ipynb"
 POINT = 3  # the panel's trace of the filter point at the slider's threshold
@@ -33,5 +44,22 @@ def test_drag_threshold_slider_updates_the_filter_point(lab_server, tmp_path: Pa
         diag.wait_for("the status line to describe the new threshold", lambda: status.inner_text() != status_before,
                       timeout_s=30, detail=lambda: f"status still {status_before!r}")
         finish(page, diag, tmp_path, "robustness_lab")
+
+        # the round slider dragged with the mouse to its end, then the budget typed out of range: the
+        # error shows beside the budget, nothing is applied; Export writes exactly the page's figure
+        rounds = slider(page, "round")
+        drag_slider(page, diag, rounds, to_fraction=1.1)
+        diag.wait_for("the status line to name the last round", lambda: "round 1," in status.inner_text(),
+                      timeout_s=60, detail=lambda: f"status {status.inner_text()!r}")
+        budget_slider = slider(page, "budget")
+        type_value(budget_slider, "99")
+        error = budget_slider.locator("xpath=../..").locator(".wb-control-error").first
+        diag.wait_for("the error beside the budget", lambda: error.is_visible() and "got 99" in error.inner_text(),
+                      timeout_s=20, detail=lambda: f"status {status.inner_text()!r}")
+        assert readout(budget_slider) == "99", "the typed text should stay in the box beside its error"
+        assert "not applied" in status.inner_text(), f"status {status.inner_text()!r}"
+        page.screenshot(path=tmp_path / "robustness_typed_budget.png")
+        exported = export_matches_page(page, diag, lab_server.docs / "robustness", status)
         print(f"\nthreshold {readout_before} -> {readout(threshold)}; point x {before} -> {after}; "
-              f"status {status_before!r} -> {status.inner_text()!r}; run all via {how}")
+              f"status {status_before!r} -> {status.inner_text()!r}; run all via {how}; "
+              f"export {exported.name} equals the page")

@@ -238,8 +238,8 @@ def test_summary_and_figures(result):
     ({"sample_temperatures": (0.0,)}, "`sample_temperatures\\[0\\]` must be"),
     ({"hook": "resid_middle"}, "`hook` must be one of"),
     ({"archs": ("llama", "gpt2")}, "`archs` entries must be in"),
-    ({"rwkv5_steps": 0}, "`rwkv5_steps` must be an integer in \\[1"),
-    ({"archs": ("rwkv",), "n_layers": 1}, "`n_layers` must be an integer in \\[2"),  # RWKV-4 only (HF's init)
+    ({"rwkv5_steps": 0}, "`rwkv5_steps` must be an integer ≥ 1"),
+    ({"archs": ("rwkv",), "n_layers": 1}, "`n_layers` must be an integer ≥ 2"),  # RWKV-4 only (HF's init)
     ({"positions": "last"}, "`positions` must be one of"),
     ({"model": "/some/folder"}, "`harmful_file` and `harmless_file` are required"),
     ({"dtype": "float64"}, "`dtype` must be one of"),

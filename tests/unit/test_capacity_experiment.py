@@ -120,15 +120,15 @@ def test_summary_reports_what_the_docs_table_needs(quick_result):
 @pytest.mark.parametrize(
     "changes,match",
     [
-        ({"kurtosis": (0.5,)}, r"`kurtosis\[0\]` must be in \[1, inf\]"),
+        ({"kurtosis": (0.5,)}, r"`kurtosis\[0\]` must be ≥ 1"),
         ({"kurtosis": (float("nan"),)}, r"`kurtosis\[0\]` must be finite"),
-        ({"d": 20}, r"`d` must be an integer in \[1, 19\]"),
-        ({"d": 0}, r"`d` must be an integer in \[1, 19\]"),
+        ({"d": 20}, r"`d` must be an integer in \[1, n − 1 = 19\]"),
+        ({"d": 0}, r"`d` must be an integer in \[1, n − 1 = 19\]"),
         ({"decay": (0.0,)}, r"`decay\[0\]` must be in \(0, 1\]"),
         ({"decay": ()}, r"`decay` must be a non-empty sequence"),
         ({"relu_feature_prob": (1.5,)}, r"`relu_feature_prob\[0\]` must be in \(0, 1\]"),
         ({"lr": float("inf")}, r"`lr` must be finite"),
-        ({"seeds": 0}, r"`seeds` must be an integer in \[1, inf\]"),
+        ({"seeds": 0}, r"`seeds` must be an integer ≥ 1"),
         ({"d_sweep": (21,)}, r"`d_sweep\[0\]` must be an integer in \[1, 20\]"),
     ],
 )

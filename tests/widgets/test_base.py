@@ -12,7 +12,7 @@ import pytest
 from traitlets import TraitError
 
 from widgets.base import Panel, log_slider
-from widgets.controls import FloatSlider, grid_slider
+from widgets.controls import FloatSlider, IntSlider, grid_slider
 from workbench.core.paths import PROJECT_ROOT
 from workbench.plots.export import DOCS_ENV, figures_root
 
@@ -118,3 +118,77 @@ def test_export_writes_png_and_html_to_the_suite_docs_folder_and_shows_a_snippet
     assert named == [tmp_path / "elsewhere" / "my-fig.html"]
     p._export_clicked()  # the button's handler: same files, status says so
     assert "exported" in p.status.value and "wb-error" not in p.status.value
+
+
+# --- typed values: checked in the kernel, never clamped by the browser; every error stays -------
+
+def test_a_slider_gets_a_typed_box_instead_of_its_clamping_readout():
+    p = OnePanel()
+    assert p.slider.readout is False and p.typed[0].value == "0.50"
+    assert 1 not in p.typed  # the int box is typed into already
+    p.slider.value = 0.25  # a drag or code: the box follows
+    assert p.typed[0].value == "0.25"
+
+
+@pytest.mark.parametrize(("text", "message"), [("5", r"`s` must be in \[0, 1\]; got 5 — not applied"),
+                                               ("abc", "`s` must be a number; got 'abc' — not applied"),
+                                               ("nan", "`s` must be finite; got 'nan' — not applied")])
+def test_an_unusable_typed_value_is_not_applied_and_its_error_stays_beside_the_control(text, message):
+    import re
+
+    p = OnePanel()
+    p.slider.value = 0.3
+    p.typed[0].value = text  # what the browser sends on Enter
+    assert p.slider.value == 0.3 and list(p.figure.data[0].y) == [0.3]  # not clamped to 1, not applied
+    assert re.search(message, html.unescape(p._errors[0].value)) and p._errors[0].layout.display is None
+    assert "wb-error" in p.status.value and p.typed[0].value == text  # what the user typed stays visible
+    p.box.value = 2  # another control recomputes fine: the typed error stays until it is fixed
+    assert re.search(message, html.unescape(p._errors[0].value))
+    p.typed[0].value = "0.7"
+    assert p.slider.value == 0.7 and list(p.figure.data[0].y) == [0.7] and p._errors[0].layout.display == "none"
+
+
+def test_an_int_slider_refuses_a_fraction_typed_into_its_box():
+    class IntPanel(OnePanel):
+        def __init__(self) -> None:
+            self.count = 0
+            self.slider = IntSlider(value=1, min=0, max=4, description="budget")
+            self.box = widgets.IntText(value=1, description="box")
+            Panel.__init__(self, [self.slider, self.box], go.Figure(go.Bar(y=[1])))
+
+    p = IntPanel()
+    p.typed[0].value = "2.5"
+    assert p.slider.value == 1 and "`budget` must be an integer; got '2.5'" in html.unescape(p._errors[0].value)
+    p.typed[0].value = "99"
+    assert p.slider.value == 1 and "`budget` must be in [0, 4]; got 99" in html.unescape(p._errors[0].value)
+    p.typed[0].value = "3"
+    assert p.slider.value == 3 and p._errors[0].layout.display == "none"
+
+
+def test_every_controls_error_stays_visible_until_that_control_is_fixed():
+    """Two bad boxes: the first one's error does not vanish when the second gets one."""
+    class TwoBoxes(Panel):
+        suite = "testsuite"
+
+        def __init__(self) -> None:
+            self.n = widgets.IntText(value=8, description="n")
+            self.d = widgets.IntText(value=3, description="d")
+            super().__init__([self.n, self.d], go.Figure(go.Bar(y=[3])))
+
+        def recompute(self) -> None:
+            if self.n.value < 2:
+                raise ValueError(f"`n` must be an integer ≥ 2; got {self.n.value}")
+            if not 1 <= self.d.value <= self.n.value - 1:
+                raise ValueError(f"`d` must be an integer in [1, n − 1 = {self.n.value - 1}]; got {self.d.value}")
+            self.show(go.Figure(go.Bar(y=[self.d.value])))
+
+    p = TwoBoxes()
+    p.d.value = 0
+    p.n.value = 0
+    shown = [html.unescape(e.value) for e in p._errors]
+    assert shown == ["`n` must be an integer ≥ 2; got 0", "`d` must be an integer in [1, n − 1 = 7]; got 0"]
+    p.n.value = 8  # n fixed: d is checked again and still fails, with the bound of the new n
+    assert p._errors[0].layout.display == "none"
+    assert html.unescape(p._errors[1].value) == "`d` must be an integer in [1, n − 1 = 7]; got 0"
+    p.d.value = 2
+    assert all(e.layout.display == "none" for e in p._errors) and list(p.figure.data[0].y) == [2]

@@ -38,11 +38,11 @@ def test_bad_d_shows_an_error_in_the_status_line_and_keeps_the_figure(panel):
     before = list(panel.figure.data[0].y)
     panel.d.value = panel.n.value  # d must be < n
     assert "wb-error" in panel.status.value
-    assert "`d` must be an integer in [1, 7]" in panel.status.value.replace("&#x27;", "'")
+    assert "`d` must be an integer in [1, n − 1 = 7]" in panel.status.value.replace("&#x27;", "'")
     assert isinstance(panel.last_error, ValueError)
     assert list(panel.figure.data[0].y) == before
     d_error = panel._errors[panel._control_list.index(panel.d)]
-    assert "must be an integer in [1, 7]" in d_error.value and d_error.layout.display is None  # beside `d`
+    assert "must be an integer in [1, n − 1 = 7]" in d_error.value and d_error.layout.display is None  # beside `d`
     panel.d.value = -2  # no silent clamp to 1: the same error, the box keeps what was typed
     assert panel.d.value == -2 and "got -2" in d_error.value
     panel.d.value = 3  # recovers

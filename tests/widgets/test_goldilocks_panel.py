@@ -64,7 +64,7 @@ def test_a_failing_update_shows_in_the_status_line_and_keeps_the_figure(panel, m
     before = list(panel.figure.data[4].y)
 
     def broken(*_args, **_kwargs):
-        raise ValueError("`ratio` must be in (0, inf]; got -1")
+        raise ValueError("`ratio` must be > 0; got -1")
 
     monkeypatch.setattr(panel.probe, "spectrum", broken)
     panel.ratio.value = 3.0

@@ -16,9 +16,11 @@ from workbench.ace.prompts import PromptRow, load_prompt_rows
 def prompt_rows(config: AceConfig) -> dict[str, list[PromptRow]]:
     """The user's prompt files split into harmful/harmless × direction/eval, each prompt with its
     file and line (the real path only)."""
+    files = {"harmful": config.harmful_file, "harmless": config.harmless_file}
+    loaded = {kind: load_prompt_rows(path, config.column, name=f"{kind}_file") for kind, path in files.items()}
     out = {}
-    for kind, path in (("harmful", config.harmful_file), ("harmless", config.harmless_file)):
-        rows = load_prompt_rows(path, config.column, name=f"{kind}_file")
+    for kind, rows in loaded.items():  # both files read first: a broken or missing file is the likelier mistake
+        path = files[kind]
         if len(rows) <= config.n_direction:  # at least one prompt must stay for evaluation
             raise ValueError(f"`n_direction` {config.n_direction} asks for {config.n_direction} direction prompts "
                              f"from `{kind}_file` {str(path)!r}, which holds {len(rows)}: the file needs at least "

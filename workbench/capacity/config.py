@@ -29,7 +29,7 @@ class CapacityConfig:
     """
 
     n: int = param(20, Int(2))
-    d: int = param(10, Int(1, lambda c: c.n - 1))
+    d: int = param(10, Int(1, lambda c: c.n - 1, high_name="n − 1"))
     kurtosis: tuple[float, ...] = param((1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, 100.0),
                                         Many(Number(1.0, why="E[x⁴] ≥ E[x²]² = 1")))
     decay: tuple[float, ...] = param((0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0), Many(UNIT))

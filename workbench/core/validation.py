@@ -36,6 +36,15 @@ def check_number(name: str, value: object) -> float:
     return value
 
 
+def _bounds(low: str | None, high: str | None, low_open: bool = False, high_open: bool = False) -> str:
+    """A range in words: "≥ 1", "> 0", "≤ 5", or "in [1, 7]" / "in (0, 1]" when both ends are set."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '≥'} {low}"
+    return f"{'<' if high_open else '≤'} {high}" if high is not None else "finite"
+
+
 def check_range(
     name: str,
     value: object,
@@ -51,25 +60,25 @@ def check_range(
     too_low = low is not None and (x <= low if low_open else x < low)
     too_high = high is not None and (x >= high if high_open else x > high)
     if too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
         suffix = f" ({why})" if why else ""
-        raise ValueError(f"`{name}` must be in {left}{lo}, {hi}{right}{suffix}; got {x:g}")
+        bounds = _bounds(None if low is None else f"{low:g}", None if high is None else f"{high:g}", low_open,
+                         high_open)
+        raise ValueError(f"`{name}` must be {bounds}{suffix}; got {x:g}")
     return x
 
 
-def check_int(name: str, value: object, low: int | None = None, high: int | None = None) -> int:
+def check_int(name: str, value: object, low: int | None = None, high: int | None = None,
+              high_name: str = "") -> int:
     """Return `value` as an int after checking it is an integer in [low, high] that fits int64
-    (a larger count, size or seed cannot reach torch)."""
+    (a larger count, size or seed cannot reach torch); `high_name` says what a bound that depends
+    on another value is ("n − 1": the message reads "in [1, n − 1 = 7]")."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ValueError(f"`{name}` must be an integer; got {value!r} ({type(value).__name__})")
     value = int(value)
-    lo = "-inf" if low is None else str(low)
     if (low is not None and value < low) or (high is not None and value > high):
-        hi = "inf" if high is None else str(high)
-        raise ValueError(f"`{name}` must be an integer in [{lo}, {hi}]; got {_show_int(value)}")
+        hi = None if high is None else f"{high_name} = {high}" if high_name else str(high)
+        raise ValueError(f"`{name}` must be an integer {_bounds(None if low is None else str(low), hi)}; "
+                         f"got {_show_int(value)}")
     if not -INT64_MAX - 1 <= value <= INT64_MAX:
         raise ValueError(f"`{name}` must fit in int64 (torch's integers), at most 2**63 - 1; got {_show_int(value)}")
     return value
@@ -157,6 +166,7 @@ class Int:
     optional: bool = False
     allowed: tuple[int, ...] = ()
     when: Callable[[Any], bool] | None = None
+    high_name: str = ""  # what a dependent `high` is, for the message ("n − 1")
 
     @property
     def dependent(self) -> bool:
@@ -167,7 +177,7 @@ class Int:
             return value
         if not isinstance(value, bool) and isinstance(value, Integral) and value in self.allowed:
             return int(value)
-        return check_int(name, value, _resolve(self.low, owner), _resolve(self.high, owner))
+        return check_int(name, value, _resolve(self.low, owner), _resolve(self.high, owner), self.high_name)
 
 
 @dataclass(frozen=True)

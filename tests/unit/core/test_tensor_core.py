@@ -225,7 +225,7 @@ def test_check_range_rejects_non_finite_and_non_numbers(value):
 
 
 def test_check_messages_give_the_allowed_range():
-    with pytest.raises(ValueError, match=r"`lr` must be in \(0, inf\]; got -1"):
+    with pytest.raises(ValueError, match=r"`lr` must be > 0; got -1"):
         check_range("lr", -1, low=0, low_open=True)
     with pytest.raises(ValueError, match=r"`d` must be an integer in \[1, 7\]; got 9"):
         check_int("d", 9, 1, 7)

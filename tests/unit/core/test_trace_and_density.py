@@ -112,13 +112,13 @@ def quadratic(t):
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: hutchpp(lambda V: V, 5, 2), r"`m` must be an integer in \[3, inf\]"),
-        (lambda: hutchpp(lambda V: V, 0, 6), r"`dim` must be an integer in \[1, inf\]"),
+        (lambda: hutchpp(lambda V: V, 5, 2), r"`m` must be an integer ≥ 3"),
+        (lambda: hutchpp(lambda V: V, 0, 6), r"`dim` must be an integer ≥ 1"),
         (lambda: hutchpp_trace(quadratic, torch.ones(4), 6, M=torch.ones(3, 2)), r"`M` must have shape \[D, d\]"),
         (lambda: slq(lambda v: v, 5, 6), r"`steps` must be an integer in \[1, 5\]"),
-        (lambda: slq(lambda v: v, 5, 2, n_vectors=0), r"`n_vectors` must be an integer in \[1, inf\]"),
-        (lambda: slq(lambda v: v, 5, 2).smoothed(torch.zeros(3), 0.0), r"`sigma` must be in \(0"),
-        (lambda: slq(lambda v: v, 5, 2).moment(-1), r"`p` must be an integer in \[0, inf\]"),
+        (lambda: slq(lambda v: v, 5, 2, n_vectors=0), r"`n_vectors` must be an integer ≥ 1"),
+        (lambda: slq(lambda v: v, 5, 2).smoothed(torch.zeros(3), 0.0), r"`sigma` must be > 0"),
+        (lambda: slq(lambda v: v, 5, 2).moment(-1), r"`p` must be an integer ≥ 0"),
         (
             lambda: quadratic_forms(quadratic, torch.ones(4), torch.ones(2, 3)),
             r"`V` must have shape \[k, D\] with D = 4",
