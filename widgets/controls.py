@@ -99,9 +99,24 @@ def typed_box(slider: widgets.Widget) -> widgets.Text:
     return box
 
 
+def on_step(slider: widgets.Widget, value: float) -> float:
+    """`value` moved to the nearest point of `slider`'s step grid (min + k·step; for a log slider
+    base**(min + k·step)), as the browser would move it when it draws the slider — and then send
+    the moved value back, so a typed 3 would quietly become 3.02 after the plot showed 3."""
+    if isinstance(slider, widgets.FloatLogSlider):
+        if value <= 0:
+            return value  # out of range: the slider's validator names it
+        k = round((math.log(value, slider.base) - slider.min) / slider.step)
+        return slider.base ** (slider.min + k * slider.step)
+    if isinstance(slider, widgets.FloatSlider) and slider.step:
+        return round(slider.min + round((value - slider.min) / slider.step) * slider.step, 12)
+    return value
+
+
 def parse_typed(slider: widgets.Widget, text: str) -> float | int:
-    """`text` as a value for `slider` (an int for an IntSlider); ValueError naming the slider when it
-    is not a number, or not an integer where one is needed. The range is the slider's to check."""
+    """`text` as a value for `slider` (an int for an IntSlider, a float on its step grid otherwise,
+    `on_step`); ValueError naming the slider when it is not a number, or not an integer where one is
+    needed. The range is the slider's to check."""
     label = slider.description or type(slider).__name__
     try:
         value = float(text.strip())
@@ -113,4 +128,6 @@ def parse_typed(slider: widgets.Widget, text: str) -> float | int:
         if not value.is_integer():
             raise ValueError(f"`{label}` must be an integer; got {text.strip()!r}")
         return int(value)
-    return value
+    low, high = ((slider.base ** slider.min, slider.base ** slider.max) if isinstance(slider, widgets.FloatLogSlider)
+                 else (slider.min, slider.max))
+    return on_step(slider, _check_range(slider, value, low, high))  # the typed value is checked, not its rounding

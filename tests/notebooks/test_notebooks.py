@@ -64,6 +64,7 @@ def test_quick_from_the_environment_runs_a_notebook_small(tmp_path: Path, monkey
     """WORKBENCH_QUICK=1, no cell edited: the kernel inherits it and the notebook runs its QUICK config."""
     monkeypatch.setenv("WORKBENCH_QUICK", "1")
     nb = nbformat.read(ROOT / "capacity" / "02_explore.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("print('QUICK is', QUICK, panel.result.config == CapacityConfig.quick())"))
+    check = "print('QUICK is', QUICK, panel.result.config == CapacityConfig.quick())"
+    nb.cells.append(nbformat.v4.new_code_cell(check))
     out = _execute(nb, tmp_path).cells[-1]["outputs"][0]["text"]
     assert out.strip() == "QUICK is True True"

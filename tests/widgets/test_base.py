@@ -192,3 +192,22 @@ def test_every_controls_error_stays_visible_until_that_control_is_fixed():
     assert html.unescape(p._errors[1].value) == "`d` must be an integer in [1, n − 1 = 7]; got 0"
     p.d.value = 2
     assert all(e.layout.display == "none" for e in p._errors) and list(p.figure.data[0].y) == [2]
+
+
+def test_a_typed_value_lands_on_the_sliders_step_grid_and_the_box_says_so():
+    """The browser would move a typed 3 to the log slider's grid point 3.02 and send it back; the
+    kernel moves it first, so the plot, the box and the export all say 3.02. The range is checked on
+    the typed value, not on its rounding."""
+    class LogPanel(OnePanel):
+        def __init__(self) -> None:
+            self.count = 0
+            self.slider = log_slider(1.0, -1, 2, "r")
+            self.box = widgets.IntText(value=1, description="box")
+            Panel.__init__(self, [self.slider, self.box], go.Figure(go.Bar(y=[1.0])))
+
+    p = LogPanel()
+    p.typed[0].value = "3"
+    assert p.slider.value == pytest.approx(10 ** 0.48) and p.typed[0].value == "3.02"
+    assert list(p.figure.data[0].y) == [p.slider.value]
+    p.typed[0].value = "100.1"  # just past the end: refused, not rounded into range
+    assert p.slider.value == pytest.approx(10 ** 0.48) and "got 100.1" in html.unescape(p._errors[0].value)

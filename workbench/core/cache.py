@@ -9,6 +9,7 @@ silently used.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 from workbench.core.paths import check_output_dir, expand_path
 from workbench.core.result import ArtifactError, Result, config_to_dict
+from workbench.core.validation import rules_of
 
 R = TypeVar("R", bound=Result)
 
@@ -34,11 +36,33 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(kind: str, config: Any, code_version: str) -> str:
-    """Hash of the kind, the config's fields and the code version (24 hex chars)."""
-    payload = json.dumps(
-        {"kind": kind, "config": config_to_dict(config), "code": code_version}, sort_keys=True
-    )
+    """Hash of the kind, the config's fields, what its path fields point at (`input_fingerprint`)
+    and the code version (24 hex chars)."""
+    payload = json.dumps({"kind": kind, "config": config_to_dict(config), "code": code_version,
+                          "inputs": input_fingerprint(config)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def input_fingerprint(config: Any) -> dict[str, Any]:
+    """{field: fingerprint} of the config's path fields (`Text(path=True)`) that exist: a file's
+    sha256, a folder's listing (each file's relative name, size and mtime; hashing a model's
+    gigabytes on every call would cost more than the lookup saves). A path holds only the name, so
+    without this an edited prompt or data file, or a folder with new weights, would be served the
+    result of the old one. {} for configs with no path fields set (the embedded defaults)."""
+    out: dict[str, Any] = {}
+    if not dataclasses.is_dataclass(config):
+        return out
+    for name, rule in rules_of(config).items():
+        value = getattr(config, name)
+        if not getattr(rule, "path", False) or not isinstance(value, str):
+            continue
+        path = expand_path(name, value)
+        if path.is_file():
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.is_dir():
+            out[name] = sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)
+                               for f in path.rglob("*") if f.is_file())
+    return out
 
 
 class ArtifactCache:
