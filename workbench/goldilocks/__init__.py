@@ -12,6 +12,15 @@ from workbench.goldilocks.experiment import directions, hessian_bases, run, sele
 from workbench.goldilocks.hyperplane import train_on_hyperplanes
 from workbench.goldilocks.intrinsic import SURFACES, intrinsic_dimension, surface_points, train_on_surfaces
 from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
+from workbench.goldilocks.real_model import (
+    FlatParameters,
+    curvature_bases,
+    flat_loss,
+    model_curvature,
+    point_spectra,
+    select_parameters,
+)
+from workbench.goldilocks.real_result import ModelCurvature, RealModelConfig
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import reliability, score_inits
 from workbench.goldilocks.selection import SelectionTest, association, selection_test, steps_to_target, train_full_space
@@ -26,4 +35,6 @@ __all__ = [
     "train_full_space", "train_on_hyperplanes",
     "SURFACES", "association", "claims", "intrinsic_dimension", "reliability", "score_inits", "surface_points",
     "train_on_surfaces",
+    "FlatParameters", "ModelCurvature", "RealModelConfig", "curvature_bases", "flat_loss", "model_curvature",
+    "point_spectra", "select_parameters",
 ]
