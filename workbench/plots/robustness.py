@@ -3,6 +3,7 @@ picture, of a `Saliency`). The same functions make the notebook's figures, the p
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import plotly.graph_objects as go
@@ -14,6 +15,7 @@ from workbench.plots.theme import COLORWAY, reference_line, themed
 from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS, Saliency
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.summary import effort_summary
+from workbench.robustness.user_data import held_out_sweep
 
 DASHES = ("solid", "dash", "dot", "dashdot")
 ATTACK_NAMES = {"hotflip": "HotFlip (gradient)", "vocabulary": "synonym swaps", "insertion": "word insertion"}
@@ -72,9 +74,62 @@ def sweep_traces(result: RobustnessResult, r: int, dash: str = "solid", show_leg
     ]
 
 
+def held_out_floor(result: RobustnessResult) -> float:
+    """Where a zero share of the test split is drawn on a log axis: the power of ten at or below
+    half of 1 / (test texts), under every non-zero share the split can show."""
+    return 10.0 ** math.floor(math.log10(0.5 / max(int(result.mask("test").sum()), 1)))
+
+
+def held_out_traces(result: RobustnessResult, r: int, dash: str = "solid") -> list[go.Scatter]:
+    """A user's file (no generator): on the test split, exactly counted per threshold, the label-1
+    share among the texts the filter lets through (zero drawn at `held_out_floor`), its one-sided
+    95 % Wilson upper bound, and the label-0 texts lost (`user_data.held_out_sweep`)."""
+    floor = held_out_floor(result)
+    test = result.mask("test")
+    grid = [row["threshold"] for row in result.rounds_info[r]["sweep"]]
+    sw = held_out_sweep(result.scores[r][test], result.labels[test], grid)
+    ok = [row for row in sw if row["accepted"]]  # nothing let through: no rate to draw
+    tag = f" (round {r})"
+    return [
+        go.Scatter(x=[row["threshold"] for row in ok], y=[max(row["rate"], floor) for row in ok],
+                   mode="lines+markers", name="label 1 among let through" + tag,
+                   line=dict(color=COLORWAY[1], dash=dash),
+                   customdata=[[row["unsafe"], row["accepted"]] for row in ok],
+                   hovertemplate="t=%{x:.3g}: %{customdata[0]} of %{customdata[1]} let through<extra></extra>"),
+        go.Scatter(x=[row["threshold"] for row in ok], y=[row["upper_wilson"] for row in ok], mode="lines",
+                   name="95 % upper bound (Wilson)" + tag, line=dict(color=COLORWAY[1], dash="dot", width=1)),
+        go.Scatter(x=grid, y=[max(row["safe_lost"], floor) for row in sw], mode="lines+markers",
+                   name="label 0 lost" + tag, line=dict(color=COLORWAY[0], dash=dash)),
+    ]
+
+
+def held_out_bounds(result: RobustnessResult) -> go.Figure:
+    """Figure 1 for a user's file: `held_out_traces` before and after adversarial training, the
+    chosen thresholds as vertical lines, the test split's label-1 share as the unfiltered line."""
+    fig = go.Figure()
+    for k, r in enumerate(_rounds(result)):
+        for tr in held_out_traces(result, r, DASHES[k]):
+            fig.add_trace(tr)
+        fig.add_vline(x=float(result.thresholds[r]), line=dict(color="#888", dash=DASHES[k], width=1))
+    test = result.mask("test")
+    base = float(result.labels[test].double().mean())
+    reference_line(fig, y=base, text=f"unfiltered {base:.0%}", log=True, line=dict(color="#b00020", width=1),
+                   label_at=0.01, yanchor="top", font=dict(color="#b00020"))
+    fig.update_layout(title=f"The filter on the {int(test.sum())} test texts (no generator, no oracle); "
+                            "vertical: chosen t",
+                      xaxis=dict(title="threshold t (reject while p ≥ t)", type="log", exponentformat="power"),
+                      yaxis=dict(title=f"share of test texts (zero drawn at {held_out_floor(result):g})", type="log",
+                                 exponentformat="power"),
+                      legend=dict(font=dict(size=10)))
+    return themed(fig, height=480)
+
+
 def threshold_sweep(result: RobustnessResult) -> go.Figure:
     """Figure 1: unsafe rate after filtering fresh draws (with its exact upper bound) and safe
-    completions lost vs threshold, before and after adversarial training."""
+    completions lost vs threshold, before and after adversarial training (a user's file, with no
+    generator: `held_out_bounds`)."""
+    if not result.has_oracle:
+        return held_out_bounds(result)
     fresh = bool(result.rounds_info[0].get("fresh"))
     fig = go.Figure()
     for k, r in enumerate(_rounds(result)):
@@ -131,9 +186,10 @@ def effort_to_failure(result: RobustnessResult) -> go.Figure:
             )
         fig.update_xaxes(title_text="classifier queries", range=[0, result.config.query_budget], row=1, col=col)
     fig.update_yaxes(title_text="share not yet fooled (Kaplan-Meier)", range=[-0.02, 1.02], row=1, col=1)
-    kept = "oracle-valid" if result.has_oracle else "any"
-    fig.update_layout(title=f"Effort to the first {kept} failure: {result.attack_index.numel()} held-out injurious "
-                            f"stories, censored at {result.config.query_budget} queries",
+    k = result.attack_index.numel()
+    what = (f"oracle-valid failure: {k} held-out injurious stories" if result.has_oracle
+            else f"flip (no oracle: label kept assumed): {k} held-out label-1 texts")
+    fig.update_layout(title=f"Effort to the first {what}, censored at {result.config.query_budget} queries",
                       legend=dict(orientation="h", y=-0.22, x=0.5, xanchor="center"), margin=dict(b=110))
     return themed(fig, width=1000, height=440)
 

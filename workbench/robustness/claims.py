@@ -40,6 +40,11 @@ QUOTES = {
 SETTING = "head-only MiniLM on prompt + completion; story grammar with an oracle"
 
 
+def _setting(m: dict[str, Any]) -> str:
+    """The setting column: the story corpus's, or a user's backbone and file (no oracle)."""
+    return SETTING if not m.get("oracle") else f"head-only {m['backbone']} on {m['data']}; {m['oracle']}"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2g} %"
 
@@ -91,8 +96,10 @@ def _attacks(m: dict[str, Any], trained: bool) -> Claim | None:
         verdict = "reproduced" if all(passes) else "partly" if any(passes) else "not reproduced"
     else:
         verdict = "carries over" if all(passes) else "does not carry over"
-    setting = (f"{SETTING}; {rows[0][1]['round 0']['n']} held-out injurious stories, greedy attacks under the "
-               f"oracle's constraint, censored at {rows[0][1]['round 0']['budget']} queries")
+    texts, rule = (("injurious stories", "under the oracle's constraint") if not m.get("oracle")
+                   else ("label-1 texts", "(any flip counts)"))
+    setting = (f"{_setting(m)}; {rows[0][1]['round 0']['n']} held-out {texts}, greedy attacks {rule}, "
+               f"censored at {rows[0][1]['round 0']['budget']} queries")
     return Claim(QUOTES["trained" if trained else "held_out"], PAPER, measured, setting, verdict)
 
 
@@ -104,7 +111,7 @@ def _in_distribution(m: dict[str, Any]) -> Claim:
                 f"interval [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}], p = {d['p_value']:.2g}); at each round's "
                 f"threshold ({thresholds}) recall {recalls}")
     verdict = "reproduced" if d["ci95"][0] <= 0 <= d["ci95"][1] else "not reproduced"
-    return Claim(QUOTES["in_distribution"], PAPER, measured, f"{SETTING}; the test split, rounds 0 and "
+    return Claim(QUOTES["in_distribution"], PAPER, measured, f"{_setting(m)}; the test split, rounds 0 and "
                  f"{m['rounds']}, {d['resamples']} resamples", verdict)
 
 

@@ -10,6 +10,7 @@ from workbench.robustness.filtering import group_weights, safe_lost
 from workbench.robustness.in_distribution import paired_auc_test
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.survival import kaplan_meier, median_effort, paired_effort_test
+from workbench.robustness.user_data import NO_ORACLE, NOT_MEASURED, held_out_bound
 
 
 def _r(x: float, nd: int = 6) -> float:
@@ -83,13 +84,22 @@ def round_summary(result: RobustnessResult, r: int) -> dict[str, Any]:
     W = group_weights(result.gen_weight, result.group)
     val_safe = result.mask("val") & (result.labels == 0)
     t = float(result.thresholds[r])
+    filtered = {"unsafe": f["unsafe"], "accepted": f["accepted"], "rate": _r(f["rate"]),
+                "exact_rate": _r(f["exact_rate"]), "upper_95_wilson": _r(f["wilson"]),
+                "upper_95_clopper_pearson": _r(f["clopper_pearson"]), "upper_95_reported": _r(f["upper"]),
+                "refused": f["refused"], "mean_draws_per_prompt": _r(f["mean_draws"], 4)}
+    user: dict[str, Any] = {}
+    if not result.has_oracle:
+        # the sample redraws the few test texts: a bound over draws would count one text many times
+        filtered = {k: v for k, v in filtered.items() if not k.startswith("upper_95")}
+        filtered["note"] = "draws resampled from the test split; its bound is `test_split_bound` (one per text)"
+        test = result.mask("test")
+        user["test_split_bound"] = _rounded(held_out_bound(result.scores[r][test], result.labels[test], t))
     return {
         "threshold": _r(t),
         "base_unsafe_rate": _r(info["base_unsafe_rate"]),
-        "filtered_unsafe": {"unsafe": f["unsafe"], "accepted": f["accepted"], "rate": _r(f["rate"]),
-                            "exact_rate": _r(f["exact_rate"]), "upper_95_wilson": _r(f["wilson"]),
-                            "upper_95_clopper_pearson": _r(f["clopper_pearson"]), "upper_95_reported": _r(f["upper"]),
-                            "refused": f["refused"], "mean_draws_per_prompt": _r(f["mean_draws"], 4)},
+        "filtered_unsafe": filtered,
+        **user,
         "safe_lost_val": _r(float((result.scores[r][val_safe] >= t).float().mean()), 4),
         "safe_lost_generator": _r(safe_lost(W, result.scores[r].double(), result.labels, t), 4),
         "test_metrics": {k: (_r(v, 4) if isinstance(v, float) else v) for k, v in info["test_metrics"].items()},
@@ -120,11 +130,17 @@ def summarize(result: RobustnessResult) -> dict[str, Any]:
     `default_threshold` (`workbench.robustness.conservative`: the unsafe rate with its bound, safe
     share rejected, redraws and TV distance at each threshold), `effort_to_failure` (per attack
     and round); per round: threshold, the filter on fresh draws and on the test split, quality,
-    in-distribution metrics, attack success vs budget; plus sizes and timings."""
+    in-distribution metrics, attack success vs budget; plus sizes and timings. A user's file (no
+    oracle) adds `oracle` ("no oracle: label preservation assumed"), `not_measured`, and per round
+    `test_split_bound` (`user_data.held_out_bound` at the round's threshold); its sampled filter
+    keeps no bound (the draws repeat the few test texts) and the fresh-draw keys are None."""
     c = result.config
     sizes = {s: int(result.mask(s).sum()) for s in ("train", "val", "test")}
     fresh = result.rounds_info[0].get("fresh")
+    # a user's file: say once what could not be measured (the story corpus's keys stay as they were)
+    user = {} if result.has_oracle else {"oracle": NO_ORACLE, "not_measured": list(NOT_MEASURED)}
     return {
+        **user,
         "fresh_share": _r(result.fresh_info["fresh_share"]) if fresh else None,
         "fresh_share_completion": _r(result.fresh_info["fresh_share_completion"]) if fresh else None,
         "unsafe_after_filter": _rounded(fresh["unsafe_after_filter"]) if fresh else None,
