@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml scripts/install_chromium.sh
 	bash scripts/install_chromium.sh
 	touch $(STAMP)
 
+# the four suites, then each suite's "your own model" run on the real embedded networks (about 8 min more)
 reproduce: setup
 	$(VENV)/bin/workbench reproduce
+	$(PY) scripts/capacity_real_model.py
+	$(PY) scripts/goldilocks_real_model.py
+	$(PY) scripts/robustness_user_data.py
 
 reproduce-quick: setup
 	$(VENV)/bin/workbench reproduce --quick --out build/figures
