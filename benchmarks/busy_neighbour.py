@@ -9,13 +9,10 @@ Best of a few repeats each, alone and busy alternated, so a burst of other load 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from unittest import mock
 
 import torch
+from neighbour import busy_and_alone  # a sibling script: `python benchmarks/…` puts its folder on sys.path
 
 from workbench.capacity import CapacityConfig, run
 from workbench.core import threads
@@ -25,35 +22,10 @@ DEFAULT_REPEATS = 2  # each side, with torch's default threads (a busy run can t
 GOAL = 0.6
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def _beside_busy_loop(fn: Callable[[], object]) -> float:
-    """Time `fn` while one `python -c "while True: pass"` holds a core; the loop is killed after."""
-    peer = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.3)  # let it start spinning before the clock does
-        return _timed(fn)
-    finally:
-        peer.kill()
-        peer.wait()
-
-
 def measure(repeats: int) -> tuple[float, float]:
     """(best busy seconds, best alone seconds) of capacity QUICK, alternating the two."""
     config = CapacityConfig.quick()
-
-    def go() -> object:
-        return run(config, progress=False)
-
-    alone, busy = [], []
-    for _ in range(repeats):
-        alone.append(_timed(go))
-        busy.append(_beside_busy_loop(go))
-    return min(busy), min(alone)
+    return busy_and_alone(lambda: run(config, progress=False), repeats)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from workbench.core.threads import AdaptiveThreads, adaptive_threads
 from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.decoding import decode_dropping_finished
@@ -197,6 +198,26 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
 
 
 @contextmanager
+def load_following_threads(model: nn.Module) -> Iterator[AdaptiveThreads]:
+    """`workbench.core.threads.adaptive_threads` for a call on `model`: on the CPU, torch's threads
+    follow the cores other processes leave free, re-read every forward (a pre-hook on the HF
+    model) at most every half second, so a neighbour that starts mid-call cannot make a 2-thread
+    decode spin for the rest of it; the caller's thread count is the ceiling and comes back after.
+    On another device nothing changes."""
+    on_cpu = device_of(model).type == "cpu"
+    with adaptive_threads() if on_cpu else nullcontext(AdaptiveThreads(1)) as governor:
+        def tick(*_: object) -> None:  # a pre-hook's return value would replace the forward's inputs
+            governor.tick()
+
+        handle = hf_model(model).register_forward_pre_hook(tick) if on_cpu else None
+        try:
+            yield governor
+        finally:
+            if handle is not None:
+                handle.remove()
+
+
+@contextmanager
 def _naming_non_finite(edits: Edits) -> Iterator[None]:
     """Non-finite logits re-raised as a ValueError naming what produced them: the edits, or the model."""
     try:
@@ -325,8 +346,9 @@ def generate_rows(model: nn.Module, tokenizer, texts: Sequence[str], keys: Seque
     todo = list(batches(tokenizer, texts, batch_size, True, device))  # every prompt tokenized before compute
     check_fits(model, [(keys[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
                max_new_tokens)
-    with _steering(model, edits, positions) as steerer:
+    with _steering(model, edits, positions) as steerer, load_following_threads(model) as governor:
         for rows, ids, mask in tqdm(todo, desc="generating", disable=not progress, leave=False):
+            governor.tick()
             if steerer is not None:
                 steerer.rows([edit_rows[i] for i in rows])
             new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached, sampling,
@@ -347,8 +369,9 @@ def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch
     device = device_of(model)
     cached = use_cache_for(model, None)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
-    with _steering(model, edits, positions) as steerer:
+    with _steering(model, edits, positions) as steerer, load_following_threads(model) as governor:
         for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
+            governor.tick()
             if steerer is not None:
                 steerer.rows(rows)
             logits = _prompt_forward(model, ids, mask, steerer, cached)[0].float()

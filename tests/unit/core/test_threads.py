@@ -156,3 +156,78 @@ def test_a_finished_run_restores_the_count(outer_threads):
     config = dataclasses.replace(CapacityConfig.quick(), steps=20, relu_steps=20)
     run_capacity(config, progress=False)
     assert torch.get_num_threads() == OUTER
+
+
+# --- following the load: the large-model paths a user calls ------------------------------------
+
+def test_adaptive_threads_take_the_free_cores_between_one_and_the_ceiling(outer_threads):
+    """Quiet: the caller's count; one neighbour on a core: 1; never 0, never above the ceiling;
+    unknown load: the ceiling. The count comes back after the block."""
+    from workbench.core.threads import AdaptiveThreads, adaptive_threads
+
+    torch.set_num_threads(2)
+    for free, expected in [(2, 2), (1, 1), (0, 1), (8, 2), (None, 2)]:
+        assert AdaptiveThreads(2, every_s=0.0, free=lambda f=free: f).tick() == expected
+    with adaptive_threads(free=lambda: 1) as governor:
+        assert torch.get_num_threads() == 1 and governor.counts == [1]
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(1)  # a suite's one-thread policy is the ceiling: the load is not even read
+    with adaptive_threads(free=lambda: (_ for _ in ()).throw(AssertionError("read"))) as governor:
+        assert torch.get_num_threads() == 1 and governor.counts == []
+
+
+def test_the_load_is_read_again_only_after_every_s(outer_threads):
+    from workbench.core.threads import AdaptiveThreads
+
+    reads = []
+    governor = AdaptiveThreads(2, every_s=3600.0, free=lambda: reads.append(1) or 2)
+    governor.tick()
+    governor.tick()
+    assert len(reads) == 1
+
+
+def test_a_busy_process_reads_as_a_neighbour_and_our_own_threads_do_not():
+    """One spinning process: one task running elsewhere; our own running threads are not counted."""
+    import subprocess
+    import sys
+    import time
+
+    from workbench.core.load import free_cores, running_elsewhere, usable_cores
+
+    quiet = running_elsewhere(samples=5)
+    peer = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        busy = running_elsewhere(samples=5)
+        assert busy is not None and busy >= 1 and busy >= quiet
+        assert 0 <= free_cores() <= usable_cores()
+    finally:
+        peer.kill()
+        peer.wait()
+
+
+def test_generate_follows_the_load_and_gives_the_same_tokens(outer_threads, tmp_path, monkeypatch):
+    """`workbench.lm.generate` on a CPU model sets the free cores on entry and at forwards, restores
+    the caller's count, and a different count gives the same tokens."""
+    from workbench.core import threads
+    from workbench.lm.folders import boot
+    from workbench.lm.generate import generate
+    from workbench.lm.random_folder import random_causal_lm_folder
+
+    model = boot(random_causal_lm_folder("llama", tmp_path / "llama", n_layers=2, d_model=32), device="cpu")
+    seen = []
+    torch.set_num_threads(2)
+    original = threads.AdaptiveThreads.tick
+
+    def tick(self):
+        seen.append(original(self))
+        return seen[-1]
+
+    monkeypatch.setattr(threads.AdaptiveThreads, "tick", tick)
+    monkeypatch.setattr(threads, "free_cores", lambda: 1)
+    one = generate(model, model.tokenizer, ["hello there", "a longer prompt here"], max_new_tokens=5)
+    assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+    monkeypatch.setattr(threads, "free_cores", lambda: 2)
+    seen.clear()
+    two = generate(model, model.tokenizer, ["hello there", "a longer prompt here"], max_new_tokens=5)
+    assert set(seen) == {2} and two == one
