@@ -79,7 +79,7 @@ def points_at_radii(
         raise ValueError(f"`radii` must be a non-empty 1-D sequence of distances; got shape {tuple(radii.shape)}")
     check_finite_tensor("radii", radii)
     if bool((radii <= 0).any()):
-        raise ValueError(f"`radii` must be in (0, inf); got {radii.min().item():g}")
+        raise ValueError(f"`radii` must be > 0; got {radii.min().item():g}")
     norm = u.norm(dim=-1, keepdim=True)
     if bool((norm == 0).any()):
         raise ValueError("`u` must be a non-zero direction (every row of a stack)")
