@@ -94,9 +94,12 @@ def test_fast_path_is_undone_after_an_error_and_needs_resid_hooks(tmp_path):
     with pytest.raises(ValueError, match="has width 8"):
         generate_ids(model, ids, mask, 3, None, edits=bad)
     assert _modules(model) == before
+    config = model.original_model.config
+    assert config._attn_implementation == "eager"  # the bridge's: its attention hooks read the pattern
     with pytest.raises(RuntimeError, match="boom"), unbridged(model):
         assert _modules(model) != before
+        assert config._attn_implementation == "sdpa"  # nobody hooks the bridge here: torch's fused kernel
         raise RuntimeError("boom")
-    assert _modules(model) == before
+    assert _modules(model) == before and config._attn_implementation == "eager"
     assert hf_targets(model, {"blocks.0.hook_resid_mid": None}) is None
     assert hf_targets(model, {"blocks.9.hook_resid_pre": None}) is None
