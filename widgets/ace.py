@@ -99,7 +99,8 @@ class AcePanel(Panel):
             self.layer.value = value if value == ALL_LAYERS else min(int(value), len(options) - 2)
         self.session(m)
         done = self.live.complete(self.prompt.value, m, method, alpha, self.layer.value, self.sites.value)
-        self.show(panel_curve(r, m, method, alpha))
+        curve = self.live.curve(m, method, alpha, self.sites.value, self.layer.value, on_compute=self._computing)
+        self.show(panel_curve(r, m, method, alpha, curve))
         self.last_completion, self.last_verdict = done.text, done.verdict
         color = VERDICT_COLORS[done.verdict]
         binary = "refusal anywhere" if done.refuses else "no refusal"
@@ -107,6 +108,10 @@ class AcePanel(Panel):
                                  f'{html.escape(done.text) or "<i>(empty)</i>"}'
                                  f' &nbsp; <b style="color:{color}" class="wb-verdict">{done.verdict}</b>'
                                  f' <span class="wb-binary">(binary judge: {binary})</span></div>')
+
+    def _computing(self, where: str) -> None:
+        self.set_status(f"generating the α sweep on {where} ({len(self.result.config.alphas)} α values × the "
+                        "held-out prompts; kept for the next time) …", kind="busy")
 
     def describe(self) -> str:
         method = self.method.value

@@ -81,6 +81,8 @@ class Panel(widgets.VBox):
             if isinstance(control, RANGE_SLIDERS):
                 box = self.typed[i] = typed_box(control)
                 box.observe(lambda change, i=i: self._on_typed(i, change["new"]), names="value")
+                # a greyed slider (a method without α) greys its box too: nothing to type there
+                control.observe(lambda change, box=box: setattr(box, "disabled", change["new"]), names="disabled")
                 rows.append(widgets.VBox([widgets.HBox([control, box]), error]))
             else:
                 rows.append(widgets.VBox([control, error]))

@@ -78,6 +78,30 @@ def test_curve_shows_the_method_or_ace_and_marks_the_setting(ace_quick: AceResul
     assert ablation.method == "ace" and ablation.marker is None
 
 
+def test_the_curve_at_other_sites_and_layer_is_generated_once_and_equals_the_experiments_way(ace_quick, live):
+    """At the run's own sites × layer the curve is the stored sweep; elsewhere it is generated
+    over the α grid on the held-out prompts (the oracle: one `steered_completions` per α), kept,
+    and marked with where it was steered."""
+    r = ace_quick
+    calls: list[str] = []
+    assert live.curve(0, "ace", 0.5, r.sites(0), r.config.layer).where is None  # the stored sweep
+    curve = live.curve(0, "ace", 0.5, "residual", 0, on_compute=calls.append)
+    again = live.curve(0, "actadd", 1.0, "residual", 0, on_compute=calls.append)
+    same = live.curve(0, "ace", 2.0, "residual", 0, on_compute=calls.append)
+    assert calls == ["block 0's residual sites", "block 0's residual sites"]  # ace once, actadd once
+    assert same.refusal == curve.refusal and same.marker == 2.0 and curve.where == "residual sites of layer 0"
+    assert again.method == "actadd" and live.curve(0, "directional_ablation", 0.0, "residual", 0).method == "ace"
+    prompts = r.prompts[r.labels[0]]
+    requests = prompts["harmful_eval"] + prompts["harmless_eval"]
+    n = len(prompts["harmful_eval"])
+    for i, a in enumerate(r.config.alphas):
+        out = steered_completions(live.session(0), r.site_directions(0), requests,
+                                  Steering("ace", a, "residual", 0, r.config.positions), r.config.max_new_tokens,
+                                  r.config.batch_size, r.config.temperature)
+        assert curve.refusal["harmful"][i] == sum(v == "refusal" for v in out.verdicts[:n]) / n
+        assert curve.refusal["harmless"][i] == sum(v == "refusal" for v in out.verdicts[n:]) / n
+
+
 def test_sweep_curve_names_bad_choices(ace_quick: AceResult):
     with pytest.raises(ValueError, match="`method` must be one of"):
         ace_quick.sweep_curve(0, "midpoint_projection", "harmful")

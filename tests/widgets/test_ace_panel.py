@@ -93,3 +93,20 @@ def test_the_panel_offers_exactly_the_registry_panel_methods(panel):
     that order), each labelled as its entry."""
     assert panel.method.options == tuple((METHODS[m].label, m) for m in PANEL_METHODS)
     assert {m for m, entry in METHODS.items() if entry.panel is not None} == set(PANEL_METHODS)
+
+
+def test_the_curve_follows_the_sites_and_layer_and_alpha_greys_with_its_box(panel, result):
+    """Sites and layer other than the run's: the panel draws the sweep generated there (its title
+    says so) — not the precomputed one; a method without α greys the slider and its typed box."""
+    stored = list(panel.figure.data[0].y)
+    panel.sites.value, panel.layer.value = "residual", 0
+    title = panel.figure.layout.title.text
+    assert "generated for the panel on the residual sites of layer 0" in title
+    assert list(panel.figure.data[0].x) == list(result.config.alphas)
+    assert panel.shown.layout.title.text == title  # what Export writes
+    panel.method.value = "directional_ablation"
+    assert panel.alpha.disabled and panel.typed[0].disabled and "no α" in panel.figure.layout.title.text
+    panel.method.value = "ace"
+    assert not panel.alpha.disabled and not panel.typed[0].disabled
+    panel.sites.value, panel.layer.value = result.sites(0), result.config.layer
+    assert list(panel.figure.data[0].y) == stored and "precomputed" in panel.figure.layout.title.text

@@ -9,7 +9,7 @@ moving a control only generates and judges.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,12 +95,14 @@ class Completion:
 class Curve:
     """A refusal-vs-α view for a method: `method` is the swept method drawn (the method itself
     when it is swept, else ACE), `refusal` its refusal rate per prompt set at each of `alphas`,
-    and `marker` where the current setting sits on it (None: nowhere, a method without α)."""
+    and `marker` where the current setting sits on it (None: nowhere, a method without α);
+    `where` the sites × layer it was generated at now (None: the run's precomputed sweep)."""
 
     method: str
     alphas: list[float]
     refusal: dict[str, list[float]]
     marker: float | None
+    where: str | None = None
 
 
 class AceLive:
@@ -113,6 +115,7 @@ class AceLive:
         self.result, self.cache_root = result, cache_root
         self._sessions: dict[int, ModelSession] = {}
         self._directions: dict[int, SiteDirections] = {}
+        self._sweeps: dict[tuple, dict[str, list[float]]] = {}  # (model, method, sites, layer) -> rates
 
     def is_booted(self, model: int | str) -> bool:
         return self.result.model_index(model) in self._sessions
@@ -139,9 +142,52 @@ class AceLive:
                                      r.config.max_new_tokens, r.config.batch_size)
         return Completion(judged.texts[0], judged.verdicts[0], judged.refuses[0])
 
-    def curve(self, model: int | str, method: str | SteeringMethod, alpha: float = 0.0) -> Curve:
-        """`panel_curve_data` of this result (the precomputed sweep; nothing is generated)."""
-        return panel_curve_data(self.result, model, method, alpha)
+    def curve(self, model: int | str, method: str | SteeringMethod, alpha: float = 0.0,
+              sites: str | None = None, layer: int | str | None = None,
+              on_compute: Callable[[str], None] | None = None) -> Curve:
+        """The refusal-vs-α lines of `method` (its own α sweep, else ACE's: `panel_curve_data`) at
+        `sites` × `layer` (None: where the run steered — its sites and configured layer): the
+        precomputed sweep there, else the sweep generated now over the result's α grid on its
+        held-out prompts, decoded and judged as the experiment does, and kept for the next call.
+        `on_compute(where)` is called before a sweep is generated (a panel's progress line)."""
+        r, m = self.result, self.result.model_index(model)
+        label = r.label(m)
+        sites = r.sites(m) if sites is None else sites
+        main_layer = r.config.layer if r.config.layer is not None else r.layer[label]
+        layer = main_layer if layer is None else layer
+        if (sites, layer) == (r.sites(m), main_layer):
+            return panel_curve_data(r, m, method, alpha)
+        entry = steering_method(method)
+        shown = entry.name if entry.name in SWEEP_METHODS else ACE
+        key = (m, shown, sites, layer)
+        if key not in self._sweeps:
+            where = f"{'every block' if layer == ALL_LAYERS else f'block {layer}'}'s {sites} sites"
+            if on_compute is not None:
+                on_compute(where)
+            self._sweeps[key] = self._sweep(m, shown, sites, layer)
+        rates = self._sweeps[key]
+        marker = float(alpha) if shown == entry.name else entry.fixed_alpha
+        return Curve(shown, list(r.config.alphas), rates, marker, where=f"{sites} sites of layer {layer}")
+
+    def _sweep(self, m: int, method: str, sites: str, layer: int | str) -> dict[str, list[float]]:
+        """Refusal rate per prompt set at every α of the result's grid, `method` at `sites` × `layer`."""
+        r = self.result
+        c = r.config
+        if m not in self._directions:
+            self._directions[m] = r.site_directions(m)
+        prompts = r.prompts[r.label(m)]
+        harmful, harmless = list(prompts["harmful_eval"]), list(prompts["harmless_eval"])
+        steerings = [Steering(method, a, sites, layer, c.positions) for a in c.alphas]
+        judged = steered_settings(self.session(m), self._directions[m], harmful + harmless, steerings,
+                                  c.max_new_tokens, c.batch_size, c.temperature, c.samples_at(c.temperature))
+        k = len(harmful) * c.samples_at(c.temperature)
+        return {"harmful": [_refusal_share(j.verdicts[:k]) for j in judged],
+                "harmless": [_refusal_share(j.verdicts[k:]) for j in judged]}
+
+
+def _refusal_share(verdicts: Sequence[str]) -> float:
+    """Share of "refusal" verdicts (`AceResult.refusal_rate` on verdict codes)."""
+    return sum(v == "refusal" for v in verdicts) / max(1, len(verdicts))
 
 
 def panel_curve_data(result: AceResult, model: int | str, method: str | SteeringMethod, alpha: float = 0.0) -> Curve:

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from workbench.ace.config import BAND_AUC, LAYER_METHODS, SETS, SWEEP_METHODS
 from workbench.ace.judges import VERDICTS
-from workbench.ace.live import panel_curve_data
+from workbench.ace.live import Curve, panel_curve_data
 from workbench.ace.methods import METHODS
 from workbench.ace.result import AceResult
 from workbench.plots.theme import COLORWAY, themed
@@ -275,12 +275,14 @@ def unembedding_cosine(result: AceResult) -> go.Figure:
     return themed(fig)
 
 
-def panel_curve(result: AceResult, model: int | str, method: str, alpha: float) -> go.Figure:
-    """The panel's figure: model `model`'s precomputed refusal-vs-α lines that `method` is seen on
-    (`workbench.ace.live.panel_curve_data`: its own α sweep, else ACE's), harmful and harmless in
+def panel_curve(result: AceResult, model: int | str, method: str, alpha: float,
+                curve: Curve | None = None) -> go.Figure:
+    """The panel's figure: model `model`'s refusal-vs-α lines that `method` is seen on — `curve`
+    (`AceLive.curve`: generated at the panel's sites × layer) or, None, the run's precomputed sweep
+    (`workbench.ace.live.panel_curve_data`: its own α sweep, else ACE's) — harmful and harmless in
     their own colours, a vertical line at the current α (at a fixed method's place on ACE's α axis,
-    none for a method with neither); the title names the method and the setting swept."""
-    curve = panel_curve_data(result, model, method, alpha)
+    none for a method with neither); the title names the method and where the sweep was steered."""
+    curve = panel_curve_data(result, model, method, alpha) if curve is None else curve
     label = result.labels[result.model_index(model)]
     fig = go.Figure()
     for prompt_set in SETS:
@@ -293,8 +295,9 @@ def panel_curve(result: AceResult, model: int | str, method: str, alpha: float) 
     fig.add_trace(go.Scatter(x=at, y=[0, 1] if at else [], mode="lines", line=dict(color="#222", width=2), name=name))
     what = (f"{entry.label} refusal vs α" if curve.method == method
             else f"{entry.label} (no α): shown on {shown.label}'s α sweep")
-    setting = result.settings[label][0]["name"]
-    fig.update_layout(title=f"{label}: {what}<br><sup>precomputed on {setting}</sup>",
+    where = (f"precomputed on {result.settings[label][0]['name']}" if curve.where is None
+             else f"generated for the panel on the {curve.where}")
+    fig.update_layout(title=f"{label}: {what}<br><sup>{where}</sup>",
                       xaxis_title="α", yaxis_title="refusal rate", yaxis_range=[-0.03, 1.03])
     return themed(fig, width=640, height=380).update_layout(margin=dict(t=80))
 
