@@ -6,7 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from labtools import drag_slider, finish, lab_page, open_panel, readout, stable_trace, wait_trace_change
+from labtools import (
+    drag_slider,
+    export_matches_page,
+    finish,
+    lab_page,
+    open_panel,
+    readout,
+    stable_trace,
+    trace_data,
+    type_value,
+    wait_trace_change,
+)
 
 NOTEBOOK = "ace/02_explore.ipynb"
 MARKER = 2  # the panel's traces: harmful curve, harmless curve, the α marker
@@ -40,5 +51,16 @@ def test_drag_alpha_slider_moves_marker_and_changes_completion(lab_server, tmp_p
                       detail=lambda: f"completion still {text_before!r}")
         assert readout(alpha) != readout_before
         finish(page, diag, tmp_path, "ace_lab")
+
+        # α typed out of range with the keyboard: the error beside α, nothing applied (the browser
+        # used to clamp 5 to 2); then Export writes exactly the page's figure
+        status = page.locator(".wb-status").first
+        type_value(alpha, "5")
+        error = alpha.locator("xpath=../..").locator(".wb-control-error").first
+        diag.wait_for("the error beside α", lambda: error.is_visible() and "got 5" in error.inner_text(),
+                      timeout_s=20, detail=lambda: f"status {status.inner_text()!r}")
+        assert trace_data(page, trace=MARKER, key="x") == marker_after, "an out-of-range α moved the marker"
+        exported = export_matches_page(page, diag, lab_server.docs / "ace", status)
         print(f"\nα {readout_before} -> {readout(alpha)}; marker {marker_before} -> {marker_after}; "
-              f"completion {text_before!r} -> {completion.inner_text()!r}; run all via {how}")
+              f"completion {text_before!r} -> {completion.inner_text()!r}; run all via {how}; "
+              f"export {exported.name} equals the page")

@@ -10,7 +10,17 @@ import re
 from pathlib import Path
 
 import pytest
-from labtools import drag_slider, finish, lab_page, open_panel, readout, stable_trace, trace_data, wait_trace_change
+from labtools import (
+    drag_slider,
+    export_matches_page,
+    finish,
+    lab_page,
+    open_panel,
+    readout,
+    stable_trace,
+    trace_data,
+    wait_trace_change,
+)
 from playwright.sync_api import Locator, Page
 
 NOTEBOOK = "capacity/02_explore.ipynb"
@@ -51,9 +61,7 @@ def test_drag_export_invalid_value_and_reload(lab_server, tmp_path: Path) -> Non
 
 def _export(page: Page, diag, folder: Path, status: Locator) -> None:
     """The Export button writes the PNG and the HTML of the figure as it is now; the status says where."""
-    page.get_by_role("button", name="Export").first.click()
-    diag.wait_for("the status line to report the export", lambda: "exported" in status.inner_text(), timeout_s=60,
-                  detail=lambda: f"status {status.inner_text()!r}")
+    export_matches_page(page, diag, folder, status)  # clicks Export; the HTML's data is the page's
     files = sorted(p.name for p in folder.glob("panel_kurtosis2_*"))
     assert [Path(f).suffix for f in files] == [".html", ".png"], files
     assert "![" in status.inner_text() and "figures/capacity/" in status.inner_text()
