@@ -226,6 +226,18 @@ def test_summary_and_figures(result):
     assert fig1.data[1].yaxis != fig1.data[0].yaxis
     fig3 = figures["3_layer_sweep"]  # its bottom row: the unembedding cosine per layer, one line per model
     assert list(fig3.data[-1].y) == [float(x) for x in result.unembed_cosine["rwkv5"]] and fig3.data[-1].yaxis == "y2"
+    fig4 = figures["4_projection"]  # counts of prompts: whole-number ticks; lines named in the legend
+    layout = fig4.layout.to_plotly_json()
+    yaxes = [v for k, v in layout.items() if k.startswith("yaxis")]
+    assert yaxes and all(ax["tickformat"] == "d" and float(ax["dtick"]).is_integer() for ax in yaxes)
+    assert not [a for a in fig4.layout.annotations if "μ" in (a.text or "") or a.text == "origin"]
+    assert {s.name for s in fig4.layout.shapes if s.showlegend} == {
+        "origin (r̂·v = 0)", "r̂·μ⁻: the harmless mean", "r̂·μ⁺: the harmful mean"}
+    for k, ax in layout.items():  # every line inside its x range with a margin: none on the y tick labels
+        if k.startswith("xaxis"):
+            ref = "x" + k[len("xaxis"):]
+            lines = [s.x0 for s in fig4.layout.shapes if s.xref == ref]
+            assert lines and ax["range"][0] < min(lines) and max(lines) < ax["range"][1]
 
 
 @pytest.mark.parametrize("changes, match", [

@@ -237,21 +237,29 @@ def projection_histogram(result: AceResult) -> go.Figure:
                                        xbins=dict(start=start, end=end + size, size=size),
                                        opacity=0.65, marker_color=VERDICT_COLORS["refusal" if s == 0 else "compliance"],
                                        legendgroup=prompt_set, showlegend=g == 0), row=1, col=g + 1)
-        # counts are whole prompts: whole-number ticks, about five of them
+        # counts are whole prompts: whole-number ticks (never 0.5), about five of them
         tallest = max(int(torch.histc(result.projection[m, s].float(), PROJECTION_BINS + 1, start, end + size).max())
                       for s in range(len(SETS)))
-        fig.update_yaxes(tick0=0, dtick=max(1, math.ceil(tallest / 5)), row=1, col=g + 1)
+        fig.update_yaxes(tick0=0, dtick=max(1, math.ceil(tallest / 5)), tickformat="d", range=[0, tallest * 1.08],
+                         row=1, col=g + 1)
         ref = result.reference_coordinate(m)
         pos = ref + float(result.direction[label][result.layer[label]].norm())
-        for x, text, color, where in ((0.0, "origin", "#222", "bottom right"),
-                                      (ref, "r̂·μ⁻", VERDICT_COLORS["compliance"], "top left"),
-                                      (pos, "r̂·μ⁺", VERDICT_COLORS["refusal"], "top right")):
-            fig.add_vline(x=x, line=dict(color=color, dash="dash"), annotation_text=text,
-                          annotation_position=where, row=1, col=g + 1)
-        fig.update_xaxes(title_text=f"r̂·v at {result.hook_names[label][result.layer[label]]}", row=1, col=g + 1)
-    fig.update_layout(barmode="overlay", title="Where the prompts sit along the refusal direction")
+        # the lines are named in the legend, not beside them (the labels crowded the top and the titles);
+        # the x range holds every line with a margin, so the origin is never drawn over the y tick labels
+        for x, name, color in ((0.0, "origin (r̂·v = 0)", "#222"),
+                               (ref, "r̂·μ⁻: the harmless mean", VERDICT_COLORS["compliance"]),
+                               (pos, "r̂·μ⁺: the harmful mean", VERDICT_COLORS["refusal"])):
+            fig.add_vline(x=x, line=dict(color=color, dash="dash"), name=name, legendgroup=name,
+                          showlegend=g == 0, row=1, col=g + 1)
+        low, high = min(start, 0.0, ref, pos), max(end + size, 0.0, ref, pos)
+        pad = 0.06 * (high - low)
+        fig.update_xaxes(title_text=f"r̂·v at {result.hook_names[label][result.layer[label]]}",
+                         range=[low - pad, high + pad], row=1, col=g + 1)
+    fig.update_layout(barmode="overlay", margin=dict(t=110),
+                      title="Where the prompts sit along the refusal direction<br><sup>held-out prompts at each "
+                            "model's focus block; dashed lines: the origin and the two prompt sets' means</sup>")
     fig.update_yaxes(title_text="prompts", row=1, col=1)
-    return themed(fig, width=420 * G + 180, height=440)
+    return themed(fig, width=420 * G + 240, height=460)
 
 
 def unembedding_cosine(result: AceResult) -> go.Figure:

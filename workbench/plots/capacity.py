@@ -22,6 +22,8 @@ from workbench.plots.theme import REGIME_COLORS, themed
 
 REGIME_NAMES = ("ignored", "polysemantic", "monosemantic")
 GAP_FLOOR = 1e-7  # |Σ C − d| below this is drawn at it (float32 training's round-off)
+ZERO_CAPACITY = 1e-3  # figure 6: a capacity below this (trained ReLU: ~1e-5) gets a "zero" marker on the axis
+BAR_WIDTH = 0.4  # figure 6: each architecture's bar, side by side within a feature's unit slot
 
 
 def kurtosis_colors(kurtoses: tuple[float, ...]) -> list[str]:
@@ -54,9 +56,9 @@ def capacity_profiles(result: CapacityResult, decay_index: int | None = None) ->
                                  marker=dict(color=color, size=7)))
     fig.update_layout(
         title=f"Capacity per feature: trained (dots) and exact optimum (dotted), n={result.config.n}, "
-            f"d={result.config.d}, v_i = {result.config.decay[li]:g}^i",
+            f"d={result.config.d}, v<sub>i</sub> = {result.config.decay[li]:g}<sup>i</sup>",
         xaxis_title="feature i (most important first)",
-        yaxis_title="capacity C_i",
+        yaxis_title="capacity C<sub>i</sub>",
         yaxis_range=[-0.03, 1.05],
         legend_title="kurtosis",
     )
@@ -78,11 +80,13 @@ def phase_diagram(result: CapacityResult) -> go.Figure:
     for col, share in enumerate((trained, exact), start=1):
         fig.add_trace(go.Heatmap(
             x=[f"{k:g}" for k in c.kurtosis], y=[f"{x:g}" for x in c.decay], z=share.T.tolist(), zmin=0, zmax=1,
-            colorscale="Viridis", showscale=col == 2, colorbar=dict(title="polysemantic<br>share"),
+            colorscale="Viridis", showscale=col == 2,
+            # the title beside the bar, not above it, where its second line sat on the "1" tick
+            colorbar=dict(title=dict(text="polysemantic share", side="right")),
             text=[[f"{s:.2f}" for s in row] for row in share.T.tolist()], texttemplate="%{text}",
         ), row=1, col=col)
         fig.update_xaxes(title_text="kurtosis k", type="category", row=1, col=col)
-    fig.update_yaxes(title_text="importance decay λ (v_i = λ^i)", type="category", row=1, col=1)
+    fig.update_yaxes(title_text="importance decay λ (v<sub>i</sub> = λ<sup>i</sup>)", type="category", row=1, col=1)
     fig.update_yaxes(type="category", row=1, col=2)
     fig.update_layout(title="Share of polysemantic features", margin=dict(t=90))
     return themed(fig, width=1100, height=460)
@@ -122,10 +126,10 @@ def marginal_loss_figure(
         fig.add_annotation(x=result.config.n - 1, y=y, text="k = " + ", ".join(names), xanchor="left", xshift=8,
                            showarrow=False)
     fig.update_layout(
-        title="Marginal loss reduction |∂L_i/∂C_i| at the optimum<br><sup>blue: alone in its Gram block · "
-            "orange: in a shared block · grey: ignored</sup>",
+        title="Marginal loss reduction |∂L<sub>i</sub>/∂C<sub>i</sub>| at the optimum<br><sup>blue: alone in its "
+            "Gram block · orange: in a shared block · grey: ignored</sup>",
         xaxis_title="feature i (most important first)",
-        yaxis_title="|∂L_i/∂C_i| = 2(k−1)²v_i²/((k−3)C_i+2)²",
+        yaxis_title="|∂L<sub>i</sub>/∂C<sub>i</sub>| = 2(k−1)²v<sub>i</sub>²/((k−3)C<sub>i</sub>+2)²",
         yaxis_type="log",
         margin=dict(r=110, t=80),
     )
@@ -154,7 +158,8 @@ def gram_heatmap(
     blocks = gram_blocks(W)
     G = gram(W)[blocks.order][:, blocks.order].abs()
     labels = [str(i) for i in blocks.order]
-    fig = go.Figure(go.Heatmap(z=G.tolist(), x=labels, y=labels, colorscale="Blues", colorbar=dict(title="|G_ij|")))
+    fig = go.Figure(go.Heatmap(z=G.tolist(), x=labels, y=labels, colorscale="Blues",
+                               colorbar=dict(title="|G<sub>ij</sub>|")))
     _outline_blocks(fig, blocks.sizes)
     listed = ", ".join(f"{s} feat/{dim:.2g} dims" for s, dim in zip(blocks.sizes, blocks.dims) if s > 1)
     fig.update_layout(
@@ -189,7 +194,8 @@ def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
         rows=1,
         cols=2,
         horizontal_spacing=0.12,
-        subplot_titles=("Σ_i C_i vs d", f"distance from the bound, |Σ_i C_i − d| (floor {GAP_FLOOR:g})"),
+        subplot_titles=("Σ<sub>i</sub> C<sub>i</sub> vs d",
+                        f"distance from the bound, |Σ<sub>i</sub> C<sub>i</sub> − d| (floor {GAP_FLOOR:g})"),
     )
     fig.add_trace(go.Scatter(x=ds, y=ds, mode="lines", name="Σ C = d", line=dict(dash="dash", color="#888")), 1, 1)
     for qi, k in enumerate(result.config.sweep_kurtosis):
@@ -200,11 +206,16 @@ def total_capacity_vs_d(result: CapacityResult) -> go.Figure:
         fig.add_trace(go.Scatter(x=ds, y=gaps, mode="lines+markers", name=name, legendgroup=group, showlegend=False,
                                  line=dict(color=color), marker=dict(color=color)), 1, 2)
     fig.update_xaxes(title_text="embedding dimension d")
-    fig.update_yaxes(title_text="Σ_i C_i", row=1, col=1)
-    fig.update_yaxes(title_text="|Σ_i C_i − d|", type="log", row=1, col=2)
+    fig.update_yaxes(title_text="Σ<sub>i</sub> C<sub>i</sub>", row=1, col=1)
+    fig.update_yaxes(title_text="|Σ<sub>i</sub> C<sub>i</sub> − d|", type="log", row=1, col=2)
     fig.update_layout(title=f"Total capacity vs d (n={result.config.n}, λ={result.config.sweep_decay:g})",
                       margin=dict(t=90))
     return themed(fig, width=1000, height=440)
+
+
+def _zero_marker(color: str) -> dict:
+    """A capacity of zero: a thin cross on the axis, in its bar's colour (an empty slot reads as no data)."""
+    return dict(symbol="x-thin", size=7, color=color, line=dict(width=2, color=color))
 
 
 def architecture_comparison(result: CapacityResult) -> go.Figure:
@@ -221,19 +232,31 @@ def architecture_comparison(result: CapacityResult) -> go.Figure:
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, vertical_spacing=0.16,
                         subplot_titles=[f"p = {p:g} (k = {float(relu_input_kurtosis(p)):.3g})" for p in probs])
     features = list(range(result.config.n))
+    # the two bars of a feature at explicit offsets, so a zero capacity gets a marker on the axis at
+    # its bar's place: an empty slot would read as missing data, not as "this feature is ignored"
+    arches = (("quadratic", quad_C, "#3b6fb6", -BAR_WIDTH), ("ReLU output", relu_C, "#d1603d", 0.0))
     for pi in range(len(probs)):
-        first = pi == 0
-        fig.add_trace(go.Bar(x=features, y=quad_C[pi].tolist(), name="quadratic", marker_color="#3b6fb6",
-                             showlegend=first, legendgroup="q"), row=pi // cols + 1, col=pi % cols + 1)
-        fig.add_trace(go.Bar(x=features, y=relu_C[pi].tolist(), name="ReLU output", marker_color="#d1603d",
-                             showlegend=first, legendgroup="r"), row=pi // cols + 1, col=pi % cols + 1)
+        cell = dict(row=pi // cols + 1, col=pi % cols + 1)
+        for name, C, color, offset in arches:
+            fig.add_trace(go.Bar(x=features, y=C[pi].tolist(), name=name, marker_color=color, width=BAR_WIDTH,
+                                 offset=offset, showlegend=pi == 0, legendgroup=name), **cell)
+            zero = [(i, c) for i, c in enumerate(C[pi].tolist()) if c < ZERO_CAPACITY]
+            fig.add_trace(go.Scatter(x=[i + offset + BAR_WIDTH / 2 for i, _ in zero], y=[0.0] * len(zero),
+                                     mode="markers", marker=_zero_marker(color), name=f"{name}: C ≈ 0",
+                                     showlegend=False, legendgroup=name, customdata=[[i, c] for i, c in zero],
+                                     hovertemplate="feature %{customdata[0]}: C = %{customdata[1]:.1e}<extra></extra>"),
+                          **cell)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=_zero_marker("#555"),
+                             name=f"C<sub>i</sub> < {ZERO_CAPACITY:g}: ignored (≈ 0)"), row=1, col=1)
     fig.update_xaxes(title_text="feature i", row=rows)
-    fig.update_yaxes(title_text="capacity C_i", col=1)
+    fig.update_yaxes(title_text="capacity C<sub>i</sub>", col=1)
+    fig.update_xaxes(range=[-0.6, result.config.n - 0.4])
+    fig.update_yaxes(range=[-0.07, 1.05], zeroline=True, zerolinecolor="#999")
     fig.update_layout(
         title="Capacity per feature by architecture,<br>paired on the inputs' kurtosis k (feature density p)",
-        barmode="group",
-        margin=dict(t=110),
-        legend=dict(orientation="h", x=1, xanchor="right", y=1.1, yanchor="bottom"),
+        barmode="overlay",
+        margin=dict(t=130),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.06, yanchor="bottom"),
     )
     return themed(fig, width=860, height=300 * rows + 160)
 
@@ -258,9 +281,10 @@ def panel_updates(result: CapacityResult, kurtosis_index: int, decay_index: int)
 def panel_figure(result: CapacityResult, kurtosis_index: int, decay_index: int) -> go.Figure:
     """The widget's figure: capacity bars (coloured by regime) and the sorted |WᵀW|."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45],
-                        subplot_titles=("capacity C_i per feature", "|WᵀW| sorted into blocks"))
-    fig.add_trace(go.Bar(name="C_i", showlegend=False), row=1, col=1)
-    fig.add_trace(go.Heatmap(colorscale="Blues", name="|G|", colorbar=dict(title=dict(text="|G_ij|"), len=0.8)),
+                        subplot_titles=("capacity C<sub>i</sub> per feature", "|WᵀW| sorted into blocks"))
+    fig.add_trace(go.Bar(name="C<sub>i</sub>", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Heatmap(colorscale="Blues", name="|G|",
+                             colorbar=dict(title=dict(text="|G<sub>ij</sub>|"), len=0.8)),
                   row=1, col=2)
     updates, title = panel_updates(result, kurtosis_index, decay_index)
     for trace, update in zip(fig.data, updates):
@@ -272,9 +296,9 @@ def panel_figure(result: CapacityResult, kurtosis_index: int, decay_index: int) 
     fig.update_layout(title=title, margin=dict(t=95, b=90),
                       legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"))
     fig.update_xaxes(title_text="feature i", row=1, col=1)
-    fig.update_yaxes(title_text="C_i", range=[0, 1.05], row=1, col=1)
-    fig.update_xaxes(type="category", row=1, col=2)
-    fig.update_yaxes(type="category", autorange="reversed", row=1, col=2)
+    fig.update_yaxes(title_text="C<sub>i</sub>", range=[0, 1.05], row=1, col=1)
+    fig.update_xaxes(type="category", title_text="feature j (block order)", row=1, col=2)
+    fig.update_yaxes(type="category", autorange="reversed", title_text="feature i (block order)", row=1, col=2)
     return themed(fig, width=980, height=470)
 
 
