@@ -7,9 +7,10 @@ from widgets.ace import AcePanel
 from widgets.base import Panel
 from widgets.capacity import CapacityPanel
 from widgets.goldilocks import GoldilocksPanel
+from widgets.progress import progress_line
 from widgets.robustness import RobustnessPanel
 
 PANELS: dict[str, type[Panel]] = {panel.suite: panel for panel in (AcePanel, CapacityPanel, GoldilocksPanel,
                                                                    RobustnessPanel)}
 
-__all__ = ["PANELS", "AcePanel", "CapacityPanel", "GoldilocksPanel", "Panel", "RobustnessPanel"]
+__all__ = ["PANELS", "AcePanel", "CapacityPanel", "GoldilocksPanel", "Panel", "RobustnessPanel", "progress_line"]

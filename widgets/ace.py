@@ -15,7 +15,7 @@ import html
 
 import ipywidgets as widgets
 
-from widgets.base import Panel
+from widgets.base import Panel, building
 from widgets.controls import FloatSlider
 from workbench.ace import AceConfig, AceResult, ModelSession
 from workbench.ace.config import ALL_LAYERS, PANEL_METHODS, SITES
@@ -34,13 +34,14 @@ class AcePanel(Panel):
     """Attributes: `alpha` (slider), `layer` ("all" or a block), `sites`, `method`, `model`
     (toggles), `prompt` (text box),
     `completion` (HTML: text and verdict), `figure`, `status`, `result`, `last_completion`,
-    `last_verdict`. `progress`: bars while a missing result trains and sweeps.
+    `last_verdict`. `progress`: a progress line while a missing result trains and sweeps.
 
     The prompt box generates on Enter (or when it loses focus), not on every keystroke: each
     completion is a model call."""
 
     suite = "ace"
 
+    @building
     def __init__(self, result: AceResult | None = None, config: AceConfig | None = None,
                  cache: CacheLike = None, prompt: str | None = None, debounce_s: float = 0.15,
                  progress: bool = True) -> None:

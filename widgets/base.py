@@ -14,6 +14,11 @@ When a recompute runs:
   reload or a second `display(panel)` draws what the controls say, not the figure the panel was
   built with (plotly's FigureWidget sends updates as messages that a new view never sees).
 
+While a panel computes (built by its `__init__`, decorated `building`, or a recompute), the suites'
+progress bars are one line of text in its status line (`widgets.progress`), never a tqdm or
+transformers widget; while it is built, that line is also a plain output of the running cell,
+emptied when it is done.
+
 An exception in `recompute` is shown beside the control that caused it (the one its message names
 in backticks, else the one last changed) and in the status line; the outputs it left stale are
 greyed out until the next good recompute. Nothing is lost in a log.
@@ -35,9 +40,10 @@ import plotly.graph_objects as go
 from traitlets import TraitError
 
 from widgets.controls import LOG_STEP, RANGE_SLIDERS, log_slider, parse_typed, slider_text, typed_box
+from widgets.progress import building, quiet_bars
 from workbench.plots.export import FORMATS, export_figures, export_to_docs, markdown_snippet
 
-__all__ = ["LOG_STEP", "Panel", "log_slider"]
+__all__ = ["LOG_STEP", "Panel", "building", "log_slider"]
 
 STATUS_COLORS = {"info": "#555", "busy": "#8a6d00", "error": "#b00020"}
 # one stylesheet per panel: greyed stale outputs, the error line under a control
@@ -61,7 +67,8 @@ class Panel(widgets.VBox):
         self.shown = go.Figure(figure)  # what the screen shows, as the plots function built it
         # plotly's anywidget view ignores DOM classes: greying goes on this box around it
         self.figure_box = widgets.Box([self.figure])
-        self.status = widgets.HTML()
+        # a subclass that computed before this (`building`) has drawn its progress in it already
+        self.status = self.__dict__.get("status") or widgets.HTML()
         self.debounce_s = float(debounce_s)
         self.last_error: Exception | None = None
         self.last_export: list[Path] = []
@@ -131,7 +138,8 @@ class Panel(widgets.VBox):
         """Run `recompute` now; return False (and show the error beside its control) if it raised."""
         self._cancel_pending()
         try:
-            self.recompute()
+            with quiet_bars(lambda text: self.set_status(text, kind="busy"), "computing"):  # bars: text, no widget
+                self.recompute()
         except Exception as err:  # noqa: BLE001 - any failure must reach the user, in the widget
             self.last_error = err
             self._show_error(err)
@@ -145,6 +153,8 @@ class Panel(widgets.VBox):
     def set_status(self, text: str, kind: str = "info", code: str | None = None) -> None:
         """Show `text` in the status line (kind 'info', 'busy' or 'error'), and `code` after it in
         a selectable monospace box."""
+        if "status" not in self.__dict__:  # before `Panel.__init__`: a subclass computing (`building`)
+            self.status = widgets.HTML()
         color = STATUS_COLORS.get(kind, STATUS_COLORS["info"])
         snippet = f' <code class="wb-snippet">{html.escape(code)}</code>' if code else ""
         self.status.value = (f'<span class="wb-status wb-{kind}" style="color:{color}">{html.escape(text)}'

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from widgets.base import Panel
+from widgets.base import Panel, building
 from widgets.controls import grid_slider
 from workbench.capacity import CapacityConfig, CapacityResult
 from workbench.plots.capacity import panel_figure
@@ -20,10 +20,11 @@ from workbench.runner import CacheLike, run_cached
 
 class CapacityPanel(Panel):
     """Attributes: `kurtosis`, `decay` (sliders over the result's grid), `n`, `d` (int boxes),
-    `figure`, `status`, `result`. `progress`: bars while a missing result trains."""
+    `figure`, `status`, `result`. `progress`: a progress line while a missing result trains."""
 
     suite = "capacity"
 
+    @building
     def __init__(
         self,
         result: CapacityResult | None = None,

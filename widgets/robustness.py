@@ -3,8 +3,10 @@ confusion counts), an attack-budget slider (success rate), a round slider (befor
 training) and a text box: the tool (saliency-coloured tokens, best swaps per token, live score).
 
 The panel only reads its controls, asks a `workbench.robustness.live.FilterProbe` and renders. The
-threshold point is a real filter sample (`POINT_SAMPLES` prompts) at the slider's value; everything
-else is read from the cached result, so dragging is instant. The tool runs the round's classifier
+threshold point (×) is a real filter sample at the slider's value, by the estimator of the curves
+it sits on: as many prompts as each point of the result's sweep, the same seed (so at a threshold
+of the sweep it is that point); a zero reads "0". Everything else is read from the cached result,
+so dragging is instant. The tool runs the round's classifier
 (one gradient and one batched forward pass per edit).
 """
 
@@ -14,7 +16,7 @@ import html
 
 import ipywidgets as widgets
 
-from widgets.base import Panel
+from widgets.base import Panel, building
 from widgets.controls import IntSlider, log_slider
 from workbench.plots.robustness import example_text, panel_figure, tool_background
 from workbench.robustness import ATTACKS, RobustnessConfig, RobustnessResult
@@ -23,23 +25,25 @@ from workbench.robustness.classifier import Classifier
 from workbench.robustness.live import POINT_SAMPLES, FilterProbe, TokenCount
 from workbench.runner import CacheLike, run_cached
 
-__all__ = ["POINT_SAMPLES", "RobustnessPanel"]
+__all__ = ["POINT_SAMPLES", "RobustnessPanel", "sweep_samples"]
 
 
 class RobustnessPanel(Panel):
     """Attributes: `threshold` (log slider), `budget`, `round` (int sliders), `text` (the tool's
     input), `tool` (HTML: coloured tokens and suggestions), `figure`, `status`, `result`, `probe`
-    (the `FilterProbe` every number comes from), `point` and `counts` (its last `ThresholdPoint`'s
-    filter sample and test counts). `progress`: bars while a missing result trains."""
+    (the `FilterProbe` every number comes from; its `samples` are the sweep's per point), `point` and
+    `counts` (its last `ThresholdPoint`'s filter sample and test counts). `progress`: a progress line
+    while a missing result trains."""
 
     suite = "robustness"
 
+    @building
     def __init__(self, result: RobustnessResult | None = None, config: RobustnessConfig | None = None,
                  cache: CacheLike = None, debounce_s: float = 0.15, progress: bool = True) -> None:
         self.result = result if result is not None else run_cached(
             "robustness", config or RobustnessConfig.quick(), cache=cache, progress=progress)
         c = self.result.config
-        self.probe = FilterProbe(self.result)
+        self.probe = FilterProbe(self.result, samples=sweep_samples(self.result))
         self.threshold = log_slider(float(self.result.thresholds[0]), -4, 0, "threshold")
         self.budget = IntSlider(value=min(1, c.max_budget), min=0, max=c.max_budget, description="budget")
         self.round = IntSlider(value=0, min=0, max=c.rounds, description="round")
@@ -86,6 +90,11 @@ class RobustnessPanel(Panel):
         return (f"round {r}, t = {self.threshold.value:.3g}: unsafe after filter {p['unsafe']}/{p['accepted']} "
                 f"(≤ {p['upper']:.2g}), safe lost {p['safe_lost']:.1%}; test TP {c['tp']} FP {c['fp']} FN {c['fn']} "
                 f"TN {c['tn']}; attack success at budget {b}: {success}")
+
+
+def sweep_samples(result: RobustnessResult) -> int:
+    """Prompts per point of the result's threshold sweep (the curves the panel's × sits on)."""
+    return int(result.rounds_info[0]["sweep"][0]["n"])
 
 
 def tool_html(sal: Saliency, threshold: float, count: TokenCount) -> str:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from workbench.cli import main
@@ -62,6 +62,7 @@ def test_threshold_rejects_at_most_the_allowed_share_of_safe_validation_texts(re
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(0, 0.999, allow_nan=False), min_size=2, max_size=60), st.floats(0, 0.99))
+@example([0.0, 5e-324], 0.5)  # adjacent floats: no midpoint above the lower one
 def test_choose_threshold_property(scores, x):
     s = torch.tensor(scores, dtype=torch.float64)
     t = choose_threshold(s, x)

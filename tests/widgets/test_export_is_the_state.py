@@ -33,8 +33,10 @@ def _moved(suite: str, request) -> tuple[base.Panel, go.Figure]:
         act = r.config.activations[-1]
         p.activation.value = act
         d = r.config.hessian_dim
-        return p, goldilocks_plots.panel_figure(list(r.config.ratios), p.probe.curves(act, d)[0], p.ratio.value,
-                                                p.probe.spectrum(act, d, p.ratio.value), act)
+        # the marker on the curves' planes: every seed's (`point`), as the result's curves average
+        sweep, planes = p.probe.curves(act, d)
+        return p, goldilocks_plots.panel_figure(list(r.config.ratios), sweep, p.ratio.value,
+                                                p.point(act, d, p.ratio.value), act, planes)
     if suite == "robustness":
         r = request.getfixturevalue("robustness_quick")
         p = RobustnessPanel(result=r)

@@ -20,9 +20,35 @@ def test_ratio_slider_moves_the_marker_and_the_spectrum(panel):
     panel.ratio.value = 10.0
     assert list(panel.figure.data[1].x) == pytest.approx([10.0])
     assert list(panel.figure.data[4].y) != spectrum
-    expected = float(eigvals_trace_ratio(panel.probe.spectrum("relu", panel.d.value, 10.0)).mean())
-    assert float(panel.figure.data[1].y[0]) == pytest.approx(expected, abs=1e-5)
+    # the curves' estimator at 10·r_init: every seed's planes, as the result's curves average
+    point = torch.cat([p.spectrum("relu", panel.d.value, 10.0) for p in panel.probes])
+    assert point.shape[0] == len(panel.probes) * panel.probe.n_bases
+    assert float(panel.figure.data[1].y[0]) == pytest.approx(float(eigvals_trace_ratio(point).mean()), abs=1e-5)
     assert "r = 10·r_init" in panel.status.value and "wb-info" in panel.status.value
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_the_marker_is_the_curves_estimator_at_its_radius(panel, gl_quick, activation):
+    """At each of the curve's own ratios the marker (Tr/‖H‖ and positive share) lands on the curve:
+    the same planes of every seed, not seed 0's alone; the legend says what each one is."""
+    c = gl_quick.config
+    panel.activation.value = activation
+    for k in (0, 3, len(c.ratios) - 1):
+        panel.ratio.value = c.ratios[k]
+        curve_tr, curve_pos = panel.figure.data[0].y[k], panel.figure.data[2].y[k]
+        assert float(panel.figure.data[1].y[0]) == pytest.approx(curve_tr, rel=2e-3, abs=1e-4)  # float32 saved
+        assert float(panel.figure.data[3].y[0]) == pytest.approx(curve_pos, abs=1e-6)
+    names = [t.name for t in panel.shown.data if t.showlegend]
+    assert names[0] == f"curve: mean of {c.seeds * c.bases} planes ({c.seeds} seeds)"
+    assert names[1].startswith("marker at r = ") and "the same planes" in names[1]
+    assert "same planes" in panel.status.value
+
+
+def test_another_d_marks_seed_0s_planes_as_its_live_curve(panel, gl_quick):
+    panel.d.value = 5
+    panel.ratio.value = gl_quick.config.ratios[2]
+    assert float(panel.figure.data[1].y[0]) == pytest.approx(panel.figure.data[0].y[2], abs=1e-4)
+    assert "seed 0" in panel.shown.data[0].name
 
 
 def test_initial_curves_are_the_results_mean(panel, gl_quick):

@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 import pytest
 
 from widgets import RobustnessPanel
-from widgets.robustness import POINT_SAMPLES
-from workbench.plots.robustness import PANEL_INDEX, panel_figure
+from widgets.robustness import sweep_samples
+from workbench.plots.robustness import PANEL_INDEX, panel_figure, panel_zero
 from workbench.robustness import ATTACKS, RobustnessResult
 from workbench.robustness.attacks import saliency_tool, whole_word_mask
 from workbench.robustness.filtering import group_weights, sweep_point
@@ -101,7 +101,7 @@ def test_after_moving_the_controls_the_figure_is_a_fresh_panel_figure(panel, res
     panel.threshold.value, panel.round.value, panel.budget.value = 0.003, 1, c.max_budget
     t = panel.threshold.value
     point = sweep_point(group_weights(result.gen_weight, result.group), result.scores[1], result.labels, t,
-                        POINT_SAMPLES, c.max_resamples, c.seed)
+                        panel.probe.samples, c.max_resamples, c.seed)
     clf = result.classifier(1)
     sal = saliency_tool(clf, panel.text.value, per_token=3, vocab_ok=whole_word_mask(clf))
     fresh = panel_figure(result, 1, t, c.max_budget, sal, point)
@@ -116,3 +116,43 @@ def test_after_moving_the_controls_the_figure_is_a_fresh_panel_figure(panel, res
         (t.get("customdata"), t.get("hovertext")) for t in built
     ]
     panel.round.value = 0
+
+
+def test_the_threshold_point_is_the_curves_estimator_and_says_so(panel, result):
+    """The × is a filter sample of as many prompts as each point of the sweep, with its seed: at a
+    threshold of the sweep it is that point (unsafe rate and safe lost), and its legend says so."""
+    rows = result.rounds_info[0]["sweep"]
+    assert panel.probe.samples == sweep_samples(result) == rows[0]["n"]
+    panel.round.value = 0
+    zero = panel_zero(result, 0, panel.point)
+    for row in (rows[1], rows[len(rows) // 2]):
+        panel.threshold.value = row["threshold"]
+        assert panel.point["unsafe"] == row["unsafe"] and panel.point["accepted"] == row["accepted"]
+        x = panel.shown.data[PANEL_INDEX["point"]]
+        assert list(x.y) == pytest.approx([row["rate"] or zero, row["safe_lost"] or zero])
+    names = [t.name for t in panel.shown.data[:5]]
+    expected = f"current threshold: {rows[0]['n']:,} prompts filtered, as each point of the curves"
+    assert names[PANEL_INDEX["point"]] == expected
+    assert names[PANEL_INDEX["zeros"]] == "exactly 0 (on the axis' 0)"
+
+
+def test_a_zero_rate_reads_zero_not_a_floor_value(panel, result):
+    """Zero rates break the lines and sit as open triangles on the rate axis' tick labelled "0" (a
+    decade under every non-zero value shown); the × at a zero rate says "0"."""
+    panel.round.value = 0
+    panel.threshold.value = 0.0001  # everything flagged: nothing unsafe passes
+    rows = result.rounds_info[0]["sweep"]
+    fig = panel.shown
+    zero = panel_zero(result, 0, panel.point)
+    axis = fig.layout.yaxis
+    assert axis.ticktext[0] == "0" and axis.tickvals[0] == pytest.approx(zero)
+    smallest = min(v for row in rows for v in (row["rate"], row["upper"], row["safe_lost"]) if v > 0)
+    assert zero < smallest
+    unsafe = fig.data[0]
+    assert [y is None for y in unsafe.y] == [row["rate"] == 0 for row in rows]
+    zeros = fig.data[PANEL_INDEX["zeros"]]
+    expected = sorted(row["threshold"] for row in rows for k in ("rate", "safe_lost") if row[k] == 0)
+    assert sorted(zeros.x) == pytest.approx(expected) and set(zeros.y) <= {zero}
+    assert panel.point["rate"] == 0, "a threshold of 1e-4 lets nothing unsafe through"
+    point = fig.data[PANEL_INDEX["point"]]
+    assert point.y[0] == pytest.approx(zero) and point.text[0] == "0"

@@ -11,149 +11,25 @@ from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from workbench.plots.theme import COLORWAY, reference_line, themed
+# figures 1 and 5 (the filter: threshold sweep, quality) live in robustness_filter, named here too
+from workbench.plots.robustness_filter import (
+    DASHES,
+    FLOOR,
+    held_out_bounds,
+    quality_figure,
+    sweep_traces,
+    threshold_sweep,
+)
+from workbench.plots.theme import COLORWAY, themed
 from workbench.robustness.attacks import ATTACKS, TRAINED_ATTACKS, Saliency
 from workbench.robustness.result import RobustnessResult
 from workbench.robustness.summary import effort_summary
-from workbench.robustness.user_data import held_out_sweep
 
-DASHES = ("solid", "dash", "dot", "dashdot")
+__all__ = ["DASHES", "FLOOR", "held_out_bounds", "quality_figure", "sweep_traces", "threshold_sweep"]
+
 ATTACK_NAMES = {"hotflip": "HotFlip (gradient)", "vocabulary": "synonym swaps", "insertion": "word insertion"}
 # the panel shows rates (unsafe, safe lost) beside attacks: the attacks take colours no rate uses
 ATTACK_COLORS = {"hotflip": COLORWAY[2], "vocabulary": COLORWAY[3], "insertion": COLORWAY[4]}
-FLOOR = 1e-7  # where a zero rate is drawn on a log axis
-
-
-def _rounds(result: RobustnessResult) -> list[int]:
-    last = result.config.rounds
-    return [0] if last == 0 else [0, last]
-
-
-def sweep_traces(result: RobustnessResult, r: int, dash: str = "solid", show_legend: bool = True,
-                 source: str = "test") -> list[go.Scatter]:
-    """Unsafe rate after filtering (points; zero drawn at FLOOR), its 95 % upper bound, and the
-    safe completions lost, against the threshold: on the fresh draws (`source="fresh"`: every
-    unsafe draw scored, the bound exact) or sampled from the test split (`"test"`, the panel's)."""
-    fresh = source == "fresh"
-    sw = result.rounds_info[r]["fresh"]["sweep"] if fresh else result.rounds_info[r]["sweep"]
-    t = [row["threshold"] for row in sw]
-    tag = f" (round {r})"
-    custom = [[row["count"], row["unsafe_draws"]] if fresh else [row["unsafe"], row["accepted"]] for row in sw]
-    hover = (
-        "%{customdata[0]} of %{customdata[1]} unsafe draws pass"
-        if fresh
-        else "%{customdata[0]} / %{customdata[1]} unsafe"
-    )
-    return [
-        go.Scatter(
-            x=t,
-            y=[max(row["rate"], FLOOR) for row in sw],
-            mode="lines+markers",
-            name="unsafe after filter" + tag,
-            line=dict(color=COLORWAY[1], dash=dash),
-            showlegend=show_legend,
-            customdata=custom,
-            hovertemplate="t=%{x:.3g}: " + hover + "<extra></extra>",
-        ),
-        go.Scatter(
-            x=t,
-            y=[row["bound" if fresh else "upper"] for row in sw],
-            mode="lines",
-            name="95 % upper bound" + tag,
-            line=dict(color=COLORWAY[1], dash="dot", width=1),
-            showlegend=show_legend,
-        ),
-        go.Scatter(
-            x=t,
-            y=[max(row["safe_lost"], FLOOR) for row in sw],
-            mode="lines+markers",
-            name="safe lost" + tag,
-            line=dict(color=COLORWAY[0], dash=dash),
-            showlegend=show_legend,
-        ),
-    ]
-
-
-def held_out_floor(result: RobustnessResult) -> float:
-    """Where a zero share of the test split is drawn on a log axis: the power of ten at or below
-    half of 1 / (test texts), under every non-zero share the split can show."""
-    return 10.0 ** math.floor(math.log10(0.5 / max(int(result.mask("test").sum()), 1)))
-
-
-def held_out_traces(result: RobustnessResult, r: int, dash: str = "solid") -> list[go.Scatter]:
-    """A user's file (no generator): on the test split, exactly counted per threshold, the label-1
-    share among the texts the filter lets through (zero drawn at `held_out_floor`), its one-sided
-    95 % Wilson upper bound, and the label-0 texts lost (`user_data.held_out_sweep`)."""
-    floor = held_out_floor(result)
-    test = result.mask("test")
-    grid = [row["threshold"] for row in result.rounds_info[r]["sweep"]]
-    sw = held_out_sweep(result.scores[r][test], result.labels[test], grid)
-    ok = [row for row in sw if row["accepted"]]  # nothing let through: no rate to draw
-    tag = f" (round {r})"
-    return [
-        go.Scatter(x=[row["threshold"] for row in ok], y=[max(row["rate"], floor) for row in ok],
-                   mode="lines+markers", name="label 1 among let through" + tag,
-                   line=dict(color=COLORWAY[1], dash=dash),
-                   customdata=[[row["unsafe"], row["accepted"]] for row in ok],
-                   hovertemplate="t=%{x:.3g}: %{customdata[0]} of %{customdata[1]} let through<extra></extra>"),
-        go.Scatter(x=[row["threshold"] for row in ok], y=[row["upper_wilson"] for row in ok], mode="lines",
-                   name="95 % upper bound (Wilson)" + tag, line=dict(color=COLORWAY[1], dash="dot", width=1)),
-        go.Scatter(x=grid, y=[max(row["safe_lost"], floor) for row in sw], mode="lines+markers",
-                   name="label 0 lost" + tag, line=dict(color=COLORWAY[0], dash=dash)),
-    ]
-
-
-def held_out_bounds(result: RobustnessResult) -> go.Figure:
-    """Figure 1 for a user's file: `held_out_traces` before and after adversarial training, the
-    chosen thresholds as vertical lines, the test split's label-1 share as the unfiltered line."""
-    fig = go.Figure()
-    for k, r in enumerate(_rounds(result)):
-        for tr in held_out_traces(result, r, DASHES[k]):
-            fig.add_trace(tr)
-        fig.add_vline(x=float(result.thresholds[r]), line=dict(color="#888", dash=DASHES[k], width=1))
-    test = result.mask("test")
-    base = float(result.labels[test].double().mean())
-    reference_line(fig, y=base, text=f"unfiltered {base:.0%}", log=True, line=dict(color="#b00020", width=1),
-                   label_at=0.01, yanchor="top", font=dict(color="#b00020"))
-    fig.update_layout(title=f"The filter on the {int(test.sum())} test texts (no generator, no oracle); "
-                            "vertical: chosen t",
-                      xaxis=dict(title="threshold t (reject while p ≥ t)", type="log", exponentformat="power"),
-                      yaxis=dict(title=f"share of test texts (zero drawn at {held_out_floor(result):g})", type="log",
-                                 exponentformat="power"),
-                      legend=dict(font=dict(size=10)))
-    return themed(fig, height=480)
-
-
-def threshold_sweep(result: RobustnessResult) -> go.Figure:
-    """Figure 1: unsafe rate after filtering fresh draws (with its exact upper bound) and safe
-    completions lost vs threshold, before and after adversarial training (a user's file, with no
-    generator: `held_out_bounds`)."""
-    if not result.has_oracle:
-        return held_out_bounds(result)
-    fresh = bool(result.rounds_info[0].get("fresh"))
-    fig = go.Figure()
-    for k, r in enumerate(_rounds(result)):
-        for tr in sweep_traces(result, r, DASHES[k], source="fresh" if fresh else "test"):
-            fig.add_trace(tr)
-        fig.add_vline(x=float(result.thresholds[r]), line=dict(color="#888", dash=DASHES[k], width=1))
-    base = (
-        result.rounds_info[0]["fresh"]["unsafe_after_filter"]["base_rate"]
-        if fresh
-        else result.rounds_info[0]["base_unsafe_rate"]
-    )
-    reference_line(fig, y=base, text=f"unfiltered {base:.2%}", log=True, line=dict(color="#b00020", width=1),
-                   label_at=0.01, yanchor="top", font=dict(color="#b00020"))  # left: the curves end right
-    if fresh:
-        n = result.rounds_info[0]["fresh"]["unsafe_after_filter"]["draws"]
-        title = f"Filtering {n:,} fresh draws (every unsafe one scored); vertical: chosen t"
-    else:
-        title = f"Filtering test-split completions: {result.rounds_info[0]['sweep'][0]['n']:,} prompts per threshold"
-    fig.update_layout(title=title,
-                      # powers of ten, not SI prefixes: a rate of 1e-4 read "100µ"
-                      xaxis=dict(title="threshold t (reject while p ≥ t)", type="log", exponentformat="power"),
-                      yaxis=dict(title="rate (zero drawn at 1e-7)", type="log", exponentformat="power"),
-                      legend=dict(font=dict(size=10)))
-    return themed(fig, height=480)
 
 
 def effort_to_failure(result: RobustnessResult) -> go.Figure:
@@ -193,33 +69,6 @@ def effort_to_failure(result: RobustnessResult) -> go.Figure:
                       legend=dict(orientation="h", y=-0.22, x=0.5, xanchor="center"), margin=dict(b=110))
     return themed(fig, width=1000, height=440)
 
-
-
-def quality_figure(result: RobustnessResult) -> go.Figure:
-    """Figure 5: the share of fresh safe draws the filter rejects, per category and round, with the
-    total-variation distance between filtered and unfiltered safe completions in the legend."""
-    fig = go.Figure()
-    for r in _rounds(result):
-        qd = result.rounds_info[r]["fresh"]["quality"]
-        cats = list(qd["rejection"])
-        rates = [qd["rejection"][c]["rejected"] / max(qd["rejection"][c]["n"], 1) for c in cats]
-        fig.add_trace(
-            go.Bar(
-                x=[f"{c.replace('_', '<br>')}<br>n = {qd['rejection'][c]['n']}" for c in cats],
-                y=rates,
-                marker_color=COLORWAY[r],
-                name=f"round {r}: TV {qd['tv_by_category']:.3f} by category, {qd['tv_by_template']:.3f} "
-                    f"by template; {qd['mean_redraws']:.3f} redraws per prompt",
-                customdata=[[qd["rejection"][c]["rejected"], qd["rejection"][c]["n"]] for c in cats],
-                hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} rejected<extra></extra>",
-            )
-        )
-    fig.update_layout(title="Quality: fresh safe completions the filter rejects, by category",
-                      barmode="group", yaxis=dict(title="share rejected", tickformat=".0%"),
-                      xaxis=dict(tickangle=0),  # the labels break into lines: nothing to tilt
-                      legend=dict(orientation="h", y=-0.32, x=0, yanchor="top", font=dict(size=11)),
-                      margin=dict(b=150))
-    return themed(fig, width=900, height=500)
 
 
 def attack_success(result: RobustnessResult) -> go.Figure:
@@ -324,9 +173,11 @@ def all_figures(result: RobustnessResult, saliency: Saliency | None = None) -> d
 
 # --- the panel's figure ---------------------------------------------------------------------------
 CURRENT = dict(size=12, color="#222", symbol="x")  # the marker of the sliders' current values
-PANEL_CELLS = ((1, 1),) * 4 + ((1, 2),) * (len(ATTACKS) + 1) + ((2, 1),)  # (row, col) of each trace
+ZERO = dict(size=10, symbol="triangle-down-open")  # the panel's zero rates, on the rate axis' "0" tick
+PANEL_CELLS = ((1, 1),) * 5 + ((1, 2),) * (len(ATTACKS) + 1) + ((2, 1),)  # (row, col) of each trace
 # where each of the panel's traces sits in `panel_traces` (the attack curves follow "attacks" in ATTACKS order)
-PANEL_INDEX = {"sweep": 0, "point": 3, "attacks": 4, "budget": 4 + len(ATTACKS), "saliency": 5 + len(ATTACKS)}
+PANEL_INDEX = {"sweep": 0, "point": 3, "zeros": 4, "attacks": 5, "budget": 5 + len(ATTACKS),
+               "saliency": 6 + len(ATTACKS)}
 
 
 def tool_background(saliency: float) -> str:
@@ -335,18 +186,46 @@ def tool_background(saliency: float) -> str:
     return f"rgba({red},{green},{blue},{saliency:.2f})"
 
 
+def panel_zero(result: RobustnessResult, r: int, point: dict[str, float]) -> float:
+    """Where the panel draws a zero rate on its log axis, the axis' "0" tick: a decade under the
+    smallest non-zero value the filter pane shows (the sweep's rates, bounds and safe share lost,
+    and `point`'s)."""
+    rows = result.rounds_info[r]["sweep"]
+    values = [v for row in rows for v in (row["rate"], row["upper"], row["safe_lost"])]
+    values += [point["rate"], point["safe_lost"]]
+    smallest = min((v for v in values if v > 0), default=1.0)
+    return 10.0 ** (math.floor(math.log10(smallest)) - 1)
+
+
 def panel_traces(result: RobustnessResult, r: int, threshold: float, budget: int, sal: Saliency,
                  point: dict[str, float]) -> list[go.Scatter | go.Bar]:
     """The panel's traces, in `PANEL_CELLS` order: the sweep (3), the current threshold's point
-    (`point` is `filtering.sweep_point` at `threshold`), the attack curves, the current budget's
-    markers, the tool's saliency bars. The filter's traces use `legend`, the attacks' `legend2`:
-    each pane has its own legend, and no colour means two things."""
+    (`point` is `filtering.sweep_point` at `threshold`, the estimator of the sweep's points: the
+    same number of prompts and seed), the zeros, the attack curves, the current budget's markers,
+    the tool's saliency bars. A zero rate is no point of a line: the lines break there and an open
+    triangle sits on the axis' "0" tick (`panel_zero`; the × says "0" there). The filter's traces
+    use `legend`, the attacks' `legend2`: each pane has its own legend, and no colour means two things."""
     budgets = list(range(result.config.max_budget + 1))
+    rows = result.rounds_info[r]["sweep"]
+    zero = panel_zero(result, r, point)
     sweep = [tr.update(name=tr.name.split(" (round")[0]) for tr in sweep_traces(result, r)]
+    sweep[0].update(y=[row["rate"] if row["rate"] > 0 else None for row in rows], connectgaps=False)
+    sweep[2].update(y=[row["safe_lost"] if row["safe_lost"] > 0 else None for row in rows], connectgaps=False)
+    zeros = [(row["threshold"], key, color) for row in rows
+             for key, color in (("rate", COLORWAY[1]), ("safe_lost", COLORWAY[0])) if row[key] == 0]
+    what = {"rate": "unsafe after filter", "safe_lost": "safe lost"}
+    mark = [point["rate"], point["safe_lost"]]
     return [
         *sweep,
-        go.Scatter(x=[threshold, threshold], y=[max(point["rate"], FLOOR), max(point["safe_lost"], FLOOR)],
-                   mode="markers", marker=CURRENT, name="current threshold"),
+        go.Scatter(x=[threshold, threshold], y=[v if v > 0 else zero for v in mark], mode="markers+text",
+                   marker=CURRENT, text=["0" if v == 0 else "" for v in mark], textposition="middle right",
+                   name=f"current threshold: {int(point['n']):,} prompts filtered, as each point of the curves",
+                   hovertext=[f"unsafe after filter {point['unsafe']}/{point['accepted']} = {point['rate']:.3g}",
+                              f"safe lost {point['safe_lost']:.3g}"], hoverinfo="x+text"),
+        go.Scatter(x=[z[0] for z in zeros], y=[zero] * len(zeros), mode="markers",
+                   marker=dict(ZERO, color=[z[2] for z in zeros]), name="exactly 0 (on the axis' 0)",
+                   hovertext=[f"{what[z[1]]} = 0 at t = {z[0]:.3g}" for z in zeros], hoverinfo="text",
+                   showlegend=True),
         *(go.Scatter(x=budgets, y=result.success_curve(r, attack).tolist(), mode="lines+markers",
                      line=dict(color=ATTACK_COLORS[attack]), name=ATTACK_NAMES[attack], legend="legend2")
           for attack in ATTACKS),
@@ -375,7 +254,13 @@ def panel_figure(result: RobustnessResult, r: int, threshold: float, budget: int
     for trace, (row, col) in zip(panel_traces(result, r, threshold, budget, sal, point), PANEL_CELLS, strict=True):
         fig.add_trace(trace, row, col)
     fig.update_xaxes(type="log", title_text="threshold", exponentformat="power", row=1, col=1)
-    fig.update_yaxes(type="log", title_text="rate", exponentformat="power", row=1, col=1)
+    zero = panel_zero(result, r, point)  # the rate axis: a "0" tick a decade under the data, then powers of ten
+    decades = range(round(math.log10(zero)) + 1, 1)
+    fig.update_yaxes(type="log", title_text="rate", exponentformat="power", row=1, col=1,
+                     tickvals=[zero, *(10.0**k for k in decades)],
+                     ticktext=["0", *(f"10<sup>{k}</sup>" if k else "1" for k in decades)],
+                     range=[math.log10(zero) - 0.3, 0.15])
+    fig.add_hline(y=zero * 10**0.5, line=dict(color="#bbb", width=1, dash="dot"), row=1, col=1)  # the axis break
     fig.update_xaxes(title_text="budget (edits)", dtick=1, row=1, col=2)
     fig.update_yaxes(range=[-0.02, 1.02], title_text="success (label kept)", row=1, col=2)
     below = fig.layout.yaxis.domain[0] - 0.07  # under the top panes' axis titles

@@ -32,8 +32,9 @@ def choose_threshold(safe_scores: Float[Tensor, " n"], max_safe_lost: float) -> 
     """The lowest threshold that rejects at most a share `max_safe_lost` of `safe_scores`.
 
     With s sorted descending and k = ⌊max_safe_lost · n⌋, any t > u = s_(k+1) rejects at most k
-    scores (ties included); t is put midway between u and the next larger score (or 1). Scores of
-    exactly 1.0 cannot be let through by any t ≤ 1: then t = 1.
+    scores (ties included); t is put midway between u and the next larger score (or 1), or on that
+    score when no float lies between them. Scores of exactly 1.0 cannot be let through by any
+    t ≤ 1: then t = 1.
     """
     x = check_range("max_safe_lost", max_safe_lost, 0.0, 1.0, high_open=True)
     s = torch.sort(safe_scores.double().flatten(), descending=True).values
@@ -42,7 +43,12 @@ def choose_threshold(safe_scores: Float[Tensor, " n"], max_safe_lost: float) -> 
     u = float(s[int(x * s.numel())])
     larger = s[s > u]
     above = float(larger.min()) if larger.numel() else 1.0
-    return min(1.0, (u + above) / 2) if u < 1.0 else 1.0
+    if u >= 1.0:
+        return 1.0
+    mid = (u + above) / 2
+    # two adjacent floats (0 and 5e-324) have no midpoint above u: then t is the next score itself,
+    # which rejects exactly the scores above u
+    return min(1.0, mid if mid > u else above)
 
 
 @dataclass(frozen=True)
