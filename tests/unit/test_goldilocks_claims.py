@@ -51,10 +51,13 @@ def test_inits_overlap_and_selection_rules(m) -> None:
     for act in acc:
         acc[act][str(max(m["sphere_training"]["dims"]))][0] = 0.99  # best at the smallest radius
     assert verdict(m, "overlap") == "not reproduced"
-    at = m["init_selection"]["at_r_init"]
-    assert verdict(m, "selection").startswith("not testable here")
-    at["reliability"]["spearman_brown"] = RELIABLE
-    key = f"{m['init_selection']['rank_by']}_top_vs_rest_steps"
-    assert verdict(m, "selection") == "not reproduced"  # the committed steps test is null
-    at[key].update(p_value=0.01, median_top=90.0, median_rest=105.0)
+    sel = m["init_selection"]
+    sel["reliability"] = RELIABLE - 0.01
+    assert verdict(m, "selection").startswith("not testable here (reliability")
+    sel["reliability"] = RELIABLE
+    sel["preregistered"].update(p_value=0.2, power=0.9)
+    assert verdict(m, "selection") == "not reproduced"
+    sel["preregistered"].update(power=0.5)
+    assert verdict(m, "selection").startswith("not testable here (power 0.50")
+    sel["preregistered"].update(p_value=0.01)
     assert verdict(m, "selection") == "reproduced"

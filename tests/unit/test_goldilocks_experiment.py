@@ -45,8 +45,8 @@ def test_result_shapes(gl_quick):
     assert gl_quick.plane_acc.shape == (A, len(c.train_dims), c.seeds, len(c.train_ratios))
     M = c.selection_inits + c.selection_controls
     assert gl_quick.sel_curves.shape == (M, c.selection_steps // c.selection_eval_every + 1)
-    assert gl_quick.sel_losses.shape == (M, c.selection_steps) and gl_quick.sel_retest.shape == (M, 2)
-    assert gl_quick.iso_plane_eigs.shape == (A, 1, c.bases, R, c.hessian_dim)
+    assert gl_quick.sel_losses.shape == (M, c.selection_steps) and gl_quick.sel_retest.shape == (M, 4)
+    assert gl_quick.iso_plane_eigs.shape == (A, c.seeds, c.bases, R, c.hessian_dim)
     assert gl_quick.r_init == pytest.approx(c.spec("relu").r_init(c.init))
 
 
@@ -138,7 +138,7 @@ def test_sparse_bases_and_a_minimal_run_on_them():
     assert B.shape == (2, 500, 4) and torch.allclose(B.norm(dim=1), torch.ones(2, 4))
     assert set(torch.unique(B.abs()).tolist()) <= {0.0, float(B.abs().max())}  # ±c or 0
     config = GoldilocksConfig.quick().with_changes(basis="sparse", ratios=(1.0, 3.0), seeds=1, bases=1,
-                                                  sphere=False, train_dims=(), selection_inits=0)
+                                                  sphere=False, train_dims=(), d90_dims=(), selection_inits=0)
     result = run(config, progress=False)
     assert result.plane_eigs.shape == (2, 1, 1, 2, config.hessian_dim) and result.sphere_eigs.shape[3] == 0
     assert bool(torch.isfinite(result.plane_eigs).all()) and result.plane_acc.numel() == 0
@@ -184,7 +184,7 @@ def test_figures_are_functions_of_the_result(gl_quick):
     figs = all_figures(gl_quick)
     assert list(figs) == ["1_trace_ratio", "2_positive_fraction", "3_spectra", "4_hyperplane_training",
                           "5_init_selection", "6_intrinsic_dimension", "7_trace_ratio_by_d"]
-    relu_plane = [t for t in figs["1_trace_ratio"].data if t.name == "relu, hyperplane"][0]
+    relu_plane = [t for t in figs["1_trace_ratio"].data if t.name == "relu, hyperplane, Xavier u"][0]
     assert list(relu_plane.y) == pytest.approx(gl_quick.trace_ratio()[0].mean((0, 1)).tolist())
     acc = [t for t in figs["4_hyperplane_training"].data
            if t.name == "d = 16" and list(t.customdata[0]) == ["tanh", "sphere"]][0]

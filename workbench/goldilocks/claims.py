@@ -15,8 +15,14 @@ and is at least `ZONE_FACTOR` times the curve at both ends of the grid. Rules, f
   half-peak range → "reproduced"; some → "partly".
 - accuracy on hypersurfaces follows the zone: the best origin-centred-sphere training accuracy at the
   largest dimension lies at a radius inside the half-peak range → "reproduced", else "not reproduced".
-- selecting inits by local convexity trains faster: judged only when the score's test–retest
-  reliability (Spearman–Brown) is ≥ `RELIABLE`; below it → "not testable here", the numbers shown.
+- selecting inits by local convexity trains faster: the pre-registered test of
+  `workbench.goldilocks.preregistration` (steps to the target accuracy, one-sided Mann–Whitney of
+  the top-ranked vs the rest, α = 0.05), judged only when the ranking score's test–retest
+  reliability (Spearman–Brown) is ≥ `RELIABLE` (below it → "not testable here"): p < α →
+  "reproduced"; else power ≥ 0.8 for the pilot's effect → "not reproduced"; else "not testable
+  here". The other rankers (positive share on planes, initial loss, Tr H) are shown beside it.
+- d₉₀ on the hypersurfaces (in the overlap row): the numbers per radius; "> d" where no d of the grid
+  reaches 90 % of the full-space accuracy.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.core.claims import Claim, table
+from workbench.goldilocks.preregistration import verdict as preregistered_verdict
 
 ZONE_FACTOR = 2.0
 MASS_GAP = 0.1
@@ -115,6 +122,23 @@ def _inits(m: dict[str, Any]) -> Claim:
                  "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced")
 
 
+def _d90_text(m: dict[str, Any]) -> str:
+    """d₉₀ per surface and activation at the extended ratios ('> max d' where the grid never reaches it)."""
+    i = m.get("intrinsic_dimension")
+    if not i or not i.get("extended_ratios"):
+        return ""
+    at = [i["ratios"].index(r) for r in i["extended_ratios"]]
+    parts = []
+    for surface in ("plane", "sphere"):
+        for act in ("relu", "tanh"):
+            vals = [i[surface][act][k] for k in at]
+            top = [i["max_dim_at"][f"{i['ratios'][k]:g}"] for k in at]
+            parts.append(f"{surface} {act} " + ", ".join(f"{v:g}" if v is not None else f"> {t}"
+                                                         for v, t in zip(vals, top, strict=True)))
+    radii = ", ".join(f"{r:g}" for r in i["extended_ratios"])
+    return f". d₉₀ (90 % of full space) at {radii} r_init: " + "; ".join(parts)
+
+
 def _overlap(m: dict[str, Any]) -> Claim:
     t = m["sphere_training"]
     d = str(max(t["dims"]))
@@ -128,24 +152,25 @@ def _overlap(m: dict[str, Any]) -> Claim:
                      f"{t['ratios'][0]:g}, {acc[-1]:.2f} at {t['ratios'][-1]:g} (full space "
                      f"{t['full_space_accuracy'][act]:.2f})")
     return Claim(QUOTES["overlap"], "origin-centred spheres θ = M w, ‖w‖ = r (CS229 reproduction), d 300–10,000",
-                 f"sphere training accuracy at d = {d}: " + "; ".join(parts),
+                 f"sphere training accuracy at d = {d}: " + "; ".join(parts) + _d90_text(m),
                  _setting(m, f"half-peak range {lo:g}–{hi:g} r_init"),
                  "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced")
 
 
 def _selection(m: dict[str, Any]) -> Claim:
     s = m["init_selection"]
-    at = s["at_r_init"]
-    rel = at["reliability"]["spearman_brown"]
+    at, pre = s["at_r_init"], s["preregistered"]
     steps = at[f"{s['rank_by']}_top_vs_rest_steps"]
-    measured = (f"score {s['rank_by']} ({s['probes_per_score']} probes) test–retest reliability {rel:.2f} "
-                f"(Spearman–Brown); top {s['top']} of {s['inits']} inits vs the rest: median steps to "
-                f"{s['target_accuracy']:.0%} accuracy {steps['median_top']:g} vs {steps['median_rest']:g} "
-                f"(Mann–Whitney p = {steps['p_value']:.2g}); Spearman ρ of the score with the loss area "
-                f"{at[s['rank_by']]['spearman_rho']:.2f}")
-    verdict = (f"not testable here (reliability {rel:.2f} < {RELIABLE:g})" if rel < RELIABLE
-               else "reproduced" if steps["p_value"] < 0.05 and steps["median_top"] < steps["median_rest"]
-               else "not reproduced")
+    beside = "; ".join(f"{name}: p = {at[f'{name}_top_vs_rest_steps']['p_value']:.2g}" for name in
+                       ("positive_fraction", "initial_loss", "trace") if f"{name}_top_vs_rest_steps" in at)
+    measured = (f"pre-registered: score {s['rank_by']} ({s['estimator']}, {s['probes_per_score']} products, "
+                f"test–retest reliability {s['reliability']:.2f}); top {s['top']} of {s['inits']} inits vs the rest, "
+                f"median steps to {s['target_accuracy']:.0%} accuracy {steps['median_top']:g} vs "
+                f"{steps['median_rest']:g}, one-sided Mann–Whitney p = {pre['p_value']:.2g} (α = {pre['alpha']:g}); "
+                f"power {pre['power']:.2f} for the pilot's effect (ρ = {pre['expected_rho']:.3f} at this "
+                f"reliability). Beside it, same outcome and test: {beside}")
+    verdict = (f"not testable here (reliability {s['reliability']:.2f} < {RELIABLE:g})" if s["reliability"] < RELIABLE
+               else preregistered_verdict(pre))
     return Claim(QUOTES["selection"], "MNIST; number of inits, planes and test not read", measured,
                  _setting(m, f"{s['activation']}, inits at exactly r_init"), verdict)
 

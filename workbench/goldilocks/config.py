@@ -11,7 +11,8 @@ from workbench.goldilocks.data import DATASETS
 from workbench.goldilocks.model import ACTIVATIONS, INIT_SCHEMES, MLPSpec
 from workbench.tensor.curvature import DTYPES
 
-RANK_BY = ("trace_ratio", "trace", "initial_loss")
+RANK_BY = ("trace_ratio", "trace", "initial_loss", "positive_fraction")
+ESTIMATORS = ("hutchinson", "hutchpp")
 
 
 def log_ratios(low: float, high: float, n: int) -> tuple[float, ...]:
@@ -42,7 +43,8 @@ class GoldilocksConfig:
         projection, for very large D); the loss is the mean cross-entropy on `hessian_batch` fixed training examples.
         `sphere`: also the tangent plane of the sphere ‖θ‖ = r (radial direction removed).
         Ratios ≥ `float64_from` (a ratio r/r_init) are computed in float64. `isotropic`: also one direction
-        u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's), on seed 0's planes.
+        u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's): one per
+        seed, on that seed's planes (S directions × B planes, as the init family).
         `compare_dims`: Tr/(√d‖H_d‖) for each d on nested planes (leading blocks of one
         max(compare_dims)-plane per basis, seed 0's direction). The full-space Hessian's spectral
         density at three of the swept ratios (below, at and above the trace-ratio peak) by SLQ: `density_probes`
@@ -51,13 +53,19 @@ class GoldilocksConfig:
         (origin-centred sphere, ‖θ‖ = r) is trained (φ₀ = 0), for each d in `train_dims` and each
         r/r_init in `train_ratios`; Adam, `train_steps` steps of `train_batch`, lr `train_lr`. The
         full-space reference trains all D parameters from r_init (Adam, lr `full_lr`); d₉₀(r) is the
-        smallest d reaching `intrinsic_fraction` of its test accuracy.
+        smallest d reaching `intrinsic_fraction` of its test accuracy. `d90_dims` (larger d, below D)
+        extend the grid at the ratios `d90_ratios` only (a subset of `train_ratios`), so d₉₀ is a
+        number there up to max(d90_dims).
     Init selection: `selection_inits` inits at r_init of a `selection_activation` net, plus
         `selection_controls` inits at ratios r/r_init log-uniform in `selection_control_ratios` (the
-        positive control), each scored on the full space by Hutchinson (2 × `selection_probes`
-        Rademacher probes: Tr/‖H‖_F, Tr H, and the loss; `selection_rank_by` is the pre-registered
-        one); all train by full-space SGD (lr `selection_lr`, `selection_steps` steps). Outcomes:
-        the area under the training-loss curve, and steps to test accuracy `selection_target`
+        positive control), each scored on the full space by `selection_estimator` (two independent
+        sets of `selection_probes` Hessian-vector products each, the same probes for every init
+        when `selection_common_probes`: Tr/‖H‖_F, Tr H), by the initial loss, and by the share of
+        positive eigenvalues of H_d on `selection_planes` random `hessian_dim`-planes (the same
+        planes for every init); `selection_rank_by` is the pre-registered ranker
+        (`workbench.goldilocks.preregistration`); all train by full-space SGD (lr `selection_lr`,
+        `selection_steps` steps). Outcomes: steps to test accuracy `selection_target` (pre-registered)
+        and the area under the training-loss curve
         (evaluated every `selection_eval_every` steps); top `selection_top` vs the rest. Zero
         inits skips the study.
     """
@@ -84,6 +92,9 @@ class GoldilocksConfig:
     density_probes: int = param(1, Int(1))
     train_dims: tuple[int, ...] = param((8, 16, 32, 64, 128, 256), Many(Int(1, lambda c: c.n_params), allow_empty=True))
     train_ratios: tuple[float, ...] = param(log_ratios(0.1, 31.62, 9), Many(RATIO, allow_empty=True))  # r/r_init
+    # d₉₀'s extension: larger d at the grid's point nearest r_init, the accuracy peak and one ratio each side
+    d90_dims: tuple[int, ...] = param((512, 1024, 2048), Many(Int(1, lambda c: c.n_params - 1), allow_empty=True))
+    d90_ratios: tuple[float, ...] = param((0.4217, 0.8659, 1.778, 3.652), Many(RATIO, allow_empty=True))
     train_steps: int = param(200, Int(1))
     train_batch: int = param(128, Int(1))
     train_lr: float = param(0.05, POSITIVE)
@@ -92,7 +103,10 @@ class GoldilocksConfig:
     selection_inits: int = param(200, Int(4, allowed=(0,)))  # 0 skips the study; 4 leave a top and a rest
     selection_controls: int = param(100, Int(0))
     selection_control_ratios: tuple[float, ...] = param((0.5, 2.0), Many(RATIO))  # (low, high) r/r_init
-    selection_probes: int = param(8, Int(1))
+    selection_probes: int = param(72, Int(1))  # HVPs per probe set (two sets); Hutch++ needs ≥ 3
+    selection_estimator: str = param("hutchinson", Choice(ESTIMATORS))
+    selection_common_probes: bool = param(True, Flag())
+    selection_planes: int = param(4, Int(2))  # positive-share score: planes (first half test, second retest)
     selection_activation: str = param("relu", Choice(tuple(ACTIVATIONS)))
     selection_rank_by: str = param("trace_ratio", Choice(RANK_BY))
     selection_top: int = param(50, Int(1, lambda c: c.selection_inits - 1, when=lambda c: c.selection_inits > 0))
@@ -114,6 +128,14 @@ class GoldilocksConfig:
             raise ValueError(f"`selection_control_ratios` must be (low, high) with 0 < low ≤ high; got {low_high}")
         if self.train_dims and not self.train_ratios:
             raise ValueError("`train_ratios` must be non-empty when `train_dims` is")
+        if self.d90_dims and (not self.train_dims or min(self.d90_dims) <= max(self.train_dims)
+                              or list(self.d90_dims) != sorted(set(self.d90_dims))):
+            raise ValueError(f"`d90_dims` must increase and start above max(`train_dims`); got {self.d90_dims}")
+        missing = [r for r in self.d90_ratios if r not in self.train_ratios]
+        if self.d90_dims and (missing or not self.d90_ratios):
+            raise ValueError(f"`d90_ratios` must be a non-empty subset of `train_ratios`; {missing} are not in it")
+        if self.selection_estimator == "hutchpp" and self.selection_probes < 3:
+            raise ValueError(f"`selection_probes` must be ≥ 3 for Hutch++; got {self.selection_probes}")
 
     def n_params_for(self, widths: tuple[int, ...] | None = None) -> int:
         in_dim, classes = DATASETS[self.dataset]
@@ -143,9 +165,12 @@ class GoldilocksConfig:
             train_dims=(4, 16),
             train_ratios=log_ratios(0.1, 10.0, 5),
             train_steps=100,
+            d90_dims=(32,),
+            d90_ratios=(1.0,),
             selection_inits=12,
             selection_controls=8,
             selection_probes=4,
+            selection_planes=2,
             selection_top=4,
             selection_target=0.8,
             selection_steps=120,

@@ -25,7 +25,7 @@ from workbench.goldilocks.intrinsic import (
 )
 from workbench.goldilocks.model import MLPSpec
 from workbench.goldilocks.result import GoldilocksResult
-from workbench.goldilocks.scoring import score_inits
+from workbench.goldilocks.scoring import plane_positive_share, score_inits
 from workbench.goldilocks.selection import train_full_space
 from workbench.goldilocks.sweep import (
     nested_dim_measures,
@@ -53,7 +53,7 @@ def hessian_bases(config: GoldilocksConfig, d: int | None = None, device: torch.
 
 def isotropic_directions(config: GoldilocksConfig, device: torch.device | str = "cpu") -> Tensor:
     """[S, D]: u ~ N(0, I_D) over ALL parameters, biases included (the CS229 reproduction's P).
-    The sweep uses the first (one direction × seed 0's planes)."""
+    The sweep puts direction s on seed s's planes (S directions × B planes)."""
     gen = torch.Generator().manual_seed(config.seed + 7)
     return torch.randn(config.seeds, config.n_params, generator=gen).to(device)
 
@@ -73,17 +73,17 @@ def _sweeps(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.d
     U = directions(config, dev)
     cells = [(config.spec(act), x, y, U[s], config.ratios, r_init, bases[s], config.sphere, config.dtype,
               config.float64_from) for act in config.activations for s in range(S)]
-    # the isotropic arm: seed 0's planes through ONE isotropic direction (planes only), to fit the budget
-    iso_u = isotropic_directions(config, dev)[0]
-    cells += [(config.spec(act), x, y, iso_u, config.ratios, r_init, bases[0], False, config.dtype,
-               config.float64_from) for act in config.activations if config.isotropic]
+    # the isotropic arm (planes only): isotropic direction s on seed s's planes, S × B like the init family
+    iso_u = isotropic_directions(config, dev)
+    cells += [(config.spec(act), x, y, iso_u[s], config.ratios, r_init, bases[s], False, config.dtype,
+               config.float64_from) for act in config.activations for s in range(S) if config.isotropic]
     sweeps = map_cells(radius_sweep, cells, executor, progress=progress, description="radius sweeps")
 
     def stack(field: str) -> Tensor:
         rows = [sweeps[a * S:(a + 1) * S] for a in range(A)]
         return torch.stack([torch.stack([getattr(sw, field) for sw in row]) for row in rows]).float().cpu()
-    iso = (torch.stack([sw.plane_eigs for sw in sweeps[A * S:]])[:, None].float().cpu() if config.isotropic
-           else torch.zeros(A, 0, config.bases, len(config.ratios), config.hessian_dim))
+    iso = (torch.stack([sw.plane_eigs for sw in sweeps[A * S:]]).reshape(A, S, *sweeps[0].plane_eigs.shape).float()
+           .cpu() if config.isotropic else torch.zeros(A, 0, config.bases, len(config.ratios), config.hessian_dim))
     return stack("plane_eigs"), stack("sphere_eigs"), stack("shift"), stack("loss"), iso
 
 
@@ -165,6 +165,27 @@ def _hyperplanes(config: GoldilocksConfig, data: Dataset, r_init: float, dev: to
     return stack(0), stack(1), stack(2), _full_space(config, data, r_init, dev, progress)
 
 
+def _d90_extension(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torch.device, progress: bool,
+                   executor: Executor) -> tuple[Tensor, Tensor]:
+    """[A, T', S, Q'] test accuracy on planes and on spheres for d in `d90_dims` at the ratios
+    `d90_ratios` only (the same cells as `_hyperplanes`, on a smaller set of radii)."""
+    A, T, S, Q = len(config.activations), len(config.d90_dims), config.seeds, len(config.d90_ratios)
+    if not T:
+        return torch.zeros(A, 0, S, 0), torch.zeros(A, 0, S, 0)
+    points = points_at_ratios(directions(config, dev), config.d90_ratios, r_init)  # [seed, ratio, D]
+    cells = []
+    for ti, d in enumerate(config.d90_dims):
+        gen = torch.Generator().manual_seed(config.seed + 100 + d)
+        bases = random_bases(config.n_params, d, S, gen, kind=config.basis).to(dev)
+        cells += [(config.spec(act), points, bases, data, config, r_init, config.seed + len(config.train_dims) + ti)
+                  for act in config.activations]
+    out = map_cells(_surface_cell, cells, executor, progress=progress, description="d90 extension (large d)")
+
+    def stack(k: int) -> Tensor:
+        return torch.stack([o[k] for o in out]).float().reshape(T, A, S, Q).transpose(0, 1).contiguous()
+    return stack(0), stack(1)
+
+
 def selection_inits(config: GoldilocksConfig, r_init: float) -> tuple[Float[Tensor, "M D"], Float[Tensor, " M"]]:
     """The N inits at exactly r_init, then the positive control's at ratios r/r_init log-uniform in
     `selection_control_ratios`; their θ (radius ratio·r_init) and their ratios r/r_init."""
@@ -183,14 +204,20 @@ def _selection(config: GoldilocksConfig, data: Dataset, r_init: float, dev: torc
     N = config.selection_inits
     if not N:
         z = torch.zeros
-        return z(0, len(RANK_BY)), z(0, 2), z(0), z(0, 0), z(0, 0)
+        return z(0, len(RANK_BY)), z(0, 4), z(0), z(0, 0), z(0, 0)
     spec = config.spec(config.selection_activation)
     thetas, ratios = selection_inits(config, r_init)
     thetas = thetas.to(dev)
     x, y = _hessian_data(config, data, dev)
     dt = resolve_dtype(config.dtype, thetas.dtype)
     f = spec.loss_fn(x.to(dt), y)
-    measures, retest = score_inits(f, thetas.to(dt), config.selection_probes, seed=config.seed + 2, progress=progress)
+    measures, retest = score_inits(f, thetas.to(dt), config.selection_probes, seed=config.seed + 2, progress=progress,
+                                   estimator=config.selection_estimator, common=config.selection_common_probes)
+    gen = torch.Generator().manual_seed(config.seed + 9)  # the same planes for every init
+    planes = random_bases(config.n_params, config.hessian_dim, config.selection_planes, gen, kind=config.basis)
+    share = plane_positive_share(f, thetas.to(dt), planes.to(dev, dt))              # [M, 2] test, retest
+    measures = torch.cat([measures, share.mean(-1, keepdim=True)], -1)
+    retest = torch.cat([retest, share], -1)
     curves, losses = train_full_space(spec, thetas, data.x_train, data.y_train, data.x_test, data.y_test,
                                       config.selection_steps, config.selection_lr, config.selection_batch,
                                       config.selection_eval_every, seed=config.seed + 4, progress=progress)
@@ -228,6 +255,7 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
         seconds["radius_sweep"] = round(time.perf_counter() - start, 2)
         t = time.perf_counter()
         acc, sphere_acc, plane_loss, full_acc = _hyperplanes(config, data, r_init, dev, progress, ex)
+        d90_plane, d90_sphere = _d90_extension(config, data, r_init, dev, progress, ex)
         seconds["hyperplane_training"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
         measures, retest, ratios, curves, losses = _selection(config, data, r_init, dev, progress)
@@ -237,7 +265,8 @@ def run(config: GoldilocksConfig, *, progress: bool = True, device: str | torch.
         config=config, r_init=r_init, plane_eigs=plane, iso_plane_eigs=iso, dims_ratio=dims_ratio,
         dims_positive=dims_positive, density_at=density_at, density_nodes=nodes, density_weights=weights,
         sphere_eigs=sphere, sphere_shift=shift, point_loss=loss,
-        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, sel_measures=measures,
+        plane_acc=acc, plane_loss=plane_loss, sphere_acc=sphere_acc, full_acc=full_acc, d90_plane_acc=d90_plane,
+        d90_sphere_acc=d90_sphere, sel_measures=measures,
         sel_retest=retest, sel_ratios=ratios,
         sel_curves=curves, sel_losses=losses, stage_seconds=seconds,
     )

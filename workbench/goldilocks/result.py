@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,8 +26,8 @@ class GoldilocksResult(Result):
     sphere_eigs [A, S, B, R', d], sphere_shift [A, S, R']: the sphere's tangent-plane spectra and
         the geodesic term −(∇L·P)/r² (R' = R with `sphere`, else 0).
     point_loss [A, S, R]: L(r·u) on the curvature batch.
-    iso_plane_eigs [A, S', B, R, d]: plane spectra at r·u for ONE isotropic u ~ N(0, I_D), biases
-        included (S' = 1 with `isotropic`, else 0), on seed 0's planes.
+    iso_plane_eigs [A, S', B, R, d]: plane spectra at r·u for S' isotropic u ~ N(0, I_D), biases
+        included (S' = S with `isotropic`, else 0), each on its seed's planes.
     dims_ratio, dims_positive [A, K, B, R]: Tr(H_d)/(√d‖H_d‖_F) and positive share for each d of
         `compare_dims` (K of them) on nested planes, seed 0's direction.
     density_at [Z]: indices into `ratios` of the full-space SLQ densities (Z = 3 with
@@ -35,9 +36,13 @@ class GoldilocksResult(Result):
     plane_acc, plane_loss [A, T, S, Q]: test accuracy / training loss after training φ only.
     sphere_acc [A, T, S, Q]: test accuracy after training φ on the origin-centred d-sphere.
     full_acc [A, S']: full-space reference accuracy from r_init (S' = S when T > 0, else 0).
+    d90_plane_acc, d90_sphere_acc [A, T', S, Q']: test accuracy for d in `d90_dims` (T') at the
+        ratios `d90_ratios` (Q'), planes and spheres.
     Init selection, M = N inits at r_init then the positive control's (M = 0 without the study):
-    sel_measures [M, 3]: each init's Hutchinson Tr/‖H‖_F, Tr H, initial loss (RANK_BY order).
-    sel_retest [M, 2]: Tr/‖H‖_F from the first and from the second probe set (test, retest).
+    sel_measures [M, 4]: each init's full-space Tr/‖H‖_F, Tr H, initial loss, positive share on
+        planes (RANK_BY order).
+    sel_retest [M, 4]: Tr/‖H‖_F from the first and from the second probe set (test, retest), then
+        the positive share on the first and on the second half of the planes.
     sel_ratios [M]: each init's ratio r/r_init (1 for the first N).
     sel_curves [M, K]: test accuracy at steps 0, k, 2k, … of full-space SGD.
     sel_losses [M, steps]: minibatch training loss at every step.
@@ -48,7 +53,8 @@ class GoldilocksResult(Result):
     value_sources: ClassVar[dict[str, str]] = {
         **dict.fromkeys(("plane_eigs", "sphere_eigs", "sphere_shift", "point_loss", "iso_plane_eigs", "dims_ratio",
                          "dims_positive", "density_nodes", "density_weights"), "`ratios` and `dtype`"),
-        **dict.fromkeys(("plane_acc", "plane_loss", "sphere_acc"), "`train_ratios`, `train_lr` and `dtype`"),
+        **dict.fromkeys(("plane_acc", "plane_loss", "sphere_acc", "d90_plane_acc", "d90_sphere_acc"),
+                        "`train_ratios`, `train_lr` and `dtype`"),
         "full_acc": "`full_lr` and `dtype`",
         **dict.fromkeys(("sel_measures", "sel_retest", "sel_ratios", "sel_curves", "sel_losses"),
                         "`selection_lr` and `dtype`")}
@@ -69,8 +75,10 @@ class GoldilocksResult(Result):
     plane_loss: Float[Tensor, "A T S Q"]
     sphere_acc: Float[Tensor, "A T S Q"]
     full_acc: Float[Tensor, "A S"]
-    sel_measures: Float[Tensor, "M 3"]
-    sel_retest: Float[Tensor, "M 2"]
+    d90_plane_acc: Float[Tensor, "A T2 S Q2"]
+    d90_sphere_acc: Float[Tensor, "A T2 S Q2"]
+    sel_measures: Float[Tensor, "M 4"]
+    sel_retest: Float[Tensor, "M 4"]
     sel_ratios: Float[Tensor, " M"]
     sel_curves: Float[Tensor, "M K"]
     sel_losses: Float[Tensor, "M steps"]
@@ -87,7 +95,7 @@ class GoldilocksResult(Result):
         expect_shape("sphere_eigs", self.sphere_eigs, (A, S, B, Rs, d))
         expect_shape("sphere_shift", self.sphere_shift, (A, S, Rs))
         expect_shape("point_loss", self.point_loss, (A, S, R))
-        expect_shape("iso_plane_eigs", self.iso_plane_eigs, (A, 1 if c.isotropic else 0, B, R, d))
+        expect_shape("iso_plane_eigs", self.iso_plane_eigs, (A, S if c.isotropic else 0, B, R, d))
         expect_shape("dims_ratio", self.dims_ratio, (A, len(c.compare_dims), B, R))
         expect_shape("dims_positive", self.dims_positive, (A, len(c.compare_dims), B, R))
         Z = 3 if c.density_steps else 0
@@ -98,8 +106,11 @@ class GoldilocksResult(Result):
         expect_shape("plane_loss", self.plane_loss, (A, T, S, Q if T else 0))
         expect_shape("sphere_acc", self.sphere_acc, (A, T, S, Q if T else 0))
         expect_shape("full_acc", self.full_acc, (A, S if T else 0))
+        T2, Q2 = len(c.d90_dims), len(c.d90_ratios) if c.d90_dims else 0
+        expect_shape("d90_plane_acc", self.d90_plane_acc, (A, T2, S, Q2))
+        expect_shape("d90_sphere_acc", self.d90_sphere_acc, (A, T2, S, Q2))
         expect_shape("sel_measures", self.sel_measures, (M, len(RANK_BY)))
-        expect_shape("sel_retest", self.sel_retest, (M, 2))
+        expect_shape("sel_retest", self.sel_retest, (M, 4))
         expect_shape("sel_ratios", self.sel_ratios, (M,))
         expect_shape("sel_curves", self.sel_curves, (M, K))
         expect_shape("sel_losses", self.sel_losses, (M, c.selection_steps if N else 0))
@@ -144,11 +155,22 @@ class GoldilocksResult(Result):
 
     def intrinsic_dimension(self, surface: str) -> Float[Tensor, "A Q"]:
         """d₉₀(r) per activation and training ratio r/r_init (of `train_ratios`): the smallest d of
-        `train_dims` whose mean accuracy over seeds reaches `intrinsic_fraction` of the mean
-        full-space accuracy (NaN: none)."""
-        acc = self.surface_acc(surface).mean(2).transpose(1, 2)          # [A, Q, T]
+        `train_dims` (and, at `d90_ratios`, of `d90_dims` after them) whose mean accuracy over seeds
+        reaches `intrinsic_fraction` of the mean full-space accuracy (NaN: none)."""
+        c = self.config
+        acc = self.surface_acc(surface).mean(2).transpose(1, 2).double()  # [A, Q, T]
         ref = self.full_acc.double().mean(1)[:, None]                     # [A, 1]
-        return intrinsic_dimension(acc, self.config.train_dims, ref, self.config.intrinsic_fraction)
+        if c.d90_dims:
+            extra = torch.full((*acc.shape[:2], len(c.d90_dims)), -math.inf, dtype=torch.float64)
+            at = [c.train_ratios.index(r) for r in c.d90_ratios]
+            extra[:, at] = (self.d90_plane_acc if surface == "plane" else self.d90_sphere_acc).mean(2).transpose(
+                1, 2).double()
+            acc = torch.cat([acc, extra], -1)
+        return intrinsic_dimension(acc, self.dims(), ref, c.intrinsic_fraction)
+
+    def dims(self) -> list[int]:
+        """Every trained d: `train_dims`, then `d90_dims` (trained at `d90_ratios` only)."""
+        return [*self.config.train_dims, *self.config.d90_dims]
 
     def selection_measure(self) -> Float[Tensor, " M"]:
         return self.sel_measures[:, RANK_BY.index(self.config.selection_rank_by)]

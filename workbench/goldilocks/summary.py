@@ -10,6 +10,7 @@ from torch import Tensor
 
 from workbench.goldilocks.config import RANK_BY
 from workbench.goldilocks.model import INIT_SCHEMES
+from workbench.goldilocks.preregistration import preregistered
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import reliability
 from workbench.goldilocks.selection import (
@@ -102,10 +103,18 @@ def _intrinsic(result: GoldilocksResult) -> dict[str, Any]:
     """d₉₀(r) per surface, activation and training ratio r/r_init (`ratios`; None: no d of the grid reaches
     the target)."""
     c = result.config
-    out: dict[str, Any] = {"fraction": c.intrinsic_fraction, "ratios": list(c.train_ratios), "dims": list(c.train_dims)}
+    out: dict[str, Any] = {"fraction": c.intrinsic_fraction, "ratios": list(c.train_ratios), "dims": result.dims(),
+                           "extended_ratios": list(c.d90_ratios) if c.d90_dims else [],
+                           "max_dim_at": {f"{r:g}": (max(result.dims()) if r in c.d90_ratios and c.d90_dims
+                                                     else max(c.train_dims)) for r in c.train_ratios}}
     for surface in ("plane", "sphere"):
         d90 = result.intrinsic_dimension(surface)
         out[surface] = {act: [_nan_none(x) for x in d90[a].tolist()] for a, act in enumerate(c.activations)}
+    if c.d90_dims:  # mean test accuracy of the large-d extension per surface, activation, d and extended ratio
+        out["extended_accuracy"] = {
+            surface: {act: {str(d): [_r(x) for x in acc.mean(2)[a, t].tolist()] for t, d in enumerate(c.d90_dims)}
+                      for a, act in enumerate(c.activations)}
+            for surface, acc in (("plane", result.d90_plane_acc), ("sphere", result.d90_sphere_acc))}
     return out
 
 
@@ -131,19 +140,39 @@ def _outcome(result: GoldilocksResult, outcome: str) -> Tensor:
     raise ValueError(f"`outcome` must be 'loss_auc' or 'steps'; got {outcome!r}")
 
 
+RETEST_COLUMNS = {"trace_ratio": (0, 1), "positive_fraction": (2, 3)}  # sel_retest columns of a ranker
+
+
+def _ranker_reliability(result: GoldilocksResult, name: str, rows: slice) -> float | None:
+    """Spearman–Brown test–retest reliability of a ranker over `rows`: two probe sets (trace ratio)
+    or two halves of the planes (positive share); 1 for the initial loss (exact); None for Tr H
+    (its two sets are not stored)."""
+    if name == "initial_loss":
+        return 1.0
+    if name not in RETEST_COLUMNS:
+        return None
+    i, j = RETEST_COLUMNS[name]
+    return _nan_none(reliability(result.sel_retest[rows, i], result.sel_retest[rows, j])["spearman_brown"])
+
+
 def _selection(result: GoldilocksResult) -> dict[str, Any]:
     c = result.config
     groups = result.selection_groups()
     auc = result.loss_auc()
     out: dict[str, Any] = {"activation": c.selection_activation, "inits": c.selection_inits, "top": c.selection_top,
                            "controls": c.selection_controls, "control_ratios": list(c.selection_control_ratios),
-                           "probes_per_score": 2 * c.selection_probes, "target_accuracy": c.selection_target,
-                           "rank_by": c.selection_rank_by, "outcome": "area under the training-loss curve"}
+                           "estimator": c.selection_estimator, "common_probes": c.selection_common_probes,
+                           "probes_per_score": 2 * c.selection_probes, "planes": c.selection_planes,
+                           "target_accuracy": c.selection_target, "rank_by": c.selection_rank_by,
+                           "outcome": "steps to the target accuracy (pre-registered); the area under the "
+                                      "training-loss curve beside it"}
     for group, rows in groups.items():
         if rows.stop <= rows.start + 2:
             continue
         rel = reliability(result.sel_retest[rows, 0], result.sel_retest[rows, 1])
-        block: dict[str, Any] = {"reliability": {k: _r(v) for k, v in rel.items()}}
+        block: dict[str, Any] = {"reliability": {k: _r(v) for k, v in rel.items()},
+                                 "ranker_reliability": {name: _ranker_reliability(result, name, rows)
+                                                        for name in RANK_BY}}
         for k, name in enumerate(RANK_BY):
             block[name] = {k2: _r(v, 6) for k2, v in
                            association(result.sel_measures[rows, k], auc[rows], name != "initial_loss").items()}
@@ -155,7 +184,14 @@ def _selection(result: GoldilocksResult) -> dict[str, Any]:
             out["at_r_init"][f"{name}_top_vs_rest_{outcome}"] = {
                 "median_top": _r(torch.tensor(t.top_steps).median(), 5),
                 "median_rest": _r(torch.tensor(t.rest_steps).median(), 5), "mann_whitney_u": _r(t.u_statistic, 2),
-                "p_value": _r(t.p_value, 6), "censored": t.censored}
+                "p_value": _r(t.p_value, 6), "spearman_rho": _r(t.spearman_rho, 4), "censored": t.censored}
+    rows = groups["at_r_init"]
+    used = _ranker_reliability(result, c.selection_rank_by, rows)
+    out["reliability"] = used  # of the score the pre-registered test ranks by
+    steps = _outcome(result, "steps")[rows]
+    test = out["at_r_init"][f"{c.selection_rank_by}_top_vs_rest_steps"]
+    out["preregistered"] = {"ranker": c.selection_rank_by,
+                            **preregistered(test["p_value"], used if used is not None else 0.0, steps, c.selection_top)}
     return out
 
 

@@ -19,7 +19,7 @@ from workbench.goldilocks.density import density_curve, zone_indices
 from workbench.goldilocks.result import GoldilocksResult
 from workbench.goldilocks.scoring import reliability
 from workbench.goldilocks.selection import association
-from workbench.goldilocks.summary import init_ratios
+from workbench.goldilocks.summary import curve_peak, init_ratios
 from workbench.plots.theme import COLORWAY, reference_line, themed
 from workbench.tensor.curvature import eigvals_positive_fraction, eigvals_trace_ratio
 
@@ -32,29 +32,50 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 def _band(fig: go.Figure, x: list[float], values: Tensor, name: str, color: str, dash: str = "solid",
-          row: int | None = None, col: int | None = None, band: bool = True) -> None:
-    """Mean line over the first axis of `values` [n, R], with a min–max band."""
+          row: int | None = None, col: int | None = None, band: bool = True, hatch: str = "") -> None:
+    """Mean line over the first axis of `values` [n, R], with a min–max band (`hatch`: a fill pattern
+    ("/", "\\") and a thin edge, so bands that overlap stay apart)."""
     mean, lo, hi = values.mean(0).tolist(), values.min(0).values.tolist(), values.max(0).values.tolist()
     kw = dict(row=row, col=col) if row is not None else {}
     if band:
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(color, 0.15),
-                                 line=dict(width=0), hoverinfo="skip", showlegend=False, name=f"{name} range"), **kw)
+        fill = (dict(fillcolor=_rgba(color, 0.06), fillpattern=dict(shape=hatch, fgcolor=_rgba(color, 0.45), size=8),
+                     line=dict(width=0.8, color=_rgba(color, 0.5))) if hatch else
+                dict(fillcolor=_rgba(color, 0.15), line=dict(width=0)))
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", hoverinfo="skip", showlegend=False,
+                                 name=f"{name} range", **fill), **kw)
     fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line=dict(color=color, dash=dash)), **kw)
 
 
 SCHEME_NAMES = {"he": "He", "lecun": "LeCun", "xavier": "Xavier"}
 
 
+MARK_MERGE = 0.05  # init radii closer than this (decades) share one label: LeCun sits 0.011 decades below r_init
+
+
 def _radius_marks(fig: go.Figure, result: GoldilocksResult, cols: tuple[int, ...] = (1,)) -> None:
     """Vertical lines at r_init and at the other init schemes' radii (He, LeCun), each at its ratio
-    r/r_init, every panel."""
+    r/r_init, every panel. Radii within `MARK_MERGE` decades share one label ("LeCun, r_init"); the
+    labels sit near the bottom, alternately left and right of their lines, on a white ground."""
     c = result.config
-    marks = {"r_init" if k == c.init else SCHEME_NAMES[k]: v for k, v in init_ratios(result).items()}
+    marks = sorted(((v, "r_init" if k == c.init else SCHEME_NAMES[k]) for k, v in init_ratios(result).items()))
+    groups: list[list[tuple[float, str]]] = []
+    for ratio, name in marks:
+        if groups and math.log10(ratio) - math.log10(groups[-1][-1][0]) < MARK_MERGE:
+            groups[-1].append((ratio, name))
+        else:
+            groups.append([(ratio, name)])
     for col in cols:
         domain = "y domain" if col == 1 else f"y{col} domain"
-        for i, (name, ratio) in enumerate(sorted(marks.items(), key=lambda kv: kv[1])):
-            reference_line(fig, x=ratio, text=name, log=True, row=1, col=col, label_at=0.02 + 0.07 * i, yref=domain,
+        for ratio, name in marks:
+            reference_line(fig, x=ratio, log=True, row=1, col=col,
                            line=dict(color="#999" if name == "r_init" else "#ccc", dash="dash"))
+        for i, group in enumerate(groups):
+            left = i % 2 == 0 and len(groups) > 1  # the first label left of its line, the next right of its own
+            x = group[0][0] if left else group[-1][0]
+            fig.add_annotation(text=", ".join(name for _, name in group), showarrow=False, row=1, col=col,
+                               x=math.log10(x), y=0.03 + 0.08 * (i // 2), yref=domain, yanchor="bottom",
+                               xanchor="right" if left else "left", xshift=-4 if left else 4,
+                               bgcolor="rgba(255,255,255,0.85)", font=dict(size=12, color="#555"))
 
 
 def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: str) -> go.Figure:
@@ -66,34 +87,68 @@ def _measure_figure(result: GoldilocksResult, measure: str, title: str, yaxis: s
     cols = 2 if c.sphere else 1
     fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.12, subplot_titles=(
         "hyperplanes", "hyperspheres (with the geodesic term)")[:cols])
-    rows = [("plane", "hyperplane", "solid", 1)]
-    rows += [("isotropic", "hyperplane, isotropic u", "dash", 1)] if c.isotropic else []
+    # headline: isotropic directions with biases (solid, band); the Xavier direction is the variant (dashed)
+    rows = [("isotropic", "hyperplane, isotropic u", "solid", 1)] if c.isotropic else []
+    rows += [("plane", "hyperplane, Xavier u" if c.isotropic else "hyperplane", "dash" if c.isotropic else "solid", 1)]
     rows += [("sphere", "hypersphere", "dot", 2)] if c.sphere else []
     for surface, label, dash, col in rows:
         values = getattr(result, measure)(surface)  # [A, S, B, R]
         for a, act in enumerate(c.activations):
+            # the sphere's bands of the activations overlap over most radii: hatched, one direction each
+            hatch = ("/", "\\")[a % 2] if surface == "sphere" else ""
             _band(fig, x, values[a].reshape(-1, len(x)), f"{act}, {label}", ACT_COLORS.get(act, COLORWAY[a + 2]),
-                  dash=dash, band=surface != "isotropic", row=1, col=col)
+                  dash=dash, band=surface != "plane" or not c.isotropic, row=1, col=col, hatch=hatch)
+            fig.data[-1].update(legend="legend2" if col == 2 else "legend")
     _radius_marks(fig, result, tuple(range(1, cols + 1)))
     fig.update_xaxes(type="log", title_text="radius r / r_init")
     fig.update_yaxes(title_text=yaxis, row=1, col=1)
-    iso = f" (isotropic: 1 × {c.bases})" if c.isotropic else ""
+    iso = " (isotropic u with biases, and the Xavier u)" if c.isotropic else ""
     fig.update_layout(title=f"{title}<br><sup>d = {c.hessian_dim}, {c.seeds} directions × {c.bases} planes{iso}, "
                             f"loss on "
-                            f"{c.hessian_batch} training digits; radii ≥ {c.float64_from:g} r_init in float64</sup>",
-                      legend=dict(orientation="h", y=-0.2, entrywidth=230))
-    return themed(fig, width=1000, height=540).update_layout(margin=dict(t=100, b=140))
+                            f"{c.hessian_batch} training digits; radii ≥ {c.float64_from:g} r_init in float64; "
+                            f"bands: min–max</sup>")
+    # one legend under each pane (one legend across both ran its three columns over the two panes)
+    for name, axis in (("legend", "xaxis"), ("legend2", "xaxis2"))[:cols]:  # no xaxis2 without a sphere pane
+        fig.update_layout({name: dict(x=fig.layout[axis].domain[0], y=-0.2, xanchor="left", yanchor="top",
+                                      orientation="v", bgcolor="rgba(255,255,255,0)")})
+    return themed(fig, width=1000, height=580).update_layout(margin=dict(t=100, b=150))
 
 
 def trace_ratio_figure(result: GoldilocksResult) -> go.Figure:
     """Figure 1: Tr(H_d)/‖H_d‖_F vs r/r_init, mean and min–max over seeds × bases."""
     c = result.config
     fig = _measure_figure(result, "trace_ratio",
-                          f"Tr(H)/‖H‖_F of the restricted Hessian (max √d = {math.sqrt(c.hessian_dim):.2f})",
-                          "Tr(H_d) / ‖H_d‖_F")
+                          f"Tr(H)/‖H‖<sub>F</sub> of the restricted Hessian (max √d = {math.sqrt(c.hessian_dim):.2f})",
+                          "Tr(H<sub>d</sub>) / ‖H<sub>d</sub>‖<sub>F</sub>")
     for col in range(1, 3 if c.sphere else 2):
         fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=col)
+    _shade_zone(fig, result, tuple(range(1, 3 if c.sphere else 2)))
     return fig
+
+
+ZONE_COLOR = "rgba(201,162,39,0.16)"  # the theme's gold, faint: behind the curves
+
+
+def zone_range(result: GoldilocksResult) -> tuple[float, float] | None:
+    """The Goldilocks zone as the docs measure it (`summary.curve_peak`'s `half_peak_range`): the ratios
+    r/r_init where the first activation's hyperplane Tr(H_d)/‖H_d‖_F (mean over seeds × bases) stays
+    ≥ half its peak; None when the curve has no positive peak."""
+    c = result.config
+    curve = curve_peak(c.ratios, result.trace_ratio("plane")[0].mean((0, 1)))["half_peak_range"]
+    return None if curve is None else (float(curve[0]), float(curve[1]))
+
+
+def _shade_zone(fig: go.Figure, result: GoldilocksResult, cols: tuple[int, ...]) -> None:
+    """A band over `zone_range` in every pane, named in the first pane's legend."""
+    zone = zone_range(result)
+    if zone is None:
+        return
+    c = result.config
+    curve = f"{c.activations[0]}, hyperplane" + (f", {SCHEME_NAMES[c.init]} u" if c.isotropic else "")
+    for col in cols:
+        fig.add_vrect(x0=zone[0], x1=zone[1], fillcolor=ZONE_COLOR, line_width=0, layer="below", row=1, col=col,
+                      name=f"Goldilocks zone, {zone[0]:g}–{zone[1]:g} r_init:<br>where {curve} is ≥ ½ its peak",
+                      showlegend=col == cols[0], legend="legend")
 
 
 def positive_fraction_figure(result: GoldilocksResult) -> go.Figure:
@@ -119,7 +174,7 @@ def dims_figure(result: GoldilocksResult) -> go.Figure:
         fig.add_hline(y=0.0, line=dict(color="#bbb", width=1), row=1, col=a + 1)
     _radius_marks(fig, result, tuple(range(1, len(c.activations) + 1)))
     fig.update_xaxes(type="log", title_text="radius r / r_init")
-    fig.update_yaxes(title_text="Tr(H_d) / (√d ‖H_d‖_F)", row=1, col=1)
+    fig.update_yaxes(title_text="Tr(H<sub>d</sub>) / (√d ‖H<sub>d</sub>‖<sub>F</sub>)", row=1, col=1)
     fig.update_layout(title=f"Trace ratio normalised by √d, comparable across d ({c.bases} nested planes, seed 0)")
     return themed(fig, width=1000, height=460).update_layout(margin=dict(t=90))
 
@@ -169,7 +224,7 @@ def spectrum_figure(result: GoldilocksResult, ratio_indices: tuple[int, ...] | N
         if dense:
             fig.update_xaxes(title_text="λ / max |λ| (full-space Hessian)", row=2, col=a + 1)
             fig.update_yaxes(type="log", range=[-4, 2], row=2, col=a + 1)
-    fig.update_yaxes(title_text="λ / ‖H_d‖_F", row=1, col=1)
+    fig.update_yaxes(title_text="λ / ‖H<sub>d</sub>‖<sub>F</sub>", row=1, col=1)
     if dense:
         fig.update_yaxes(title_text="density (smoothed)", row=2, col=1)
     fig.update_layout(title=f"Spectrum of the Hessian below, in and above the zone<br><sup>top: restricted to "
@@ -217,7 +272,7 @@ def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
     """Figure 6: d₉₀ (smallest d reaching 90 % of the full-space accuracy) vs r/r_init, planes vs
     spheres; ratios where no d of the grid reaches it are drawn as open markers above the grid."""
     c = result.config
-    above = 2 * max(c.train_dims)
+    above = 2 * max(result.dims())
     fig = go.Figure()
     x = list(c.train_ratios)
     for a, act in enumerate(c.activations):
@@ -233,20 +288,23 @@ def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
                                      mode="markers", legendgroup=name, showlegend=False, hoverinfo="x+name", name=name,
                                      marker=dict(symbol=f"{symbol}-open", color=color, size=9)))
     reference_line(fig, x=1.0, text="r_init", log=True)
-    reference_line(fig, y=max(c.train_dims), text=f"largest d tried ({max(c.train_dims)}); open markers: not reached",
+    extended = f"; {max(result.dims())} at {', '.join(f'{r:g}' for r in c.d90_ratios)} r_init" if c.d90_dims else ""
+    reference_line(fig, y=max(c.train_dims), text=f"largest d tried ({max(c.train_dims)}{extended}); open markers: "
+                                                  f"not reached",
                    log=True, label_at=0.98, line=dict(color="#bbb", dash="dot"))
     fig.update_xaxes(type="log", title="radius r / r_init of the start")
     fig.update_yaxes(type="log", title=f"d₉₀ (smallest d with ≥ {c.intrinsic_fraction:.0%} of full-space "
                                        f"accuracy)",
-                     tickvals=list(c.train_dims),
+                     tickvals=result.dims(),
                      range=[math.log10(min(c.train_dims)) - 0.15, math.log10(above) + 0.35])
     fig.update_layout(title="Intrinsic dimension per radius: hyperplanes vs origin-centred hyperspheres",
                       legend=dict(orientation="h", y=-0.22))
     return themed(fig, width=900, height=520).update_layout(margin=dict(b=120))
 
 
-SCORE_LABELS = {"trace_ratio": "Tr(H) / ‖H‖_F (full space, Hutchinson)", "trace": "Tr(H) (full space, Hutchinson)",
-                "initial_loss": "initial training loss"}
+SCORE_LABELS = {"trace_ratio": "Tr(H) / ‖H‖<sub>F</sub> (full space, Hutchinson)",
+                "trace": "Tr(H) (full space, Hutchinson)", "initial_loss": "initial training loss",
+                "positive_fraction": "share of positive eigenvalues of H_d (random planes)"}
 
 
 def selection_figure(result: GoldilocksResult) -> go.Figure:
@@ -276,8 +334,8 @@ def selection_figure(result: GoldilocksResult) -> go.Figure:
                                  showlegend=False), row=1, col=2)
     fig.update_xaxes(title_text=SCORE_LABELS[c.selection_rank_by], row=1, col=1)
     fig.update_yaxes(title_text="training-loss AUC (mean loss per step)", row=1, col=1)
-    fig.update_xaxes(title_text="Tr(H)/‖H‖_F, probe set 1", row=1, col=2)
-    fig.update_yaxes(title_text="Tr(H)/‖H‖_F, probe set 2", row=1, col=2)
+    fig.update_xaxes(title_text="Tr(H)/‖H‖<sub>F</sub>, probe set 1", row=1, col=2)
+    fig.update_yaxes(title_text="Tr(H)/‖H‖<sub>F</sub>, probe set 2", row=1, col=2)
     words = "; ".join(f"{'at r_init' if g == 'at_r_init' else 'control'}: ρ = {v['spearman_rho']:.2f}, "
                       f"p = {v['p_value']:.2g}" for g, v in sides.items())
     fig.update_layout(title=f"Init selection by {SCORE_LABELS[c.selection_rank_by].split(' (')[0]}: "
@@ -324,20 +382,32 @@ def panel_title(activation: str, d: int, ratio: float, point_eigs: Tensor) -> st
 
 
 def panel_figure(ratios: list[float], sweep_eigs: Tensor, ratio: float, point_eigs: Tensor,
-                 activation: str) -> go.Figure:
+                 activation: str, planes: str = "") -> go.Figure:
     """Three panels: Tr/‖H‖ and positive share vs the ratios r/r_init `ratios` (a marker at the ratio
-    `ratio`), and the spectrum at `ratio`."""
+    `ratio`), and the spectrum at `ratio`. The marker and the spectrum must come from the same
+    planes as the curves (`point_eigs` [P, d] on the P planes of `sweep_eigs` [P, R, d]): the marker
+    is the curve's estimator at `ratio`, and the legend says so; `planes` names them (e.g. "mean of
+    4 planes (2 seeds)")."""
+    if point_eigs.shape[0] != sweep_eigs.shape[0]:
+        raise ValueError(f"the marker's spectra ({point_eigs.shape[0]} planes) must be on the curves' planes "
+                         f"({sweep_eigs.shape[0]}): another estimator would not sit on its curve")
     fig = make_subplots(rows=1, cols=3,
                         subplot_titles=("Tr(H_d)/‖H_d‖_F", "share of λ > 0", "spectrum λ/‖H_d‖_F"))
     color = ACT_COLORS.get(activation, COLORWAY[0])
+    planes = planes or f"mean of {sweep_eigs.shape[0]} planes"
+    names = [f"curve: {planes}", f"marker at r = {ratio:.3g}·r_init: the same planes, computed there", "", "",
+             f"spectrum at r = {ratio:.3g}·r_init (mean over the same planes)"]
     spots = [(1, "lines+markers"), (1, "markers"), (2, "lines+markers"), (2, "markers"), (3, "lines+markers")]
-    for (col, mode), update in zip(spots, panel_traces(ratios, sweep_eigs, ratio, point_eigs)):
+    for (col, mode), name, update in zip(spots, names, panel_traces(ratios, sweep_eigs, ratio, point_eigs)):
         marker = dict(size=14, color=COLORWAY[3], symbol="diamond") if mode == "markers" else dict(color=color)
-        fig.add_trace(go.Scatter(mode=mode, marker=marker, line=dict(color=color), showlegend=False, **update),
-                      row=1, col=col)
+        fig.add_trace(go.Scatter(mode=mode, marker=marker, line=dict(color=color), name=name or None,
+                                 showlegend=bool(name),
+                                 legendgroup="marker" if mode == "markers" else "spectrum" if col == 3 else "curve",
+                                 **update), row=1, col=col)
     fig.update_xaxes(type="log", title_text="r / r_init", row=1, col=1)
     fig.update_xaxes(type="log", title_text="r / r_init", row=1, col=2)
     fig.update_xaxes(title_text="rank", row=1, col=3)
     fig.update_yaxes(range=[-0.02, 1.02], row=1, col=2)
-    fig.update_layout(title=panel_title(activation, point_eigs.shape[-1], ratio, point_eigs))
-    return themed(fig, width=980, height=440).update_layout(margin=dict(t=90))
+    fig.update_layout(title=panel_title(activation, point_eigs.shape[-1], ratio, point_eigs),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top", font=dict(size=11)))
+    return themed(fig, width=980, height=500).update_layout(margin=dict(t=90, b=110))
