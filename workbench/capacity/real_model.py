@@ -15,7 +15,7 @@ model, where the loss makes the optimal C an allocation of dimensions by importa
 no such loss stands behind a real model's weights, so the paper's claims do not transfer here.
 
     from workbench.capacity import model_capacities
-    from workbench.lm.embedded import minilm_folder
+    from workbench.core.embedded import minilm_folder
     caps = model_capacities(minilm_folder())
     caps.capacities           # [L, d_mlp]   C_i per layer
     caps.totals               # [L]          Σ_i C_i (at most d_model)

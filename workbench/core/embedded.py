@@ -1,7 +1,7 @@
 """Real model folders that ship inside installed Python packages (nothing is downloaded).
 
     minilm_folder()                    # all-MiniLM-L6-v2: a BERT encoder folder (6 layers, d 384)
-    gguf_folder(smollm2_gguf())        # SmolLM2-135M-Instruct, see `workbench.lm.gguf`
+    gguf_folder(smollm2_gguf())        # SmolLM2-135M-Instruct: `workbench.lm.gguf` (it converts)
 """
 
 from __future__ import annotations
