@@ -25,7 +25,7 @@ from widgets.base import Panel, building
 from widgets.controls import log_slider
 from workbench.goldilocks import GoldilocksConfig, GoldilocksResult
 from workbench.goldilocks.probe import Probe
-from workbench.plots.goldilocks import panel_figure
+from workbench.plots.goldilocks_panel import panel_figure
 from workbench.runner import CacheLike, run_cached
 
 

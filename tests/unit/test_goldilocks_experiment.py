@@ -32,7 +32,8 @@ from workbench.goldilocks import (
 )
 from workbench.goldilocks.hyperplane import ensemble_loss
 from workbench.goldilocks.summary import curve_peak, summarize
-from workbench.plots.goldilocks import all_figures, panel_figure, zone_ratio_indices
+from workbench.plots.goldilocks import all_figures, zone_ratio_indices
+from workbench.plots.goldilocks_panel import panel_figure
 from workbench.tensor.curvature import batched_hvp, positive_fraction, rademacher, restricted_hessian, trace_ratio
 from workbench.tensor.subspaces import sphere_basis
 

@@ -14,7 +14,7 @@ import widgets.base as base
 from widgets import AcePanel, CapacityPanel, GoldilocksPanel, RobustnessPanel
 from workbench.plots import ace as ace_plots
 from workbench.plots import capacity as capacity_plots
-from workbench.plots import goldilocks as goldilocks_plots
+from workbench.plots import goldilocks_panel as goldilocks_plots
 from workbench.plots import robustness as robustness_plots
 
 
