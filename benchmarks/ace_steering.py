@@ -80,6 +80,27 @@ def bench_overhead(folder: Path) -> None:
           f"ratio={best['ours'] / best['peer']:.3f}")
 
 
+def edit_hook(edit) -> Callable:
+    """A forward hook applying `edit` to a module's output (the first element of a tuple output):
+    the peer's way of steering a plain HF model, here and in steered_generation_smollm2.py."""
+    def apply(_module, _args, output):
+        return (edit.apply(output[0]), *output[1:]) if isinstance(output, tuple) else edit.apply(output)
+    return apply
+
+
+@torch.no_grad()
+def hf_completions(hf: torch.nn.Module, tokenizer, groups, n_prompts: int, new_tokens: int) -> list[str]:
+    """Greedy `model.generate` completions (KV cache, left padding) of every (rows, ids, mask)
+    group, decoded in the prompts' order: the peer side of the generation benchmarks."""
+    out = [""] * n_prompts
+    for rows, ids, mask in groups:
+        new = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=False,
+                          pad_token_id=tokenizer.pad_token_id)[:, ids.shape[1]:]
+        for j, i in enumerate(rows):
+            out[i] = tokenizer.decode(new[j], skip_special_tokens=True).strip()
+    return out
+
+
 def _hf_decoder_layer(model: torch.nn.Module) -> torch.nn.Module:
     """Decoder block LAYER of a plain HF model (Llama: model.layers, RWKV: rwkv.blocks)."""
     base = model.base_model
@@ -94,28 +115,17 @@ def bench_generation(name: str, folder: Path, per_prompt_peer: bool) -> None:
     edit = make_edit("ace", torch.randn(D, generator=generator), torch.randn(D, generator=generator), 0.5)
     hf = AutoModelForCausalLM.from_pretrained(folder).eval()
 
-    def edit_output(_module, _args, output):
-        if isinstance(output, tuple):
-            return (edit.apply(output[0]), *output[1:])
-        return edit.apply(output)
-
     def ours() -> list[str]:
         return generate(bridge, tokenizer, prompts, NEW_TOKENS, batch_size=BATCH,
                         edits={f"blocks.{LAYER}.hook_resid_post": edit})
 
     @torch.no_grad()
     def peer() -> list[str]:
-        handle = _hf_decoder_layer(hf).register_forward_hook(edit_output)
+        handle = _hf_decoder_layer(hf).register_forward_hook(edit_hook(edit))
         try:
             groups = ([([i], *next(batches(tokenizer, [p], 1))[1:]) for i, p in enumerate(prompts)] if per_prompt_peer
                       else list(batches(tokenizer, prompts, BATCH)))
-            out = [""] * len(prompts)
-            for rows, ids, mask in groups:
-                new = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False,
-                                  pad_token_id=tokenizer.pad_token_id)[:, ids.shape[1]:]
-                for j, i in enumerate(rows):
-                    out[i] = tokenizer.decode(new[j], skip_special_tokens=True).strip()
-            return out
+            return hf_completions(hf, tokenizer, groups, len(prompts), NEW_TOKENS)
         finally:
             handle.remove()
 

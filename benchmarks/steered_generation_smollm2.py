@@ -17,7 +17,11 @@ from __future__ import annotations
 import warnings
 
 import torch
-from ace_steering import best_of_each  # a sibling script: `python benchmarks/…` puts its folder on sys.path
+from ace_steering import (  # a sibling script: `python benchmarks/…` puts its folder on sys.path
+    best_of_each,
+    edit_hook,
+    hf_completions,
+)
 from transformers import AutoModelForCausalLM
 
 from workbench.ace.chat_model import base_folder
@@ -52,11 +56,6 @@ def main() -> None:
     layers = hf.model.layers
     edits = _edits(len(layers), hf.config.hidden_size)
 
-    def hook(edit):
-        def apply(_module, _args, output):
-            return (edit.apply(output[0]), *output[1:]) if isinstance(output, tuple) else edit.apply(output)
-        return apply
-
     def ours() -> list[str]:
         return generate(bridge, tokenizer, prompts, NEW_TOKENS, batch_size=PROMPTS, edits=edits)
 
@@ -64,16 +63,10 @@ def main() -> None:
     def peer() -> list[str]:
         sites = [(i, site, module) for i, layer in enumerate(layers)
                  for site, module in (("attn", layer.self_attn), ("mlp", layer.mlp))]
-        handles = [module.register_forward_hook(hook(edits[f"blocks.{i}.hook_{site}_out"]))
+        handles = [module.register_forward_hook(edit_hook(edits[f"blocks.{i}.hook_{site}_out"]))
                    for i, site, module in sites]
         try:
-            out = [""] * len(prompts)
-            for rows, ids, mask in batches(tokenizer, prompts, PROMPTS):
-                new = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False,
-                                  pad_token_id=tokenizer.pad_token_id)[:, ids.shape[1]:]
-                for j, i in enumerate(rows):
-                    out[i] = tokenizer.decode(new[j], skip_special_tokens=True).strip()
-            return out
+            return hf_completions(hf, tokenizer, batches(tokenizer, prompts, PROMPTS), len(prompts), NEW_TOKENS)
         finally:
             for handle in handles:
                 handle.remove()

@@ -28,6 +28,7 @@ from workbench.core.atomic import atomic_file
 from workbench.core.cache import default_cache_dir
 from workbench.core.paths import check_output_dir
 from workbench.core.validation import check_int, check_range
+from workbench.robustness.data import MIN_PER_LABEL  # the 50/20/30 split needs one of each label per split
 
 SLOTS: dict[str, tuple[str, ...]] = {
     "prize": ("new iPhone", "$1,000 gift card", "luxury cruise", "brand new car", "PlayStation 5", "holiday voucher",
@@ -82,7 +83,6 @@ TEMPLATES: tuple[tuple[str, int, str, str], ...] = (
 )
 COLUMNS = ("text", "label", "kind", "template")
 MAX_ROWS = 2000  # below the distinct texts of either label's templates (about 4,300 spam, 10,000 ham)
-MIN_PER_LABEL = 4  # the suite's 50/20/30 split needs one of each label in every split (data.MIN_PER_LABEL)
 
 
 @dataclass(frozen=True)
