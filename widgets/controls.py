@@ -21,6 +21,13 @@ LOG_STEP = 0.01  # of a log slider, in decades
 TYPED_CLASS = "wb-typed"  # the DOM class of a slider's typed box (the browser tests find it by it)
 
 
+def value_range(slider: widgets.Widget) -> tuple[float, float]:
+    """The values `slider` can show: [min, max], or [base**min, base**max] for a log slider."""
+    if isinstance(slider, widgets.FloatLogSlider):
+        return slider.base ** slider.min, slider.base ** slider.max
+    return slider.min, slider.max
+
+
 def _check_range(control: widgets.Widget, value: float, low: float, high: float) -> float:
     if not (low <= value <= high):
         label = control.description or type(control).__name__
@@ -49,7 +56,7 @@ class FloatLogSlider(widgets.FloatLogSlider):
 
     @validate("value")
     def _validate_value(self, proposal: dict) -> float:
-        low, high = self.base ** self.min, self.base ** self.max
+        low, high = value_range(self)
         # the grid's end points are computed in floating point: allow their round-off
         return _check_range(self, proposal["value"], low * (1 - 1e-12), high * (1 + 1e-12))
 
@@ -128,6 +135,5 @@ def parse_typed(slider: widgets.Widget, text: str) -> float | int:
         if not value.is_integer():
             raise ValueError(f"`{label}` must be an integer; got {text.strip()!r}")
         return int(value)
-    low, high = ((slider.base ** slider.min, slider.base ** slider.max) if isinstance(slider, widgets.FloatLogSlider)
-                 else (slider.min, slider.max))
-    return on_step(slider, _check_range(slider, value, low, high))  # the typed value is checked, not its rounding
+    # the typed value is range-checked, not its rounding onto the grid
+    return on_step(slider, _check_range(slider, value, *value_range(slider)))

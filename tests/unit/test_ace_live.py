@@ -89,7 +89,7 @@ def test_the_curve_at_other_sites_and_layer_is_generated_once_and_equals_the_exp
     again = live.curve(0, "actadd", 1.0, "residual", 0, on_compute=calls.append)
     same = live.curve(0, "ace", 2.0, "residual", 0, on_compute=calls.append)
     assert calls == ["block 0's residual sites", "block 0's residual sites"]  # ace once, actadd once
-    assert same.refusal == curve.refusal and same.marker == 2.0 and curve.where == "residual sites of layer 0"
+    assert same.refusal == curve.refusal and same.marker == 2.0 and curve.where == "block 0's residual sites"
     assert again.method == "actadd" and live.curve(0, "directional_ablation", 0.0, "residual", 0).method == "ace"
     prompts = r.prompts[r.labels[0]]
     requests = prompts["harmful_eval"] + prompts["harmless_eval"]

@@ -101,7 +101,7 @@ def test_the_curve_follows_the_sites_and_layer_and_alpha_greys_with_its_box(pane
     stored = list(panel.figure.data[0].y)
     panel.sites.value, panel.layer.value = "residual", 0
     title = panel.figure.layout.title.text
-    assert "generated for the panel on the residual sites of layer 0" in title
+    assert "generated for the panel on block 0's residual sites" in title
     assert list(panel.figure.data[0].x) == list(result.config.alphas)
     assert panel.shown.layout.title.text == title  # what Export writes
     panel.method.value = "directional_ablation"

@@ -160,14 +160,13 @@ class AceLive:
         entry = steering_method(method)
         shown = entry.name if entry.name in SWEEP_METHODS else ACE
         key = (m, shown, sites, layer)
+        where = f"{'every block' if layer == ALL_LAYERS else f'block {layer}'}'s {sites} sites"
         if key not in self._sweeps:
-            where = f"{'every block' if layer == ALL_LAYERS else f'block {layer}'}'s {sites} sites"
             if on_compute is not None:
                 on_compute(where)
             self._sweeps[key] = self._sweep(m, shown, sites, layer)
-        rates = self._sweeps[key]
         marker = float(alpha) if shown == entry.name else entry.fixed_alpha
-        return Curve(shown, list(r.config.alphas), rates, marker, where=f"{sites} sites of layer {layer}")
+        return Curve(shown, list(r.config.alphas), self._sweeps[key], marker, where=where)
 
     def _sweep(self, m: int, method: str, sites: str, layer: int | str) -> dict[str, list[float]]:
         """Refusal rate per prompt set at every α of the result's grid, `method` at `sites` × `layer`."""

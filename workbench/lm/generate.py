@@ -36,7 +36,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from workbench.core.threads import AdaptiveThreads, adaptive_threads
+from workbench.core.threads import adaptive_threads
 from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
 from workbench.lm.decoding import decode_dropping_finished
@@ -198,23 +198,24 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
 
 
 @contextmanager
-def load_following_threads(model: nn.Module) -> Iterator[AdaptiveThreads]:
+def load_following_threads(model: nn.Module) -> Iterator[None]:
     """`workbench.core.threads.adaptive_threads` for a call on `model`: on the CPU, torch's threads
-    follow the cores other processes leave free, re-read every forward (a pre-hook on the HF
-    model) at most every half second, so a neighbour that starts mid-call cannot make a 2-thread
-    decode spin for the rest of it; the caller's thread count is the ceiling and comes back after.
-    On another device nothing changes."""
-    on_cpu = device_of(model).type == "cpu"
-    with adaptive_threads() if on_cpu else nullcontext(AdaptiveThreads(1)) as governor:
+    follow the cores other processes leave free, re-read at every forward (a pre-hook on the HF
+    model, through which every forward of a call goes) at most every half second, so a neighbour
+    that starts mid-call cannot make a 2-thread decode spin for the rest of it; the caller's thread
+    count is the ceiling and comes back after. On another device nothing changes."""
+    if device_of(model).type != "cpu":
+        yield
+        return
+    with adaptive_threads() as governor:
         def tick(*_: object) -> None:  # a pre-hook's return value would replace the forward's inputs
             governor.tick()
 
-        handle = hf_model(model).register_forward_pre_hook(tick) if on_cpu else None
+        handle = hf_model(model).register_forward_pre_hook(tick)
         try:
-            yield governor
+            yield
         finally:
-            if handle is not None:
-                handle.remove()
+            handle.remove()
 
 
 @contextmanager
@@ -346,9 +347,8 @@ def generate_rows(model: nn.Module, tokenizer, texts: Sequence[str], keys: Seque
     todo = list(batches(tokenizer, texts, batch_size, True, device))  # every prompt tokenized before compute
     check_fits(model, [(keys[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
                max_new_tokens)
-    with _steering(model, edits, positions) as steerer, load_following_threads(model) as governor:
+    with _steering(model, edits, positions) as steerer, load_following_threads(model):
         for rows, ids, mask in tqdm(todo, desc="generating", disable=not progress, leave=False):
-            governor.tick()
             if steerer is not None:
                 steerer.rows([edit_rows[i] for i in rows])
             new = _generate_ids(model, ids, mask, max_new_tokens, tokenizer.eos_token_id, steerer, cached, sampling,
@@ -369,9 +369,8 @@ def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch
     device = device_of(model)
     cached = use_cache_for(model, None)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
-    with _steering(model, edits, positions) as steerer, load_following_threads(model) as governor:
+    with _steering(model, edits, positions) as steerer, load_following_threads(model):
         for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
-            governor.tick()
             if steerer is not None:
                 steerer.rows(rows)
             logits = _prompt_forward(model, ids, mask, steerer, cached)[0].float()

@@ -304,7 +304,7 @@ def panel_curve(result: AceResult, model: int | str, method: str, alpha: float,
     what = (f"{entry.label} refusal vs α" if curve.method == method
             else f"{entry.label} (no α): shown on {shown.label}'s α sweep")
     where = (f"precomputed on {result.settings[label][0]['name']}" if curve.where is None
-             else f"generated for the panel on the {curve.where}")
+             else f"generated for the panel on {curve.where}")
     fig.update_layout(title=f"{label}: {what}<br><sup>{where}</sup>",
                       xaxis_title="α", yaxis_title="refusal rate", yaxis_range=[-0.03, 1.03])
     return themed(fig, width=640, height=380).update_layout(margin=dict(t=80))
