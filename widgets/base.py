@@ -110,14 +110,15 @@ class Panel(widgets.VBox):
     def show(self, figure: go.Figure) -> None:
         """Put `figure` on screen (every trace and the layout replaced, not merged, so nothing of the
         previous state lingers) and keep it as `shown`, the figure `export` writes."""
-        new = [_trace_props(t) for t in figure.data]
-        if [t.type for t in figure.data] != [t.type for t in self.figure.data]:  # other traces: rebuild the list
+        rebuilt = [t.type for t in figure.data] != [t.type for t in self.figure.data]
+        if rebuilt:  # other traces: the list is rebuilt from the new figure's own traces
             self.figure.data = ()
             self.figure.add_traces(list(figure.data))
         layout = {k: v for k, v in figure.layout.to_plotly_json().items() if k != "template"}
         with self.figure.batch_update():
-            for trace, props in zip(self.figure.data, new):
-                trace.update(props, overwrite=True)
+            if not rebuilt:
+                for trace, new in zip(self.figure.data, figure.data):
+                    trace.update(_trace_props(new), overwrite=True)
             self.figure.layout.update(layout, overwrite=True)
         self.shown = go.Figure(figure)
 
