@@ -94,6 +94,9 @@ def _reload_shows_current_figure(page: Page, diag, current: str) -> None:
     diag.wait_for("the notebook to be saved", lambda: page.locator(".jp-mod-dirty").count() == 0, timeout_s=30)
     page.reload(wait_until="domcontentloaded")
     diag.wait_for("the plot to be drawn again after the reload", lambda: trace_data(page) is not None, timeout_s=90)
+    # the saved output draws first; the live kernel's state follows (later on a loaded machine)
+    diag.wait_for("the plot the controls say after the reload", lambda: trace_data(page) == current, timeout_s=60,
+                  detail=lambda: f"plot {trace_data(page)!r}, expected {current!r}")
     assert stable_trace(page, diag) == current, "after a reload the plot is not the one the controls say"
     kurtosis = page.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text="kurtosis")).first
     assert readout(kurtosis) == "2"
