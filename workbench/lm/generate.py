@@ -53,6 +53,7 @@ from workbench.lm.forward import (
     pad_id,
     takes_mask,
 )
+from workbench.lm.packed import packed_linears
 from workbench.lm.prefill import shared_prefill
 from workbench.lm.sampling import NonFiniteLogitsError, Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
@@ -292,7 +293,7 @@ def generate_ids(
     cached = use_cache_for(model, use_cache)
     keys = list(keys) if keys is not None else [(row, 0) for row in range(ids.shape[0])]
     uniforms = row_uniforms(sampling, keys, max_new_tokens, ids.device)
-    with _steering(model, edits, positions) as steerer:
+    with _steering(model, edits, positions) as steerer, packed_linears(hf_model(model)):
         return _generate_ids(model, ids, mask, max_new_tokens, eos_token_id, steerer, cached, sampling, uniforms)
 
 
@@ -347,7 +348,8 @@ def generate_rows(model: nn.Module, tokenizer, texts: Sequence[str], keys: Seque
     todo = list(batches(tokenizer, texts, batch_size, True, device))  # every prompt tokenized before compute
     check_fits(model, [(keys[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
                max_new_tokens)
-    with _steering(model, edits, positions) as steerer, load_following_threads(model):
+    with _steering(model, edits, positions) as steerer, load_following_threads(model), \
+            packed_linears(hf_model(model)):
         for rows, ids, mask in tqdm(todo, desc="generating", disable=not progress, leave=False):
             if steerer is not None:
                 steerer.rows([edit_rows[i] for i in rows])
@@ -369,7 +371,8 @@ def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch
     device = device_of(model)
     cached = use_cache_for(model, None)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
-    with _steering(model, edits, positions) as steerer, load_following_threads(model):
+    with _steering(model, edits, positions) as steerer, load_following_threads(model), \
+            packed_linears(hf_model(model)):
         for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
             if steerer is not None:
                 steerer.rows(rows)
