@@ -14,6 +14,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from workbench.lm.forward import forward, next_cache
+from workbench.lm.kv_cache import reserve
 from workbench.lm.prefill import select_rows
 from workbench.lm.sampling import Sampling, next_tokens
 from workbench.tensor.hooks import Steerer
@@ -33,6 +34,7 @@ def decode_dropping_finished(model: nn.Module, logits: Float[Tensor, "b vocab"],
     rows = steerer.batch_rows(b) if steerer is not None else None
     previous = steerer.row_index if steerer is not None else None
     prompt_mask, step = mask, 0
+    reserve(cache, max_new_tokens)  # each step writes its token in place (no copy of the whole cache)
     try:
         for step in range(max_new_tokens):
             token = next_tokens(logits, sampling, None if uniforms is None else uniforms[active, step])

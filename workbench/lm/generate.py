@@ -36,9 +36,9 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from workbench.core.threads import adaptive_threads
 from workbench.core.validation import check_choice, check_int
 from workbench.lm.compat import prepare_cached_decoding
+from workbench.lm.cpu import cpu_kernels
 from workbench.lm.decoding import decode_dropping_finished
 from workbench.lm.fastpath import fast_targets, unbridged
 from workbench.lm.fired import first_forward_check
@@ -53,7 +53,7 @@ from workbench.lm.forward import (
     pad_id,
     takes_mask,
 )
-from workbench.lm.packed import packed_linears
+from workbench.lm.kv_cache import reserve
 from workbench.lm.prefill import shared_prefill
 from workbench.lm.sampling import NonFiniteLogitsError, Sampling, next_tokens, row_uniforms
 from workbench.tensor.hooks import POSITIONS, Steerer, record, resolve, steer
@@ -199,27 +199,6 @@ def _steering(model: nn.Module, edits: Edits, positions: str) -> Iterator[Steere
 
 
 @contextmanager
-def load_following_threads(model: nn.Module) -> Iterator[None]:
-    """`workbench.core.threads.adaptive_threads` for a call on `model`: on the CPU, torch's threads
-    follow the cores other processes leave free, re-read at every forward (a pre-hook on the HF
-    model, through which every forward of a call goes) at most every half second, so a neighbour
-    that starts mid-call cannot make a 2-thread decode spin for the rest of it; the caller's thread
-    count is the ceiling and comes back after. On another device nothing changes."""
-    if device_of(model).type != "cpu":
-        yield
-        return
-    with adaptive_threads() as governor:
-        def tick(*_: object) -> None:  # a pre-hook's return value would replace the forward's inputs
-            governor.tick()
-
-        handle = hf_model(model).register_forward_pre_hook(tick)
-        try:
-            yield
-        finally:
-            handle.remove()
-
-
-@contextmanager
 def _naming_non_finite(edits: Edits) -> Iterator[None]:
     """Non-finite logits re-raised as a ValueError naming what produced them: the edits, or the model."""
     try:
@@ -246,6 +225,7 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
                                          steerer, sampling, uniforms)
     new: list[Tensor] = []
     done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+    reserve(cache, max_new_tokens)
     for step in range(max_new_tokens):
         token = next_tokens(logits, sampling, None if uniforms is None else uniforms[:, step])
         if eos_token_id is not None:
@@ -293,7 +273,7 @@ def generate_ids(
     cached = use_cache_for(model, use_cache)
     keys = list(keys) if keys is not None else [(row, 0) for row in range(ids.shape[0])]
     uniforms = row_uniforms(sampling, keys, max_new_tokens, ids.device)
-    with _steering(model, edits, positions) as steerer, packed_linears(hf_model(model)):
+    with _steering(model, edits, positions) as steerer, cpu_kernels(model):
         return _generate_ids(model, ids, mask, max_new_tokens, eos_token_id, steerer, cached, sampling, uniforms)
 
 
@@ -348,8 +328,7 @@ def generate_rows(model: nn.Module, tokenizer, texts: Sequence[str], keys: Seque
     todo = list(batches(tokenizer, texts, batch_size, True, device))  # every prompt tokenized before compute
     check_fits(model, [(keys[i][0], int(mask[j].sum())) for rows, _ids, mask in todo for j, i in enumerate(rows)],
                max_new_tokens)
-    with _steering(model, edits, positions) as steerer, load_following_threads(model), \
-            packed_linears(hf_model(model)):
+    with _steering(model, edits, positions) as steerer, cpu_kernels(model):
         for rows, ids, mask in tqdm(todo, desc="generating", disable=not progress, leave=False):
             if steerer is not None:
                 steerer.rows([edit_rows[i] for i in rows])
@@ -371,8 +350,7 @@ def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch
     device = device_of(model)
     cached = use_cache_for(model, None)
     rows_out: list[Tensor] = [torch.empty(0)] * len(prompts)
-    with _steering(model, edits, positions) as steerer, load_following_threads(model), \
-            packed_linears(hf_model(model)):
+    with _steering(model, edits, positions) as steerer, cpu_kernels(model):
         for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
             if steerer is not None:
                 steerer.rows(rows)
