@@ -7,11 +7,10 @@ copies the layer's whole cache into a fresh allocation at every step: on the 4-l
 the views [:, :, :n]; a step writes its token in place. `reserve(cache, extra)` swaps a returned
 cache's plain layers for reserved ones with room for `extra` more positions.
 
-`joined(parts, width)` builds one cache from the caches of prompt forwards that ran on groups of
-rows with different widths (`workbench.lm.prefill` runs rows of similar length together instead
-of padding every row to the longest): each part's positions [0, k) land in columns [0, k) and its
-positions [k, k + w) in the last w columns of `width`, the columns between are zero — pads, which
-the decoding mask hides ([prefix | pads | rest], as in `workbench.lm.prefill`).
+`joined(parts, batch, width)` builds one left-padded cache from the caches of prompt forwards that
+ran on groups of rows with different widths (`workbench.lm.prefill` runs rows of similar length
+together instead of padding every row to the longest): each row's prefix and rest positions land
+right-aligned in `width` columns, the pads before them zero (the decoding mask hides them).
 
 Only caches whose layers are all plain `DynamicLayer`s are touched (`plain_layers`); sliding-window
 and hybrid caches keep transformers' own layers.
@@ -100,10 +99,12 @@ def reserve(cache: dict, extra: int) -> dict:
     return cache
 
 
-def joined(parts: list[tuple[Tensor, DynamicCache, int, int]], batch: int, width: int) -> DynamicCache:
-    """One cache of `batch` rows × `width` positions from `parts` (rows, cache, k, w): the cache of a
-    forward on rows `rows` holding k prefix positions and then w positions, laid out [prefix | pads
-    | rest] (module docstring). Every part must satisfy `plain_layers`."""
+def joined(parts: list[tuple[Tensor, DynamicCache, int, list[int], int]], batch: int, width: int) -> DynamicCache:
+    """One cache of `batch` rows × `width` positions from `parts` (rows, cache, k, rests, w): row j
+    of a part's cache holds k prefix positions, w − rests[j] pads, then rests[j] real positions (the
+    [prefix | pads | rest] layout of `workbench.lm.prefill`'s group forwards); in the joined cache
+    row rows[j] holds them right-aligned, [pads | prefix | rest], the layout of a plain left-padded
+    prompt pass. Pads are zero. Every part must satisfy `plain_layers`."""
     first = parts[0][1]
     out = DynamicCache()
     out.layers = []
@@ -111,10 +112,13 @@ def joined(parts: list[tuple[Tensor, DynamicCache, int, int]], batch: int, width
         keys, values = first.layers[layer].keys, first.layers[layer].values
         k_all = keys.new_zeros(batch, keys.shape[1], width, keys.shape[-1])
         v_all = values.new_zeros(batch, values.shape[1], width, values.shape[-1])
-        for rows, cache, k, w in parts:
+        for rows, cache, k, rests, w in parts:
             src_k, src_v = cache.layers[layer].keys, cache.layers[layer].values
-            k_all[rows, :, :k], v_all[rows, :, :k] = src_k[:, :, :k], src_v[:, :, :k]
-            k_all[rows, :, width - w:], v_all[rows, :, width - w:] = src_k[:, :, k:], src_v[:, :, k:]
+            for j, (row, r) in enumerate(zip(rows.tolist(), rests)):
+                at = width - k - r
+                k_all[row, :, at:at + k], v_all[row, :, at:at + k] = src_k[j, :, :k], src_v[j, :, :k]
+                k_all[row, :, width - r:] = src_k[j, :, k + w - r:k + w]
+                v_all[row, :, width - r:] = src_v[j, :, k + w - r:k + w]
         out.layers.append(ReservedLayer(k_all, v_all, width))
     return out
 

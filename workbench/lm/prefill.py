@@ -15,10 +15,13 @@ at every hook), so
        3,300 padded positions. The groups' caches are joined (`workbench.lm.kv_cache.joined`)
        where every cache layer is a plain one (`groupable`).
 
-A row laid out [pads | prefix | rest] becomes [prefix | pads | rest]: the mask is 0 on the pads
-and position ids still count real tokens only, so a row computes what it computed before, up to
-float rounding (the prefix's forward has fewer rows); decoding goes on with the returned mask.
-Edits at "prompt" / "generated" positions are unchanged: the prompt is still the first P columns.
+For the forwards a row laid out [pads | prefix | rest] becomes [prefix | pads | rest]: the mask is
+0 on the pads and position ids still count real tokens only, so a row computes what it computed
+before, up to float rounding (the prefix's forward has fewer rows). The joined cache puts every
+row back to [pads | prefix | rest], so decoding sees the layout of a plain prompt pass (each row's
+real positions contiguous: `workbench.lm.grouped_attention` relies on it); a cache that cannot be
+rebuilt (sliding-window layers) keeps [prefix | pads | rest] and decoding its mask. Edits at
+"prompt" / "generated" positions are unchanged: the prompt is still the first P columns.
 """
 
 from __future__ import annotations
@@ -29,12 +32,9 @@ from torch import Tensor, nn
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
 from workbench.lm.forward import forward, hf_model, next_cache
+from workbench.lm.grouping import length_groups
 from workbench.lm.kv_cache import joined, plain_layers, prefix_copy
 from workbench.tensor.hooks import Steerer
-
-# a forward's fixed cost in prompt positions (Python and dispatch for every module): ~7 ms per
-# forward of the 4-layer d-256 Llama, whose prompt positions cost ~0.18 ms each at batch 32
-FORWARD_COST_POSITIONS = 32
 
 
 def common_prefix(rows: list[list[int]]) -> int:
@@ -60,22 +60,6 @@ def _distinct(tokens: list[list[int]], classes: Tensor) -> tuple[list[int], Tens
         inverse.append(seen.setdefault((int(classes[i]), tuple(row)), len(seen)))
     reps = [inverse.index(u) for u in range(len(seen))]
     return reps, torch.tensor(inverse)
-
-
-def length_groups(widths: list[int], overhead: int = FORWARD_COST_POSITIONS) -> list[list[int]]:
-    """Indices of `widths` split into groups, each to run as one forward padded to its widest row,
-    minimising Σ_groups (rows × widest + `overhead`): a dynamic programme over the widths sorted
-    (an optimal grouping of sorted widths is contiguous). Groups come widest last."""
-    order = sorted(range(len(widths)), key=lambda i: widths[i])
-    w = [widths[i] for i in order]
-    best, cut = [0.0] * (len(w) + 1), [0] * (len(w) + 1)
-    for j in range(1, len(w) + 1):  # best[j]: rows order[:j]; the last group is order[i:j]
-        best[j], cut[j] = min((best[i] + (j - i) * w[j - 1] + overhead, i) for i in range(j))
-    groups, j = [], len(w)
-    while j:
-        groups.append(order[cut[j]:j])
-        j = cut[j]
-    return groups[::-1]
 
 
 def groupable(model: nn.Module) -> bool:
@@ -127,9 +111,11 @@ def _rest(model: nn.Module, ids: Int[Tensor, "r p"], mask: Int[Tensor, "r p"], k
 
 def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"],
                    steerer: Steerer | None) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]] | None:
-    """(logits after each row's last prompt token, the cache to decode from, the mask of the new
-    layout) of a left-padded prompt batch, sharing the work of the module docstring; None when no
-    row shares anything and the rows run best together (the caller runs the plain prefill)."""
+    """(logits after each row's last prompt token, the cache to decode from, the mask to decode
+    with) of a left-padded prompt batch, sharing the work of the module docstring; None when no
+    row shares anything and the rows run best together (the caller runs the plain prefill). Where
+    `groupable`, the cache is rebuilt in the batch's own left-padded layout and `mask` comes back;
+    else (one group) the cache keeps [prefix | pads | rest] and so does the returned mask."""
     b, width = ids.shape
     lengths = mask.sum(1).tolist()
     tokens = [ids[i, width - n:].tolist() for i, n in enumerate(lengths)]
@@ -144,32 +130,33 @@ def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, 
     previous = steerer.row_index if steerer is not None else None
     new_ids, new_mask = _layout(ids, lengths, k)
     rep = torch.tensor(reps, device=ids.device)
+    rebuilt = groupable(model)  # else one group, whose cache keeps the [prefix | pads | rest] layout
     try:
         prefix, which = _prefix_cache(model, new_ids, k, reps, classes, steerer, batch_rows) if k else ({}, None)
         parts = []
         for group in groups:
             g = torch.tensor(group, device=ids.device)
             w = max(rest[i] for i in group)
-            start = ({} if not prefix else select_rows(prefix, which) if len(groups) == 1
-                     else {key: prefix_copy(value, which[g], w) for key, value in prefix.items()})
+            start = ({} if not prefix else {key: prefix_copy(value, which[g], w) for key, value in prefix.items()}
+                     if rebuilt else select_rows(prefix, which))
             out = _rest(model, new_ids[rep[g]], new_mask[rep[g]], k, w, start, steerer,
                         None if batch_rows is None else batch_rows[rep[g].cpu()])
-            parts.append((g, out.logits[:, -1], next_cache(out), w))
+            parts.append((g, out.logits[:, -1], next_cache(out), [rest[i] for i in group], w))
     finally:
         if steerer is not None:
             steerer.rows(previous)
     order = torch.argsort(torch.cat([g for g, *_ in parts]))  # rep j sits at row order[j] of the concatenation
     index = inverse.to(ids.device)
     logits = torch.cat([last for _g, last, *_ in parts])[order]
-    return logits[index], select_rows(_joined(parts, len(reps), width, k), index), new_mask
+    if not rebuilt:
+        return logits[index], select_rows(parts[0][2], index), new_mask
+    return logits[index], select_rows(_joined(parts, len(reps), width, k), index), mask
 
 
-def _joined(parts: list[tuple[Tensor, Tensor, dict, int]], batch: int, width: int, k: int) -> dict:
-    """The cache of all rows from the groups' (rows, logits, cache, w) (one group: its cache as it is)."""
-    if len(parts) == 1:
-        return parts[0][2]
+def _joined(parts: list[tuple[Tensor, Tensor, dict, list[int], int]], batch: int, width: int, k: int) -> dict:
+    """The left-padded cache of all reps from the groups' (rows, logits, cache, rests, w)."""
     (key, _), = parts[0][2].items()
-    caches = [(g, cache[key], k, w) for g, _last, cache, w in parts]
-    if not all(plain_layers(cache) for _g, cache, _k, _w in caches):
+    caches = [(g, cache[key], k, rests, w) for g, _last, cache, rests, w in parts]
+    if not all(plain_layers(cache) for _g, cache, *_ in caches):
         raise RuntimeError("the model returned a cache of another kind than `groupable` promised")
     return {key: joined(caches, batch, width)}

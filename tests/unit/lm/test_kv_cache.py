@@ -14,8 +14,9 @@ from transformers.cache_utils import DynamicCache, DynamicLayer
 from workbench.lm import boot, torch_threads
 from workbench.lm.batched import setting_edits
 from workbench.lm.generate import batches, generate_ids
+from workbench.lm.grouping import contiguous_groups, length_groups
 from workbench.lm.kv_cache import ReservedLayer, joined, plain_layers, prefix_copy, reserve
-from workbench.lm.prefill import groupable, length_groups
+from workbench.lm.prefill import groupable
 from workbench.lm.random_folder import RANDOM_ARCHS, random_causal_lm_folder
 from workbench.tensor.steering import make_edit
 
@@ -79,17 +80,19 @@ def test_reserve_keeps_a_models_logits(tmp_path):
     assert torch.equal(plain, reserved) and plain_layers(cache)
 
 
-def test_joined_lays_out_prefix_pads_rest():
+def test_joined_puts_each_row_right_aligned():
     first, second = DynamicCache(), DynamicCache()
-    first.layers = [ReservedLayer(*_kv(2, 2 + 3, 1), 5)]   # k = 2 prefix positions, then w = 3
-    second.layers = [ReservedLayer(*_kv(1, 2 + 6, 2), 8)]  # then w = 6
-    out = joined([(torch.tensor([0, 2]), first, 2, 3), (torch.tensor([1]), second, 2, 6)], batch=3, width=8)
-    keys = out.layers[0].keys
+    first.layers = [ReservedLayer(*_kv(2, 2 + 3, 1), 5)]   # k = 2 prefix positions, then w = 3: rests 3 and 1
+    second.layers = [ReservedLayer(*_kv(1, 2 + 6, 2), 8)]  # then w = 6: rest 6
+    out = joined([(torch.tensor([0, 2]), first, 2, [3, 1], 3), (torch.tensor([1]), second, 2, [6], 6)],
+                 batch=3, width=8)
+    keys, src = out.layers[0].keys, first.layers[0].keys
     assert keys.shape == (3, 2, 8, 4)
-    assert torch.equal(keys[[0, 2], :, :2], first.layers[0].keys[:, :, :2])
-    assert torch.equal(keys[[0, 2], :, 5:], first.layers[0].keys[:, :, 2:])
-    assert torch.equal(keys[[0, 2], :, 2:5], torch.zeros(2, 2, 3, 4))  # pads
+    assert torch.equal(keys[0, :, 3:], src[0]) and not keys[0, :, :3].any()  # [pads | prefix 2 | rest 3]
+    assert torch.equal(keys[2, :, 5:7], src[1, :, :2]) and torch.equal(keys[2, :, 7:], src[1, :, 4:5])
+    assert not keys[2, :, :5].any()  # its group's pads (columns 2-3 of its forward) are dropped
     assert torch.equal(keys[1], second.layers[0].keys[0])
+    assert torch.equal(out.layers[0].values[2, :, 7:], first.layers[0].values[1, :, 4:5])
     copy = prefix_copy(first, torch.tensor([1, 1]), extra=4)
     assert copy.layers[0].capacity == 9 and torch.equal(copy.layers[0].keys[0], first.layers[0].keys[1])
 
@@ -109,6 +112,10 @@ def test_length_groups_is_the_cheapest_contiguous_grouping(seed):
                for r in range(7) for cuts in itertools.combinations(range(1, 7), r))
     assert _cost(widths, groups, 20) == best
     assert len(length_groups(widths, overhead=10 ** 6)) == 1
+    runs = contiguous_groups(widths, overhead=20)  # in the given order: the cheapest split into runs
+    best_runs = min(_cost(widths, [range(a, b) for a, b in zip((0, *cuts), (*cuts, 7))], 20)
+                    for r in range(7) for cuts in itertools.combinations(range(1, 7), r))
+    assert _cost(widths, [range(a, b) for a, b in runs], 20) == best_runs
 
 
 def test_sliding_window_and_state_models_are_not_grouped(tmp_path):
