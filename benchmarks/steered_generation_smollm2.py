@@ -5,7 +5,7 @@ tokens, greedy, batch 32, one torch thread each side: `workbench.lm.generate(bri
 `model.generate` on the same folder loaded as a plain `LlamaForCausalLM` with forward hooks on every
 layer's `self_attn` and `mlp` doing the same edits (KV cache, left padding). Ratio = peer_s /
 ours_s (goal ≥ 1.2). Both sides' completions are compared first (the count of equal ones is
-printed: a float-rounding tie may flip a token). Best of 2, the sides alternated.
+printed: a float-rounding tie may flip a token). Best of 3, the sides alternated.
 
 The edits: each site gets its own ACE edit (r̂ a random unit direction, μ⁻ a random point of
 norm 1, α = 0.5, seeded), small enough to leave the text fluent, so the timing is of real
@@ -73,7 +73,7 @@ def main() -> None:
 
     a, b = ours(), peer()
     same = sum(x == y for x, y in zip(a, b))
-    best = best_of_each({"ours": ours, "peer": peer}, 2)
+    best = best_of_each({"ours": ours, "peer": peer}, 3)
     print(f"# SmolLM2-135M float32, {PROMPTS} chat prompts x {NEW_TOKENS} new tokens, ACE at {len(edits)} sites, "
           f"1 thread; identical completions {same}/{PROMPTS}")
     print(f"BENCH steered_generation_smollm2 ours_s={best['ours']:.3f} peer_s={best['peer']:.3f} "
