@@ -14,8 +14,11 @@ real token, so a padded row computes what it would alone. Three kinds of model:
 
 Every path is exact: cached decoding equals recomputing the whole sequence at every step
 (`use_cache=False`), token for token (tests/unit/lm/test_cached_generation.py) — also where cached
-decoding of an attention model saves work: rows sharing a prompt opening share its forward
-(`workbench.lm.prefill`), and a row that emitted EOS leaves the batch.
+decoding of an attention model saves work: rows sharing a prompt opening share its forward and
+rows of similar length run their prompts together (`workbench.lm.prefill`), a row that emitted EOS
+leaves the batch, each step writes into a reserved cache (`kv_cache`) and, on the CPU, attends per
+run of rows past their shared pads (`grouped_attention`) through linear layers on oneDNN's packed
+kernel (`packed`) — exact up to float rounding.
 
 Steering lives here: `generate`, `generate_ids` and `last_token_logits` take `edits` ({hook name:
 SteeringEdit or RowEdits}) and `positions` ("all" | "prompt" | "generated"), install the hooks for
@@ -153,12 +156,13 @@ def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"]
 
 
 def _prompt_forward(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], steerer: Steerer | None,
-                    cached: bool) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]]:
+                    cached: bool, keep_cache: bool = True) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]]:
     """(logits after each row's prompt, the cache, the mask to decode with) of a prompt batch.
-    Rows sharing a prompt, or its opening, share its forward (`workbench.lm.prefill`: the mask's
-    layout changes); the uncached path recomputes every row from position 0 and stays the plain
-    one, the oracle of the tests."""
-    shared = shared_prefill(model, ids, mask, steerer) if cached and not is_recurrent(model) else None
+    Rows sharing a prompt, or its opening, share its forward and rows of similar length run
+    together (`workbench.lm.prefill`); the uncached path recomputes every row from position 0 and
+    stays the plain one, the oracle of the tests. `keep_cache` False: only the logits are read."""
+    shared = (shared_prefill(model, ids, mask, steerer, keep_cache) if cached and not is_recurrent(model)
+              else None)
     if shared is not None:
         return shared
     logits, cache = _prefill(model, ids, mask, steerer, ids.shape[1])
@@ -354,7 +358,7 @@ def last_token_logits(model: nn.Module, tokenizer, prompts: Sequence[str], batch
         for rows, ids, mask in batches(tokenizer, prompts, batch_size, True, device):
             if steerer is not None:
                 steerer.rows(rows)
-            logits = _prompt_forward(model, ids, mask, steerer, cached)[0].float()
+            logits = _prompt_forward(model, ids, mask, steerer, cached, keep_cache=False)[0].float()
             for j, i in enumerate(rows):
                 rows_out[i] = logits[j]
     return torch.stack(rows_out)

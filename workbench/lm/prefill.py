@@ -110,12 +110,14 @@ def _rest(model: nn.Module, ids: Int[Tensor, "r p"], mask: Int[Tensor, "r p"], k
 
 
 def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"],
-                   steerer: Steerer | None) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]] | None:
+                   steerer: Steerer | None, keep_cache: bool = True
+                   ) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]] | None:
     """(logits after each row's last prompt token, the cache to decode from, the mask to decode
     with) of a left-padded prompt batch, sharing the work of the module docstring; None when no
     row shares anything and the rows run best together (the caller runs the plain prefill). Where
     `groupable`, the cache is rebuilt in the batch's own left-padded layout and `mask` comes back;
-    else (one group) the cache keeps [prefix | pads | rest] and so does the returned mask."""
+    else (one group) the cache keeps [prefix | pads | rest] and so does the returned mask.
+    `keep_cache` False: the caller reads the logits only, and the cache comes back empty."""
     b, width = ids.shape
     lengths = mask.sum(1).tolist()
     tokens = [ids[i, width - n:].tolist() for i, n in enumerate(lengths)]
@@ -148,6 +150,8 @@ def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, 
     order = torch.argsort(torch.cat([g for g, *_ in parts]))  # rep j sits at row order[j] of the concatenation
     index = inverse.to(ids.device)
     logits = torch.cat([last for _g, last, *_ in parts])[order]
+    if not keep_cache:
+        return logits[index], {}, mask
     if not rebuilt:
         return logits[index], select_rows(parts[0][2], index), new_mask
     return logits[index], select_rows(_joined(parts, len(reps), width, k), index), mask

@@ -16,7 +16,7 @@ from workbench.lm.batched import setting_edits
 from workbench.lm.generate import batches, generate_ids
 from workbench.lm.grouping import contiguous_groups, length_groups
 from workbench.lm.kv_cache import ReservedLayer, joined, plain_layers, prefix_copy, reserve
-from workbench.lm.prefill import groupable
+from workbench.lm.prefill import groupable, shared_prefill
 from workbench.lm.random_folder import RANDOM_ARCHS, random_causal_lm_folder
 from workbench.tensor.steering import make_edit
 
@@ -146,3 +146,13 @@ def test_a_prompt_pass_in_length_groups_gives_full_recomputations_tokens(arch, p
     assert torch.equal(cached, full), (arch, positions)
     prompt_forwards = len(forwards) - 4  # the 4 decoding steps after the prompt pass
     assert prompt_forwards >= (3 if groupable(model) else 2)  # prefix, then 1 or 2+ groups
+
+
+def test_logits_only_prompt_pass_skips_the_cache(tmp_path):
+    model = boot(random_causal_lm_folder("llama", tmp_path / "llama"))
+    texts = ["Hi"] * 4 + ["Tell me a long story about a rainbow, a cake and a river " * 3] * 2
+    texts = [t + f" {i}" for i, t in enumerate(texts)]
+    _rows, ids, mask = next(batches(model.tokenizer, texts, len(texts)))
+    logits, cache, _mask = shared_prefill(model, ids, mask, None)
+    only, empty, _ = shared_prefill(model, ids, mask, None, keep_cache=False)
+    assert torch.equal(logits, only) and empty == {} and plain_layers(cache["cache"])
