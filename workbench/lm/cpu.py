@@ -1,5 +1,6 @@
-"""What a generation call on the CPU runs under: torch's threads following the machine's load, and
-the linear layers on oneDNN's packed kernel (`workbench.lm.packed`). On another device, nothing."""
+"""What a generation call on the CPU runs under: torch's threads following the machine's load, the
+linear layers on oneDNN's packed kernel (`workbench.lm.packed`) and the RMSNorm layers as one
+`F.rms_norm` call (`workbench.lm.fused_norms`). On another device, nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 
 from workbench.core.threads import adaptive_threads
 from workbench.lm.forward import device_of, hf_model
+from workbench.lm.fused_norms import fused_rms_norms
 from workbench.lm.packed import packed_linears
 
 
@@ -36,7 +38,7 @@ def load_following_threads(model: nn.Module) -> Iterator[None]:
 
 @contextmanager
 def cpu_kernels(model: nn.Module) -> Iterator[None]:
-    """`load_following_threads` and `packed_linears` for a call on `model` (both do nothing off
-    the CPU)."""
-    with load_following_threads(model), packed_linears(hf_model(model)):
+    """`load_following_threads`, `packed_linears` and `fused_rms_norms` for a call on `model`
+    (each does nothing off the CPU)."""
+    with load_following_threads(model), packed_linears(hf_model(model)), fused_rms_norms(hf_model(model)):
         yield
