@@ -156,12 +156,14 @@ def _prefill(model: nn.Module, ids: Int[Tensor, "b t"], mask: Int[Tensor, "b t"]
 
 
 def _prompt_forward(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"], steerer: Steerer | None,
-                    cached: bool, keep_cache: bool = True) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]]:
+                    cached: bool, keep_cache: bool = True, room: int = 0
+                    ) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]]:
     """(logits after each row's prompt, the cache, the mask to decode with) of a prompt batch.
     Rows sharing a prompt, or its opening, share its forward and rows of similar length run
     together (`workbench.lm.prefill`); the uncached path recomputes every row from position 0 and
-    stays the plain one, the oracle of the tests. `keep_cache` False: only the logits are read."""
-    shared = (shared_prefill(model, ids, mask, steerer, keep_cache) if cached and not is_recurrent(model)
+    stays the plain one, the oracle of the tests. `keep_cache` False: only the logits are read;
+    `room`: the decoding steps to reserve cache positions for."""
+    shared = (shared_prefill(model, ids, mask, steerer, keep_cache, room) if cached and not is_recurrent(model)
               else None)
     if shared is not None:
         return shared
@@ -219,7 +221,7 @@ def _generate_ids(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "
                   uniforms: Float[Tensor, "b new"] | None) -> Int[Tensor, "b new"]:
     """`generate_ids` with the hooks already installed (`steerer` None: unsteered)."""
     P = ids.shape[1]
-    logits, cache, mask = _prompt_forward(model, ids, mask, steerer, cached)
+    logits, cache, mask = _prompt_forward(model, ids, mask, steerer, cached, room=max_new_tokens)
     prompt_mask = mask
     if cached and steerer is not None:  # decoding: the prompt mask stays, positions past it are generated
         steerer.begin(P, prompt_mask)

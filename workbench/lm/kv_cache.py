@@ -33,10 +33,21 @@ class ReservedLayer(DynamicLayer):
         self.device, self.is_initialized = keys.device, True
         self._set(keys, values, max(capacity, keys.shape[-2]))
 
+    @classmethod
+    def adopt(cls, keys: Float[Tensor, "b h cap d"], values: Float[Tensor, "b h cap dv"], n: int) -> ReservedLayer:
+        """A layer on buffers whose first n positions hold the cache (no copy)."""
+        layer = cls.__new__(cls)
+        DynamicLayer.__init__(layer)
+        layer.device, layer.is_initialized = keys.device, True
+        layer._keys, layer._values = keys, values
+        layer._view(n)
+        return layer
+
     def _set(self, keys: Tensor, values: Tensor, capacity: int) -> None:
+        # positions past n are written by `update` before anything reads them: no zeroing
         n = keys.shape[-2]
-        self._keys = keys.new_zeros(*keys.shape[:-2], capacity, keys.shape[-1])
-        self._values = values.new_zeros(*values.shape[:-2], capacity, values.shape[-1])
+        self._keys = keys.new_empty(*keys.shape[:-2], capacity, keys.shape[-1])
+        self._values = values.new_empty(*values.shape[:-2], capacity, values.shape[-1])
         self._keys[..., :n, :], self._values[..., :n, :] = keys, values
         self._view(n)
 
@@ -99,27 +110,30 @@ def reserve(cache: dict, extra: int) -> dict:
     return cache
 
 
-def joined(parts: list[tuple[Tensor, DynamicCache, int, list[int], int]], batch: int, width: int) -> DynamicCache:
+def joined(parts: list[tuple[Tensor, DynamicCache, int, list[int], int]], batch: int, width: int,
+           room: int = 0) -> DynamicCache:
     """One cache of `batch` rows × `width` positions from `parts` (rows, cache, k, rests, w): row j
     of a part's cache holds k prefix positions, w − rests[j] pads, then rests[j] real positions (the
     [prefix | pads | rest] layout of `workbench.lm.prefill`'s group forwards); in the joined cache
     row rows[j] holds them right-aligned, [pads | prefix | rest], the layout of a plain left-padded
-    prompt pass. Pads are zero. Every part must satisfy `plain_layers`."""
+    prompt pass. Pads are zero (masked, but they must be finite); `room` more positions are
+    reserved for decoding. Every part must satisfy `plain_layers`."""
     first = parts[0][1]
     out = DynamicCache()
     out.layers = []
     for layer in range(len(first.layers)):
         keys, values = first.layers[layer].keys, first.layers[layer].values
-        k_all = keys.new_zeros(batch, keys.shape[1], width, keys.shape[-1])
-        v_all = values.new_zeros(batch, values.shape[1], width, values.shape[-1])
+        k_all = keys.new_empty(batch, keys.shape[1], width + room, keys.shape[-1])
+        v_all = values.new_empty(batch, values.shape[1], width + room, values.shape[-1])
+        k_all[:, :, :width], v_all[:, :, :width] = 0, 0
         for rows, cache, k, rests, w in parts:
             src_k, src_v = cache.layers[layer].keys, cache.layers[layer].values
             for j, (row, r) in enumerate(zip(rows.tolist(), rests)):
                 at = width - k - r
                 k_all[row, :, at:at + k], v_all[row, :, at:at + k] = src_k[j, :, :k], src_v[j, :, :k]
-                k_all[row, :, width - r:] = src_k[j, :, k + w - r:k + w]
-                v_all[row, :, width - r:] = src_v[j, :, k + w - r:k + w]
-        out.layers.append(ReservedLayer(k_all, v_all, width))
+                k_all[row, :, width - r:width] = src_k[j, :, k + w - r:k + w]
+                v_all[row, :, width - r:width] = src_v[j, :, k + w - r:k + w]
+        out.layers.append(ReservedLayer.adopt(k_all, v_all, width))
     return out
 
 

@@ -110,14 +110,15 @@ def _rest(model: nn.Module, ids: Int[Tensor, "r p"], mask: Int[Tensor, "r p"], k
 
 
 def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, "b p"],
-                   steerer: Steerer | None, keep_cache: bool = True
+                   steerer: Steerer | None, keep_cache: bool = True, room: int = 0
                    ) -> tuple[Float[Tensor, "b vocab"], dict, Int[Tensor, "b p"]] | None:
     """(logits after each row's last prompt token, the cache to decode from, the mask to decode
     with) of a left-padded prompt batch, sharing the work of the module docstring; None when no
     row shares anything and the rows run best together (the caller runs the plain prefill). Where
     `groupable`, the cache is rebuilt in the batch's own left-padded layout and `mask` comes back;
     else (one group) the cache keeps [prefix | pads | rest] and so does the returned mask.
-    `keep_cache` False: the caller reads the logits only, and the cache comes back empty."""
+    `keep_cache` False: the caller reads the logits only, and the cache comes back empty; `room`:
+    positions to reserve in a rebuilt cache for the decoding to come."""
     b, width = ids.shape
     lengths = mask.sum(1).tolist()
     tokens = [ids[i, width - n:].tolist() for i, n in enumerate(lengths)]
@@ -154,13 +155,14 @@ def shared_prefill(model: nn.Module, ids: Int[Tensor, "b p"], mask: Int[Tensor, 
         return logits[index], {}, mask
     if not rebuilt:
         return logits[index], select_rows(parts[0][2], index), new_mask
-    return logits[index], select_rows(_joined(parts, len(reps), width, k), index), mask
+    return logits[index], select_rows(_joined(parts, len(reps), width, k, room), index), mask
 
 
-def _joined(parts: list[tuple[Tensor, Tensor, dict, list[int], int]], batch: int, width: int, k: int) -> dict:
+def _joined(parts: list[tuple[Tensor, Tensor, dict, list[int], int]], batch: int, width: int, k: int,
+            room: int) -> dict:
     """The left-padded cache of all reps from the groups' (rows, logits, cache, rests, w)."""
     (key, _), = parts[0][2].items()
     caches = [(g, cache[key], k, rests, w) for g, _last, cache, rests, w in parts]
     if not all(plain_layers(cache) for _g, cache, *_ in caches):
         raise RuntimeError("the model returned a cache of another kind than `groupable` promised")
-    return {key: joined(caches, batch, width)}
+    return {key: joined(caches, batch, width, room)}

@@ -85,7 +85,8 @@ def test_joined_puts_each_row_right_aligned():
     first.layers = [ReservedLayer(*_kv(2, 2 + 3, 1), 5)]   # k = 2 prefix positions, then w = 3: rests 3 and 1
     second.layers = [ReservedLayer(*_kv(1, 2 + 6, 2), 8)]  # then w = 6: rest 6
     out = joined([(torch.tensor([0, 2]), first, 2, [3, 1], 3), (torch.tensor([1]), second, 2, [6], 6)],
-                 batch=3, width=8)
+                 batch=3, width=8, room=5)
+    assert out.layers[0].capacity == 13 and out.layers[0].get_seq_length() == 8
     keys, src = out.layers[0].keys, first.layers[0].keys
     assert keys.shape == (3, 2, 8, 4)
     assert torch.equal(keys[0, :, 3:], src[0]) and not keys[0, :, :3].any()  # [pads | prefix 2 | rest 3]
