@@ -72,9 +72,19 @@ def _packable(module: nn.Module) -> bool:
 
 
 def _available_bytes() -> int:
+    """The memory the kernel could hand out now: /proc/meminfo's MemAvailable (free memory plus
+    the page cache it can drop; free pages alone are near zero on a machine that has read a lot),
+    else the free pages; 0 where neither is known (then nothing is packed)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not POSIX: do not pack rather than guess
+    except (ValueError, OSError, AttributeError):
         return 0
 
 
