@@ -18,6 +18,7 @@ describe, runs plain sdpa.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,7 +33,7 @@ from workbench.lm.forward import device_of, hf_model
 from workbench.lm.grouping import contiguous_groups
 
 NAME = "workbench_grouped"
-RUNS = "_workbench_decode_runs"  # the config attribute the attention reads its runs from
+RUNS = "_workbench_decode_runs"  # the config attribute: {thread id: runs}, so concurrent calls keep their own
 # one more sdpa call costs about as much as this many (row, column) pairs of attention: ~30 µs,
 # against ~0.25-0.3 µs per pair on SmolLM2 and the d-256 Llama at batch 32 (measured here)
 CALL_COST_PAIRS = 128
@@ -42,7 +43,7 @@ def grouped_attention(module: nn.Module, query: Float[Tensor, "b h q d"], key: F
                       value: Float[Tensor, "b hk n d"], attention_mask: Tensor | None,
                       **kwargs: object) -> tuple[Float[Tensor, "b q h d"], None]:
     """transformers' sdpa attention, run per run of rows (module docstring) on a decoding step."""
-    runs = getattr(getattr(module, "config", None), RUNS, None)
+    runs = runs_of(getattr(module, "config", None))
     if not runs or query.shape[2] != 1 or runs[-1][1] != query.shape[0]:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     outs = []
@@ -53,6 +54,24 @@ def grouped_attention(module: nn.Module, query: Float[Tensor, "b h q d"], key: F
         outs.append(sdpa_attention_forward(module, query[start:end], key[start:end, :, col:],
                                            value[start:end, :, col:], mask, **kwargs)[0])
     return torch.cat(outs), None
+
+
+def runs_of(config: object) -> list[tuple[int, int, int]] | None:
+    """The runs this thread's decoding set on `config` (None: none)."""
+    return getattr(config, RUNS, {}).get(threading.get_ident())
+
+
+def set_runs(config: object, runs: list[tuple[int, int, int]] | None) -> None:
+    """Set (or with None, drop) this thread's runs on `config`."""
+    table = dict(getattr(config, RUNS, {}))
+    if runs is None:
+        table.pop(threading.get_ident(), None)
+    else:
+        table[threading.get_ident()] = runs
+    if table:
+        setattr(config, RUNS, table)
+    elif hasattr(config, RUNS):
+        delattr(config, RUNS)
 
 
 def _register() -> None:
@@ -80,7 +99,7 @@ class DecodeGroups:
             runs = [(a, b, min(starts[a:b])) for a, b in contiguous_groups(spans, CALL_COST_PAIRS)]
             if len(runs) == 1 and runs[0][2] == 0:
                 runs = None
-        setattr(self.config, RUNS, runs)
+        set_runs(self.config, runs)
         return runs
 
 
@@ -99,5 +118,4 @@ def grouped_decoding(model: nn.Module) -> Iterator[DecodeGroups | None]:
         yield DecodeGroups(config)
     finally:
         config._attn_implementation = "sdpa"
-        if hasattr(config, RUNS):
-            delattr(config, RUNS)
+        set_runs(config, None)

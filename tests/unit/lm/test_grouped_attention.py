@@ -4,6 +4,7 @@ block, and greedy decoding through it gives full recomputation's tokens."""
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +14,15 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from workbench.lm import boot, torch_threads
 from workbench.lm import grouped_attention as ga
 from workbench.lm.generate import batches, generate_ids
-from workbench.lm.grouped_attention import NAME, RUNS, DecodeGroups, grouped_attention, grouped_decoding
+from workbench.lm.grouped_attention import (
+    NAME,
+    RUNS,
+    DecodeGroups,
+    grouped_attention,
+    grouped_decoding,
+    runs_of,
+    set_runs,
+)
 from workbench.lm.random_folder import random_causal_lm_folder
 
 
@@ -40,10 +49,16 @@ def test_runs_give_sdpas_output(groups):
     config = SimpleNamespace()
     module = SimpleNamespace(config=config, num_key_value_groups=groups, is_causal=True)
     want, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=d ** -0.5)
-    setattr(config, RUNS, [(0, 2, 9), (2, 4, 6), (4, 6, 0)])
+    set_runs(config, [(0, 2, 9), (2, 4, 6), (4, 6, 0)])
     got, _ = grouped_attention(module, query, key, value, mask, scaling=d ** -0.5)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
-    setattr(config, RUNS, [(0, 3, 9)])  # runs of another batch: plain sdpa
+    other = threading.Thread(target=lambda: seen.append(grouped_attention(module, query, key, value, mask,
+                                                                          scaling=d ** -0.5)[0]))
+    seen: list[torch.Tensor] = []
+    other.start()
+    other.join()
+    assert torch.equal(seen[0], want)  # another thread has no runs: plain sdpa
+    set_runs(config, [(0, 3, 9)])  # runs of another batch: plain sdpa
     assert torch.equal(grouped_attention(module, query, key, value, mask, scaling=d ** -0.5)[0], want)
 
 
@@ -54,11 +69,11 @@ def test_runs_cover_the_batch_and_skip_only_pads():
     assert runs is not None and runs[0][0] == 0 and runs[-1][1] == len(lengths) and len(runs) >= 2
     assert all(a == previous_end for (a, _b, _c), (_a, previous_end, _c2) in zip(runs[1:], runs))
     starts = [60 - n for n in lengths]
-    assert all(col == min(starts[a:b]) for a, b, col in runs) and getattr(config, RUNS) == runs
+    assert all(col == min(starts[a:b]) for a, b, col in runs) and runs_of(config) == runs
     assert runs[0][2] >= 57  # the short rows skip the long rows' columns
     assert DecodeGroups(config).update(_left_padded([5, 5], 5), steps=8) is None  # no pads
     holes = torch.tensor([[1, 0, 1, 1], [0, 0, 1, 1]])  # a row whose real tokens are not contiguous
-    assert DecodeGroups(config).update(holes, steps=8) is None and getattr(config, RUNS) is None
+    assert DecodeGroups(config).update(holes, steps=8) is None and runs_of(config) is None
 
 
 def test_grouped_decoding_is_undone_and_needs_sdpa(tmp_path):
