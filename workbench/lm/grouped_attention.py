@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 from transformers import AttentionInterface
@@ -42,18 +43,25 @@ CALL_COST_PAIRS = 128
 def grouped_attention(module: nn.Module, query: Float[Tensor, "b h q d"], key: Float[Tensor, "b hk n d"],
                       value: Float[Tensor, "b hk n d"], attention_mask: Tensor | None,
                       **kwargs: object) -> tuple[Float[Tensor, "b q h d"], None]:
-    """transformers' sdpa attention, run per run of rows (module docstring) on a decoding step."""
+    """transformers' sdpa attention, run per run of rows (module docstring) on a decoding step.
+
+    What `sdpa_attention_forward` does for one query position with a padding mask, done once for
+    the batch rather than once per run: grouped K/V heads are served by viewing the query as
+    [b, hk, h/hk, d] (its `pack_gqa`), then one `F.scaled_dot_product_attention` per run; anything
+    else (no mask, a position bias, softcapping, training) goes to transformers' function whole."""
     runs = runs_of(getattr(module, "config", None))
-    if not runs or query.shape[2] != 1 or runs[-1][1] != query.shape[0]:
+    if (not runs or query.shape[2] != 1 or runs[-1][1] != query.shape[0] or attention_mask is None
+            or attention_mask.shape[1] != 1 or getattr(module, "training", False)
+            or any(kwargs.get(name) is not None for name in ("position_bias", "softcap"))):
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    b, h, _, d = query.shape
+    q = query.reshape(b, key.shape[1], h // key.shape[1], d)  # [b, hk, h/hk, d]; h/hk = 1 without grouping
     outs = []
     for start, end, col in runs:
-        mask = attention_mask
-        if mask is not None:
-            mask = mask[start:end, ..., col:] if mask.shape[0] > 1 else mask[..., col:]
-        outs.append(sdpa_attention_forward(module, query[start:end], key[start:end, :, col:],
-                                           value[start:end, :, col:], mask, **kwargs)[0])
-    return torch.cat(outs), None
+        mask = attention_mask[start:end, ..., col:] if attention_mask.shape[0] > 1 else attention_mask[..., col:]
+        outs.append(F.scaled_dot_product_attention(q[start:end], key[start:end, :, col:], value[start:end, :, col:],
+                                                   attn_mask=mask, scale=kwargs.get("scaling")))
+    return torch.cat(outs).reshape(b, h, 1, value.shape[-1]).transpose(1, 2).contiguous(), None
 
 
 def runs_of(config: object) -> list[tuple[int, int, int]] | None:
