@@ -3,6 +3,8 @@ floor value that reads as a measurement; thresholds and zones are named; notatio
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from workbench.capacity.analysis import best_over_seeds
@@ -69,6 +71,22 @@ def test_goldilocks_trace_ratio_shades_the_zone_and_keeps_labels_apart(gl_quick)
         hatched = [t for t in fig.data if t.fill == "toself" and t.fillpattern and t.fillpattern.shape]
         assert len(hatched) == len(c.activations)
 
+
+
+def test_goldilocks_intrinsic_dimension_keeps_its_key_off_the_curves(gl_quick):
+    """Figure 6: the reference line's explanation sits under the title (on the plot it crossed the
+    curves lying on that line), coinciding curves stay visible (the one drawn first is wider), and
+    the not-reached markers of one radius stand apart (each above the last, beyond a marker's size)."""
+    fig = gl_plots.intrinsic_dimension_figure(gl_quick)
+    assert [a.text for a in fig.layout.annotations if a.text] == ["r_init"]
+    assert "open markers" in fig.layout.title.text and "largest d" in fig.layout.title.text
+    curves = [t for t in fig.data if t.showlegend is not False]
+    planes = [t.line.width for t in curves if "hyperplanes" in t.name]
+    assert planes == sorted(planes, reverse=True) and len(set(planes)) == len(planes)
+    missed = [t for t in fig.data if t.showlegend is False and t.y]
+    heights = sorted(t.y[0] for t in missed)
+    assert all(b / a >= 1.25 for a, b in zip(heights, heights[1:]))
+    assert math.log10(heights[-1]) < fig.layout.yaxis.range[1] - 0.05  # the top marker is inside the plot
 
 def test_robustness_threshold_sweep_draws_zero_in_its_own_strip_and_marks_both_thresholds(robustness_quick):
     result = robustness_quick
