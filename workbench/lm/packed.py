@@ -18,8 +18,8 @@ x [M, K] · Wᵀ:
 
 On an Intel Xeon (AVX-512; 2026-12-07, weights cold as in a decoding step) MKL is as fast at the
 small shapes (32 × 256 × 1024: 186.7 vs 185.6 µs) and the LM head still gains (29.3 → 19.7 ms): the
-rule below loses nothing there. A layer is packed only when its weight has `PACK_MIN_WEIGHT` entries or more, and a call with
-fewer than `PACK_MIN_ROWS` rows runs `F.linear` (one prompt's decode step).
+rule below loses nothing there. A layer is packed only when its weight has `PACK_MIN_WEIGHT` entries
+or more, and a call with fewer than `PACK_MIN_ROWS` rows runs `F.linear` (one prompt's decode step).
 
 The sums run in another order, so outputs differ by float rounding (|Δ| ≈ 1e-4 on values of size
 ~25, i.e. ~4e-6 relative); greedy tokens change only where two logits tie that closely.
