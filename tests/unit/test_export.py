@@ -21,13 +21,18 @@ def test_pngs_have_their_figures_size_and_a_dropped_render_is_redone(tmp_path, m
     plain = go.Figure(go.Bar(y=[3, 1]))
     real = pio.write_images
 
+    calls = []
+
     def dropping(figs, paths, **kwargs):  # the batch "succeeds" but the first file is gone
         real(figs, paths, **kwargs)
-        paths[0].unlink()
+        calls.append(len(figs))
+        if len(calls) == 1:
+            paths[0].unlink()
 
     monkeypatch.setattr(pio, "write_images", dropping)
     written = export_figures({"wide": wide, "plain": plain}, tmp_path, formats=("png",), scale=1.0)
     assert [p.name for p in written] == ["wide.png", "plain.png"]
+    assert calls == [2, 1]  # the batch, then the dropped figure alone
     assert _png_size(tmp_path / "wide.png") == (900, 300)
     assert _png_size(tmp_path / "plain.png") == (700, 500)  # plotly's default for a figure without a size
 

@@ -23,6 +23,7 @@ import plotly.io as pio
 from workbench.core.atomic import atomic_file
 from workbench.core.paths import PROJECT_ROOT, check_output_dir, expand_path
 from workbench.core.validation import check_path
+from workbench.plots.render import write_pngs
 
 FORMATS = ("png", "html")
 DEFAULT_SIZE = (700, 500)  # plotly's own default, for a figure that sets no size
@@ -53,13 +54,12 @@ def export_figures(
             # its 700×500 default, cutting titles and squeezing wide multi-panel figures
             figs = list(figures.values())
             sizes = [(f.layout.width or DEFAULT_SIZE[0], f.layout.height or DEFAULT_SIZE[1]) for f in figs]
-            pio.write_images(figs, temps, format="png", scale=scale,
-                             width=[w for w, _ in sizes], height=[h for _, h in sizes])
-            for fig, temp, (w, h) in zip(figs, temps, sizes):
+            write_pngs(figs, temps, scale=scale, sizes=sizes)
+            for fig, temp, size in zip(figs, temps, sizes):
                 # kaleido deletes the file of a render that failed (a timeout on a loaded machine)
                 # without raising from the batch call: render that one again, alone, so it raises
                 if not temp.is_file() or temp.stat().st_size == 0:
-                    pio.write_image(fig, temp, format="png", scale=scale, width=w, height=h)
+                    write_pngs([fig], [temp], scale=scale, sizes=[size])
         written += targets
     if "html" in formats and figures:
         js_url = Path(os.path.relpath(js_dir / PLOTLYJS, folder)).as_posix()
