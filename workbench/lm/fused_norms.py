@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from workbench.lm.patched import patched_forwards
+
 
 def _candidate(module: nn.Module) -> bool:
     if hasattr(module, "original_component"):  # a TransformerBridge wrapper: the HF layer inside is taken
@@ -72,10 +74,5 @@ def fused_rms_norms(model: nn.Module) -> Iterator[int]:
                 verdicts[type(module)] = same_as_rms_norm(module)
             if verdicts[type(module)]:
                 layers.append(module)
-    try:
-        for module in layers:
-            module.forward = _fused_forward(module)
-        yield len(layers)
-    finally:
-        for module in layers:
-            del module.forward
+    with patched_forwards(layers, _fused_forward) as n:
+        yield n

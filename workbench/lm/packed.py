@@ -47,6 +47,8 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
+from workbench.lm.patched import patched_forwards
+
 # the packed copies double the linear weights' memory: pack only when they take at most this share
 # of what the machine has available (SmolLM2-135M's 0.54 GB against tens of GB here)
 PACK_MEMORY_SHARE = 0.25
@@ -120,11 +122,5 @@ def packed_linears(model: nn.Module) -> Iterator[int]:
     size = sum(m.weight.numel() * m.weight.element_size() for m in layers)
     if layers and size > PACK_MEMORY_SHARE * _available_bytes():
         layers = []
-    own = [m for m in layers if "forward" not in m.__dict__]  # a layer already patched stays as it is
-    try:
-        for module in own:
-            module.forward = _packed_forward(module)
-        yield len(own)
-    finally:
-        for module in own:
-            del module.forward
+    with patched_forwards(layers, _packed_forward) as n:
+        yield n
