@@ -267,6 +267,11 @@ def hyperplane_accuracy_figure(result: GoldilocksResult) -> go.Figure:
     return themed(fig, width=1000, height=380 * A).update_layout(margin=dict(t=90))
 
 
+# figure 6's not-reached markers of one radius, one per (activation, surface), each this factor above
+# the last: far enough apart on the log axis for 9-px markers not to overlap
+MISSED_STEP = 1.3
+
+
 def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
     """Figure 6: d₉₀ (smallest d reaching 90 % of the full-space accuracy) vs r/r_init, planes vs
     spheres; ratios where no d of the grid reaches it are drawn as open markers above the grid."""
@@ -284,7 +289,7 @@ def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
                                      # equal d₉₀ curves coincide: the ones drawn first are wider, so they show
                                      line=dict(color=color, dash=dash, width=2 + 2 * (len(c.activations) - 1 - a))))
             missed = [ratio for ratio, v in zip(x, d90.tolist()) if math.isnan(v)]
-            fig.add_trace(go.Scatter(x=missed, y=[above * 1.3 ** (2 * a + k)] * len(missed),
+            fig.add_trace(go.Scatter(x=missed, y=[above * MISSED_STEP ** (2 * a + k)] * len(missed),
                                      mode="markers", legendgroup=name, showlegend=False, hoverinfo="x+name", name=name,
                                      marker=dict(symbol=f"{symbol}-open", color=color, size=9)))
     reference_line(fig, x=1.0, text="r_init", log=True)
@@ -296,7 +301,8 @@ def intrinsic_dimension_figure(result: GoldilocksResult) -> go.Figure:
     fig.update_xaxes(type="log", title="radius r / r_init of the start")
     fig.update_yaxes(type="log", title=f"d₉₀ (smallest d reaching {c.intrinsic_fraction:.0%} of full accuracy)",
                      tickvals=result.dims(),
-                     range=[math.log10(min(c.train_dims)) - 0.15, math.log10(above) + 0.5])
+                     range=[math.log10(min(c.train_dims)) - 0.15,
+                            math.log10(above * MISSED_STEP ** (2 * len(c.activations) - 1)) + 0.15])
     fig.update_layout(title=f"Intrinsic dimension per radius: hyperplanes vs origin-centred hyperspheres<br>"
                             f"<sub>{key}</sub>", legend=dict(orientation="h", y=-0.22))
     return themed(fig, width=900, height=520).update_layout(margin=dict(b=120, t=90))
